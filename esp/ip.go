@@ -1,0 +1,147 @@
+package esp
+
+import (
+	"encoding/binary"
+	"net/netip"
+)
+
+// Sizes and offsets of the IP and UDP headers this package reads and writes.
+const (
+	ipv4MinHdr  = 20
+	ipv6Hdr     = 40
+	udpHdr      = 8
+	ipv4Proto   = 9  // offset of the IPv4 protocol field
+	ipv4Csum    = 10 // offset of the IPv4 header checksum
+	ipv6NextHdr = 6  // offset of the IPv6 next header field
+	defaultTTL  = 64
+)
+
+// ipPacket is what the mode code needs to know about an IP packet.
+type ipPacket struct {
+	v6 bool
+	// hdrLen is the length of the part that stays in front of ESP in
+	// transport mode: the IPv4 header with options, or the IPv6 header and
+	// the extension headers that precede ESP (RFC 4303 section 3.1.1).
+	hdrLen int
+	// nhOff is the offset of the byte holding the protocol that follows
+	// hdrLen (IPv4 protocol, or the last preceding header's next header).
+	nhOff int
+	// total is the packet's length from its own header; bytes beyond it
+	// (link padding, TFC padding) are not part of the packet.
+	total int
+	// fragment is set for IPv4 fragments and IPv6 packets with a Fragment
+	// header.
+	fragment bool
+}
+
+// parseIP checks an IP header and the lengths that relate to it. For IPv6,
+// espOrder selects where the walk stops: true stops where ESP would be
+// inserted (after hop-by-hop, routing, fragment, and destination options
+// followed by routing); false walks every extension header, as a receiver
+// does to find ESP or UDP.
+func parseIP(b []byte, espOrder bool) (ipPacket, bool) {
+	if len(b) < 1 {
+		return ipPacket{}, false
+	}
+	switch b[0] >> 4 {
+	case 4:
+		if len(b) < ipv4MinHdr {
+			return ipPacket{}, false
+		}
+		ihl := int(b[0]&0x0f) * 4
+		total := int(binary.BigEndian.Uint16(b[2:4]))
+		if ihl < ipv4MinHdr || total < ihl || total > len(b) {
+			return ipPacket{}, false
+		}
+		frag := binary.BigEndian.Uint16(b[6:8])&0x3fff != 0 // MF or an offset
+		return ipPacket{hdrLen: ihl, nhOff: ipv4Proto, total: total, fragment: frag}, true
+	case 6:
+		if len(b) < ipv6Hdr {
+			return ipPacket{}, false
+		}
+		plen := int(binary.BigEndian.Uint16(b[4:6]))
+		total := ipv6Hdr + plen
+		if plen == 0 || total > len(b) { // jumbograms (RFC 2675) are not supported
+			return ipPacket{}, false
+		}
+		p := ipPacket{v6: true, hdrLen: ipv6Hdr, nhOff: ipv6NextHdr, total: total}
+		for {
+			nh := b[p.nhOff]
+			var extLen int
+			switch nh {
+			case protoHopByHop, protoRouting, protoDstOpts:
+				if p.hdrLen+2 > total {
+					return ipPacket{}, false
+				}
+				extLen = (int(b[p.hdrLen+1]) + 1) * 8
+			case protoFragment:
+				extLen = 8
+				p.fragment = true
+			default:
+				return p, true
+			}
+			if p.hdrLen+extLen > total {
+				return ipPacket{}, false
+			}
+			if espOrder && nh == protoDstOpts && b[p.hdrLen] != protoRouting {
+				// A destination options header not followed by a
+				// routing header is for the final destination only and
+				// goes inside ESP.
+				return p, true
+			}
+			p.nhOff = p.hdrLen
+			p.hdrLen += extLen
+		}
+	}
+	return ipPacket{}, false
+}
+
+// setLengths rewrites the length fields of an IP header in b (and the IPv4
+// checksum) for a packet that is now len(b) bytes long.
+func (p ipPacket) setLengths(b []byte) {
+	if p.v6 {
+		binary.BigEndian.PutUint16(b[4:6], uint16(len(b)-ipv6Hdr))
+		return
+	}
+	binary.BigEndian.PutUint16(b[2:4], uint16(len(b)))
+	b[ipv4Csum], b[ipv4Csum+1] = 0, 0
+	binary.BigEndian.PutUint16(b[ipv4Csum:], checksum(b[:p.hdrLen], 0))
+}
+
+// checksum returns the Internet checksum (RFC 1071) of b, starting from the
+// partial sum initial.
+func checksum(b []byte, initial uint32) uint16 {
+	sum := initial
+	for len(b) >= 2 {
+		sum += uint32(b[0])<<8 | uint32(b[1])
+		b = b[2:]
+	}
+	if len(b) == 1 {
+		sum += uint32(b[0]) << 8
+	}
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	return ^uint16(sum)
+}
+
+// pseudoHeaderSum returns the partial sum of the TCP/UDP pseudo-header (RFC
+// 768, RFC 8200 section 8.1).
+func pseudoHeaderSum(src, dst netip.Addr, proto uint8, length int) uint32 {
+	var sum uint32
+	for _, a := range [2]netip.Addr{src, dst} {
+		s := a.AsSlice()
+		for i := 0; i < len(s); i += 2 {
+			sum += uint32(s[i])<<8 | uint32(s[i+1])
+		}
+	}
+	return sum + uint32(proto) + uint32(length)
+}
+
+// addrs returns the source and destination addresses of an IP header.
+func addrs(b []byte, v6 bool) (src, dst netip.Addr) {
+	if v6 {
+		return netip.AddrFrom16([16]byte(b[8:24])), netip.AddrFrom16([16]byte(b[24:40]))
+	}
+	return netip.AddrFrom4([4]byte(b[12:16])), netip.AddrFrom4([4]byte(b[16:20]))
+}

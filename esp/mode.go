@@ -1,0 +1,211 @@
+package esp
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// Seal protects the IP packet pkt and appends the result, a complete IP
+// packet, to dst. In transport mode ESP is spliced in after the IP header
+// (and, for IPv6, after the extension headers that must precede it, RFC 4303
+// section 3.1.1); in tunnel mode pkt becomes the inner packet of a new outer
+// header from TunnelSrc to TunnelDst (section 3.1.2). With UDP encapsulation
+// configured, ESP is carried in UDP (RFC 3948 section 2). Seal does not
+// allocate when dst has room.
+func (sa *SA) Seal(dst, pkt []byte) ([]byte, error) {
+	ip, ok := parseIP(pkt, true)
+	if !ok {
+		return dst, fmt.Errorf("%w: not an IP packet", ErrMalformed)
+	}
+	if sa.mode == Transport && ip.fragment {
+		// RFC 4303 section 3.3: ESP is applied before fragmentation.
+		return dst, fmt.Errorf("%w: transport mode cannot protect a fragment", ErrMalformed)
+	}
+	seq, err := sa.nextSeq()
+	if err != nil {
+		return dst, err
+	}
+	start := len(dst)
+	var hdr ipPacket
+	var payload []byte
+	var nh uint8
+	tfc := 0
+	if sa.mode == Tunnel {
+		payload, nh = pkt[:ip.total], protoIPv4
+		if ip.v6 {
+			nh = protoIPv6
+		}
+		tfc = max(0, sa.tfcPadTo-len(payload))
+		dst, hdr = sa.appendOuter(dst, pkt)
+	} else {
+		payload, nh = pkt[ip.hdrLen:ip.total], pkt[ip.nhOff]
+		dst = append(dst, pkt[:ip.hdrLen]...)
+		hdr = ip
+	}
+	proto := uint8(protoESP)
+	udpOff := len(dst)
+	if sa.sport != 0 {
+		proto = protoUDP
+		dst = append(dst, 0, 0, 0, 0, 0, 0, 0, 0)
+	}
+	dst[start+hdr.nhOff] = proto
+	dst = sa.sealESP(dst, payload, tfc, nh, seq)
+	out := dst[start:]
+	if sa.sport != 0 {
+		sa.fillUDP(out, hdr, out[udpOff-start:])
+	}
+	hdr.setLengths(out)
+	sa.packets.Add(1)
+	sa.bytes.Add(uint64(len(payload)))
+	return dst, nil
+}
+
+// appendOuter appends the outer header of tunnel mode for inner packet inner
+// (RFC 4301 section 5.1.2: DSCP copied from the inner header, ECN copied as
+// in RFC 6040's normal mode, DF copied from an inner IPv4 header).
+func (sa *SA) appendOuter(dst, inner []byte) ([]byte, ipPacket) {
+	var tos uint8
+	var df bool
+	if inner[0]>>4 == 4 {
+		tos = inner[1]
+		df = inner[6]&0x40 != 0
+	} else {
+		tos = uint8(binary.BigEndian.Uint16(inner[0:2]) >> 4)
+	}
+	if sa.dst.Is4() {
+		var flags uint16
+		if df {
+			flags = 0x4000
+		}
+		dst = append(dst, 0x45, tos, 0, 0)
+		dst = binary.BigEndian.AppendUint16(dst, uint16(sa.ipID.Add(1)))
+		dst = binary.BigEndian.AppendUint16(dst, flags)
+		dst = append(dst, defaultTTL, 0, 0, 0)
+		dst = append(dst, sa.src.AsSlice()...)
+		dst = append(dst, sa.dst.AsSlice()...)
+		return dst, ipPacket{hdrLen: ipv4MinHdr, nhOff: ipv4Proto}
+	}
+	dst = binary.BigEndian.AppendUint32(dst, 6<<28|uint32(tos)<<20)
+	dst = append(dst, 0, 0, 0, defaultTTL)
+	s, d := sa.src.As16(), sa.dst.As16()
+	dst = append(dst, s[:]...)
+	dst = append(dst, d[:]...)
+	return dst, ipPacket{v6: true, hdrLen: ipv6Hdr, nhOff: ipv6NextHdr}
+}
+
+// fillUDP writes the UDP header of RFC 3948 section 2.1 at udp, which runs
+// to the end of the packet pkt. The IPv4 checksum is zero as RFC 3948 allows;
+// over IPv6 it is computed (RFC 8200 section 8.1).
+func (sa *SA) fillUDP(pkt []byte, ip ipPacket, udp []byte) {
+	binary.BigEndian.PutUint16(udp[0:], sa.sport)
+	binary.BigEndian.PutUint16(udp[2:], sa.dport)
+	binary.BigEndian.PutUint16(udp[4:], uint16(len(udp)))
+	udp[6], udp[7] = 0, 0
+	if ip.v6 {
+		src, dst := addrs(pkt, true)
+		c := checksum(udp, pseudoHeaderSum(src, dst, protoUDP, len(udp)))
+		if c == 0 {
+			c = 0xffff
+		}
+		binary.BigEndian.PutUint16(udp[6:], c)
+	}
+}
+
+// Open verifies and decrypts the IP packet pkt in place and returns the
+// packet to deliver, which aliases pkt: in tunnel mode the inner packet, in
+// transport mode the original packet with ESP removed. Errors wrap
+// ErrMalformed, ErrWrongSPI, ErrReplay, ErrAuthFailed or ErrDummy; every
+// dropped packet is counted. Open does not check the inner packet against
+// policy; that is the SPD's job (RFC 4301 section 5.2).
+func (sa *SA) Open(pkt []byte) ([]byte, error) {
+	out, n, err := sa.open(pkt)
+	if err == nil {
+		sa.packets.Add(1)
+		sa.bytes.Add(uint64(n))
+	}
+	return out, err
+}
+
+func (sa *SA) open(pkt []byte) ([]byte, int, error) {
+	ip, ok := parseIP(pkt, false)
+	if !ok || ip.fragment {
+		sa.malformed.Add(1)
+		return nil, 0, fmt.Errorf("%w: outer IP header", ErrMalformed)
+	}
+	espOff := ip.hdrLen
+	switch pkt[ip.nhOff] {
+	case protoESP:
+	case protoUDP:
+		if sa.sport == 0 || ip.total-espOff < udpHdr {
+			sa.malformed.Add(1)
+			return nil, 0, fmt.Errorf("%w: UDP where ESP was expected", ErrMalformed)
+		}
+		espOff += udpHdr
+		if Classify(pkt[espOff:ip.total]) != KindESP {
+			sa.malformed.Add(1)
+			return nil, 0, fmt.Errorf("%w: UDP datagram is not ESP", ErrMalformed)
+		}
+	default:
+		sa.malformed.Add(1)
+		return nil, 0, fmt.Errorf("%w: not ESP", ErrMalformed)
+	}
+	payload, nh, err := sa.openESP(pkt[espOff:ip.total])
+	if err != nil {
+		return nil, 0, err
+	}
+	if sa.mode == Tunnel {
+		inner, ok := parseIP(payload, false)
+		if !ok || (nh == protoIPv4) == inner.v6 || (nh != protoIPv4 && nh != protoIPv6) {
+			sa.malformed.Add(1)
+			return nil, 0, fmt.Errorf("%w: inner packet (next header %d)", ErrMalformed, nh)
+		}
+		// The inner header's length drops TFC padding (RFC 4303 2.4).
+		return payload[:inner.total], inner.total, nil
+	}
+	// Transport mode: move the IP header up against the payload and make
+	// it describe the packet without ESP (RFC 4303 section 3.4.4.1 ends
+	// with the reconstructed original datagram).
+	payloadOff := offsetOf(pkt, payload)
+	hdrLen := ip.hdrLen
+	start := payloadOff - hdrLen
+	copy(pkt[start:payloadOff], pkt[:hdrLen])
+	out := pkt[start : payloadOff+len(payload)]
+	out[ip.nhOff] = nh
+	ip.setLengths(out)
+	if sa.sport != 0 {
+		fixTransportChecksum(out, ip, nh)
+	}
+	return out, len(payload), nil
+}
+
+// offsetOf returns where sub starts inside b; sub must be a sub-slice of b.
+func offsetOf(b, sub []byte) int {
+	return cap(b) - cap(sub)
+}
+
+// fixTransportChecksum recomputes the TCP or UDP checksum of a transport-mode
+// packet received through NAT (RFC 3948 section 3.1.2, second option): the
+// sender computed it over addresses that NAT has since changed. A UDP
+// checksum of zero over IPv4 means "none" and stays zero.
+func fixTransportChecksum(pkt []byte, ip ipPacket, proto uint8) {
+	l4 := pkt[ip.hdrLen:]
+	var off int
+	switch {
+	case proto == protoTCP && len(l4) >= 20:
+		off = 16
+	case proto == protoUDP && len(l4) >= udpHdr:
+		off = 6
+		if !ip.v6 && l4[6] == 0 && l4[7] == 0 {
+			return
+		}
+	default:
+		return
+	}
+	src, dst := addrs(pkt, ip.v6)
+	l4[off], l4[off+1] = 0, 0
+	c := checksum(l4, pseudoHeaderSum(src, dst, proto, len(l4)))
+	if c == 0 && proto == protoUDP {
+		c = 0xffff
+	}
+	binary.BigEndian.PutUint16(l4[off:], c)
+}

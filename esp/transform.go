@@ -1,0 +1,339 @@
+package esp
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/des"
+	"crypto/hmac"
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/subtle"
+	"encoding/binary"
+	"fmt"
+	"hash"
+	"slices"
+	"sync"
+
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// ESP packet layout (RFC 4303 section 2): SPI, sequence number, IV, the
+// encrypted payload with its trailer (padding, pad length, next header), ICV.
+const (
+	hdrLen     = 8 // SPI + sequence number
+	trailerLen = 2 // pad length + next header
+	saltLen    = 4 // RFC 4106 section 4, RFC 4543 section 3.1, RFC 7634 section 2
+	aeadIVLen  = 8 // explicit IV of the counter-based AEADs and AES-CTR
+)
+
+type kind uint8
+
+const (
+	kindAEAD kind = iota // AES-GCM-12/16, ChaCha20-Poly1305: Go's AEAD as is
+	kindGCM8             // AES-GCM with an 8-byte ICV, which crypto/cipher does not offer
+	kindGMAC             // AES-GMAC: everything is AAD (RFC 4543 section 3.2)
+	kindCBC              // AES-CBC or 3DES-CBC, then an HMAC
+	kindCTR              // AES-CTR, then an HMAC
+	kindNull             // NULL encryption, then an HMAC
+)
+
+// ivBlockMode is a CBC mode whose IV can be reset, so that one instance
+// serves many packets (crypto/cipher's CBC modes implement it).
+type ivBlockMode interface {
+	cipher.BlockMode
+	SetIV([]byte)
+}
+
+// transform is the immutable crypto state of an SA. Mutable per-packet state
+// lives in workers taken from a pool, so that one SA serves many goroutines.
+type transform struct {
+	kind   kind
+	aead   cipher.AEAD  // kindAEAD, kindGCM8 (16-byte tag), kindGMAC
+	block  cipher.Block // CBC and CTR cipher; the AES block under GCM8
+	ivGen  cipher.Block // CBC: IV_i = E(ivKey, i), unpredictable (RFC 3602 section 3)
+	salt   [saltLen]byte
+	ivLen  int
+	icvLen int
+	align  int // the ciphertext's alignment (RFC 4303 section 2.4)
+	esn    bool
+
+	newMAC func() hash.Hash // nil for AEADs
+	pool   sync.Pool        // of *worker
+}
+
+// worker holds the mutable state of one packet operation.
+type worker struct {
+	mac    hash.Hash
+	cbcEnc ivBlockMode
+	cbcDec ivBlockMode
+	sum    [sha512.Size]byte
+	nonce  [12]byte
+	aad    [12]byte
+	ctr    [aes.BlockSize]byte
+	ks     [16 * aes.BlockSize]byte
+	buf    []byte // GMAC with ESN, GCM8: grows to the largest packet, then stays
+}
+
+func newTransform(c Cipher, key []byte, integ Integrity, ikey []byte, esn bool) (*transform, error) {
+	if !slices.Contains(c.KeySizes(), len(key)) {
+		return nil, fmt.Errorf("esp: %v key must be %v bytes (key and salt), not %d", c, c.KeySizes(), len(key))
+	}
+	if len(ikey) != integ.KeySize() {
+		return nil, fmt.Errorf("esp: %v key must be %d bytes, not %d", integ, integ.KeySize(), len(ikey))
+	}
+	t := &transform{esn: esn, align: 4}
+	n := len(key) - saltLen
+	var err error
+	switch c {
+	case CipherAESGCM8, CipherAESGCM12, CipherAESGCM16, CipherNullAuthAESGMAC:
+		copy(t.salt[:], key[n:])
+		t.block, err = aes.NewCipher(key[:n])
+		if err != nil {
+			return nil, err
+		}
+		t.ivLen, t.icvLen = aeadIVLen, 16
+		t.kind = kindAEAD
+		switch c {
+		case CipherAESGCM8:
+			t.kind, t.icvLen = kindGCM8, 8
+		case CipherAESGCM12:
+			t.icvLen = 12
+		case CipherNullAuthAESGMAC:
+			t.kind = kindGMAC
+		}
+		tag := max(t.icvLen, 12)
+		if c == CipherAESGCM8 {
+			tag = 16
+		}
+		t.aead, err = cipher.NewGCMWithTagSize(t.block, tag)
+	case CipherChaCha20Poly1305:
+		copy(t.salt[:], key[32:])
+		t.aead, err = chacha20poly1305.New(key[:32])
+		t.kind, t.ivLen, t.icvLen = kindAEAD, aeadIVLen, chacha20poly1305.Overhead
+	case CipherAESCBC, Cipher3DES:
+		t.kind = kindCBC
+		if c == Cipher3DES {
+			t.block, err = des.NewTripleDESCipher(key)
+		} else {
+			t.block, err = aes.NewCipher(key)
+		}
+		if err != nil {
+			return nil, err
+		}
+		t.ivLen, t.align = t.block.BlockSize(), t.block.BlockSize()
+		var ivKey [16]byte
+		if _, err := rand.Read(ivKey[:]); err != nil {
+			return nil, err
+		}
+		t.ivGen, err = aes.NewCipher(ivKey[:])
+	case CipherAESCTR:
+		t.kind, t.ivLen = kindCTR, aeadIVLen
+		copy(t.salt[:], key[n:])
+		t.block, err = aes.NewCipher(key[:n])
+	case CipherNull:
+		t.kind = kindNull
+	}
+	if err != nil {
+		return nil, err
+	}
+	if integ != IntegNone {
+		var h func() hash.Hash
+		switch integ {
+		case IntegHMACMD596:
+			h = md5.New
+		case IntegHMACSHA196:
+			h = sha1.New
+		case IntegHMACSHA256128:
+			h = sha256.New
+		case IntegHMACSHA384192:
+			h = sha512.New384
+		case IntegHMACSHA512256:
+			h = sha512.New
+		}
+		k := slices.Clone(ikey)
+		t.newMAC = func() hash.Hash { return hmac.New(h, k) }
+		t.icvLen = integ.icvSize()
+	}
+	t.pool.New = func() any { return t.newWorker() }
+	return t, nil
+}
+
+func (t *transform) newWorker() *worker {
+	w := &worker{}
+	if t.newMAC != nil {
+		w.mac = t.newMAC()
+	}
+	if t.kind == kindCBC {
+		zero := make([]byte, t.block.BlockSize())
+		w.cbcEnc = cipher.NewCBCEncrypter(t.block, zero).(ivBlockMode)
+		w.cbcDec = cipher.NewCBCDecrypter(t.block, zero).(ivBlockMode)
+	}
+	return w
+}
+
+// overhead returns the bytes ESP adds around a payload of n bytes, and the
+// padding length within them.
+func (t *transform) overhead(n int) (total, pad int) {
+	pad = (t.align - (n+trailerLen)%t.align) % t.align
+	return hdrLen + t.ivLen + pad + trailerLen + t.icvLen, pad
+}
+
+// aadFor writes the AAD of RFC 4106 section 5 / RFC 7634 section 2.1 (SPI,
+// then the 32-bit or 64-bit sequence number) into w.aad.
+func (t *transform) aadFor(w *worker, spi []byte, seq uint64) []byte {
+	copy(w.aad[:4], spi)
+	if t.esn {
+		binary.BigEndian.PutUint64(w.aad[4:], seq)
+		return w.aad[:12]
+	}
+	binary.BigEndian.PutUint32(w.aad[4:], uint32(seq))
+	return w.aad[:8]
+}
+
+// seal protects b in place. b is laid out in full: SPI and sequence number
+// written, room for the IV, the plaintext with its trailer, room for the ICV.
+func (t *transform) seal(b []byte, seq uint64) {
+	w := t.pool.Get().(*worker)
+	defer t.pool.Put(w)
+	iv := b[hdrLen : hdrLen+t.ivLen]
+	body := b[hdrLen+t.ivLen : len(b)-t.icvLen]
+	icv := b[len(b)-t.icvLen:]
+
+	switch t.kind {
+	case kindAEAD, kindGCM8, kindGMAC:
+		// RFC 4106 section 3.1: the IV must not repeat under a key; the
+		// sequence number is such a counter.
+		binary.BigEndian.PutUint64(iv, seq)
+		nonce := t.nonce(w, iv)
+		switch t.kind {
+		case kindAEAD:
+			t.aead.Seal(body[:0], nonce, body, t.aadFor(w, b, seq))
+		case kindGCM8:
+			w.buf = t.aead.Seal(w.buf[:0], nonce, body, t.aadFor(w, b, seq))
+			copy(b[hdrLen+t.ivLen:], w.buf[:len(body)+8]) // RFC 4106 section 6: the tag's leftmost bytes
+		case kindGMAC:
+			t.aead.Seal(icv[:0], nonce, nil, t.gmacAAD(w, b[:len(b)-t.icvLen], seq))
+		}
+		return
+	case kindCBC:
+		var ctr [16]byte
+		binary.BigEndian.PutUint64(ctr[8:], seq)
+		t.ivGen.Encrypt(w.ctr[:], ctr[:])
+		copy(iv, w.ctr[:])
+		w.cbcEnc.SetIV(iv)
+		w.cbcEnc.CryptBlocks(body, body)
+	case kindCTR:
+		binary.BigEndian.PutUint64(iv, seq)
+		t.ctrXOR(w, iv, body, 1)
+	}
+	copy(icv, t.mac(w, b[:len(b)-t.icvLen], seq))
+}
+
+// open verifies and decrypts the ESP packet b in place and returns the
+// plaintext (payload and trailer). The caller has checked the lengths.
+func (t *transform) open(b []byte, seq uint64) ([]byte, bool) {
+	w := t.pool.Get().(*worker)
+	defer t.pool.Put(w)
+	iv := b[hdrLen : hdrLen+t.ivLen]
+	body := b[hdrLen+t.ivLen : len(b)-t.icvLen]
+	icv := b[len(b)-t.icvLen:]
+
+	switch t.kind {
+	case kindAEAD:
+		pt, err := t.aead.Open(body[:0], t.nonce(w, iv), b[hdrLen+t.ivLen:], t.aadFor(w, b, seq))
+		return pt, err == nil
+	case kindGCM8:
+		// crypto/cipher has no 8-byte GCM tags. Decrypt into scratch with
+		// the GCM keystream (counter 2 onwards, NIST SP 800-38D 7.2),
+		// recompute the full tag, and compare its leftmost 8 bytes; the
+		// packet is not touched unless the tag matches.
+		nonce := t.nonce(w, iv)
+		w.buf = slices.Grow(w.buf[:0], 2*len(body)+16)[:len(body)]
+		copy(w.buf, body)
+		t.gcmXOR(w, nonce, w.buf)
+		full := t.aead.Seal(w.buf[len(body):len(body)], nonce, w.buf, t.aadFor(w, b, seq))
+		if subtle.ConstantTimeCompare(full[len(body):len(body)+8], icv) != 1 {
+			return nil, false
+		}
+		copy(body, w.buf)
+		return body, true
+	case kindGMAC:
+		_, err := t.aead.Open(w.sum[:0], t.nonce(w, iv), icv, t.gmacAAD(w, b[:len(b)-t.icvLen], seq))
+		return body, err == nil
+	}
+	// Encrypt-then-MAC: verify first, in constant time (RFC 4303 3.4.4.1).
+	if !hmac.Equal(t.mac(w, b[:len(b)-t.icvLen], seq), icv) {
+		return nil, false
+	}
+	switch t.kind {
+	case kindCBC:
+		w.cbcDec.SetIV(iv)
+		w.cbcDec.CryptBlocks(body, body)
+	case kindCTR:
+		t.ctrXOR(w, iv, body, 1)
+	}
+	return body, true
+}
+
+func (t *transform) nonce(w *worker, iv []byte) []byte {
+	copy(w.nonce[:saltLen], t.salt[:])
+	copy(w.nonce[saltLen:], iv)
+	return w.nonce[:]
+}
+
+// mac computes the truncated ICV over the packet up to the ICV, followed,
+// with ESN, by the high-order 32 bits of the sequence number (RFC 4303
+// section 2.2.1, RFC 4304 section 2).
+func (t *transform) mac(w *worker, covered []byte, seq uint64) []byte {
+	w.mac.Reset()
+	w.mac.Write(covered)
+	if t.esn {
+		binary.BigEndian.PutUint32(w.aad[:4], uint32(seq>>32))
+		w.mac.Write(w.aad[:4])
+	}
+	return w.mac.Sum(w.sum[:0])[:t.icvLen]
+}
+
+// gmacAAD returns the AAD of RFC 4543 section 3.3: the whole packet up to the
+// ICV, with the high 32 bits of an extended sequence number inserted after
+// the SPI.
+func (t *transform) gmacAAD(w *worker, covered []byte, seq uint64) []byte {
+	if !t.esn {
+		return covered
+	}
+	w.buf = slices.Grow(w.buf[:0], len(covered)+4)
+	w.buf = append(w.buf, covered[:4]...)
+	w.buf = binary.BigEndian.AppendUint32(w.buf, uint32(seq>>32))
+	return append(w.buf, covered[4:]...)
+}
+
+// ctrXOR applies the AES-CTR keystream of RFC 3686 section 4 (nonce, IV,
+// 32-bit block counter from first) to b.
+func (t *transform) ctrXOR(w *worker, iv []byte, b []byte, first uint32) {
+	copy(w.ctr[:4], t.salt[:])
+	copy(w.ctr[4:12], iv)
+	t.keystreamXOR(w, b, first)
+}
+
+// gcmXOR applies the GCM encryption keystream for a 96-bit nonce (NIST SP
+// 800-38D: J0 = nonce || 1, the payload uses inc32(J0) onwards).
+func (t *transform) gcmXOR(w *worker, nonce []byte, b []byte) {
+	copy(w.ctr[:12], nonce)
+	t.keystreamXOR(w, b, 2)
+}
+
+func (t *transform) keystreamXOR(w *worker, b []byte, counter uint32) {
+	for len(b) > 0 {
+		n := 0
+		for ; n < len(w.ks) && n < len(b); n += aes.BlockSize {
+			binary.BigEndian.PutUint32(w.ctr[12:], counter)
+			counter++
+			t.block.Encrypt(w.ks[n:], w.ctr[:])
+		}
+		k := subtle.XORBytes(b, b, w.ks[:n])
+		b = b[k:]
+	}
+}
