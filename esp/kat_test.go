@@ -448,7 +448,6 @@ func concat(parts ...[]byte) []byte {
 	return out
 }
 
-
 func hmacSHA256(key, data []byte) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write(data)
