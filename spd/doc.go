@@ -1,0 +1,94 @@
+// Package spd is the security policy database of RFC 4301 section 4.4.1,
+// in the shape of Windows Server 2003's IPsec policy and Policy Agent.
+//
+// # Where it sits
+//
+// Every packet is looked up before anything else happens to it (RFC 4301
+// section 5): outbound, the result says whether it is sent in the clear
+// (BYPASS, Windows "Permit"), dropped (DISCARD, "Block") or protected
+// (PROTECT, "Negotiate security") with the rule's security methods, which
+// the caller hands to the SAD and IKE; inbound, clear packets are checked
+// the same way, and a rule that requires protection drops them unless it
+// accepts unsecured communication.
+//
+// # Policy model
+//
+// A Policy has Rules. A Rule has a FilterList, a FilterAction,
+// authentication methods and tunnel settings. A Filter selects source and
+// destination (any, "my IP address", one address, a prefix or a range;
+// IPv4 and IPv6), protocol, ports for TCP, UDP and SCTP, ICMP type and
+// code, a direction, and may be mirrored (it then also matches the
+// reverse traffic). The policy file (ParseFile) writes all of it in YAML;
+// DefaultPolicies holds Windows' three default policies.
+//
+// # Filter order
+//
+// Each packet gets exactly one rule: the first filter in the following
+// order that matches it, else the policy's default rule (BYPASS unless
+// configured). Filters are compared by, in turn:
+//
+//  1. Origin: domain rules before local rules (see Merge).
+//  2. Explicit priority: rules with a Priority come before rules without
+//     one, lower values first.
+//  3. Address weight, higher first: the sum over source and destination of
+//     128 - ceil(log2(number of addresses)), counting IPv4 in the
+//     IPv4-mapped IPv6 space. One address (and "my IP address") weighs
+//     128, an IPv4 /24 120, an IPv6 /64 64, a range of 300 addresses 119,
+//     "any" 0.
+//  4. Protocol weight: a named protocol (1) before any (0).
+//  5. Port weight, higher first: the sum over source and destination port
+//     of 16 - ceil(log2(number of ports)); for ICMP, 16 each for a named
+//     type and a named code.
+//  6. Action: block, then negotiate, then permit (the most restrictive of
+//     equally specific filters wins).
+//  7. Position: the rule's index in the policy, then the filter's index in
+//     its list; a filter's forward form before its mirror.
+//
+// Steps 3 to 6 are this package's reading of Windows' "most specific
+// filter first" (the weights are defined here, not copied from Windows);
+// step 7 makes the order total, so lookups are deterministic.
+//
+// # Matcher
+//
+// Compile turns a Policy into an immutable Classifier. Its index places
+// every filter in a segment tree over its most selective axis and answers
+// a lookup with a few binary searches and short candidate lists, without
+// allocating; index.go explains it. An SPD holds the classifier in force
+// behind an atomic pointer: lookups take no lock, and a new policy is
+// swapped in whole.
+//
+// # Policy Agent
+//
+// An Agent loads a local and a domain policy file, merges them (the domain
+// wins), compiles the result and installs it in an SPD. It checks for
+// changes every polling interval and at once when the local file
+// changes, reports what changed as events, and keeps the last good policy
+// when a new one is bad. Dump writes the policy in force in the manner of
+// "netsh ipsec static show all".
+//
+// # Example
+//
+//	p, err := spd.ParsePolicy("policy.yaml", data)
+//	if err != nil { ... }               // file:line:col: field: problem
+//	c, err := spd.Compile(p, spd.CompileOptions{LocalAddrs: addrs})
+//	var db spd.SPD
+//	db.Swap(c)
+//	m := db.Lookup(spd.Selector{Src: a, Dst: b, Protocol: spd.ProtocolTCP, DstPort: 443}, spd.DirOutbound)
+//	switch m.Rule.Action.Action { case spd.ActionProtect: ... }
+//
+// References:
+//   - RFC 4301, Security Architecture for the Internet Protocol: section
+//     4.4.1 (the SPD, selectors, BYPASS/DISCARD/PROTECT), 4.4.1.1
+//     (selector types: address ranges, next layer protocol, ports, ICMP
+//     type and code), 4.4.1.2 (SPD entry structure), 5 (IP traffic
+//     processing).
+//   - RFC 4291 section 2.5.5.2 (IPv4-mapped IPv6 addresses, the single
+//     address axis used by the index).
+//   - RFC 7296 section 3.3.2 and the IANA IKEv2 transform registries (the
+//     identifiers of the encryption and integrity algorithms).
+//   - RFC 4303 section 3.2 (ESP needs confidentiality or integrity), RFC
+//     4106 and RFC 7634 (combined-mode algorithms take no separate
+//     integrity transform), RFC 8221 (algorithm recommendations).
+//   - Microsoft, Windows Server 2003 IPsec documentation: "Filter list",
+//     "Filter action", "Default IPSec policies", "Default response rule".
+package spd

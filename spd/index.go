@@ -1,0 +1,269 @@
+package spd
+
+import (
+	"math/bits"
+	"slices"
+)
+
+// The classifier's index. Each entry is stored in exactly one place: in a
+// segment tree over the one axis where it is most selective (destination
+// address, source address, destination port or source port), or, when it
+// is "any" on all four, in a plain list. A lookup stabs each tree at the
+// selector's value: a binary search finds the elementary interval, then a
+// walk to the root visits the candidate lists that cover it. Lists are
+// sorted by rank and the walk keeps the best rank found so far, so a list
+// is left at its first match or at the first entry that ranks below the
+// best. Each list is visited only if non-empty: every node records its
+// nearest non-empty ancestor, so the walk jumps over empty levels.
+//
+// Memory: an entry is stored in at most 2*log2(m) nodes of one tree, m
+// being the number of elementary intervals of that axis (de Berg et al.,
+// "Computational Geometry", section 10.3).
+
+const (
+	dimDst = iota
+	dimSrc
+	dimDport
+	dimSport
+	numDims
+)
+
+const noEntry = ^uint32(0)
+
+// node is a segment tree node: its candidates are cand[start:end]; up is
+// the nearest ancestor with candidates (0 for none; node 0 is unused).
+type node struct{ start, end, up uint32 }
+
+type segIndex struct {
+	bounds []u128 // elementary interval starts, sorted, bounds[0] = 0
+	size   int    // number of leaves, a power of two >= len(bounds)
+	nodes  []node // heap order: root 1, children 2i and 2i+1, leaves size..
+	cand   []uint32
+}
+
+func (e *entry) axis(d int) span {
+	switch d {
+	case dimDst:
+		return e.dst
+	case dimSrc:
+		return e.src
+	case dimDport:
+		return span{u128{0, uint64(e.dp[0])}, u128{0, uint64(e.dp[1])}}
+	}
+	return span{u128{0, uint64(e.sp[0])}, u128{0, uint64(e.sp[1])}}
+}
+
+func axisFull(d int) span {
+	if d <= dimSrc {
+		return fullSpan
+	}
+	return span{u128{}, u128{0, 0xffff}}
+}
+
+// buildIndex assigns every entry to an axis and builds the trees.
+//
+// Choice of axis: an entry goes where the fewest other entries share its
+// exact interval (an address that every filter names, such as "my IP
+// address", is a poor index), then where its interval is narrowest, then
+// in the order destination, source, destination port, source port. This
+// is a heuristic for speed; it never changes a result.
+func (c *Classifier) buildIndex() {
+	// Approximate counts of equal intervals: a hashed table per axis
+	// (collisions only blur the heuristic).
+	var counts [numDims][]uint32
+	for d := range counts {
+		counts[d] = make([]uint32, countSlots)
+	}
+	for i := range c.entries {
+		for d := range numDims {
+			if s := c.entries[i].axis(d); s != axisFull(d) {
+				counts[d][s.hash()]++
+			}
+		}
+	}
+	var members [numDims][]uint32
+	for i := range c.entries {
+		e := &c.entries[i]
+		best, bestCount, bestWidth := -1, uint32(0), 0
+		for d := range numDims {
+			s := e.axis(d)
+			if s == axisFull(d) {
+				continue
+			}
+			n := counts[d][s.hash()]
+			w := 128 - s.specificity() // bits of width
+			if d > dimSrc {
+				// Compare a port width with address widths as a
+				// fraction of its 16-bit axis.
+				w *= 8
+			}
+			if best < 0 || n < bestCount || n == bestCount && w < bestWidth {
+				best, bestCount, bestWidth = d, n, w
+			}
+		}
+		if best < 0 {
+			c.rest = append(c.rest, uint32(i))
+			continue
+		}
+		members[best] = append(members[best], uint32(i))
+	}
+	for d := range numDims {
+		if len(members[d]) > 0 {
+			c.index[d].build(c.entries, members[d], d)
+		}
+	}
+}
+
+const countSlots = 1 << 18
+
+func (s span) hash() uint32 {
+	h := s.lo.hi*0x9e3779b97f4a7c15 ^ s.lo.lo*0xc2b2ae3d27d4eb4f ^
+		s.hi.hi*0x165667b19e3779f9 ^ s.hi.lo*0xd6e8feb86659fd93
+	h ^= h >> 29
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 32
+	return uint32(h & (countSlots - 1))
+}
+
+func (t *segIndex) build(entries []entry, members []uint32, d int) {
+	b := make([]u128, 0, 2*len(members)+1)
+	b = append(b, u128{})
+	for _, i := range members {
+		s := entries[i].axis(d)
+		b = append(b, s.lo)
+		if s.hi != maxU128 {
+			b = append(b, s.hi.addOne())
+		}
+	}
+	slices.SortFunc(b, func(x, y u128) int {
+		switch {
+		case x.less(y):
+			return -1
+		case y.less(x):
+			return 1
+		}
+		return 0
+	})
+	t.bounds = slices.Compact(b)
+	t.size = 1 << bits.Len(uint(len(t.bounds)-1))
+	t.nodes = make([]node, 2*t.size)
+
+	// Canonical nodes of each member's leaf interval [l, r), counted then
+	// filled (members are in rank order, so each list comes out sorted).
+	type pair struct{ node, entry uint32 }
+	var pairs []pair
+	for _, i := range members {
+		s := entries[i].axis(d)
+		l := t.leaf(s.lo)
+		r := len(t.bounds)
+		if s.hi != maxU128 {
+			r = t.leaf(s.hi.addOne())
+		}
+		for l, r = l+t.size, r+t.size; l < r; l, r = l>>1, r>>1 {
+			if l&1 == 1 {
+				pairs = append(pairs, pair{uint32(l), i})
+				l++
+			}
+			if r&1 == 1 {
+				r--
+				pairs = append(pairs, pair{uint32(r), i})
+			}
+		}
+	}
+	count := make([]uint32, 2*t.size+1)
+	for _, p := range pairs {
+		count[p.node+1]++
+	}
+	for n := 1; n < len(count); n++ {
+		count[n] += count[n-1]
+	}
+	for n := range t.nodes {
+		t.nodes[n].start, t.nodes[n].end = count[n], count[n]
+	}
+	t.cand = make([]uint32, len(pairs))
+	for _, p := range pairs {
+		n := &t.nodes[p.node]
+		t.cand[n.end] = p.entry
+		n.end++
+	}
+	// Nearest non-empty ancestor, top down.
+	for n := 2; n < len(t.nodes); n++ {
+		parent := n >> 1
+		if t.nodes[parent].start != t.nodes[parent].end {
+			t.nodes[n].up = uint32(parent)
+		} else {
+			t.nodes[n].up = t.nodes[parent].up
+		}
+	}
+}
+
+// leaf returns the index of the elementary interval holding v: the last
+// bound <= v.
+func (t *segIndex) leaf(v u128) int {
+	lo, hi := 0, len(t.bounds)
+	for hi-lo > 1 {
+		m := int(uint(lo+hi) >> 1)
+		if v.less(t.bounds[m]) {
+			hi = m
+		} else {
+			lo = m
+		}
+	}
+	return lo
+}
+
+// stab scans the candidate lists covering v and returns the best rank,
+// starting from best.
+func (t *segIndex) stab(v u128, k *key, entries []entry, best uint32) uint32 {
+	n := uint32(t.leaf(v) + t.size)
+	nd := &t.nodes[n]
+	if nd.start == nd.end {
+		n = nd.up
+	}
+	for n != 0 {
+		nd = &t.nodes[n]
+		for _, i := range t.cand[nd.start:nd.end] {
+			if i >= best {
+				break
+			}
+			if entries[i].match(k) {
+				best = i
+				break
+			}
+		}
+		n = nd.up
+	}
+	return best
+}
+
+func (c *Classifier) lookup(k *key) uint32 {
+	best := noEntry
+	for d := range numDims {
+		t := &c.index[d]
+		if t.size == 0 {
+			continue
+		}
+		var v u128
+		switch d {
+		case dimDst:
+			v = k.dst
+		case dimSrc:
+			v = k.src
+		case dimDport:
+			v = u128{0, uint64(k.dp)}
+		case dimSport:
+			v = u128{0, uint64(k.sp)}
+		}
+		best = t.stab(v, k, c.entries, best)
+	}
+	for _, i := range c.rest {
+		if i >= best {
+			break
+		}
+		if c.entries[i].match(k) {
+			best = i
+			break
+		}
+	}
+	return best
+}

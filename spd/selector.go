@@ -1,0 +1,40 @@
+package spd
+
+import "net/netip"
+
+// Selector describes a packet for a lookup: the RFC 4301 section 4.4.1.1
+// selectors as they appear in the packet (Src is the packet's source
+// address, whatever the direction). It is a value type.
+type Selector struct {
+	Src, Dst netip.Addr
+	Protocol Protocol
+	// SrcPort and DstPort are read for TCP, UDP and SCTP.
+	SrcPort, DstPort uint16
+	// ICMPType and ICMPCode are read for ICMP and ICMPv6.
+	ICMPType, ICMPCode uint8
+}
+
+// key is a selector on the classifier's axes. IPv4-mapped IPv6 addresses
+// and IPv4 addresses are the same point (RFC 4291 section 2.5.5.2).
+type key struct {
+	src, dst u128
+	sp, dp   uint16 // ports, or ICMP type and code
+	proto    uint8
+	dir      uint8 // Direction.mask()
+}
+
+func (s *Selector) key(dir Direction) key {
+	k := key{
+		src:   u128From(s.Src),
+		dst:   u128From(s.Dst),
+		proto: uint8(s.Protocol),
+		dir:   dir.mask(),
+	}
+	switch {
+	case s.Protocol.HasPorts():
+		k.sp, k.dp = s.SrcPort, s.DstPort
+	case s.Protocol.IsICMP():
+		k.sp, k.dp = uint16(s.ICMPType), uint16(s.ICMPCode)
+	}
+	return k
+}
