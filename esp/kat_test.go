@@ -99,7 +99,7 @@ func TestKATChaCha20Poly1305ESP(t *testing.T) {
 			continue // the IKEv2 example is for package ike
 		}
 		sa, err := NewSA(Config{SPI: u32(v.SPI), Cipher: CipherChaCha20Poly1305,
-			CipherKey: append(append([]byte{}, v.Key...), v.Salt...), Mode: Tunnel})
+			CipherKey: concat(v.Key, v.Salt), Mode: Tunnel, TunnelSrc: v4a, TunnelDst: v4b})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +125,7 @@ func TestKATGCMESP(t *testing.T) {
 			if v.Mode == "gmac" {
 				c = CipherNullAuthAESGMAC
 			}
-			cfg := Config{SPI: u32(v.SPI), Cipher: c, CipherKey: concat(v.Key, v.Salt), Mode: Tunnel, ESN: v.ESN}
+			cfg := Config{SPI: u32(v.SPI), Cipher: c, CipherKey: concat(v.Key, v.Salt), Mode: Tunnel, TunnelSrc: v4a, TunnelDst: v4b, ESN: v.ESN}
 			sa, err := newSA(cfg)
 			if err != nil {
 				t.Fatal(err)

@@ -149,7 +149,7 @@ func newSA(cfg Config) (*SA, error) {
 			return nil, errors.New("esp: TFC padding needs tunnel mode, where the inner header gives the length")
 		}
 	case Tunnel:
-		if cfg.TunnelSrc.IsValid() != cfg.TunnelDst.IsValid() || cfg.TunnelSrc.Is4() != cfg.TunnelDst.Is4() {
+		if !cfg.TunnelSrc.IsValid() || !cfg.TunnelDst.IsValid() || cfg.TunnelSrc.Is4() != cfg.TunnelDst.Is4() {
 			return nil, errors.New("esp: tunnel endpoints must both be set and of one address family")
 		}
 	default:

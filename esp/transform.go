@@ -219,9 +219,10 @@ func (t *transform) seal(b []byte, seq uint64) {
 		}
 		return
 	case kindCBC:
-		var ctr [16]byte
-		binary.BigEndian.PutUint64(ctr[8:], seq)
-		t.ivGen.Encrypt(w.ctr[:], ctr[:])
+		in := w.ks[:aes.BlockSize]
+		clear(in)
+		binary.BigEndian.PutUint64(in[8:], seq)
+		t.ivGen.Encrypt(w.ctr[:], in)
 		copy(iv, w.ctr[:])
 		w.cbcEnc.SetIV(iv)
 		w.cbcEnc.CryptBlocks(body, body)
