@@ -1,0 +1,5 @@
+//go:build !race
+
+package ah
+
+const raceEnabled = false
