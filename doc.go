@@ -1,0 +1,86 @@
+// Package ipsec is an embeddable library of IPsec primitives: the policy
+// database, the SA database, the ESP and AH transforms, authentication, and
+// IKE negotiation, as independent packages that callers wire into their own
+// packet paths (a TUN device, a raw socket, a gopacket pipeline, a test
+// harness).
+//
+// The system it models is Microsoft's IPsec in Windows Server 2003, which
+// follows the IETF RFCs: a Policy Agent delivers a policy list to a driver
+// that checks all traffic against it and permits, blocks, or protects it,
+// signing with AH or encrypting with ESP; ISAKMP/IKE negotiates the keys
+// after mutual authentication and renews them on the fly.
+//
+// # Packages
+//
+//   - [github.com/ipsecgo/ipsec/esp]: RFC 4303 ESP: Seal and Open, transport
+//     and tunnel mode, IPv4 and IPv6, ESN, anti-replay, UDP encapsulation.
+//   - [github.com/ipsecgo/ipsec/ah]: RFC 4302 AH: the ICV over the immutable
+//     parts of the IP header and the payload.
+//   - [github.com/ipsecgo/ipsec/sad]: the SA database: SAs by SPI,
+//     lifetimes, expiry events, SPI allocation, rekey overlap.
+//   - [github.com/ipsecgo/ipsec/spd]: the policy database: filters, actions,
+//     a compiled matcher, the policy file, the Policy Agent.
+//   - [github.com/ipsecgo/ipsec/isakmp]: the wire format of IKEv1 and IKEv2.
+//   - [github.com/ipsecgo/ipsec/ike]: IKE negotiation as sans-I/O state
+//     machines, key derivation, a UDP endpoint.
+//   - [github.com/ipsecgo/ipsec/auth]: pre-shared keys, X.509 certificate
+//     chains to trusted roots, Kerberos.
+//
+// Dependencies point one way: esp, ah, spd, isakmp and auth import none of
+// the others; sad stores esp and ah SAs; ike imports isakmp and auth. A
+// caller who needs only ESP imports only esp.
+//
+// # Data flow
+//
+// Outbound: a packet from the caller is looked up in the SPD by its
+// selector (addresses, protocol, ports). BYPASS sends it as is; DISCARD
+// drops and counts it; PROTECT asks the SAD for the rule's outbound SA. With
+// no SA yet, an acquire event asks IKE to negotiate one, and the packet is
+// queued or dropped as policy says. With an SA, ESP Seal (or AH) protects the
+// packet and the caller sends it, inside UDP 4500 when NAT traversal is on.
+//
+// Inbound: an ESP or AH packet is looked up in the SAD by its SPI, then
+// opened: the ICV is verified first, then the replay window is updated. The
+// inner packet is checked against the SPD (it must match the policy of the
+// SA it came through) and delivered. Clear packets are checked against the
+// SPD too: a rule that requires protection drops them.
+//
+// IKE: UDP datagrams on ports 500 and 4500 go to the IKE endpoint, whose
+// sans-I/O sessions return datagrams to send and events (IKE SA up, CHILD SA
+// up with keys and selectors, rekeyed, deleted, peer dead). The caller
+// installs CHILD SAs into the SAD and retires old ones after the rekey
+// overlap.
+//
+// # Glossary: Windows IPsec terms and RFC 4301 terms
+//
+//	Windows Server 2003              RFC 4301 / this library
+//	-------------------              -----------------------
+//	IPsec policy                     SPD contents (spd.Policy)
+//	Policy Agent                     SPD management (spd.Agent)
+//	IPsec driver                     SPD/SAD processing (section 5), done
+//	                                 by the caller with spd, sad, esp, ah
+//	rule                             SPD entry: selectors plus action
+//	filter list / filter             traffic selectors (section 4.4.1.1);
+//	                                 "mirrored" adds the reverse direction
+//	filter action: Permit            BYPASS
+//	filter action: Block             DISCARD
+//	filter action: Negotiate         PROTECT, with an ordered list of
+//	  security                       security methods
+//	security method                  an SA proposal: ESP (encryption and
+//	                                 integrity) and/or AH (integrity), with
+//	                                 lifetimes in seconds and kilobytes
+//	session key PFS                  a fresh key exchange on every CHILD SA
+//	                                 rekey (RFC 7296 section 1.3)
+//	quick mode / main mode           IKEv1 phase 2 / phase 1; in IKEv2,
+//	                                 CHILD SA / IKE SA
+//	authentication methods           IKE peer authentication: Kerberos,
+//	                                 certificate chaining to a trusted root,
+//	                                 pre-shared key
+//	accept unsecured communication,  respond to clear traffic, but negotiate
+//	  but always respond using IPsec   protection for the replies
+//	allow unsecured communication    fall back to clear when the peer does
+//	  with non-IPsec-aware computers   not answer IKE
+//
+// References: RFC 4301 (architecture), RFC 4303 (ESP), RFC 4302 (AH), RFC
+// 7296 (IKEv2), RFC 2408/2409 (ISAKMP, IKEv1), RFC 3948 (UDP encapsulation).
+package ipsec
