@@ -264,8 +264,8 @@ func TestKATAESCTR(t *testing.T) {
 }
 
 // TestKATHMAC checks the truncated ICVs of the integrity transforms against
-// RFC 4868 section 2.7.2 (AUTH tests, whose keys have the ESP key sizes) and
-// RFC 2202 (HMAC-SHA-1, with the 96-bit truncation of case 5).
+// RFC 4868 section 2.7.2 (AUTH tests, whose keys have the ESP key sizes),
+// RFC 4231 section 4 and RFC 2202 (HMAC-SHA-1).
 func TestKATHMAC(t *testing.T) {
 	check := func(id string, integ Integrity, key, data, want []byte) {
 		tr, err := newTransform(CipherNull, nil, integ, key, false)
@@ -286,13 +286,27 @@ func TestKATHMAC(t *testing.T) {
 		check(v.ID, integ, v.Key, v.Data, v.MAC)
 		n++
 	}
+	// RFC 4231's keys are not of the ESP key sizes; the ICV computation
+	// (HMAC, then truncation) is driven directly.
+	for _, v := range loadVectors(t, "rfc4231_hmac_sha2.json") {
+		integ, ok := map[string]Integrity{"sha256": IntegHMACSHA256128, "sha384": IntegHMACSHA384192, "sha512": IntegHMACSHA512256}[v.Hash]
+		if !ok || len(v.MAC) < integ.icvSize() {
+			continue // SHA-224, and case 5's truncated-only output
+		}
+		newMAC, icvLen := integrity(integ, v.Key)
+		tr := &transform{newMAC: newMAC, icvLen: icvLen}
+		if got := tr.mac(tr.newWorker(), v.Data, 0); !bytes.Equal(got, v.MAC[:icvLen]) {
+			t.Fatalf("%s: got %x want %x", v.ID, got, v.MAC)
+		}
+		n++
+	}
 	for _, v := range loadVectors(t, "rfc2202_hmac_sha1.json") {
 		if len(v.Key) == 20 {
 			check(v.ID, IntegHMACSHA196, v.Key, v.Data, v.MAC)
 			n++
 		}
 	}
-	if n < 12 {
+	if n < 30 {
 		t.Fatalf("only %d HMAC vectors ran", n)
 	}
 }

@@ -140,25 +140,30 @@ func newTransform(c Cipher, key []byte, integ Integrity, ikey []byte, esn bool) 
 		return nil, err
 	}
 	if integ != IntegNone {
-		var h func() hash.Hash
-		switch integ {
-		case IntegHMACMD596:
-			h = md5.New
-		case IntegHMACSHA196:
-			h = sha1.New
-		case IntegHMACSHA256128:
-			h = sha256.New
-		case IntegHMACSHA384192:
-			h = sha512.New384
-		case IntegHMACSHA512256:
-			h = sha512.New
-		}
-		k := slices.Clone(ikey)
-		t.newMAC = func() hash.Hash { return hmac.New(h, k) }
-		t.icvLen = integ.icvSize()
+		t.newMAC, t.icvLen = integrity(integ, ikey)
 	}
 	t.pool.New = func() any { return t.newWorker() }
 	return t, nil
+}
+
+// integrity returns the HMAC constructor and ICV length of an integrity
+// transform (RFC 2403, RFC 2404, RFC 4868 section 2.1).
+func integrity(integ Integrity, key []byte) (func() hash.Hash, int) {
+	var h func() hash.Hash
+	switch integ {
+	case IntegHMACMD596:
+		h = md5.New
+	case IntegHMACSHA196:
+		h = sha1.New
+	case IntegHMACSHA256128:
+		h = sha256.New
+	case IntegHMACSHA384192:
+		h = sha512.New384
+	case IntegHMACSHA512256:
+		h = sha512.New
+	}
+	k := slices.Clone(key)
+	return func() hash.Hash { return hmac.New(h, k) }, integ.icvSize()
 }
 
 func (t *transform) newWorker() *worker {
