@@ -116,10 +116,14 @@ func BenchmarkOpen(b *testing.B) {
 
 // baseline is the bare cryptography of one suite on one payload.
 type baseline struct {
-	aead  cipher.AEAD
-	cbc   ivBlockMode
-	dec   ivBlockMode
-	mac   interface{ Reset(); Write([]byte) (int, error); Sum([]byte) []byte }
+	aead cipher.AEAD
+	cbc  ivBlockMode
+	dec  ivBlockMode
+	mac  interface {
+		Reset()
+		Write([]byte) (int, error)
+		Sum([]byte) []byte
+	}
 	nonce []byte
 	aad   []byte
 	iv    []byte

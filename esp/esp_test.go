@@ -138,7 +138,9 @@ func TestRoundTrip(t *testing.T) {
 	fams := []fam{
 		{"v4", func(n int) []byte { return ipv4Packet(v4a, v4b, n) }, v4a, v4b},
 		{"v6", func(n int) []byte { return ipv6Packet(v6a, v6b, n) }, v6a, v6b},
-		{"v6ext", func(n int) []byte { return ipv6Packet(v6a, v6b, n, protoHopByHop, protoDstOpts, protoRouting, protoDstOpts) }, v6a, v6b},
+		{"v6ext", func(n int) []byte {
+			return ipv6Packet(v6a, v6b, n, protoHopByHop, protoDstOpts, protoRouting, protoDstOpts)
+		}, v6a, v6b},
 	}
 	for i, s := range suites {
 		for _, mode := range []Mode{Transport, Tunnel} {
@@ -471,9 +473,15 @@ func TestNewSARejects(t *testing.T) {
 		{"short key", func(c *Config) { c.CipherKey = key(16, 0) }},
 		{"AEAD with integrity", func(c *Config) { c.Integrity, c.IntegrityKey = IntegHMACSHA196, key(20, 0) }},
 		{"CBC without integrity", func(c *Config) { c.Cipher, c.CipherKey = CipherAESCBC, key(16, 0) }},
-		{"legacy not allowed", func(c *Config) { c.Cipher, c.CipherKey, c.Integrity, c.IntegrityKey = Cipher3DES, key(24, 0), IntegHMACSHA196, key(20, 0) }},
-		{"md5 not allowed", func(c *Config) { c.Cipher, c.CipherKey, c.Integrity, c.IntegrityKey = CipherAESCBC, key(16, 0), IntegHMACMD596, key(16, 0) }},
-		{"wrong integrity key", func(c *Config) { c.Cipher, c.CipherKey, c.Integrity, c.IntegrityKey = CipherAESCBC, key(16, 0), IntegHMACSHA256128, key(20, 0) }},
+		{"legacy not allowed", func(c *Config) {
+			c.Cipher, c.CipherKey, c.Integrity, c.IntegrityKey = Cipher3DES, key(24, 0), IntegHMACSHA196, key(20, 0)
+		}},
+		{"md5 not allowed", func(c *Config) {
+			c.Cipher, c.CipherKey, c.Integrity, c.IntegrityKey = CipherAESCBC, key(16, 0), IntegHMACMD596, key(16, 0)
+		}},
+		{"wrong integrity key", func(c *Config) {
+			c.Cipher, c.CipherKey, c.Integrity, c.IntegrityKey = CipherAESCBC, key(16, 0), IntegHMACSHA256128, key(20, 0)
+		}},
 		{"unknown cipher", func(c *Config) { c.Cipher = 99 }},
 		{"tunnel without endpoints", func(c *Config) { c.Mode = Tunnel }},
 		{"tunnel mixed families", func(c *Config) { c.Mode, c.TunnelSrc, c.TunnelDst = Tunnel, v4a, v6b }},
