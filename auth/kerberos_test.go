@@ -1,0 +1,256 @@
+package auth
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
+	"github.com/jcmturner/gokrb5/v8/iana/nametype"
+	"github.com/jcmturner/gokrb5/v8/keytab"
+	"github.com/jcmturner/gokrb5/v8/messages"
+	"github.com/jcmturner/gokrb5/v8/types"
+)
+
+// These tests exercise the AP exchange without a KDC: the ticket is made
+// with gokrb5's messages.NewTicket from a keytab made in the test. The
+// same code is tested against a real MIT KDC in kerberos_kdc_test.go.
+
+const offRealm = "OFFLINE.TEST"
+
+type offlineKerberos struct {
+	kt      *keytab.Keytab
+	cname   types.PrincipalName
+	sname   types.PrincipalName
+	service string
+}
+
+func newOfflineKerberos(t testing.TB) *offlineKerberos {
+	t.Helper()
+	o := &offlineKerberos{
+		kt:      keytab.New(),
+		cname:   types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, "alice"),
+		service: "host/gw.offline.test",
+	}
+	o.sname = types.NewPrincipalName(nametype.KRB_NT_SRV_INST, o.service)
+	for _, et := range []int32{etypeID.AES256_CTS_HMAC_SHA1_96, etypeID.AES128_CTS_HMAC_SHA256_128} {
+		if err := o.kt.AddEntry(o.service, offRealm, "service long-term password", time.Unix(1, 0), 3, et); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := o.kt.AddEntry("host/other.offline.test", offRealm, "other password", time.Unix(1, 0), 3, etypeID.AES256_CTS_HMAC_SHA1_96); err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func (o *offlineKerberos) ticket(t testing.TB, sname types.PrincipalName, et int32, start, end time.Time) (messages.Ticket, types.EncryptionKey) {
+	t.Helper()
+	tkt, key, err := messages.NewTicket(o.cname, offRealm, sname, offRealm, types.NewKrbFlags(), o.kt, et, 3, start, start, end, end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tkt, key
+}
+
+func (o *offlineKerberos) acceptor(t testing.TB, kt *keytab.Keytab) *KerberosAcceptor {
+	t.Helper()
+	if kt == nil {
+		kt = o.kt
+	}
+	return must(NewKerberosAcceptor(KerberosAcceptorConfig{Keytab: kt, Service: o.service, Realm: offRealm}))
+}
+
+func TestKerberosOfflineExchange(t *testing.T) {
+	o := newOfflineKerberos(t)
+	now := time.Date(2030, 1, 2, 3, 4, 5, 678901000, time.UTC)
+	for _, et := range []int32{etypeID.AES256_CTS_HMAC_SHA1_96, etypeID.AES128_CTS_HMAC_SHA256_128} {
+		tkt, key := o.ticket(t, o.sname, et, now.Add(-time.Hour), now.Add(time.Hour))
+		ictx := must(newInitiatorContext(tkt, key, o.cname, offRealm, now))
+		acc := o.acceptor(t, nil)
+		res, err := acc.Accept(ictx.Token, now.Add(2*time.Second))
+		if err != nil {
+			t.Fatalf("etype %d: %v", et, err)
+		}
+		if res.Session.Client != "alice@"+offRealm || res.Session.Service != o.service+"@"+offRealm || res.APRep == nil {
+			t.Fatalf("session %+v", res.Session)
+		}
+		s, err := ictx.ProcessAPRep(res.APRep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(s.Key, res.Session.Key) || s.KeyType != et || bytes.Equal(s.Key, key.KeyValue) {
+			t.Fatal("both sides must derive the same subkey, distinct from the ticket session key")
+		}
+		if _, err := ictx.ProcessAPRep(res.APRep); err == nil {
+			t.Fatal("second ProcessAPRep accepted")
+		}
+	}
+}
+
+func TestKerberosOfflineRejects(t *testing.T) {
+	o := newOfflineKerberos(t)
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	good := func() (*KerberosInitiatorContext, messages.Ticket) {
+		tkt, key := o.ticket(t, o.sname, etypeID.AES256_CTS_HMAC_SHA1_96, now.Add(-time.Hour), now.Add(time.Hour))
+		return must(newInitiatorContext(tkt, key, o.cname, offRealm, now)), tkt
+	}
+	wrongKT := keytab.New()
+	_ = wrongKT.AddEntry(o.service, offRealm, "not the service password", time.Unix(1, 0), 3, etypeID.AES256_CTS_HMAC_SHA1_96)
+
+	t.Run("wrong key", func(t *testing.T) {
+		ictx, _ := good()
+		_, err := o.acceptor(t, wrongKT).Accept(ictx.Token, now)
+		if !errors.Is(err, ErrKerberos) || !strings.Contains(err.Error(), "wrong or stale key") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("ticket for another principal", func(t *testing.T) {
+		other := types.NewPrincipalName(nametype.KRB_NT_SRV_INST, "host/other.offline.test")
+		tkt, key := o.ticket(t, other, etypeID.AES256_CTS_HMAC_SHA1_96, now.Add(-time.Hour), now.Add(time.Hour))
+		ictx := must(newInitiatorContext(tkt, key, o.cname, offRealm, now))
+		_, err := o.acceptor(t, nil).Accept(ictx.Token, now)
+		if !errors.Is(err, ErrKerberos) || !strings.Contains(err.Error(), "ticket is for host/other.offline.test") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("expired ticket", func(t *testing.T) {
+		tkt, key := o.ticket(t, o.sname, etypeID.AES256_CTS_HMAC_SHA1_96, now.Add(-2*time.Hour), now.Add(-time.Hour))
+		ictx := must(newInitiatorContext(tkt, key, o.cname, offRealm, now))
+		_, err := o.acceptor(t, nil).Accept(ictx.Token, now)
+		if !errors.Is(err, ErrKerberos) || !strings.Contains(err.Error(), "expired") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("not yet valid", func(t *testing.T) {
+		tkt, key := o.ticket(t, o.sname, etypeID.AES256_CTS_HMAC_SHA1_96, now.Add(time.Hour), now.Add(2*time.Hour))
+		ictx := must(newInitiatorContext(tkt, key, o.cname, offRealm, now))
+		_, err := o.acceptor(t, nil).Accept(ictx.Token, now)
+		if !errors.Is(err, ErrKerberos) || !strings.Contains(err.Error(), "not yet valid") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("clock skew", func(t *testing.T) {
+		ictx, _ := good()
+		_, err := o.acceptor(t, nil).Accept(ictx.Token, now.Add(6*time.Minute))
+		if !errors.Is(err, ErrKerberos) || !strings.Contains(err.Error(), "KRB_AP_ERR_SKEW") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("replay", func(t *testing.T) {
+		ictx, _ := good()
+		acc := o.acceptor(t, nil)
+		if _, err := acc.Accept(ictx.Token, now); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := acc.Accept(ictx.Token, now.Add(time.Second)); !errors.Is(err, ErrReplay) {
+			t.Fatalf("got %v", err)
+		}
+		// A fresh authenticator for the same ticket is fine.
+		fresh := must(newInitiatorContext(ictx.tkt(t), ictx.ticketKey, o.cname, offRealm, now.Add(time.Millisecond)))
+		if _, err := acc.Accept(fresh.Token, now.Add(time.Second)); err != nil {
+			t.Fatalf("fresh authenticator: %v", err)
+		}
+	})
+	t.Run("tampered authenticator", func(t *testing.T) {
+		ictx, _ := good()
+		tok := bytes.Clone(ictx.Token)
+		tok[len(tok)-3] ^= 1
+		if _, err := o.acceptor(t, nil).Accept(tok, now); err == nil {
+			t.Fatal("accepted")
+		}
+	})
+	t.Run("AP-REP for another authenticator", func(t *testing.T) {
+		ictx, _ := good()
+		res := must(o.acceptor(t, nil).Accept(ictx.Token, now))
+		// Another ticket (another session key): the AP-REP does not decrypt.
+		later, _ := good()
+		if _, err := later.ProcessAPRep(res.APRep); !errors.Is(err, ErrKerberos) {
+			t.Fatalf("got %v", err)
+		}
+		// Same key, other ctime: the AP-REP answers another authenticator.
+		ictx.ctime = ictx.ctime.Add(time.Second)
+		if _, err := ictx.ProcessAPRep(res.APRep); err == nil || !strings.Contains(err.Error(), "another authenticator") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("wrong token types", func(t *testing.T) {
+		ictx, _ := good()
+		res := must(o.acceptor(t, nil).Accept(ictx.Token, now))
+		if _, err := o.acceptor(t, nil).Accept(res.APRep, now); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("AP-REP as AP-REQ: %v", err)
+		}
+		ictx2, _ := good()
+		if _, err := ictx2.ProcessAPRep(ictx2.Token); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("AP-REQ as AP-REP: %v", err)
+		}
+	})
+}
+
+// tkt recovers the ticket from the context's AP-REQ token.
+func (c *KerberosInitiatorContext) tkt(t testing.TB) messages.Ticket {
+	t.Helper()
+	_, msg, err := parseGSSToken(c.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req messages.APReq
+	if err := req.Unmarshal(msg); err != nil {
+		t.Fatal(err)
+	}
+	return req.Ticket
+}
+
+func TestKerberosReplayCacheConcurrent(t *testing.T) {
+	o := newOfflineKerberos(t)
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	tkt, key := o.ticket(t, o.sname, etypeID.AES256_CTS_HMAC_SHA1_96, now.Add(-time.Hour), now.Add(time.Hour))
+	ictx := must(newInitiatorContext(tkt, key, o.cname, offRealm, now))
+	acc := o.acceptor(t, nil)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := acc.Accept(ictx.Token, now); err == nil {
+				mu.Lock()
+				ok++
+				mu.Unlock()
+			} else if !errors.Is(err, ErrReplay) {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok != 1 {
+		t.Fatalf("%d of 8 identical AP-REQs accepted, want 1", ok)
+	}
+}
+
+// FuzzKerberosAccept feeds arbitrary GSS-API tokens to the acceptor and
+// arbitrary AP-REP tokens to an initiator context.
+func FuzzKerberosAccept(f *testing.F) {
+	o := newOfflineKerberos(f)
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	tkt, key := o.ticket(f, o.sname, etypeID.AES256_CTS_HMAC_SHA1_96, now.Add(-time.Hour), now.Add(time.Hour))
+	ictx := must(newInitiatorContext(tkt, key, o.cname, offRealm, now))
+	res := must(o.acceptor(f, nil).Accept(ictx.Token, now))
+	f.Add(ictx.Token)
+	f.Add(res.APRep)
+	f.Add(ictx.Token[:40])
+	f.Add([]byte{0x60, 0x03, 0x06, 0x01, 0x00})
+	f.Fuzz(func(t *testing.T, token []byte) {
+		acc := o.acceptor(t, nil)
+		if _, err := acc.Accept(token, now); err != nil && !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrKerberos) && !errors.Is(err, ErrReplay) {
+			t.Fatalf("unexpected error class: %v", err)
+		}
+		c := *ictx
+		c.done = false
+		_, _ = c.ProcessAPRep(token)
+	})
+}
