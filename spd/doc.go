@@ -19,7 +19,7 @@
 // IPv4 and IPv6), protocol, ports for TCP, UDP and SCTP, ICMP type and
 // code, a direction, and may be mirrored (it then also matches the
 // reverse traffic). The policy file (ParseFile) writes all of it in YAML;
-// DefaultPolicies holds Windows' three default policies.
+// DefaultPolicy returns Windows' three default policies.
 //
 // # Filter order
 //
