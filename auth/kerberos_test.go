@@ -3,6 +3,8 @@ package auth
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -253,4 +255,45 @@ func FuzzKerberosAccept(f *testing.F) {
 		c.done = false
 		_, _ = c.ProcessAPRep(token)
 	})
+}
+
+// TestKerberosReplayCacheDifferential compares checkReplay with a simple
+// reference model (a list of every accepted authenticator and its expiry)
+// over random sequences, including pruning.
+func TestKerberosReplayCacheDifferential(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	acc := must(NewKerberosAcceptor(KerberosAcceptorConfig{Keytab: keytab.New(), Service: "host/x", Realm: "R", MaxClockSkew: 10 * time.Second}))
+	type entry struct {
+		key   string
+		until time.Time
+	}
+	var model []entry
+	base := time.Unix(1_900_000_000, 0)
+	now := base
+	for i := 0; i < 20000; i++ {
+		now = now.Add(time.Duration(r.IntN(50)) * time.Millisecond)
+		client := []string{"alice@R", "bob@R", "ALICE@R"}[r.IntN(3)]
+		ctime := now.Add(-time.Duration(r.IntN(15)) * time.Second).Truncate(time.Second)
+		cusec := r.IntN(4)
+		key := fmt.Sprintf("%s|%d|%d", strings.ToLower(client), ctime.Unix(), cusec)
+		wantReplay := false
+		for _, e := range model {
+			if e.key == key && !now.After(e.until) {
+				wantReplay = true
+			}
+		}
+		err := acc.checkReplay(client, ctime, cusec, now)
+		if gotReplay := errors.Is(err, ErrReplay); gotReplay != wantReplay {
+			t.Fatalf("step %d: replay=%v, model says %v", i, gotReplay, wantReplay)
+		}
+		if !wantReplay {
+			model = append(model, entry{key, ctime.Add(20 * time.Second)})
+		}
+	}
+	acc.mu.Lock()
+	n := len(acc.replay)
+	acc.mu.Unlock()
+	if n > 5000 {
+		t.Fatalf("replay cache holds %d entries; pruning does not work", n)
+	}
 }
