@@ -53,20 +53,33 @@ type KerberosSession struct {
 // GSS-API AP-REQ tokens (RFC 4121 section 4.1). It is safe for concurrent
 // use (gokrb5 clients are).
 type KerberosInitiator struct {
-	cl  *client.Client
-	log *slog.Logger
+	cl   *client.Client
+	log  *slog.Logger
+	opts KerberosInitiatorOptions
+}
+
+// KerberosInitiatorOptions are the optional settings of a
+// KerberosInitiator.
+type KerberosInitiatorOptions struct {
+	// Logger receives debug logs; nil discards them.
+	Logger *slog.Logger
+	// AllowRC4HMAC accepts RC4-HMAC (etype 23) session keys, as issued by
+	// Windows Server 2003 domain controllers, which have no AES. RFC 8429
+	// deprecates RC4; by default only AES session keys are used.
+	AllowRC4HMAC bool
 }
 
 // NewKerberosInitiator wraps a gokrb5 client made with client.NewWithPassword
-// or client.NewWithKeytab (it logs in on first use). logger may be nil.
-func NewKerberosInitiator(cl *client.Client, logger *slog.Logger) (*KerberosInitiator, error) {
+// or client.NewWithKeytab (it logs in on first use).
+func NewKerberosInitiator(cl *client.Client, opts KerberosInitiatorOptions) (*KerberosInitiator, error) {
 	if cl == nil || cl.Credentials == nil {
 		return nil, fmt.Errorf("auth: kerberos initiator needs a gokrb5 client with credentials")
 	}
+	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &KerberosInitiator{cl: cl, log: logger}, nil
+	return &KerberosInitiator{cl: cl, log: logger, opts: opts}, nil
 }
 
 // KerberosInitiatorContext is an initiator's half-open context, waiting for
@@ -81,6 +94,7 @@ type KerberosInitiatorContext struct {
 	client     string
 	service    string
 	flags      uint32
+	rc4        bool
 	done       bool
 	sessionOut *KerberosSession
 }
@@ -115,13 +129,13 @@ func (k *KerberosInitiator) InitSecContext(ctx context.Context, spn string, now 
 		return nil, fmt.Errorf("%w: getting a ticket for %s from the KDC: %v", ErrKerberos, spn, r.err)
 	}
 	k.log.Debug("kerberos service ticket", "spn", spn, "etype", r.key.KeyType)
-	return newInitiatorContext(r.tkt, r.key, k.cl.Credentials.CName(), k.cl.Credentials.Domain(), now)
+	return newInitiatorContext(r.tkt, r.key, k.cl.Credentials.CName(), k.cl.Credentials.Domain(), now, k.opts.AllowRC4HMAC)
 }
 
 // newInitiatorContext builds the AP-REQ for a ticket and its session key.
-func newInitiatorContext(tkt messages.Ticket, key types.EncryptionKey, cname types.PrincipalName, crealm string, now time.Time) (*KerberosInitiatorContext, error) {
-	if !allowedEtype(key.KeyType) {
-		return nil, fmt.Errorf("%w: the KDC issued a session key of etype %d; only AES is allowed (RFC 8429)", ErrKerberos, key.KeyType)
+func newInitiatorContext(tkt messages.Ticket, key types.EncryptionKey, cname types.PrincipalName, crealm string, now time.Time, rc4 bool) (*KerberosInitiatorContext, error) {
+	if !allowedEtype(key.KeyType, rc4) {
+		return nil, fmt.Errorf("%w: the KDC issued a session key of etype %d (%s)", ErrKerberos, key.KeyType, etypePolicy(rc4))
 	}
 	et, err := krbcrypto.GetEtype(key.KeyType)
 	if err != nil {
@@ -185,6 +199,7 @@ func newInitiatorContext(tkt messages.Ticket, key types.EncryptionKey, cname typ
 		client:    cname.PrincipalNameString() + "@" + crealm,
 		service:   tkt.SName.PrincipalNameString() + "@" + tkt.Realm,
 		flags:     fl,
+		rc4:       rc4,
 	}, nil
 }
 
@@ -216,7 +231,7 @@ func (c *KerberosInitiatorContext) ProcessAPRep(token []byte) (*KerberosSession,
 	if err := rep.Unmarshal(msg); err != nil {
 		return nil, fmt.Errorf("%w: AP-REP: %v", ErrMalformed, err)
 	}
-	pt, err := decrypt(rep.EncPart, c.ticketKey, keyusage.AP_REP_ENCPART)
+	pt, err := decrypt(rep.EncPart, c.ticketKey, keyusage.AP_REP_ENCPART, c.rc4)
 	if err != nil {
 		return nil, fmt.Errorf("AP-REP does not decrypt with the session key: %w", err)
 	}
@@ -229,7 +244,7 @@ func (c *KerberosInitiatorContext) ProcessAPRep(token []byte) (*KerberosSession,
 	}
 	key := c.subkey
 	if len(part.Subkey.KeyValue) > 0 {
-		if !allowedEtype(part.Subkey.KeyType) {
+		if !allowedEtype(part.Subkey.KeyType, c.rc4) {
 			return nil, fmt.Errorf("%w: acceptor subkey of etype %d", ErrKerberos, part.Subkey.KeyType)
 		}
 		key = part.Subkey // RFC 4121 section 2: the acceptor's subkey wins
@@ -257,6 +272,10 @@ type KerberosAcceptorConfig struct {
 	MaxClockSkew time.Duration
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
+	// AllowRC4HMAC accepts tickets and keys of etype 23 (RC4-HMAC, RFC
+	// 4757), as issued by Windows Server 2003 domain controllers. RFC 8429
+	// deprecates RC4; by default only AES is accepted.
+	AllowRC4HMAC bool
 }
 
 // KerberosAcceptor verifies GSS-API AP-REQ tokens with a keytab, keeps a
@@ -327,14 +346,15 @@ func (a *KerberosAcceptor) Accept(token []byte, now time.Time) (*KerberosAcceptR
 	if types.IsFlagSet(&req.APOptions, flags.APOptionUseSessionKey) {
 		return nil, fmt.Errorf("%w: user-to-user AP-REQ is not supported", ErrKerberos)
 	}
-	if !allowedEtype(tkt.EncPart.EType) {
-		return nil, fmt.Errorf("%w: ticket encrypted with etype %d; only AES is allowed (RFC 8429)", ErrKerberos, tkt.EncPart.EType)
+	rc4 := a.cfg.AllowRC4HMAC
+	if !allowedEtype(tkt.EncPart.EType, rc4) {
+		return nil, fmt.Errorf("%w: ticket encrypted with etype %d (%s)", ErrKerberos, tkt.EncPart.EType, etypePolicy(rc4))
 	}
 	skey, _, err := a.cfg.Keytab.GetEncryptionKey(a.sname, a.cfg.Realm, tkt.EncPart.KVNO, tkt.EncPart.EType)
 	if err != nil {
 		return nil, fmt.Errorf("%w: no keytab key for %s kvno %d etype %d (KRB_AP_ERR_NOKEY)", ErrKerberos, a.cfg.Service, tkt.EncPart.KVNO, tkt.EncPart.EType)
 	}
-	pt, err := decrypt(tkt.EncPart, skey, keyusage.KDC_REP_TICKET)
+	pt, err := decrypt(tkt.EncPart, skey, keyusage.KDC_REP_TICKET, rc4)
 	if err != nil {
 		return nil, fmt.Errorf("ticket does not decrypt with the keytab key for %s (wrong or stale key, KRB_AP_ERR_BAD_INTEGRITY): %w", a.cfg.Service, err)
 	}
@@ -354,7 +374,7 @@ func (a *KerberosAcceptor) Accept(token []byte, now time.Time) (*KerberosAcceptR
 	if now.Sub(etp.EndTime) > skew {
 		return nil, fmt.Errorf("%w: ticket expired at %s (now %s, skew %s; KRB_AP_ERR_TKT_EXPIRED)", ErrKerberos, etp.EndTime.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), skew)
 	}
-	ab, err := decrypt(req.EncryptedAuthenticator, etp.Key, keyusage.AP_REQ_AUTHENTICATOR)
+	ab, err := decrypt(req.EncryptedAuthenticator, etp.Key, keyusage.AP_REQ_AUTHENTICATOR, rc4)
 	if err != nil {
 		return nil, fmt.Errorf("authenticator does not decrypt with the ticket session key: %w", err)
 	}
@@ -379,7 +399,7 @@ func (a *KerberosAcceptor) Accept(token []byte, now time.Time) (*KerberosAcceptR
 	}
 	key := etp.Key
 	if len(auth.SubKey.KeyValue) > 0 {
-		if !allowedEtype(auth.SubKey.KeyType) {
+		if !allowedEtype(auth.SubKey.KeyType, rc4) {
 			return nil, fmt.Errorf("%w: authenticator subkey of etype %d", ErrKerberos, auth.SubKey.KeyType)
 		}
 		key = auth.SubKey

@@ -226,7 +226,7 @@ func (k *testKDC) initiator(t *testing.T, password string) *KerberosInitiator {
 	}
 	cl := client.NewWithPassword("alice", kdcRealm, password, cfg, client.DisablePAFXFAST(true))
 	t.Cleanup(cl.Destroy)
-	return must(NewKerberosInitiator(cl, nil))
+	return must(NewKerberosInitiator(cl, KerberosInitiatorOptions{}))
 }
 
 func (k *testKDC) acceptor(t *testing.T, kt *keytab.Keytab, service string) *KerberosAcceptor {
@@ -384,7 +384,7 @@ func TestKerberosUnreachableKDC(t *testing.T) {
 		t.Fatal(err)
 	}
 	cl := client.NewWithPassword("alice", kdcRealm, alicePassword, cfg, client.DisablePAFXFAST(true))
-	ini := must(NewKerberosInitiator(cl, nil))
+	ini := must(NewKerberosInitiator(cl, KerberosInitiatorOptions{}))
 	_, err = ini.InitSecContext(kdcCtx(t), kdcService, time.Now())
 	if !errors.Is(err, ErrKerberos) || !strings.Contains(err.Error(), "KDC") {
 		t.Fatalf("refused: %v", err)
@@ -412,7 +412,7 @@ func TestKerberosUnreachableKDC(t *testing.T) {
 		t.Fatal(err)
 	}
 	cl2 := client.NewWithPassword("alice", kdcRealm, alicePassword, cfg2, client.DisablePAFXFAST(true))
-	ini2 := must(NewKerberosInitiator(cl2, nil))
+	ini2 := must(NewKerberosInitiator(cl2, KerberosInitiatorOptions{}))
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	_, err = ini2.InitSecContext(ctx, kdcService, time.Now())

@@ -71,7 +71,7 @@ func TestKerberosOfflineExchange(t *testing.T) {
 	now := time.Date(2030, 1, 2, 3, 4, 5, 678901000, time.UTC)
 	for _, et := range []int32{etypeID.AES256_CTS_HMAC_SHA1_96, etypeID.AES128_CTS_HMAC_SHA256_128} {
 		tkt, key := o.ticket(t, o.sname, et, now.Add(-time.Hour), now.Add(time.Hour))
-		ictx := must(newInitiatorContext(tkt, key, o.cname, offRealm, now))
+		ictx := must(newInitiatorContext(tkt, key, o.cname, offRealm, now, false))
 		acc := o.acceptor(t, nil)
 		res, err := acc.Accept(ictx.Token, now.Add(2*time.Second))
 		if err != nil {
@@ -98,7 +98,7 @@ func TestKerberosOfflineRejects(t *testing.T) {
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	good := func() (*KerberosInitiatorContext, messages.Ticket) {
 		tkt, key := o.ticket(t, o.sname, etypeID.AES256_CTS_HMAC_SHA1_96, now.Add(-time.Hour), now.Add(time.Hour))
-		return must(newInitiatorContext(tkt, key, o.cname, offRealm, now)), tkt
+		return must(newInitiatorContext(tkt, key, o.cname, offRealm, now, false)), tkt
 	}
 	wrongKT := keytab.New()
 	_ = wrongKT.AddEntry(o.service, offRealm, "not the service password", time.Unix(1, 0), 3, etypeID.AES256_CTS_HMAC_SHA1_96)
@@ -113,7 +113,7 @@ func TestKerberosOfflineRejects(t *testing.T) {
 	t.Run("ticket for another principal", func(t *testing.T) {
 		other := types.NewPrincipalName(nametype.KRB_NT_SRV_INST, "host/other.offline.test")
 		tkt, key := o.ticket(t, other, etypeID.AES256_CTS_HMAC_SHA1_96, now.Add(-time.Hour), now.Add(time.Hour))
-		ictx := must(newInitiatorContext(tkt, key, o.cname, offRealm, now))
+		ictx := must(newInitiatorContext(tkt, key, o.cname, offRealm, now, false))
 		_, err := o.acceptor(t, nil).Accept(ictx.Token, now)
 		if !errors.Is(err, ErrKerberos) || !strings.Contains(err.Error(), "ticket is for host/other.offline.test") {
 			t.Fatalf("got %v", err)
@@ -121,7 +121,7 @@ func TestKerberosOfflineRejects(t *testing.T) {
 	})
 	t.Run("expired ticket", func(t *testing.T) {
 		tkt, key := o.ticket(t, o.sname, etypeID.AES256_CTS_HMAC_SHA1_96, now.Add(-2*time.Hour), now.Add(-time.Hour))
-		ictx := must(newInitiatorContext(tkt, key, o.cname, offRealm, now))
+		ictx := must(newInitiatorContext(tkt, key, o.cname, offRealm, now, false))
 		_, err := o.acceptor(t, nil).Accept(ictx.Token, now)
 		if !errors.Is(err, ErrKerberos) || !strings.Contains(err.Error(), "expired") {
 			t.Fatalf("got %v", err)
@@ -129,7 +129,7 @@ func TestKerberosOfflineRejects(t *testing.T) {
 	})
 	t.Run("not yet valid", func(t *testing.T) {
 		tkt, key := o.ticket(t, o.sname, etypeID.AES256_CTS_HMAC_SHA1_96, now.Add(time.Hour), now.Add(2*time.Hour))
-		ictx := must(newInitiatorContext(tkt, key, o.cname, offRealm, now))
+		ictx := must(newInitiatorContext(tkt, key, o.cname, offRealm, now, false))
 		_, err := o.acceptor(t, nil).Accept(ictx.Token, now)
 		if !errors.Is(err, ErrKerberos) || !strings.Contains(err.Error(), "not yet valid") {
 			t.Fatalf("got %v", err)
@@ -152,7 +152,7 @@ func TestKerberosOfflineRejects(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 		// A fresh authenticator for the same ticket is fine.
-		fresh := must(newInitiatorContext(ictx.tkt(t), ictx.ticketKey, o.cname, offRealm, now.Add(time.Millisecond)))
+		fresh := must(newInitiatorContext(ictx.tkt(t), ictx.ticketKey, o.cname, offRealm, now.Add(time.Millisecond), false))
 		if _, err := acc.Accept(fresh.Token, now.Add(time.Second)); err != nil {
 			t.Fatalf("fresh authenticator: %v", err)
 		}
@@ -210,7 +210,7 @@ func TestKerberosReplayCacheConcurrent(t *testing.T) {
 	o := newOfflineKerberos(t)
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	tkt, key := o.ticket(t, o.sname, etypeID.AES256_CTS_HMAC_SHA1_96, now.Add(-time.Hour), now.Add(time.Hour))
-	ictx := must(newInitiatorContext(tkt, key, o.cname, offRealm, now))
+	ictx := must(newInitiatorContext(tkt, key, o.cname, offRealm, now, false))
 	acc := o.acceptor(t, nil)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -240,13 +240,15 @@ func FuzzKerberosAccept(f *testing.F) {
 	o := newOfflineKerberos(f)
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	tkt, key := o.ticket(f, o.sname, etypeID.AES256_CTS_HMAC_SHA1_96, now.Add(-time.Hour), now.Add(time.Hour))
-	ictx := must(newInitiatorContext(tkt, key, o.cname, offRealm, now))
+	ictx := must(newInitiatorContext(tkt, key, o.cname, offRealm, now, false))
 	res := must(o.acceptor(f, nil).Accept(ictx.Token, now))
 	f.Add(ictx.Token)
 	f.Add(res.APRep)
 	f.Add(ictx.Token[:40])
 	f.Add([]byte{0x60, 0x03, 0x06, 0x01, 0x00})
+	rc4 := must(NewKerberosAcceptor(KerberosAcceptorConfig{Keytab: o.kt, Service: o.service, Realm: offRealm, AllowRC4HMAC: true}))
 	f.Fuzz(func(t *testing.T, token []byte) {
+		_, _ = rc4.Accept(token, now)
 		acc := o.acceptor(t, nil)
 		if _, err := acc.Accept(token, now); err != nil && !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrKerberos) && !errors.Is(err, ErrReplay) {
 			t.Fatalf("unexpected error class: %v", err)
@@ -295,5 +297,36 @@ func TestKerberosReplayCacheDifferential(t *testing.T) {
 	acc.mu.Unlock()
 	if n > 5000 {
 		t.Fatalf("replay cache holds %d entries; pruning does not work", n)
+	}
+}
+
+// TestKerberosOfflineRC4HMAC: RC4-HMAC tickets (Windows Server 2003 domain
+// controllers issue nothing stronger) are refused by default and accepted
+// with AllowRC4HMAC on both sides.
+func TestKerberosOfflineRC4HMAC(t *testing.T) {
+	o := newOfflineKerberos(t)
+	if err := o.kt.AddEntry(o.service, offRealm, "service long-term password", time.Unix(1, 0), 3, etypeID.RC4_HMAC); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	tkt, key := o.ticket(t, o.sname, etypeID.RC4_HMAC, now.Add(-time.Hour), now.Add(time.Hour))
+	if _, err := newInitiatorContext(tkt, key, o.cname, offRealm, now, false); !errors.Is(err, ErrKerberos) || !strings.Contains(err.Error(), "AllowRC4HMAC") {
+		t.Fatalf("initiator accepted an RC4 session key by default: %v", err)
+	}
+	ictx := must(newInitiatorContext(tkt, key, o.cname, offRealm, now, true))
+	if _, err := o.acceptor(t, nil).Accept(ictx.Token, now); !errors.Is(err, ErrKerberos) || !strings.Contains(err.Error(), "etype 23") {
+		t.Fatalf("acceptor accepted RC4 by default: %v", err)
+	}
+	acc := must(NewKerberosAcceptor(KerberosAcceptorConfig{Keytab: o.kt, Service: o.service, Realm: offRealm, AllowRC4HMAC: true}))
+	res, err := acc.Accept(ictx.Token, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ictx.ProcessAPRep(res.APRep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(s.Key, res.Session.Key) || s.KeyType != etypeID.RC4_HMAC {
+		t.Fatal("RC4 session keys differ")
 	}
 }

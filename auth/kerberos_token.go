@@ -89,27 +89,37 @@ func parseGSSChecksum(ck types.Checksum) (uint32, error) {
 	return uint32(c[20]) | uint32(c[21])<<8 | uint32(c[22])<<16 | uint32(c[23])<<24, nil
 }
 
-// allowedEtype reports whether the package decrypts with etype. Only the AES
-// encryption types are accepted: RC4-HMAC and 3DES are deprecated (RFC 8429)
-// and DES is gone (RFC 6649).
-func allowedEtype(etype int32) bool {
+// allowedEtype reports whether the package decrypts with etype. The AES
+// encryption types are accepted; RC4-HMAC (RFC 4757), the only strong-ish
+// type of Windows Server 2003 domains, only if rc4 is set, because RFC 8429
+// deprecates it. 3DES (deprecated by RFC 8429) and DES (RFC 6649) never.
+func allowedEtype(etype int32, rc4 bool) bool {
 	switch etype {
 	case etypeID.AES128_CTS_HMAC_SHA1_96, etypeID.AES256_CTS_HMAC_SHA1_96,
 		etypeID.AES128_CTS_HMAC_SHA256_128, etypeID.AES256_CTS_HMAC_SHA384_192:
 		return true
+	case etypeID.RC4_HMAC:
+		return rc4
 	}
 	return false
+}
+
+func etypePolicy(rc4 bool) string {
+	if rc4 {
+		return "AES or RC4-HMAC"
+	}
+	return "AES only, RFC 8429; RC4-HMAC needs AllowRC4HMAC"
 }
 
 // decrypt checks the encryption type, key size and ciphertext length before
 // handing the ciphertext to gokrb5 (whose decryption slices without
 // checking), then decrypts and verifies it with usage (RFC 3961 section 5.3).
-func decrypt(ed types.EncryptedData, key types.EncryptionKey, usage uint32) ([]byte, error) {
+func decrypt(ed types.EncryptedData, key types.EncryptionKey, usage uint32, rc4 bool) ([]byte, error) {
 	if ed.EType != key.KeyType {
 		return nil, fmt.Errorf("%w: data encrypted with etype %d, key is etype %d", ErrKerberos, ed.EType, key.KeyType)
 	}
-	if !allowedEtype(ed.EType) {
-		return nil, fmt.Errorf("%w: encryption type %d is not allowed (AES only, RFC 8429)", ErrKerberos, ed.EType)
+	if !allowedEtype(ed.EType, rc4) {
+		return nil, fmt.Errorf("%w: encryption type %d is not allowed (%s)", ErrKerberos, ed.EType, etypePolicy(rc4))
 	}
 	et, err := krbcrypto.GetEtype(ed.EType)
 	if err != nil {
