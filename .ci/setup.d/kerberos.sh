@@ -3,12 +3,14 @@
 #   - MIT Kerberos KDC and kadmin.local (krb5-kdc, krb5-admin-server) for the
 #     TestKerberos* tests, which start their own throwaway KDC on 127.0.0.1;
 #   - strongSwan's pki tool (strongswan-pki), used only to regenerate the
-#     certificates kept in auth/testdata (the tests read the committed files).
+#     certificates kept in auth/testdata (the tests read the committed files);
+#   - openssl, the independent implementation TestSignaturesOpenSSL checks
+#     the AUTH signatures against.
 # Idempotent. Leaves no system KDC or kadmind running: the tests run their
 # own krb5kdc with their own config, and a system daemon is not needed.
 set -euo pipefail
 
-pkgs="krb5-kdc krb5-admin-server krb5-user strongswan-pki"
+pkgs="krb5-kdc krb5-admin-server krb5-user strongswan-pki openssl"
 missing=""
 for p in $pkgs; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
