@@ -12,7 +12,8 @@ import (
 // capturedDatagram is one IKE message from a capture in testdata.
 type capturedDatagram struct {
 	file    string
-	index   int // packet number in the file, from 1
+	index   int     // packet number in the file, from 1
+	src     [4]byte // IPv4 source address
 	sport   uint16
 	dport   uint16
 	message []byte // the ISAKMP message (non-ESP marker removed)
@@ -28,6 +29,11 @@ func readCaptures(t testing.TB) []capturedDatagram {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return readCapturesFrom(t, files)
+}
+
+func readCapturesFrom(t testing.TB, files []string) []capturedDatagram {
+	t.Helper()
 	var out []capturedDatagram
 	for _, f := range files {
 		fh, err := os.Open(f)
@@ -49,6 +55,10 @@ func readCaptures(t testing.TB) []capturedDatagram {
 				continue
 			}
 			sport, dport, udp := udpPayload(ip)
+			var src [4]byte
+			if len(ip) >= 16 {
+				copy(src[:], ip[12:16])
+			}
 			if udp == nil {
 				continue
 			}
@@ -60,7 +70,7 @@ func readCaptures(t testing.TB) []capturedDatagram {
 			} else if sport != 500 && dport != 500 {
 				continue
 			}
-			out = append(out, capturedDatagram{file: filepath.Base(f), index: i, sport: sport, dport: dport, message: udp})
+			out = append(out, capturedDatagram{file: filepath.Base(f), index: i, src: src, sport: sport, dport: dport, message: udp})
 		}
 		fh.Close()
 	}

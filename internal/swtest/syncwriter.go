@@ -1,0 +1,25 @@
+package swtest
+
+import (
+	"bytes"
+	"sync"
+)
+
+// syncWriter guards a buffer written by exec's copying goroutine and read
+// by the test.
+type syncWriter struct {
+	mu sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
