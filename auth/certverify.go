@@ -11,7 +11,8 @@ import (
 	"time"
 )
 
-// RevocationMode says what a CertVerifier does with CRLs.
+// RevocationMode says what a CertVerifier does with CRLs. Values are
+// immutable and safe for concurrent use.
 type RevocationMode uint8
 
 const (
@@ -49,7 +50,8 @@ var (
 	OIDExtKeyUsageIKEIntermediate = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 8, 2, 2}
 )
 
-// CertVerifierConfig configures a CertVerifier.
+// CertVerifierConfig configures a CertVerifier. It is a plain value that
+// NewCertVerifier copies; do not mutate it concurrently with that call.
 type CertVerifierConfig struct {
 	// Roots are the trusted root certificates (trust anchors). Required.
 	Roots []*x509.Certificate

@@ -21,7 +21,9 @@
 //   - Kerberos: a KerberosInitiator obtains a service ticket and builds a
 //     GSS-API AP-REQ token (RFC 4121); a KerberosAcceptor verifies it with a
 //     keytab and answers with an AP-REP; both sides end with the same
-//     session key for the IKE code to bind into its proof.
+//     session key for the IKE code to bind into its proof. AES encryption
+//     types only by default; RC4-HMAC, all that Windows Server 2003 domain
+//     controllers offer, is an explicit option (RFC 8429 deprecates it).
 //
 // Everything except obtaining Kerberos tickets is sans-I/O: the current
 // time is an argument and nothing blocks.

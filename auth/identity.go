@@ -13,7 +13,8 @@ import (
 // IDType is an IKE identification type: the "ID Type" field of the IKEv2
 // Identification payload (RFC 7296 section 3.5) and the IKEv1 IPsec DOI
 // Identification Type (RFC 2407 section 4.6.2.1). The numbers of the types
-// used here are the same in both registries.
+// used here are the same in both registries. Values are immutable and safe
+// for concurrent use.
 type IDType uint8
 
 // IKE identification types (IANA "IKEv2 Identification Payload ID Types").

@@ -59,7 +59,7 @@ type KerberosInitiator struct {
 }
 
 // KerberosInitiatorOptions are the optional settings of a
-// KerberosInitiator.
+// KerberosInitiator. It is a plain value, copied by NewKerberosInitiator.
 type KerberosInitiatorOptions struct {
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
@@ -257,7 +257,8 @@ func (c *KerberosInitiatorContext) ProcessAPRep(token []byte) (*KerberosSession,
 	return c.sessionOut, nil
 }
 
-// KerberosAcceptorConfig configures a KerberosAcceptor.
+// KerberosAcceptorConfig configures a KerberosAcceptor. It is a plain value,
+// copied by NewKerberosAcceptor; the Keytab must not be mutated afterwards.
 type KerberosAcceptorConfig struct {
 	// Keytab holds the service principal's long-term keys.
 	Keytab *keytab.Keytab
@@ -309,7 +310,8 @@ func NewKerberosAcceptor(cfg KerberosAcceptorConfig) (*KerberosAcceptor, error) 
 	return &KerberosAcceptor{cfg: cfg, sname: sname, log: logger, replay: make(map[string]time.Time)}, nil
 }
 
-// KerberosAcceptResult is what Accept returns for a valid AP-REQ.
+// KerberosAcceptResult is what Accept returns for a valid AP-REQ. It is a
+// plain value, safe for concurrent reads.
 type KerberosAcceptResult struct {
 	// Session holds the authenticated client and the context key.
 	Session *KerberosSession

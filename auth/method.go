@@ -4,6 +4,7 @@ import "strconv"
 
 // Method is an IKEv2 authentication method: the "Auth Method" field of the
 // AUTH payload (RFC 7296 section 3.8; IANA "IKEv2 Authentication Method").
+// Values are immutable and safe for concurrent use.
 type Method uint8
 
 // IKEv2 authentication methods implemented or named by this package.

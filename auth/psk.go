@@ -21,7 +21,8 @@ const DefaultMinPSKLength = 16
 // without a terminating NUL.
 const ikev2KeyPad = "Key Pad for IKEv2"
 
-// PSKOptions controls which secrets are accepted.
+// PSKOptions controls which secrets are accepted. It is a plain value, safe
+// for concurrent use.
 type PSKOptions struct {
 	// MinLength is the minimum secret length in octets. Zero means
 	// DefaultMinPSKLength.

@@ -12,7 +12,8 @@ import (
 )
 
 // HashAlgorithm is a value of the SIGNATURE_HASH_ALGORITHMS notification
-// (RFC 7427 section 4; IANA "IKEv2 Hash Algorithms").
+// (RFC 7427 section 4; IANA "IKEv2 Hash Algorithms"). Values are immutable
+// and safe for concurrent use.
 type HashAlgorithm uint16
 
 // IKEv2 hash algorithms for digital signatures.

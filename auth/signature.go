@@ -14,7 +14,8 @@ import (
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
-// SignatureOptions selects how a SignatureAuthenticator signs.
+// SignatureOptions selects how a SignatureAuthenticator signs. It is a plain
+// value, safe for concurrent use.
 type SignatureOptions struct {
 	// Method is the AUTH method. Zero means MethodDigitalSignature (RFC
 	// 7427), which works with every key type. MethodRSASignature needs an
@@ -234,7 +235,8 @@ func ecdsaDERToRaw(der []byte, size int) ([]byte, error) {
 	return out, nil
 }
 
-// VerifyOptions is the local policy for verifying signatures.
+// VerifyOptions is the local policy for verifying signatures. It is a plain
+// value, safe for concurrent use.
 type VerifyOptions struct {
 	// AllowSHA1 accepts SHA-1 in RFC 7427 signatures. Method 1 (RSA
 	// Digital Signature) is defined with SHA-1 and is always accepted.
