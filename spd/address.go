@@ -86,7 +86,7 @@ func (a Address) family() int {
 	default:
 		return 0
 	}
-	if x.Is4() {
+	if x.Unmap().Is4() {
 		return 4
 	}
 	return 6

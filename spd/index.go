@@ -70,14 +70,15 @@ func axisFull(d int) span {
 func (c *Classifier) buildIndex() {
 	// Approximate counts of equal intervals: a hashed table per axis
 	// (collisions only blur the heuristic).
+	slots := uint32(1) << bits.Len(uint(2*len(c.entries)))
 	var counts [numDims][]uint32
 	for d := range counts {
-		counts[d] = make([]uint32, countSlots)
+		counts[d] = make([]uint32, slots)
 	}
 	for i := range c.entries {
 		for d := range numDims {
 			if s := c.entries[i].axis(d); s != axisFull(d) {
-				counts[d][s.hash()]++
+				counts[d][s.hash()&(slots-1)]++
 			}
 		}
 	}
@@ -90,7 +91,7 @@ func (c *Classifier) buildIndex() {
 			if s == axisFull(d) {
 				continue
 			}
-			n := counts[d][s.hash()]
+			n := counts[d][s.hash()&(slots-1)]
 			w := 128 - s.specificity() // bits of width
 			if d > dimSrc {
 				// Compare a port width with address widths as a
@@ -114,15 +115,13 @@ func (c *Classifier) buildIndex() {
 	}
 }
 
-const countSlots = 1 << 18
-
 func (s span) hash() uint32 {
 	h := s.lo.hi*0x9e3779b97f4a7c15 ^ s.lo.lo*0xc2b2ae3d27d4eb4f ^
 		s.hi.hi*0x165667b19e3779f9 ^ s.hi.lo*0xd6e8feb86659fd93
 	h ^= h >> 29
 	h *= 0xbf58476d1ce4e5b9
 	h ^= h >> 32
-	return uint32(h & (countSlots - 1))
+	return uint32(h)
 }
 
 func (t *segIndex) build(entries []entry, members []uint32, d int) {

@@ -42,6 +42,8 @@ func refPortMatch(r PortRange, p uint16) bool {
 // refMatch reports whether f matches s in direction dir, forward or
 // mirrored.
 func refMatch(f *Filter, s Selector, dir Direction, local []netip.Addr, mirrored bool) bool {
+	// Selector documents IPv4-mapped addresses as IPv4.
+	s.Src, s.Dst = s.Src.Unmap(), s.Dst.Unmap()
 	fdir := f.Direction
 	src, dst := f.Source, f.Destination
 	sport, dport := f.SourcePort, f.DestinationPort
