@@ -1,24 +1,14 @@
 package ike
 
 import (
+	"github.com/ipsecgo/ipsec/isakmp"
+
 	"crypto/ecdh"
 	"crypto/rand"
 	"errors"
 	"io"
 	"math/big"
 	"strings"
-)
-
-// IKEv2 transform type 4 (Key Exchange Method) identifiers, RFC 7296 3.3.2
-// and the IANA registry.
-const (
-	groupMODP2048   = 14 // RFC 3526 3
-	groupMODP3072   = 15 // RFC 3526 4
-	groupMODP4096   = 16 // RFC 3526 5
-	groupECP256     = 19 // RFC 5903
-	groupECP384     = 20 // RFC 5903
-	groupECP521     = 21 // RFC 5903
-	groupCurve25519 = 31 // RFC 8031
 )
 
 var (
@@ -37,7 +27,7 @@ const (
 // dhGroup is one key exchange method. It is immutable and safe for
 // concurrent use.
 type dhGroup struct {
-	id     uint16
+	id     isakmp.KEGroup
 	name   string // strongSwan proposal keyword
 	kind   dhKind
 	pubLen int // length of the Key Exchange Data (RFC 7296 3.4)
@@ -59,7 +49,7 @@ func mustPrime(hex string) *big.Int {
 	return p
 }
 
-func newMODP(id uint16, name, hex string, expBits int) *dhGroup {
+func newMODP(id isakmp.KEGroup, name, hex string, expBits int) *dhGroup {
 	p := mustPrime(hex)
 	return &dhGroup{id: id, name: name, kind: dhMODP, pubLen: (p.BitLen() + 7) / 8,
 		p: p, pMinus1: new(big.Int).Sub(p, big.NewInt(1)), expBits: expBits}
@@ -69,16 +59,16 @@ func newMODP(id uint16, name, hex string, expBits int) *dhGroup {
 // strength of groups 14, 15 and 16 at 110-160, 130-210 and 150-240 bits and
 // asks for an exponent of at least twice that: we take twice the upper end.
 var dhGroups = []*dhGroup{
-	newMODP(groupMODP2048, "modp2048", modp2048Hex, 320),
-	newMODP(groupMODP3072, "modp3072", modp3072Hex, 420),
-	newMODP(groupMODP4096, "modp4096", modp4096Hex, 480),
-	{id: groupECP256, name: "ecp256", kind: dhECP, pubLen: 64, curve: ecdh.P256()},
-	{id: groupECP384, name: "ecp384", kind: dhECP, pubLen: 96, curve: ecdh.P384()},
-	{id: groupECP521, name: "ecp521", kind: dhECP, pubLen: 132, curve: ecdh.P521()},
-	{id: groupCurve25519, name: "x25519", kind: dhX25519, pubLen: 32, curve: ecdh.X25519()},
+	newMODP(isakmp.GroupMODP2048, "modp2048", modp2048Hex, 320),
+	newMODP(isakmp.GroupMODP3072, "modp3072", modp3072Hex, 420),
+	newMODP(isakmp.GroupMODP4096, "modp4096", modp4096Hex, 480),
+	{id: isakmp.GroupECP256, name: "ecp256", kind: dhECP, pubLen: 64, curve: ecdh.P256()},
+	{id: isakmp.GroupECP384, name: "ecp384", kind: dhECP, pubLen: 96, curve: ecdh.P384()},
+	{id: isakmp.GroupECP521, name: "ecp521", kind: dhECP, pubLen: 132, curve: ecdh.P521()},
+	{id: isakmp.GroupCurve25519, name: "x25519", kind: dhX25519, pubLen: 32, curve: ecdh.X25519()},
 }
 
-func dhGroupByID(id uint16) *dhGroup {
+func dhGroupByID(id isakmp.KEGroup) *dhGroup {
 	for _, g := range dhGroups {
 		if g.id == id {
 			return g

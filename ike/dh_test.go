@@ -1,6 +1,8 @@
 package ike
 
 import (
+	"github.com/ipsecgo/ipsec/isakmp"
+
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
@@ -48,7 +50,7 @@ func loadWycheproof(t *testing.T, name string) wycheproofECDH {
 // "acceptable" ones (twist points, non-canonical encodings) must agree if
 // accepted.
 func TestX25519Wycheproof(t *testing.T) {
-	g := dhGroupByID(groupCurve25519)
+	g := dhGroupByID(isakmp.GroupCurve25519)
 	w := loadWycheproof(t, "x25519_test.json")
 	n := 0
 	for _, tg := range w.TestGroups {
@@ -90,11 +92,11 @@ func TestX25519Wycheproof(t *testing.T) {
 func TestECPWycheproof(t *testing.T) {
 	for _, c := range []struct {
 		file  string
-		group uint16
+		group isakmp.KEGroup
 		tests int
 	}{
-		{"ecdh_secp256r1_ecpoint_test.json", groupECP256, 355},
-		{"ecdh_secp384r1_ecpoint_test.json", groupECP384, 790},
+		{"ecdh_secp256r1_ecpoint_test.json", isakmp.GroupECP256, 355},
+		{"ecdh_secp384r1_ecpoint_test.json", isakmp.GroupECP384, 790},
 	} {
 		g := dhGroupByID(c.group)
 		coord := g.pubLen / 2
@@ -150,9 +152,9 @@ func TestECPWycheproof(t *testing.T) {
 func TestMODPPrimes(t *testing.T) {
 	ones := new(big.Int).SetUint64(^uint64(0))
 	for _, c := range []struct {
-		id   uint16
+		id   isakmp.KEGroup
 		bits int
-	}{{groupMODP2048, 2048}, {groupMODP3072, 3072}, {groupMODP4096, 4096}} {
+	}{{isakmp.GroupMODP2048, 2048}, {isakmp.GroupMODP3072, 3072}, {isakmp.GroupMODP4096, 4096}} {
 		g := dhGroupByID(c.id)
 		p := g.p
 		if p.BitLen() != c.bits || g.pubLen != c.bits/8 {
@@ -170,7 +172,7 @@ func TestMODPPrimes(t *testing.T) {
 	}
 	// The first 64 bits after the leading ones are those of pi in the
 	// formula: 0xC90FDAA22168C234 is pi * 2^62, the same for all three.
-	for _, id := range []uint16{groupMODP2048, groupMODP3072, groupMODP4096} {
+	for _, id := range []isakmp.KEGroup{isakmp.GroupMODP2048, isakmp.GroupMODP3072, isakmp.GroupMODP4096} {
 		p := dhGroupByID(id).p
 		mid := new(big.Int).Rsh(p, uint(p.BitLen()-128))
 		if got := mid.Uint64(); got != 0xC90FDAA22168C234 {
@@ -220,7 +222,7 @@ func TestKeyExchangeAgreement(t *testing.T) {
 // TestMODPRejects checks the RFC 6989 2.1 range check and the RFC 7296 3.4
 // length rule: 0, 1, p-1, p and values of the wrong length are refused.
 func TestMODPRejects(t *testing.T) {
-	for _, id := range []uint16{groupMODP2048, groupMODP3072, groupMODP4096} {
+	for _, id := range []isakmp.KEGroup{isakmp.GroupMODP2048, isakmp.GroupMODP3072, isakmp.GroupMODP4096} {
 		g := dhGroupByID(id)
 		k, err := g.generate(nil)
 		if err != nil {
@@ -287,7 +289,7 @@ func TestECPRejects(t *testing.T) {
 // FuzzKeyExchange feeds arbitrary peer values to every group: no panics,
 // and anything accepted has the right length.
 func FuzzKeyExchange(f *testing.F) {
-	kx := map[uint16]*keyExchange{}
+	kx := map[isakmp.KEGroup]*keyExchange{}
 	for _, g := range dhGroups {
 		k, err := g.generate(nil)
 		if err != nil {
@@ -298,9 +300,9 @@ func FuzzKeyExchange(f *testing.F) {
 		f.Add(uint8(g.id), make([]byte, g.pubLen))
 		f.Add(uint8(g.id), k.public()[1:])
 	}
-	f.Add(uint8(groupECP256), mustHex(hex.EncodeToString(bytes.Repeat([]byte{0xff}, 64))))
+	f.Add(uint8(isakmp.GroupECP256), mustHex(hex.EncodeToString(bytes.Repeat([]byte{0xff}, 64))))
 	f.Fuzz(func(t *testing.T, id uint8, peer []byte) {
-		k := kx[uint16(id)]
+		k := kx[isakmp.KEGroup(id)]
 		if k == nil {
 			return
 		}

@@ -1,30 +1,61 @@
 // Package ike negotiates IPsec security associations with IKEv2 (RFC 7296).
 //
 // It sits between the wire format in package isakmp and the transforms in
-// packages esp and ah: the caller feeds it received IKE datagrams and the
-// current time, and gets back datagrams to send and events such as "CHILD
-// SA established", whose keys, SPIs, algorithms and traffic selectors the
-// caller installs in package sad. The core does no I/O and starts no
-// goroutines or timers.
+// packages esp and ah: the caller feeds a Session the IKE datagrams it
+// receives and the current time, and collects the datagrams to send and
+// Events such as EventChildUp, whose ChildSA carries the keys, SPIs,
+// algorithms, traffic selectors and lifetimes to install (in package sad,
+// or directly as esp.Config values). The session does no I/O and starts no
+// goroutines or timers: Deadline says when Tick must be called next.
 //
-// This file set currently holds the cryptographic core of IKEv2:
+// An initiator is made with NewInitiator; a responder with Accept, from
+// the first IKE_SA_INIT request:
 //
-//   - the pseudorandom functions HMAC-SHA1, HMAC-SHA2-256/384/512 and
-//     AES-XCBC-PRF-128, and prf+;
-//   - SKEYSEED and the IKE SA keys SK_d, SK_ai/ar, SK_ei/er, SK_pi/pr, the
-//     rekeyed SKEYSEED, and CHILD SA KEYMAT;
-//   - key exchange with MODP groups 14, 15, 16, ECP groups 19, 20, 21 and
-//     Curve25519 (31), with the public-value checks of RFC 6989;
-//   - protection of the Encrypted (SK) payload with AES-GCM (16- and
-//     12-octet ICVs), ChaCha20-Poly1305, and AES-CBC with HMAC-SHA1/SHA2 or
-//     AES-XCBC-96.
+//	s, _ := ike.NewInitiator(cfg, local, remote, time.Now())
+//	for _, d := range s.Datagrams() { conn.WriteTo(d, remote) }
+//	// on each datagram from the peer:
+//	s.Receive(time.Now(), datagram)
+//	for _, ev := range s.Events() { ... ev.Kind, ev.Child ... }
+//	// when time.Now() passes s.Deadline():
+//	s.Tick(time.Now())
 //
-// The MODP exponentiation uses math/big, which is not constant time.
+// What the session does:
+//
+//   - IKE_SA_INIT with proposal selection in the responder's order of
+//     preference (nothing outside its configuration is accepted),
+//     INVALID_KE_PAYLOAD and a retry with the requested group, COOKIE
+//     answers, NAT detection notifications;
+//   - IKE_AUTH with pre-shared keys or signatures through package auth
+//     (ID, CERT, AUTH), the first CHILD SA with traffic selector narrowing,
+//     tunnel or transport mode (USE_TRANSPORT_MODE), ESP or AH;
+//   - CREATE_CHILD_SA: CHILD SA rekeying, with a new key exchange when the
+//     CHILD proposals name a group (PFS), INVALID_KE_PAYLOAD retries,
+//     simultaneous rekeys resolved by the nonce rule, and IKE SA rekeying;
+//   - INFORMATIONAL: deletes of CHILD and IKE SAs, liveness checks;
+//   - reliability: a window of one request, retransmission with
+//     exponential back-off (strongSwan's 4 s, factor 1.8, 5 tries by
+//     default), retransmitted requests answered from the cached response,
+//     messages failing their integrity check dropped and counted;
+//   - lifetimes: CHILD and IKE SAs rekeyed before expiry, with jitter.
+//
+// Proposals can be written in strongSwan's syntax (ParseProposals).
+//
+// Underneath is the cryptographic core: the PRFs HMAC-SHA1,
+// HMAC-SHA2-256/384/512 and AES-XCBC-PRF-128 with prf+; SKEYSEED and the
+// IKE SA keys, the rekeyed SKEYSEED, CHILD SA KEYMAT; key exchange with
+// MODP groups 14, 15, 16, ECP groups 19, 20, 21 and Curve25519 (31) with
+// the public value checks of RFC 6989; protection of the Encrypted payload
+// with AES-GCM (16- and 12-octet ICVs), ChaCha20-Poly1305, and AES-CBC with
+// HMAC-SHA1/SHA2 or AES-XCBC-96. The MODP exponentiation uses math/big,
+// which is not constant time.
 //
 // References:
-//   - RFC 7296 (IKEv2): 2.13 prf+, 2.14 SKEYSEED and the IKE SA keys,
-//     2.17 CHILD SA keying material, 2.18 rekeying the IKE SA, 3.4 Key
-//     Exchange payload, 3.14 Encrypted payload.
+//   - RFC 7296 (IKEv2): 1.2-1.4 the exchanges, 2.1-2.4 message IDs,
+//     retransmission and liveness, 2.6 cookies, 2.7 proposal selection,
+//     2.8 and 2.8.1 rekeying and collisions, 2.9 traffic selectors,
+//     2.13 prf+, 2.14 SKEYSEED and the IKE SA keys, 2.15 AUTH, 2.17 CHILD
+//     SA keying material, 2.18 rekeying the IKE SA, 2.21 error handling,
+//     2.23 NAT detection, 2.25 exchange collisions, 3 the payloads.
 //   - RFC 2104 and RFC 2404 (HMAC, HMAC-SHA-1-96), RFC 4868 (HMAC-SHA2 for
 //     IPsec), RFC 3566 (AES-XCBC-MAC-96), RFC 4434 (AES-XCBC-PRF-128).
 //   - RFC 3526 (MODP groups 14-16), RFC 5903 (ECP groups 19-21),

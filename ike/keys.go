@@ -1,5 +1,7 @@
 package ike
 
+import "github.com/ipsecgo/ipsec/isakmp"
+
 // ikeSAKeys are the seven secrets of RFC 7296 2.14.
 type ikeSAKeys struct {
 	d, ai, ar, ei, er, pi, pr []byte
@@ -19,7 +21,7 @@ type ikeSuite struct {
 // nonce form the key (same section).
 func skeyseed(p *prfAlg, ni, nr, gir []byte) []byte {
 	key := make([]byte, 0, len(ni)+len(nr))
-	if p.id == prfAES128XCBC {
+	if p.id == isakmp.PRFAES128XCBC {
 		key = append(key, ni[:min(8, len(ni))]...)
 		key = append(key, nr[:min(8, len(nr))]...)
 	} else {

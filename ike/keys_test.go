@@ -1,6 +1,8 @@
 package ike
 
 import (
+	"github.com/ipsecgo/ipsec/isakmp"
+
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -15,10 +17,14 @@ import (
 // with the PRF's own HMAC for integrity) is chosen so that the 132 published
 // bytes cover SK_d, SK_ai, SK_ar and part of SK_ei.
 func TestDeriveIKESAKeysCAVP(t *testing.T) {
-	pairs := map[string][2]uint16{
-		"prf-plus-sha256-1": {prfHMACSHA2256, integHMACSHA256128},
-		"prf-plus-sha384-1": {prfHMACSHA2384, integHMACSHA384192},
-		"prf-plus-sha512-1": {prfHMACSHA2512, integHMACSHA512256},
+	type pair struct {
+		prf   isakmp.PRFID
+		integ isakmp.IntegID
+	}
+	pairs := map[string]pair{
+		"prf-plus-sha256-1": {isakmp.PRFHMACSHA2_256, isakmp.IntegHMACSHA2_256_128},
+		"prf-plus-sha384-1": {isakmp.PRFHMACSHA2_384, isakmp.IntegHMACSHA2_384_192},
+		"prf-plus-sha512-1": {isakmp.PRFHMACSHA2_512, isakmp.IntegHMACSHA2_512_256},
 	}
 	n := 0
 	for _, v := range loadVectors(t, "ikev2_prfplus.json") {
@@ -34,7 +40,7 @@ func TestDeriveIKESAKeysCAVP(t *testing.T) {
 		var spii, spir [8]byte
 		copy(spii[:], seed[16:24])
 		copy(spir[:], seed[24:32])
-		s := &ikeSuite{encr: encrByID(encrAESCBC), encrBits: 128, integ: integByID(ids[1]), prf: prfByID(ids[0])}
+		s := &ikeSuite{encr: encrByID(isakmp.EncrAESCBC), encrBits: 128, integ: integByID(ids.integ), prf: prfByID(ids.prf)}
 		k, err := deriveIKESAKeys(s, vhex(t, v, "key"), seed[:8], seed[8:16], spii, spir)
 		if err != nil {
 			t.Fatal(err)
@@ -65,7 +71,7 @@ func TestDeriveIKESAKeysCAVP(t *testing.T) {
 // (RFC 7296 2.17) against the CAVP "DKM(Child SA D-H)" vectors: key =
 // SK_d, seed = g^ir | Ni | Nr (256 + 2 x 136 bytes).
 func TestChildKeymatCAVP(t *testing.T) {
-	ids := map[string]uint16{"prf-plus-sha256-2": prfHMACSHA2256, "prf-plus-sha384-2": prfHMACSHA2384, "prf-plus-sha512-2": prfHMACSHA2512}
+	ids := map[string]isakmp.PRFID{"prf-plus-sha256-2": isakmp.PRFHMACSHA2_256, "prf-plus-sha384-2": isakmp.PRFHMACSHA2_384, "prf-plus-sha512-2": isakmp.PRFHMACSHA2_512}
 	n := 0
 	for _, v := range loadVectors(t, "ikev2_prfplus.json") {
 		id, ok := ids[v["id"].(string)]
@@ -96,7 +102,7 @@ func TestSKEYSEED(t *testing.T) {
 	gir := bytes.Repeat([]byte{3}, 256)
 	h := hmac.New(sha256.New, append(append([]byte{}, ni...), nr...))
 	h.Write(gir)
-	p := prfByID(prfHMACSHA2256)
+	p := prfByID(isakmp.PRFHMACSHA2_256)
 	if got := skeyseed(p, ni, nr, gir); !bytes.Equal(got, h.Sum(nil)) {
 		t.Error("SKEYSEED differs from HMAC(Ni|Nr, g^ir)")
 	}
@@ -108,7 +114,7 @@ func TestSKEYSEED(t *testing.T) {
 	if got := rekeySKEYSEED(p, skd, gir, ni, nr); !bytes.Equal(got, h.Sum(nil)) {
 		t.Error("rekey SKEYSEED differs from HMAC(SK_d, g^ir|Ni|Nr)")
 	}
-	x := prfByID(prfAES128XCBC)
+	x := prfByID(isakmp.PRFAES128XCBC)
 	want := x.sum(append(append([]byte{}, ni[:8]...), nr[:8]...), gir)
 	if got := skeyseed(x, ni, nr, gir); !bytes.Equal(got, want) {
 		t.Error("XCBC SKEYSEED does not use 64 bits of each nonce")

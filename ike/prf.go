@@ -1,6 +1,8 @@
 package ike
 
 import (
+	"github.com/ipsecgo/ipsec/isakmp"
+
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -9,14 +11,7 @@ import (
 	"hash"
 )
 
-// IKEv2 transform type 2 (PRF) identifiers, RFC 7296 3.3.2 and the IANA
-// "IKEv2 Transform Type 2 - Pseudorandom Function Transform IDs" registry.
 const (
-	prfHMACSHA1       = 2 // PRF_HMAC_SHA1, RFC 2104
-	prfAES128XCBC     = 4 // PRF_AES128_XCBC, RFC 4434
-	prfHMACSHA2256    = 5 // PRF_HMAC_SHA2_256, RFC 4868
-	prfHMACSHA2384    = 6 // PRF_HMAC_SHA2_384, RFC 4868
-	prfHMACSHA2512    = 7 // PRF_HMAC_SHA2_512, RFC 4868
 	maxPRFPlusRounds  = 255
 	xcbcBlockSize     = 16
 	xcbcKeySize       = 16
@@ -27,7 +22,7 @@ var errPRFPlusTooLong = errors.New("ike: prf+ output longer than 255 PRF blocks"
 
 // prfAlg describes one IKEv2 pseudorandom function (RFC 7296 2.13).
 type prfAlg struct {
-	id   uint16
+	id   isakmp.PRFID
 	name string // strongSwan proposal keyword
 	// size is the output length; for the HMAC PRFs it is also the preferred
 	// key length (RFC 7296 2.13: "the preferred key size is the size of the
@@ -38,19 +33,19 @@ type prfAlg struct {
 }
 
 var prfAlgs = []*prfAlg{
-	{id: prfHMACSHA1, name: "prfsha1", size: sha1.Size, keyLen: sha1.Size,
+	{id: isakmp.PRFHMACSHA1, name: "prfsha1", size: sha1.Size, keyLen: sha1.Size,
 		newMAC: func(k []byte) hash.Hash { return hmac.New(sha1.New, k) }},
-	{id: prfAES128XCBC, name: "prfaesxcbc", size: xcbcPRFOutputSize, keyLen: xcbcKeySize,
+	{id: isakmp.PRFAES128XCBC, name: "prfaesxcbc", size: xcbcPRFOutputSize, keyLen: xcbcKeySize,
 		newMAC: newXCBCPRF},
-	{id: prfHMACSHA2256, name: "prfsha256", size: sha256.Size, keyLen: sha256.Size,
+	{id: isakmp.PRFHMACSHA2_256, name: "prfsha256", size: sha256.Size, keyLen: sha256.Size,
 		newMAC: func(k []byte) hash.Hash { return hmac.New(sha256.New, k) }},
-	{id: prfHMACSHA2384, name: "prfsha384", size: sha512.Size384, keyLen: sha512.Size384,
+	{id: isakmp.PRFHMACSHA2_384, name: "prfsha384", size: sha512.Size384, keyLen: sha512.Size384,
 		newMAC: func(k []byte) hash.Hash { return hmac.New(sha512.New384, k) }},
-	{id: prfHMACSHA2512, name: "prfsha512", size: sha512.Size, keyLen: sha512.Size,
+	{id: isakmp.PRFHMACSHA2_512, name: "prfsha512", size: sha512.Size, keyLen: sha512.Size,
 		newMAC: func(k []byte) hash.Hash { return hmac.New(sha512.New, k) }},
 }
 
-func prfByID(id uint16) *prfAlg {
+func prfByID(id isakmp.PRFID) *prfAlg {
 	for _, p := range prfAlgs {
 		if p.id == id {
 			return p

@@ -1,6 +1,8 @@
 package ike
 
 import (
+	"github.com/ipsecgo/ipsec/isakmp"
+
 	"bytes"
 	"crypto/rand"
 	"testing"
@@ -12,8 +14,8 @@ import (
 // (AES-XCBC-MAC, the same function with a 16-byte key).
 func TestPRFKnownAnswers(t *testing.T) {
 	byHash := map[string]*prfAlg{
-		"sha1": prfByID(prfHMACSHA1), "sha256": prfByID(prfHMACSHA2256),
-		"sha384": prfByID(prfHMACSHA2384), "sha512": prfByID(prfHMACSHA2512),
+		"sha1": prfByID(isakmp.PRFHMACSHA1), "sha256": prfByID(isakmp.PRFHMACSHA2_256),
+		"sha384": prfByID(isakmp.PRFHMACSHA2_384), "sha512": prfByID(isakmp.PRFHMACSHA2_512),
 	}
 	n := 0
 	for _, file := range []string{"rfc2202_hmac_sha1.json", "rfc4868_hmac_sha2_ipsec.json"} {
@@ -29,7 +31,7 @@ func TestPRFKnownAnswers(t *testing.T) {
 			n++
 		}
 	}
-	xcbc := prfByID(prfAES128XCBC)
+	xcbc := prfByID(isakmp.PRFAES128XCBC)
 	for _, v := range loadVectors(t, "rfc4434_aes_xcbc_prf_128.json") {
 		got := xcbc.sum(vhex(t, v, "key"), vhex(t, v, "message"))
 		if want := vhex(t, v, "prf_output"); !bytes.Equal(got, want) {
@@ -37,7 +39,7 @@ func TestPRFKnownAnswers(t *testing.T) {
 		}
 		n++
 	}
-	integ := integByID(integAESXCBC96)
+	integ := integByID(isakmp.IntegAESXCBC96)
 	for _, v := range loadVectors(t, "rfc3566_aes_xcbc_mac_96.json") {
 		got := xcbc.sum(vhex(t, v, "key"), vhex(t, v, "message"))
 		if want := vhex(t, v, "mac"); !bytes.Equal(got, want) {
@@ -60,8 +62,8 @@ func TestPRFKnownAnswers(t *testing.T) {
 // from RFC 4868), testdata/ikev2_prfplus.json.
 func TestPRFPlusKnownAnswers(t *testing.T) {
 	byName := map[string]*prfAlg{
-		"hmac-sha256": prfByID(prfHMACSHA2256), "hmac-sha384": prfByID(prfHMACSHA2384),
-		"hmac-sha512": prfByID(prfHMACSHA2512),
+		"hmac-sha256": prfByID(isakmp.PRFHMACSHA2_256), "hmac-sha384": prfByID(isakmp.PRFHMACSHA2_384),
+		"hmac-sha512": prfByID(isakmp.PRFHMACSHA2_512),
 	}
 	for _, v := range loadVectors(t, "ikev2_prfplus.json") {
 		p := byName[v["prf"].(string)]

@@ -1,6 +1,8 @@
 package ike
 
 import (
+	"github.com/ipsecgo/ipsec/isakmp"
+
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
@@ -56,7 +58,7 @@ func newSKCrypter(s *ikeSuite, encKey, integKey []byte, r io.Reader) (*skCrypter
 	key := encKey[:len(encKey)-e.saltLen]
 	copy(c.salt[:], encKey[len(key):])
 	switch e.id {
-	case encrAESCBC:
+	case isakmp.EncrAESCBC:
 		if s.integ == nil || len(integKey) != s.integ.keyLen {
 			return nil, errors.New("ike: AES-CBC needs an integrity key")
 		}
@@ -67,7 +69,7 @@ func newSKCrypter(s *ikeSuite, encKey, integKey []byte, r io.Reader) (*skCrypter
 		c.block = b
 		c.mac = s.integ.newMAC(integKey)
 		c.icvLen = s.integ.icvLen
-	case encrAESGCM12, encrAESGCM16:
+	case isakmp.EncrAESGCM12, isakmp.EncrAESGCM16:
 		b, err := aes.NewCipher(key)
 		if err != nil {
 			return nil, err
@@ -78,7 +80,7 @@ func newSKCrypter(s *ikeSuite, encKey, integKey []byte, r io.Reader) (*skCrypter
 		}
 		c.aead = a
 		c.icvLen = e.icvLen
-	case encrChaCha20Poly1305:
+	case isakmp.EncrChaCha20Poly1305:
 		a, err := chacha20poly1305.New(key)
 		if err != nil {
 			return nil, err

@@ -1,6 +1,8 @@
 package ike
 
 import (
+	"github.com/ipsecgo/ipsec/isakmp"
+
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
@@ -15,14 +17,14 @@ import (
 func skSuites() []*ikeSuite {
 	var out []*ikeSuite
 	for _, bits := range []int{128, 192, 256} {
-		for _, id := range []uint16{encrAESGCM16, encrAESGCM12} {
-			out = append(out, &ikeSuite{encr: encrByID(id), encrBits: bits, prf: prfByID(prfHMACSHA2256)})
+		for _, id := range []isakmp.EncrID{isakmp.EncrAESGCM16, isakmp.EncrAESGCM12} {
+			out = append(out, &ikeSuite{encr: encrByID(id), encrBits: bits, prf: prfByID(isakmp.PRFHMACSHA2_256)})
 		}
 		for _, ig := range integAlgs {
-			out = append(out, &ikeSuite{encr: encrByID(encrAESCBC), encrBits: bits, integ: ig, prf: prfByID(prfHMACSHA2256)})
+			out = append(out, &ikeSuite{encr: encrByID(isakmp.EncrAESCBC), encrBits: bits, integ: ig, prf: prfByID(isakmp.PRFHMACSHA2_256)})
 		}
 	}
-	out = append(out, &ikeSuite{encr: encrByID(encrChaCha20Poly1305), prf: prfByID(prfHMACSHA2256)})
+	out = append(out, &ikeSuite{encr: encrByID(isakmp.EncrChaCha20Poly1305), prf: prfByID(isakmp.PRFHMACSHA2_256)})
 	return out
 }
 
@@ -66,7 +68,7 @@ func TestSKChaCha20Poly1305RFC7634(t *testing.T) {
 	if v == nil {
 		t.Fatal("vector rfc7634-ikev2 missing")
 	}
-	s := &ikeSuite{encr: encrByID(encrChaCha20Poly1305), prf: prfByID(prfHMACSHA2256)}
+	s := &ikeSuite{encr: encrByID(isakmp.EncrChaCha20Poly1305), prf: prfByID(isakmp.PRFHMACSHA2_256)}
 	keymat := append(vhex(t, v, "key"), vhex(t, v, "salt")...)
 	aad, iv, pt := vhex(t, v, "aad"), vhex(t, v, "iv"), vhex(t, v, "plaintext")
 	wire := append(append(append(append([]byte{}, aad...), iv...), vhex(t, v, "ciphertext")...), vhex(t, v, "tag")...)
@@ -151,7 +153,7 @@ func checkLayout(t *testing.T, s *ikeSuite, ek, ik, msg []byte, off int, inner [
 	var pt []byte
 	if s.encr.aead {
 		var a cipher.AEAD
-		if s.encr.id == encrChaCha20Poly1305 {
+		if s.encr.id == isakmp.EncrChaCha20Poly1305 {
 			ref, _ := newSKCrypter(s, ek, nil, nil)
 			a = ref.aead
 		} else {
@@ -229,9 +231,9 @@ func TestSKTamper(t *testing.T) {
 // (with fixed keys, so valid seeds reach the padding check).
 func FuzzSKOpen(f *testing.F) {
 	suites := []*ikeSuite{
-		{encr: encrByID(encrAESGCM16), encrBits: 128, prf: prfByID(prfHMACSHA2256)},
-		{encr: encrByID(encrAESCBC), encrBits: 128, integ: integByID(integHMACSHA256128), prf: prfByID(prfHMACSHA2256)},
-		{encr: encrByID(encrChaCha20Poly1305), prf: prfByID(prfHMACSHA2256)},
+		{encr: encrByID(isakmp.EncrAESGCM16), encrBits: 128, prf: prfByID(isakmp.PRFHMACSHA2_256)},
+		{encr: encrByID(isakmp.EncrAESCBC), encrBits: 128, integ: integByID(isakmp.IntegHMACSHA2_256_128), prf: prfByID(isakmp.PRFHMACSHA2_256)},
+		{encr: encrByID(isakmp.EncrChaCha20Poly1305), prf: prfByID(isakmp.PRFHMACSHA2_256)},
 	}
 	crypters := make([]*skCrypter, len(suites))
 	for i, s := range suites {

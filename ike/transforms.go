@@ -1,32 +1,13 @@
 package ike
 
 import (
+	"github.com/ipsecgo/ipsec/isakmp"
+
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
 	"hash"
-)
-
-// IKEv2 transform type 1 (Encryption Algorithm) identifiers used for the IKE
-// SA, RFC 7296 3.3.2 and the IANA registry.
-const (
-	encrAESCBC = 12 // RFC 3602
-	// ENCR_AES_GCM_8 (18) is not offered: Go's GCM has no 8-octet tags
-	// and RFC 8247 2.1 no longer recommends it.
-	encrAESGCM12         = 19 // RFC 5282
-	encrAESGCM16         = 20 // RFC 5282
-	encrChaCha20Poly1305 = 28 // RFC 7634
-)
-
-// IKEv2 transform type 3 (Integrity Algorithm) identifiers.
-const (
-	integNone          = 0
-	integHMACSHA196    = 2  // RFC 2404
-	integAESXCBC96     = 5  // RFC 3566
-	integHMACSHA256128 = 12 // RFC 4868
-	integHMACSHA384192 = 13 // RFC 4868
-	integHMACSHA512256 = 14 // RFC 4868
 )
 
 const (
@@ -39,7 +20,7 @@ const (
 // encrAlg describes an encryption transform for the IKE SA's SK payload.
 // It is immutable.
 type encrAlg struct {
-	id      uint16
+	id      isakmp.EncrID
 	name    string // strongSwan keyword stem: "aes" + bits (+ "gcm16"), "chacha20poly1305"
 	keyBits []int  // allowed Key Length attribute values; nil: no attribute (fixed key)
 	fixed   int    // key length in bytes when keyBits is nil
@@ -55,13 +36,13 @@ type encrAlg struct {
 }
 
 var encrAlgs = []*encrAlg{
-	{id: encrAESCBC, name: "aes", keyBits: []int{128, 192, 256}, ivLen: aesBlockSize, padTo: aesBlockSize},
-	{id: encrAESGCM16, name: "gcm16", keyBits: []int{128, 192, 256}, aead: true, icvLen: 16, ivLen: aeadIVLen, padTo: 1, saltLen: aeadSaltLen},
-	{id: encrAESGCM12, name: "gcm12", keyBits: []int{128, 192, 256}, aead: true, icvLen: 12, ivLen: aeadIVLen, padTo: 1, saltLen: aeadSaltLen},
-	{id: encrChaCha20Poly1305, name: "chacha20poly1305", fixed: chachaKeyLen, aead: true, icvLen: 16, ivLen: aeadIVLen, padTo: 1, saltLen: aeadSaltLen},
+	{id: isakmp.EncrAESCBC, name: "aes", keyBits: []int{128, 192, 256}, ivLen: aesBlockSize, padTo: aesBlockSize},
+	{id: isakmp.EncrAESGCM16, name: "gcm16", keyBits: []int{128, 192, 256}, aead: true, icvLen: 16, ivLen: aeadIVLen, padTo: 1, saltLen: aeadSaltLen},
+	{id: isakmp.EncrAESGCM12, name: "gcm12", keyBits: []int{128, 192, 256}, aead: true, icvLen: 12, ivLen: aeadIVLen, padTo: 1, saltLen: aeadSaltLen},
+	{id: isakmp.EncrChaCha20Poly1305, name: "chacha20poly1305", fixed: chachaKeyLen, aead: true, icvLen: 16, ivLen: aeadIVLen, padTo: 1, saltLen: aeadSaltLen},
 }
 
-func encrByID(id uint16) *encrAlg {
+func encrByID(id isakmp.EncrID) *encrAlg {
 	for _, e := range encrAlgs {
 		if e.id == id {
 			return e
@@ -82,7 +63,7 @@ func (e *encrAlg) keyMaterialLen(keyBits int) int {
 // integAlg describes an integrity transform (RFC 7296 3.3.2). It is
 // immutable.
 type integAlg struct {
-	id     uint16
+	id     isakmp.IntegID
 	name   string // strongSwan keyword
 	keyLen int
 	icvLen int
@@ -90,19 +71,19 @@ type integAlg struct {
 }
 
 var integAlgs = []*integAlg{
-	{id: integHMACSHA196, name: "sha1", keyLen: sha1.Size, icvLen: 12,
+	{id: isakmp.IntegHMACSHA1_96, name: "sha1", keyLen: sha1.Size, icvLen: 12,
 		newMAC: func(k []byte) hash.Hash { return hmac.New(sha1.New, k) }},
-	{id: integAESXCBC96, name: "aesxcbc", keyLen: xcbcKeySize, icvLen: 12,
+	{id: isakmp.IntegAESXCBC96, name: "aesxcbc", keyLen: xcbcKeySize, icvLen: 12,
 		newMAC: func(k []byte) hash.Hash { return newXCBCPRF(k) }},
-	{id: integHMACSHA256128, name: "sha256", keyLen: sha256.Size, icvLen: 16,
+	{id: isakmp.IntegHMACSHA2_256_128, name: "sha256", keyLen: sha256.Size, icvLen: 16,
 		newMAC: func(k []byte) hash.Hash { return hmac.New(sha256.New, k) }},
-	{id: integHMACSHA384192, name: "sha384", keyLen: sha512.Size384, icvLen: 24,
+	{id: isakmp.IntegHMACSHA2_384_192, name: "sha384", keyLen: sha512.Size384, icvLen: 24,
 		newMAC: func(k []byte) hash.Hash { return hmac.New(sha512.New384, k) }},
-	{id: integHMACSHA512256, name: "sha512", keyLen: sha512.Size, icvLen: 32,
+	{id: isakmp.IntegHMACSHA2_512_256, name: "sha512", keyLen: sha512.Size, icvLen: 32,
 		newMAC: func(k []byte) hash.Hash { return hmac.New(sha512.New, k) }},
 }
 
-func integByID(id uint16) *integAlg {
+func integByID(id isakmp.IntegID) *integAlg {
 	for _, a := range integAlgs {
 		if a.id == id {
 			return a

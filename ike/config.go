@@ -1,0 +1,223 @@
+package ike
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/ipsecgo/ipsec/auth"
+	"github.com/ipsecgo/ipsec/isakmp"
+)
+
+// Mode is the encapsulation mode of a CHILD SA.
+type Mode uint8
+
+// CHILD SA modes. Tunnel is the default of RFC 7296 1.3.1; Transport is
+// requested with the USE_TRANSPORT_MODE notification.
+const (
+	Tunnel Mode = iota
+	Transport
+)
+
+func (m Mode) String() string {
+	if m == Transport {
+		return "transport"
+	}
+	return "tunnel"
+}
+
+// Defaults, taken from strongSwan's where the RFC leaves the choice open.
+const (
+	DefaultRetransmitTimeout = 4 * time.Second // strongSwan retransmit_timeout
+	DefaultRetransmitBase    = 1.8             // strongSwan retransmit_base
+	DefaultRetransmitTries   = 5               // strongSwan retransmit_tries
+	DefaultChildRekey        = time.Hour       // strongSwan children.rekey_time
+	DefaultIKERekey          = 4 * time.Hour   // strongSwan rekey_time
+	nonceLen                 = 32              // RFC 7296 2.10: at least 128 bits and half the PRF key size
+	minNonceLen              = 16              // RFC 7296 3.9
+	maxNonceLen              = 256             // RFC 7296 3.9
+)
+
+// PeerAuthFunc returns the credential that checks the AUTH payload of the
+// peer that claims identity id and sent the DER certificates certs (empty
+// for pre-shared keys). It returns an error to refuse the peer.
+type PeerAuthFunc func(id auth.Identity, certs [][]byte, now time.Time) (auth.PeerAuthenticator, error)
+
+// PSKPeers returns a PeerAuthFunc that looks the peer's identity up in
+// store.
+func PSKPeers(store *auth.PSKStore) PeerAuthFunc {
+	return func(id auth.Identity, _ [][]byte, _ time.Time) (auth.PeerAuthenticator, error) {
+		p, err := store.Lookup(id)
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
+}
+
+// Config configures the sessions with one peer. A Config must not be
+// changed after it has been passed to NewInitiator or Accept; it is then
+// safe for concurrent use by the sessions that share it.
+type Config struct {
+	// LocalID is sent in IDi or IDr. RemoteID, if set, is the identity the
+	// peer must prove; it is also sent as IDr by an initiator.
+	LocalID  auth.Identity
+	RemoteID auth.Identity
+
+	// Auth makes the local AUTH payload; PeerAuth finds the credential
+	// that checks the peer's.
+	Auth     auth.Authenticator
+	PeerAuth PeerAuthFunc
+	// Certificates is the DER certificate chain sent in CERT payloads
+	// (leaf first) when Auth is a signature authenticator.
+	Certificates [][]byte
+
+	// IKEProposals and ChildProposals in preference order. The responder
+	// accepts only what is listed here (RFC 7296 2.7): these are the
+	// minimums. ChildProposals with key exchange methods make CHILD SA
+	// rekeys use PFS.
+	IKEProposals   []Proposal
+	ChildProposals []Proposal
+
+	// LocalTS and RemoteTS are the traffic selectors of the CHILD SA
+	// (RFC 7296 2.9), this side's and the peer's.
+	LocalTS, RemoteTS []isakmp.TrafficSelector
+	Mode              Mode
+
+	// ChildRekey is when a CHILD SA is rekeyed (its soft lifetime, less a
+	// random jitter of up to RekeyJitter); ChildLifetime is its hard
+	// lifetime. Zero means DefaultChildRekey and 110% of ChildRekey.
+	ChildRekey, ChildLifetime time.Duration
+	// IKERekey is when the IKE SA is rekeyed; zero means DefaultIKERekey,
+	// negative means never.
+	IKERekey time.Duration
+	// RekeyJitter is the largest random amount subtracted from rekey
+	// times; zero means 10% of the rekey time, negative none.
+	RekeyJitter time.Duration
+
+	// DPDInterval is how long the peer may be silent before a liveness
+	// check (an empty INFORMATIONAL request, RFC 7296 2.4); zero turns it
+	// off.
+	DPDInterval time.Duration
+
+	// Retransmission of requests (RFC 7296 2.1): the first timeout, the
+	// factor by which it grows, and the number of retransmissions before
+	// the peer is declared dead.
+	RetransmitTimeout time.Duration
+	RetransmitBase    float64
+	RetransmitTries   int
+
+	// InitialContact asks the peer to delete older IKE SAs with this
+	// identity (RFC 7296 2.4).
+	InitialContact bool
+
+	// SPI allocates inbound CHILD SA SPIs (for example from package sad);
+	// nil picks random SPIs of 256 and up.
+	SPI func() (uint32, error)
+
+	// Rand is the source of nonces, SPIs and MODP exponents; nil is
+	// crypto/rand.
+	Rand io.Reader
+	// Logger receives debug logs; nil discards them.
+	Logger *slog.Logger
+}
+
+var errConfig = errors.New("ike: invalid configuration")
+
+// check validates the configuration for use by a session.
+func (c *Config) check() error {
+	if c.Auth == nil || c.PeerAuth == nil {
+		return fmt.Errorf("%w: Auth and PeerAuth are required", errConfig)
+	}
+	if err := c.LocalID.Validate(); err != nil {
+		return fmt.Errorf("%w: LocalID: %v", errConfig, err)
+	}
+	if len(c.IKEProposals) == 0 || len(c.IKEProposals) > 255 || len(c.ChildProposals) > 255 {
+		return fmt.Errorf("%w: between 1 and 255 IKE proposals are required", errConfig)
+	}
+	for i := range c.IKEProposals {
+		p := &c.IKEProposals[i]
+		if p.Protocol != isakmp.ProtocolIKE {
+			return fmt.Errorf("%w: IKE proposal %d has protocol %v", errConfig, i+1, p.Protocol)
+		}
+		if err := p.validate(); err != nil {
+			return err
+		}
+	}
+	for i := range c.ChildProposals {
+		p := &c.ChildProposals[i]
+		if p.Protocol != isakmp.ProtocolESP && p.Protocol != isakmp.ProtocolAH {
+			return fmt.Errorf("%w: CHILD proposal %d has protocol %v", errConfig, i+1, p.Protocol)
+		}
+		if err := p.validate(); err != nil {
+			return err
+		}
+		if p.Protocol != c.ChildProposals[0].Protocol {
+			return fmt.Errorf("%w: CHILD proposals mix ESP and AH", errConfig)
+		}
+	}
+	if len(c.ChildProposals) > 0 && (len(c.LocalTS) == 0 || len(c.RemoteTS) == 0) {
+		return fmt.Errorf("%w: CHILD proposals need LocalTS and RemoteTS", errConfig)
+	}
+	if c.RetransmitBase != 0 && c.RetransmitBase < 1 {
+		return fmt.Errorf("%w: RetransmitBase below 1", errConfig)
+	}
+	return nil
+}
+
+func (c *Config) retransmitTimeout() time.Duration {
+	if c.RetransmitTimeout > 0 {
+		return c.RetransmitTimeout
+	}
+	return DefaultRetransmitTimeout
+}
+
+func (c *Config) retransmitBase() float64 {
+	if c.RetransmitBase >= 1 {
+		return c.RetransmitBase
+	}
+	return DefaultRetransmitBase
+}
+
+func (c *Config) retransmitTries() int {
+	if c.RetransmitTries > 0 {
+		return c.RetransmitTries
+	}
+	return DefaultRetransmitTries
+}
+
+func (c *Config) childRekey() time.Duration {
+	if c.ChildRekey > 0 {
+		return c.ChildRekey
+	}
+	return DefaultChildRekey
+}
+
+func (c *Config) childLifetime() time.Duration {
+	if c.ChildLifetime > 0 {
+		return c.ChildLifetime
+	}
+	return c.childRekey() * 11 / 10
+}
+
+func (c *Config) ikeRekey() time.Duration {
+	switch {
+	case c.IKERekey > 0:
+		return c.IKERekey
+	case c.IKERekey < 0:
+		return 0
+	}
+	return DefaultIKERekey
+}
+
+func (c *Config) jitter(rekey time.Duration) time.Duration {
+	switch {
+	case c.RekeyJitter > 0:
+		return min(c.RekeyJitter, rekey/2)
+	case c.RekeyJitter < 0:
+		return 0
+	}
+	return rekey / 10
+}

@@ -1,0 +1,368 @@
+package ike
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/ipsecgo/ipsec/isakmp"
+)
+
+// handshake is the state of IKE_SA_INIT and IKE_AUTH, dropped once the
+// IKE SA is established.
+type handshake struct {
+	ni, nr    []byte
+	kx        *keyExchange
+	initReq   []byte // RealMessage1 (RFC 7296 2.15)
+	initResp  []byte // RealMessage2
+	cookie    []byte
+	keRetries int
+	cookieTry int
+	child     *childReq // initiator: the CHILD SA requested in IKE_AUTH
+}
+
+const (
+	maxKERetries     = 2  // INVALID_KE_PAYLOAD answers followed (RFC 7296 1.2)
+	maxCookieRetries = 2  // COOKIE challenges followed (RFC 7296 2.6)
+	maxCookieLen     = 64 // RFC 7296 2.6: 1 to 64 octets
+)
+
+var (
+	errNoProposal = errors.New("ike: no acceptable proposal")
+	errHandshake  = errors.New("ike: invalid IKE_SA_INIT")
+)
+
+// NewInitiator starts an IKE SA with the peer at remote: it queues the
+// IKE_SA_INIT request (RFC 7296 1.2) and, once that is answered, IKE_AUTH
+// with the first CHILD SA. local and remote are the addresses the
+// datagrams use; they feed NAT detection (RFC 7296 2.23) and become the
+// CHILD SA's tunnel endpoints.
+func NewInitiator(cfg *Config, local, remote netip.AddrPort, now time.Time) (*Session, error) {
+	s, err := newSession(cfg, local, remote)
+	if err != nil {
+		return nil, err
+	}
+	s.sa = &ikeSA{state: stateInitSent, initiator: true, spiI: s.newIKESPI()}
+	g := dhGroupByID(cfg.IKEProposals[0].KE[0])
+	hs := &handshake{ni: s.random(nonceLen)}
+	if hs.kx, err = g.generate(s.rand); err != nil {
+		return nil, err
+	}
+	s.handshake = hs
+	s.lastRecv = now
+	if err := s.sendInit(now); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// sendInit sends (or sends again, after a COOKIE or INVALID_KE_PAYLOAD
+// answer) the IKE_SA_INIT request:
+//
+//	HDR, [N(COOKIE),] SAi1, KEi, Ni, N(NAT_DETECTION_SOURCE_IP),
+//	N(NAT_DETECTION_DESTINATION_IP)
+func (s *Session) sendInit(now time.Time) error {
+	hs, sa := s.handshake, s.sa
+	sa.spiR = [8]byte{}
+	var ps []isakmp.Payload
+	if hs.cookie != nil {
+		ps = append(ps, notify(isakmp.NotifyCookie, hs.cookie))
+	}
+	saPay := &isakmp.SA{}
+	for i := range s.cfg.IKEProposals {
+		saPay.Proposals = append(saPay.Proposals, s.cfg.IKEProposals[i].wireProposal(uint8(i+1), nil, true))
+	}
+	ps = append(ps, saPay,
+		&isakmp.KE{Group: hs.kx.group.id, Data: hs.kx.public()},
+		&isakmp.Nonce{Data: hs.ni},
+		notify(isakmp.NotifyNATDetectionSourceIP, natHash(sa.spiI, sa.spiR, s.local)),
+		notify(isakmp.NotifyNATDetectionDestinationIP, natHash(sa.spiI, sa.spiR, s.remote)))
+	m := isakmp.Message{Header: s.header(sa, isakmp.ExchangeIKESAInit, 0, false), Payloads: ps}
+	b, err := m.Append(nil)
+	if err != nil {
+		return err
+	}
+	hs.initReq = b
+	sa.nextReqID = 1
+	s.arm(now, sa, &request{id: 0, msg: b, exch: isakmp.ExchangeIKESAInit, onResponse: s.onInitResponse})
+	return nil
+}
+
+// natHash is the NAT detection hash SHA-1(SPIi | SPIr | IP | Port) of
+// RFC 7296 2.23.
+func natHash(spiI, spiR [8]byte, ap netip.AddrPort) []byte {
+	h := sha1.New()
+	h.Write(spiI[:])
+	h.Write(spiR[:])
+	h.Write(ap.Addr().Unmap().AsSlice())
+	h.Write(binary.BigEndian.AppendUint16(nil, ap.Port()))
+	return h.Sum(nil)
+}
+
+// detectNAT compares the peer's NAT detection notifications with what
+// this side sees (RFC 7296 2.23). Without them, no NAT is assumed.
+func (s *Session) detectNAT(ps []isakmp.Payload) {
+	sa := s.sa
+	var src, dst bool
+	srcMatch, dstMatch := false, false
+	for _, n := range notifies(ps) {
+		switch n.NotifyType {
+		case isakmp.NotifyNATDetectionSourceIP:
+			src = true
+			if bytes.Equal(n.Data, natHash(sa.spiI, sa.spiR, s.remote)) {
+				srcMatch = true
+			}
+		case isakmp.NotifyNATDetectionDestinationIP:
+			dst = true
+			dstMatch = bytes.Equal(n.Data, natHash(sa.spiI, sa.spiR, s.local))
+		}
+	}
+	s.remoteNAT = src && !srcMatch
+	s.localNAT = dst && !dstMatch
+}
+
+// onInitResponse handles the IKE_SA_INIT response (RFC 7296 1.2):
+//
+//	HDR, SAr1, KEr, Nr, [CERTREQ,] N(NAT_DETECTION_*)
+//
+// or a COOKIE (2.6) or INVALID_KE_PAYLOAD (1.2) answer, which restart the
+// exchange, or an error.
+func (s *Session) onInitResponse(now time.Time, h *isakmp.Header, ps []isakmp.Payload, raw []byte) error {
+	hs, sa := s.handshake, s.sa
+	if n := findNotify(ps, isakmp.NotifyCookie); n != nil {
+		if len(n.Data) == 0 || len(n.Data) > maxCookieLen || hs.cookieTry >= maxCookieRetries {
+			return s.failInit(fmt.Errorf("%w: unusable COOKIE", errHandshake))
+		}
+		hs.cookieTry++
+		hs.cookie = bytes.Clone(n.Data)
+		return s.sendInit(now)
+	}
+	if n := findNotify(ps, isakmp.NotifyInvalidKEPayload); n != nil {
+		if len(n.Data) != 2 {
+			return s.failInit(fmt.Errorf("%w: malformed INVALID_KE_PAYLOAD", errHandshake))
+		}
+		g := isakmp.KEGroup(binary.BigEndian.Uint16(n.Data))
+		if hs.keRetries >= maxKERetries || g == hs.kx.group.id || !offersGroup(s.cfg.IKEProposals, g) {
+			return s.failInit(fmt.Errorf("%w: responder asks for %v, which was not offered", errHandshake, g))
+		}
+		hs.keRetries++
+		kx, err := dhGroupByID(g).generate(s.rand)
+		if err != nil {
+			return s.failInit(err)
+		}
+		s.log.Debug("ike: INVALID_KE_PAYLOAD, retrying", "group", g)
+		hs.kx = kx
+		return s.sendInit(now)
+	}
+	if n := errorNotify(ps); n != nil {
+		return s.failInit(NotifyError(n.NotifyType))
+	}
+	if h.ResponderSPI == ([8]byte{}) {
+		return s.failInit(fmt.Errorf("%w: zero responder SPI", errHandshake))
+	}
+	c, ok := checkAccepted(s.cfg.IKEProposals, find[*isakmp.SA](ps), true)
+	if !ok {
+		return s.failInit(fmt.Errorf("%w: the responder's SA payload is not one of ours", errHandshake))
+	}
+	ke := find[*isakmp.KE](ps)
+	nonce := find[*isakmp.Nonce](ps)
+	if ke == nil || nonce == nil || ke.Group != c.ke || c.ke != hs.kx.group.id {
+		return s.failInit(fmt.Errorf("%w: missing or mismatched KE or Nonce", errHandshake))
+	}
+	if len(nonce.Data) < minNonceLen || len(nonce.Data) > maxNonceLen {
+		return s.failInit(fmt.Errorf("%w: nonce of %d bytes", errHandshake, len(nonce.Data)))
+	}
+	gir, err := hs.kx.sharedSecret(ke.Data)
+	if err != nil {
+		return s.failInit(err)
+	}
+	sa.spiR = h.ResponderSPI
+	hs.nr = bytes.Clone(nonce.Data)
+	hs.initResp = bytes.Clone(raw)
+	s.detectNAT(ps)
+	if err := s.installKeys(sa, c, skeyseed(prfByID(c.prf), hs.ni, hs.nr, gir), hs.ni, hs.nr); err != nil {
+		return s.failInit(err)
+	}
+	sa.state = stateAuthSent
+	if err := s.sendAuth(now); err != nil {
+		return s.failInit(err)
+	}
+	return nil
+}
+
+func (s *Session) failInit(err error) error {
+	s.shutdown(err)
+	return err
+}
+
+func offersGroup(props []Proposal, g isakmp.KEGroup) bool {
+	for i := range props {
+		if slices.Contains(props[i].KE, g) {
+			return true
+		}
+	}
+	return false
+}
+
+// installKeys derives the IKE SA's keys from SKEYSEED (RFC 7296 2.14) for
+// the chosen transforms and sets up both directions of SK protection.
+func (s *Session) installKeys(sa *ikeSA, c chosen, seed, ni, nr []byte) error {
+	suite := ikeSuite{encr: ikeEncr(c.encr), encrBits: c.encr.KeyBits, prf: prfByID(c.prf)}
+	if suite.encr == nil || suite.prf == nil {
+		return errNoProposal
+	}
+	if c.integ != isakmp.IntegNone {
+		if suite.integ = integByID(c.integ); suite.integ == nil {
+			return errNoProposal
+		}
+	}
+	keys, err := deriveIKESAKeys(&suite, seed, ni, nr, sa.spiI, sa.spiR)
+	if err != nil {
+		return err
+	}
+	i2r, err := newSKCrypter(&suite, keys.ei, keys.ai, s.rand)
+	if err != nil {
+		return err
+	}
+	r2i, err := newSKCrypter(&suite, keys.er, keys.ar, s.rand)
+	if err != nil {
+		return err
+	}
+	sa.suite, sa.chosen, sa.keys = suite, c, keys
+	if sa.initiator {
+		sa.tx, sa.rx = i2r, r2i
+	} else {
+		sa.tx, sa.rx = r2i, i2r
+	}
+	return nil
+}
+
+// Accept handles an IKE_SA_INIT request (RFC 7296 1.2) received on local
+// from remote. It returns a responder session that has queued its
+// response. If the request is answered without keeping state (no
+// acceptable proposal, INVALID_KE_PAYLOAD), the session is already
+// Closed but still holds the answer in Datagrams. Anything that is not an
+// IKE_SA_INIT request returns an error and should be dropped.
+func Accept(cfg *Config, local, remote netip.AddrPort, now time.Time, datagram []byte) (*Session, error) {
+	s, err := newSession(cfg, local, remote)
+	if err != nil {
+		return nil, err
+	}
+	b := bytes.Clone(datagram)
+	var m isakmp.Message
+	if err := m.Decode(b); err != nil {
+		return nil, fmt.Errorf("%w: %v", errBadMessage, err)
+	}
+	h := &m.Header
+	if h.Major() != isakmp.MajorIKEv2 || h.Exchange != isakmp.ExchangeIKESAInit || h.MessageID != 0 ||
+		h.Flags&(isakmp.FlagInitiator|isakmp.FlagResponse) != isakmp.FlagInitiator ||
+		h.ResponderSPI != ([8]byte{}) || h.InitiatorSPI == ([8]byte{}) {
+		return nil, fmt.Errorf("%w: not an IKE_SA_INIT request", errBadMessage)
+	}
+	s.stats.Received++
+	s.lastRecv = now
+	s.sa = &ikeSA{state: stateInitDone, spiI: h.InitiatorSPI}
+	if err := s.respondInit(now, &m, b); err != nil {
+		s.log.Debug("ike: IKE_SA_INIT refused", "err", err)
+	}
+	return s, nil
+}
+
+// respondInit answers IKE_SA_INIT:
+//
+//	HDR, SAr1, KEr, Nr, N(NAT_DETECTION_SOURCE_IP), N(NAT_DETECTION_DESTINATION_IP)
+//
+// choosing the first of our proposals that the initiator offered (RFC 7296
+// 2.7) and, if its KE payload is for another group, asking for the right
+// one with INVALID_KE_PAYLOAD.
+func (s *Session) respondInit(now time.Time, m *isakmp.Message, raw []byte) error {
+	ps := m.Payloads
+	sa := s.sa
+	saPay := find[*isakmp.SA](ps)
+	ke := find[*isakmp.KE](ps)
+	nonce := find[*isakmp.Nonce](ps)
+	if saPay == nil || ke == nil || nonce == nil {
+		s.stats.Dropped++
+		return s.refuseInit(isakmp.NotifyInvalidSyntax, nil, fmt.Errorf("%w: SA, KE or Nonce missing", errHandshake))
+	}
+	c, ok := selectProposal(s.cfg.IKEProposals, saPay.Proposals, true, ke.Group)
+	if !ok {
+		return s.refuseInit(isakmp.NotifyNoProposalChosen, nil, errNoProposal)
+	}
+	if ke.Group != c.ke {
+		return s.refuseInit(isakmp.NotifyInvalidKEPayload, u16(uint16(c.ke)),
+			fmt.Errorf("%w: KE payload for %v, %v chosen", errHandshake, ke.Group, c.ke))
+	}
+	if len(nonce.Data) < minNonceLen || len(nonce.Data) > maxNonceLen {
+		return s.refuseInit(isakmp.NotifyInvalidSyntax, nil, fmt.Errorf("%w: nonce of %d bytes", errHandshake, len(nonce.Data)))
+	}
+	kx, err := dhGroupByID(c.ke).generate(s.rand)
+	if err != nil {
+		return s.failInit(err)
+	}
+	gir, err := kx.sharedSecret(ke.Data)
+	if err != nil {
+		// RFC 6989: an invalid public value fails the exchange.
+		return s.refuseInit(isakmp.NotifyInvalidSyntax, nil, err)
+	}
+	hs := &handshake{ni: bytes.Clone(nonce.Data), nr: s.random(nonceLen), kx: kx, initReq: bytes.Clone(raw)}
+	s.handshake = hs
+	sa.spiR = s.newIKESPI()
+	s.detectNAT(ps)
+	if err := s.installKeys(sa, c, skeyseed(prfByID(c.prf), hs.ni, hs.nr, gir), hs.ni, hs.nr); err != nil {
+		return s.failInit(err)
+	}
+	out := []isakmp.Payload{
+		&isakmp.SA{Proposals: []isakmp.Proposal{c.wire(nil)}},
+		&isakmp.KE{Group: c.ke, Data: kx.public()},
+		&isakmp.Nonce{Data: hs.nr},
+		notify(isakmp.NotifyNATDetectionSourceIP, natHash(sa.spiI, sa.spiR, s.local)),
+		notify(isakmp.NotifyNATDetectionDestinationIP, natHash(sa.spiI, sa.spiR, s.remote)),
+	}
+	resp := isakmp.Message{Header: s.header(sa, isakmp.ExchangeIKESAInit, 0, true), Payloads: out}
+	b, err := resp.Append(nil)
+	if err != nil {
+		return s.failInit(err)
+	}
+	hs.initResp = b
+	sa.peerReqID = 1
+	sa.lastResp = b
+	sa.lastReq = sha256.Sum256(raw)
+	s.send(bytes.Clone(b))
+	s.armAuthTimeout(now)
+	return nil
+}
+
+// refuseInit answers an IKE_SA_INIT request with a single notification
+// and keeps no state (RFC 7296 2.6, 2.7).
+func (s *Session) refuseInit(t isakmp.NotifyType, data []byte, err error) error {
+	sa := s.sa
+	h := s.header(sa, isakmp.ExchangeIKESAInit, 0, true)
+	h.ResponderSPI = [8]byte{}
+	m := isakmp.Message{Header: h, Payloads: []isakmp.Payload{notify(t, data)}}
+	if b, e := m.Append(nil); e == nil {
+		s.send(b)
+	}
+	s.closed = true
+	sa.state = stateClosed
+	return err
+}
+
+// armAuthTimeout gives a half-open responder SA the lifetime of a full
+// initiator retransmission schedule: if IKE_AUTH does not arrive by then,
+// the SA is dropped.
+func (s *Session) armAuthTimeout(now time.Time) {
+	total := time.Duration(0)
+	t := float64(s.cfg.retransmitTimeout())
+	for i := 0; i <= s.cfg.retransmitTries(); i++ {
+		total += time.Duration(t)
+		t *= s.cfg.retransmitBase()
+	}
+	s.halfOpenUntil = now.Add(total)
+}

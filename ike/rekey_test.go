@@ -1,0 +1,176 @@
+package ike
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ipsecgo/ipsec/isakmp"
+)
+
+// TestRekeyChildPFS rekeys the CHILD SA from each side with a new key
+// exchange (RFC 7296 1.3.3, 2.17 with g^ir), checks that the new SAs carry
+// ESP both ways and differ from the old ones, and that the old SAs are
+// deleted on both sides.
+func TestRekeyChildPFS(t *testing.T) {
+	for _, fromInitiator := range []bool{true, false} {
+		p := establish(t, "aes256gcm16-prfsha256-x25519", "aes256gcm16-modp2048-ecp256")
+		a, b := p.i, p.r
+		evA, evB := &p.evI, &p.evR
+		if !fromInitiator {
+			a, b = b, a
+			evA, evB = evB, evA
+		}
+		old := a.ChildSAs()[0]
+		*evA, *evB = nil, nil
+		if err := a.RekeyChild(p.now, old.InboundSPI); err != nil {
+			t.Fatal(err)
+		}
+		p.collect()
+		p.run()
+		ra, rb := findEvent(*evA, EventChildRekeyed), findEvent(*evB, EventChildRekeyed)
+		if ra == nil || rb == nil {
+			t.Fatalf("rekey events %v / %v", kinds(*evA), kinds(*evB))
+		}
+		if ra.Old.InboundSPI != old.InboundSPI || ra.Child.InboundSPI == old.InboundSPI {
+			t.Fatalf("wrong SPIs: old %x, event old %x new %x", old.InboundSPI, ra.Old.InboundSPI, ra.Child.InboundSPI)
+		}
+		if ra.Child.PFS != isakmp.GroupMODP2048 || rb.Child.PFS != isakmp.GroupMODP2048 {
+			t.Fatalf("PFS group %v / %v, want MODP_2048", ra.Child.PFS, rb.Child.PFS)
+		}
+		checkESP(t, ra.Child, rb.Child)
+		if string(ra.Child.OutboundEncKey) == string(old.OutboundEncKey) {
+			t.Fatal("rekeyed SA has the old key")
+		}
+		if countEvents(*evA, EventChildDeleted) != 1 || countEvents(*evB, EventChildDeleted) != 1 {
+			t.Fatalf("old SA not deleted: %v / %v", kinds(*evA), kinds(*evB))
+		}
+		if len(a.ChildSAs()) != 1 || len(b.ChildSAs()) != 1 {
+			t.Fatalf("CHILD SAs: %d / %d", len(a.ChildSAs()), len(b.ChildSAs()))
+		}
+	}
+}
+
+// TestRekeyChildInvalidKE: the rekey initiator's first KE is for a group
+// the responder does not take; it retries with the group named in
+// INVALID_KE_PAYLOAD.
+func TestRekeyChildInvalidKE(t *testing.T) {
+	icfg := pskConfig(t, true, "aes256gcm16-prfsha256-x25519", "aes256gcm16-x25519-ecp256")
+	rcfg := pskConfig(t, false, "aes256gcm16-prfsha256-x25519", "aes256gcm16-ecp256")
+	p := newPair(t, icfg, rcfg)
+	p.run()
+	old := p.i.ChildSAs()[0]
+	if err := p.i.RekeyChild(p.now, old.InboundSPI); err != nil {
+		t.Fatal(err)
+	}
+	p.collect()
+	p.run()
+	ev := findEvent(p.evI, EventChildRekeyed)
+	if ev == nil || ev.Child.PFS != isakmp.GroupECP256 {
+		t.Fatalf("events %v", kinds(p.evI))
+	}
+}
+
+// TestRekeyChildOnTimer: CHILD SAs are rekeyed before their soft lifetime,
+// without intervention, and keep working.
+func TestRekeyChildOnTimer(t *testing.T) {
+	icfg := pskConfig(t, true, "aes256gcm16-prfsha256-x25519", "aes256gcm16-x25519")
+	rcfg := pskConfig(t, false, "aes256gcm16-prfsha256-x25519", "aes256gcm16-x25519")
+	icfg.ChildRekey, rcfg.ChildRekey = 10*time.Minute, 20*time.Minute
+	p := newPair(t, icfg, rcfg)
+	p.run()
+	for p.now.Sub(t0) < 35*time.Minute && p.advance(time.Hour) {
+		p.run()
+	}
+	if n := countEvents(p.evI, EventChildRekeyed); n < 3 {
+		t.Fatalf("%d rekeys in 35 minutes with a 10-minute rekey time: %v", n, kinds(p.evI))
+	}
+	ci, cr := p.i.ChildSAs(), p.r.ChildSAs()
+	if len(ci) != 1 || len(cr) != 1 {
+		t.Fatalf("CHILD SAs %d / %d", len(ci), len(cr))
+	}
+	if ci[0].SoftLifetime > 10*time.Minute || ci[0].SoftLifetime < 9*time.Minute || ci[0].HardLifetime != 11*time.Minute {
+		t.Fatalf("lifetimes %v / %v", ci[0].SoftLifetime, ci[0].HardLifetime)
+	}
+	checkESP(t, &ci[0], &cr[0])
+}
+
+// TestRekeyIKE rekeys the IKE SA from each side (RFC 7296 1.3.2, 2.18):
+// new SPIs, the old IKE SA deleted, the CHILD SA untouched, and the new
+// IKE SA able to rekey the CHILD SA.
+func TestRekeyIKE(t *testing.T) {
+	for _, fromInitiator := range []bool{true, false} {
+		p := establish(t, "aes128-sha256-modp2048", "aes128-sha256")
+		a, b := p.i, p.r
+		evA, evB := &p.evI, &p.evR
+		if !fromInitiator {
+			a, b = b, a
+			evA, evB = evB, evA
+		}
+		oldI, oldR := a.SPIs()
+		if err := a.RekeyIKE(p.now); err != nil {
+			t.Fatal(err)
+		}
+		p.collect()
+		p.run()
+		newI, newR := a.SPIs()
+		bi, br := b.SPIs()
+		if newI == oldI || newR == oldR || bi != newI || br != newR {
+			t.Fatalf("SPIs %x %x -> %x %x, peer %x %x", oldI, oldR, newI, newR, bi, br)
+		}
+		if findEvent(*evA, EventIKERekeyed) == nil || findEvent(*evB, EventIKERekeyed) == nil {
+			t.Fatalf("events %v / %v", kinds(*evA), kinds(*evB))
+		}
+		if a.old != nil || b.old != nil {
+			t.Fatal("old IKE SA not deleted")
+		}
+		if a.sa.initiator != true || b.sa.initiator != false {
+			t.Fatal("the rekey initiator must be the new IKE SA's initiator")
+		}
+		if findEvent(*evA, EventChildDeleted) != nil || findEvent(*evB, EventIKEDown) != nil {
+			t.Fatal("rekeying the IKE SA removed SAs")
+		}
+		// The new IKE SA works: rekey the CHILD SA over it, with traffic.
+		ch := a.ChildSAs()[0]
+		if err := a.RekeyChild(p.now, ch.InboundSPI); err != nil {
+			t.Fatal(err)
+		}
+		p.collect()
+		p.run()
+		ra, rb := findEvent(*evA, EventChildRekeyed), findEvent(*evB, EventChildRekeyed)
+		if ra == nil || rb == nil {
+			t.Fatalf("no CHILD rekey over the new IKE SA: %v / %v", kinds(*evA), kinds(*evB))
+		}
+		checkESP(t, ra.Child, rb.Child)
+		if st := a.Stats(); st.Dropped+st.IntegrityFailures != 0 {
+			t.Fatalf("stats %+v", st)
+		}
+		if st := b.Stats(); st.Dropped+st.IntegrityFailures != 0 {
+			t.Fatalf("stats %+v", st)
+		}
+	}
+}
+
+// TestSimultaneousChildRekey: both sides rekey the same CHILD SA at once
+// (RFC 7296 2.8.1). Exactly one new pair survives, on both sides, and it
+// works.
+func TestSimultaneousChildRekey(t *testing.T) {
+	p := establish(t, "aes256gcm16-prfsha256-x25519", "aes256gcm16-x25519")
+	ci := p.i.ChildSAs()[0]
+	cr := p.r.ChildSAs()[0]
+	if err := p.i.RekeyChild(p.now, ci.InboundSPI); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.r.RekeyChild(p.now, cr.InboundSPI); err != nil {
+		t.Fatal(err)
+	}
+	p.collect()
+	p.run()
+	si, sr := p.i.ChildSAs(), p.r.ChildSAs()
+	if len(si) != 1 || len(sr) != 1 {
+		t.Fatalf("CHILD SAs after the collision: %d / %d (events %v / %v)", len(si), len(sr), kinds(p.evI), kinds(p.evR))
+	}
+	if si[0].InboundSPI == ci.InboundSPI || si[0].OutboundSPI != sr[0].InboundSPI {
+		t.Fatalf("survivors do not pair: %x/%x vs %x/%x", si[0].InboundSPI, si[0].OutboundSPI, sr[0].InboundSPI, sr[0].OutboundSPI)
+	}
+	checkESP(t, &si[0], &sr[0])
+}
