@@ -57,6 +57,18 @@ func PSKPeers(store *auth.PSKStore) PeerAuthFunc {
 	}
 }
 
+// CertPeers returns a PeerAuthFunc that accepts peers whose certificate
+// chain (from their CERT payloads) v accepts for the identity they claim.
+func CertPeers(v *auth.CertVerifier) PeerAuthFunc {
+	return func(id auth.Identity, certs [][]byte, now time.Time) (auth.PeerAuthenticator, error) {
+		p, err := v.Verify(id, certs, now)
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
+}
+
 // Config configures the sessions with one peer. A Config must not be
 // changed after it has been passed to NewInitiator or Accept; it is then
 // safe for concurrent use by the sessions that share it.
@@ -112,6 +124,10 @@ type Config struct {
 	// InitialContact asks the peer to delete older IKE SAs with this
 	// identity (RFC 7296 2.4).
 	InitialContact bool
+
+	// Cookies, if set, makes responders demand COOKIEs under load (RFC
+	// 7296 2.6).
+	Cookies *CookieJar
 
 	// SPI allocates inbound CHILD SA SPIs (for example from package sad);
 	// nil picks random SPIs of 256 and up.

@@ -252,3 +252,66 @@ func TestDPD(t *testing.T) {
 		t.Fatalf("events %v", kinds(p.evI))
 	}
 }
+
+// TestCookie: a responder over its half-open threshold answers IKE_SA_INIT
+// with a COOKIE and keeps no state; the initiator returns the cookie and
+// the exchange completes (RFC 7296 2.6). A forged cookie is refused.
+func TestCookie(t *testing.T) {
+	jar, err := NewCookieJar(0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcfg := pskConfig(t, false, "aes256gcm16-prfsha256-x25519", "aes256gcm16")
+	rcfg.Cookies = jar
+	var inits [][]byte
+	p := newPair(t, pskConfig(t, true, "aes256gcm16-prfsha256-x25519", "aes256gcm16"), rcfg)
+	p.filter = func(fromI bool, b []byte) bool {
+		var h isakmp.Header
+		if fromI && h.Parse(b) == nil && h.Exchange == isakmp.ExchangeIKESAInit {
+			inits = append(inits, append([]byte(nil), b...))
+		}
+		return true
+	}
+	p.step()
+	if p.r == nil || !p.r.Closed() || jar.HalfOpen() != 0 {
+		t.Fatal("responder kept state without a cookie")
+	}
+	p.r = nil
+	p.step() // the COOKIE answer reaches the initiator
+	p.step() // the retry with the cookie reaches the responder
+	if p.r == nil || p.r.Closed() || jar.HalfOpen() != 1 {
+		t.Fatalf("retry with the cookie refused (half-open %d)", jar.HalfOpen())
+	}
+	p.run()
+	if !p.i.Established() || !p.r.Established() || jar.HalfOpen() != 0 {
+		t.Fatalf("not established or still half-open: %v, %d", kinds(p.evI), jar.HalfOpen())
+	}
+	m, err := isakmp.Parse(inits[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := m.Payloads[0].(*isakmp.Notify); !ok || n.NotifyType != isakmp.NotifyCookie {
+		t.Fatal("the cookie is not the first payload of the retry (RFC 7296 2.6)")
+	}
+	// The same request with the cookie changed gets a new challenge.
+	forged := append([]byte(nil), inits[1]...)
+	forged[len(m.Header.Append(nil))+8+4] ^= 1 // inside the cookie data
+	s, err := Accept(rcfg, addrR, addrI, p.now, forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Closed() || jar.HalfOpen() != 0 {
+		t.Fatal("forged cookie accepted")
+	}
+	// After Rotate the old cookie still works, after two it does not.
+	if err := jar.Rotate(nil); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := Accept(rcfg, addrR, addrI, p.now, inits[1]); s.Closed() {
+		t.Fatal("cookie refused after one rotation")
+	}
+	jar.Rotate(nil)
+	if s, _ := Accept(rcfg, addrR, addrI, p.now, inits[1]); !s.Closed() {
+		t.Fatal("cookie accepted after two rotations")
+	}
+}

@@ -182,3 +182,45 @@ func TestTrafficSelectorNarrowing(t *testing.T) {
 		t.Fatalf("responder's remote selectors %+v", cr.Child.RemoteTS)
 	}
 }
+
+// TestTransportModeAndAH: USE_TRANSPORT_MODE is negotiated when both sides
+// want it and refused otherwise; AH proposals produce AH CHILD SAs with
+// integrity keys only.
+func TestTransportModeAndAH(t *testing.T) {
+	icfg := pskConfig(t, true, "aes128gcm16-prfsha256-x25519", "aes128gcm16")
+	rcfg := pskConfig(t, false, "aes128gcm16-prfsha256-x25519", "aes128gcm16")
+	icfg.Mode, rcfg.Mode = Transport, Transport
+	p := newPair(t, icfg, rcfg)
+	p.run()
+	ci, cr := findEvent(p.evI, EventChildUp), findEvent(p.evR, EventChildUp)
+	if ci == nil || cr == nil || ci.Child.Mode != Transport || cr.Child.Mode != Transport {
+		t.Fatalf("events %v / %v", kinds(p.evI), kinds(p.evR))
+	}
+	checkESP(t, ci.Child, cr.Child)
+
+	// Transport requested, tunnel configured: no CHILD SA, IKE SA up.
+	rcfg2 := pskConfig(t, false, "aes128gcm16-prfsha256-x25519", "aes128gcm16")
+	p = newPair(t, icfg, rcfg2)
+	p.run()
+	ev := findEvent(p.evI, EventChildFailed)
+	if !p.i.Established() || ev == nil || !errors.Is(ev.Err, NotifyError(isakmp.NotifyNoProposalChosen)) {
+		t.Fatalf("events %v (%v)", kinds(p.evI), errOf(p.evI))
+	}
+
+	icfg = pskConfig(t, true, "aes128gcm16-prfsha256-x25519", "aes128gcm16")
+	rcfg = pskConfig(t, false, "aes128gcm16-prfsha256-x25519", "aes128gcm16")
+	icfg.ChildProposals = mustProposals(t, "sha256-esn-noesn,sha1", isakmp.ProtocolAH)
+	rcfg.ChildProposals = mustProposals(t, "sha384,sha256", isakmp.ProtocolAH)
+	p = newPair(t, icfg, rcfg)
+	p.run()
+	ci, cr = findEvent(p.evI, EventChildUp), findEvent(p.evR, EventChildUp)
+	if ci == nil || cr == nil {
+		t.Fatalf("events %v / %v", kinds(p.evI), kinds(p.evR))
+	}
+	if ci.Child.Protocol != isakmp.ProtocolAH || ci.Child.Integ != isakmp.IntegHMACSHA2_256_128 || ci.Child.ESN ||
+		len(ci.Child.InboundEncKey) != 0 || len(ci.Child.InboundIntegKey) != 32 ||
+		!bytes.Equal(ci.Child.InboundIntegKey, cr.Child.OutboundIntegKey) ||
+		!bytes.Equal(ci.Child.OutboundIntegKey, cr.Child.InboundIntegKey) {
+		t.Fatalf("AH SA %+v / %+v", ci.Child, cr.Child)
+	}
+}

@@ -181,6 +181,7 @@ func (s *Session) onAuthResponse(now time.Time, _ *isakmp.Header, ps []isakmp.Pa
 func (s *Session) establish(now time.Time) {
 	sa := s.sa
 	sa.state = stateEstablished
+	s.leaveHalfOpen()
 	if r := s.cfg.ikeRekey(); r > 0 {
 		j, _ := randInt(s, int64(s.cfg.jitter(r)))
 		sa.rekeyAt = now.Add(r - time.Duration(j))

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ipsecgo/ipsec/auth"
 	"github.com/ipsecgo/ipsec/isakmp"
 )
 
@@ -82,7 +83,8 @@ func (s *Session) sendInit(now time.Time) error {
 		&isakmp.KE{Group: hs.kx.group.id, Data: hs.kx.public()},
 		&isakmp.Nonce{Data: hs.ni},
 		notify(isakmp.NotifyNATDetectionSourceIP, natHash(sa.spiI, sa.spiR, s.local)),
-		notify(isakmp.NotifyNATDetectionDestinationIP, natHash(sa.spiI, sa.spiR, s.remote)))
+		notify(isakmp.NotifyNATDetectionDestinationIP, natHash(sa.spiI, sa.spiR, s.remote)),
+		sigHashNotify())
 	m := isakmp.Message{Header: s.header(sa, isakmp.ExchangeIKESAInit, 0, false), Payloads: ps}
 	b, err := m.Append(nil)
 	if err != nil {
@@ -92,6 +94,13 @@ func (s *Session) sendInit(now time.Time) error {
 	sa.nextReqID = 1
 	s.arm(now, sa, &request{id: 0, msg: b, exch: isakmp.ExchangeIKESAInit, onResponse: s.onInitResponse})
 	return nil
+}
+
+// sigHashNotify is the SIGNATURE_HASH_ALGORITHMS notification (RFC 7427
+// 4): the hashes package auth verifies in RFC 7427 signatures.
+func sigHashNotify() *isakmp.Notify {
+	return notify(isakmp.NotifySignatureHashAlgorithms,
+		auth.AppendSignatureHashAlgorithms(nil, auth.SupportedHashAlgorithms(false)))
 }
 
 // natHash is the NAT detection hash SHA-1(SPIi | SPIr | IP | Port) of
@@ -291,6 +300,15 @@ func (s *Session) respondInit(now time.Time, m *isakmp.Message, raw []byte) erro
 		s.stats.Dropped++
 		return s.refuseInit(isakmp.NotifyInvalidSyntax, nil, fmt.Errorf("%w: SA, KE or Nonce missing", errHandshake))
 	}
+	if j := s.cfg.Cookies; j != nil && j.needed() {
+		// RFC 7296 2.6: under load, only an initiator that returns our
+		// cookie gets state.
+		n := findNotify(ps, isakmp.NotifyCookie)
+		if n == nil || !j.check(n.Data, nonce.Data, s.remote.Addr(), sa.spiI) {
+			return s.refuseInit(isakmp.NotifyCookie, j.make(nonce.Data, s.remote.Addr(), sa.spiI),
+				fmt.Errorf("%w: cookie required", errHandshake))
+		}
+	}
 	c, ok := selectProposal(s.cfg.IKEProposals, saPay.Proposals, true, ke.Group)
 	if !ok {
 		return s.refuseInit(isakmp.NotifyNoProposalChosen, nil, errNoProposal)
@@ -324,6 +342,7 @@ func (s *Session) respondInit(now time.Time, m *isakmp.Message, raw []byte) erro
 		&isakmp.Nonce{Data: hs.nr},
 		notify(isakmp.NotifyNATDetectionSourceIP, natHash(sa.spiI, sa.spiR, s.local)),
 		notify(isakmp.NotifyNATDetectionDestinationIP, natHash(sa.spiI, sa.spiR, s.remote)),
+		sigHashNotify(),
 	}
 	resp := isakmp.Message{Header: s.header(sa, isakmp.ExchangeIKESAInit, 0, true), Payloads: out}
 	b, err := resp.Append(nil)
@@ -336,7 +355,20 @@ func (s *Session) respondInit(now time.Time, m *isakmp.Message, raw []byte) erro
 	sa.lastReq = sha256.Sum256(raw)
 	s.send(bytes.Clone(b))
 	s.armAuthTimeout(now)
+	if j := s.cfg.Cookies; j != nil {
+		j.halfOpen.Add(1)
+		s.halfOpen = true
+	}
 	return nil
+}
+
+// leaveHalfOpen ends the half-open period of a responder SA for the
+// cookie threshold.
+func (s *Session) leaveHalfOpen() {
+	if s.halfOpen {
+		s.halfOpen = false
+		s.cfg.Cookies.halfOpen.Add(-1)
+	}
 }
 
 // refuseInit answers an IKE_SA_INIT request with a single notification

@@ -127,6 +127,7 @@ type Session struct {
 	// halfOpenUntil is when a responder that has answered IKE_SA_INIT
 	// gives up waiting for IKE_AUTH.
 	halfOpenUntil time.Time
+	halfOpen      bool // counted in Config.Cookies
 
 	out    [][]byte
 	events []Event
@@ -660,6 +661,7 @@ func (s *Session) shutdown(err error) {
 		s.emit(Event{Kind: EventChildDeleted, Child: &sa})
 	}
 	s.children = nil
+	s.leaveHalfOpen()
 	s.emit(Event{Kind: EventIKEDown, Err: err})
 	s.sa.state = stateClosed
 	s.sa.req = nil
