@@ -20,6 +20,14 @@
 // message re-encodes to the same bytes when its RESERVED fields are zero,
 // as RFC 7296 3.2 and RFC 2408 3.2 require senders to send them.
 //
+// Proposal strings in the strongSwan/libreswan style
+// ("aes256gcm16-prfsha256-x25519", "aes128-sha256-modp2048"; for ESP
+// "aes256gcm16-x25519" or "aes128-sha256") convert to and from SA
+// proposals with ParseProposal and FormatProposal (IKEv2) and
+// ParseV1Proposal and FormatV1Proposal (IKEv1). The subpackage
+// isakmp/gopacketlayer decodes ISAKMP in packet captures (UDP 500, and
+// 4500 behind the non-ESP marker).
+//
 // Example, reading the proposals of an IKE_SA_INIT request:
 //
 //	var m isakmp.Message
@@ -29,7 +37,8 @@
 //	for _, p := range m.Payloads {
 //		if sa, ok := p.(*isakmp.SA); ok {
 //			for _, prop := range sa.Proposals {
-//				fmt.Println(prop.Protocol, len(prop.Transforms))
+//				s, _ := isakmp.FormatProposal(&prop)
+//				fmt.Println(prop.Protocol, s) // IKE aes256gcm16-prfsha256-x25519
 //			}
 //		}
 //	}

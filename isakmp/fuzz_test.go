@@ -79,3 +79,35 @@ func FuzzWalker(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseProposal: proposal strings never panic the parser, and what
+// parses prints back to a string that parses to the same transforms.
+func FuzzParseProposal(f *testing.F) {
+	for _, s := range []string{"aes256gcm16-prfsha256-x25519", "aes128-sha256-modp2048", "aes256gcm16-x25519",
+		"aes128-sha256", "aes128gmac", "sha256-esn", "-", "", "aes128--sha1", "ke1_mlkem768-aes128-sha1-x25519"} {
+		for proto := ProtocolIKE; proto <= ProtocolESP; proto++ {
+			f.Add(uint8(proto), s)
+		}
+	}
+	f.Fuzz(func(t *testing.T, proto uint8, s string) {
+		p, err := ParseProposal(ProtocolID(proto), s)
+		if err == nil {
+			out, err := FormatProposal(&p)
+			if err != nil {
+				t.Fatalf("FormatProposal(ParseProposal(%q)): %v", s, err)
+			}
+			p2, err := ParseProposal(ProtocolID(proto), out)
+			if err != nil {
+				t.Fatalf("ParseProposal(%q) printed from %q: %v", out, s, err)
+			}
+			if len(p2.Transforms) != len(p.Transforms) {
+				t.Fatalf("%q -> %q changed the transforms", s, out)
+			}
+		}
+		if v1, err := ParseV1Proposal(ProtocolID(proto), s, V1ProposalOptions{}); err == nil {
+			if _, err := FormatV1Proposal(&v1); err != nil {
+				t.Fatalf("FormatV1Proposal(ParseV1Proposal(%q)): %v", s, err)
+			}
+		}
+	})
+}
