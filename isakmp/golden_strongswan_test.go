@@ -484,3 +484,18 @@ func TestGoldenValues(t *testing.T) {
 		}
 	})
 }
+
+// TestGoldenCorruptLengths corrupts the generic length of every payload of
+// every captured message that is not IKEv1-encrypted.
+func TestGoldenCorruptLengths(t *testing.T) {
+	for _, d := range readCaptures(t) {
+		if isV1Encrypted(d.message) {
+			continue
+		}
+		m, err := Parse(d.message)
+		if err != nil {
+			t.Fatal(err)
+		}
+		corruptEveryLength(t, d.message, len(m.Payloads))
+	}
+}

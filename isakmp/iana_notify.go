@@ -135,10 +135,6 @@ func (n NotifyType) String() string { return lookup(notifyNames, n, "NotifyType"
 // IsError reports whether n is an error type (below 16384, RFC 7296 3.10.1).
 func (n NotifyType) IsError() bool { return n < notifyStatusFirst }
 
-// Error makes a NotifyType usable as an error, so that a negotiation can
-// return the code it will send (errors.As with a *NotifyType target).
-func (n NotifyType) Error() string { return "isakmp: notify " + n.String() }
-
 // V1NotifyType is the Notify Message Type of an IKEv1 Notification payload
 // (RFC 2408 3.14.1, RFC 2407 4.6.3, RFC 3706).
 type V1NotifyType uint16

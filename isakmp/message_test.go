@@ -177,22 +177,30 @@ func TestGenericLengthV2(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		off := HeaderLen
-		for j := range m.Payloads {
-			n := int(binary.BigEndian.Uint16(b[off+2:]))
-			for _, bad := range []int{0, 3, n - 1, n + 1} {
-				if bad == n || (bad == n-1 && n == 4) {
-					continue
-				}
-				c := bytes.Clone(b)
-				binary.BigEndian.PutUint16(c[off+2:], uint16(bad))
-				var d Message
-				if err := d.Decode(c); err == nil {
-					t.Fatalf("message %d payload %d (%v) length %d->%d decoded", i, j, m.Payloads[j].Type(), n, bad)
-				}
+		corruptEveryLength(t, b, len(m.Payloads))
+	}
+}
+
+// corruptEveryLength sets the generic Payload Length of each of the n
+// payloads of message b to 0, 3, one less and one more than its value;
+// every variant must fail to decode.
+func corruptEveryLength(t *testing.T, b []byte, n int) {
+	t.Helper()
+	off := HeaderLen
+	for j := 0; j < n; j++ {
+		plen := int(binary.BigEndian.Uint16(b[off+2:]))
+		for _, bad := range []int{0, 3, plen - 1, plen + 1} {
+			if bad == plen || (bad == plen-1 && plen == 4) {
+				continue
 			}
-			off += n
+			c := bytes.Clone(b)
+			binary.BigEndian.PutUint16(c[off+2:], uint16(bad))
+			var d Message
+			if err := d.Decode(c); err == nil {
+				t.Fatalf("payload %d (type %d) length %d->%d decoded\n%x", j, b[16], plen, bad, c)
+			}
 		}
+		off += plen
 	}
 }
 
