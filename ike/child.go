@@ -200,6 +200,9 @@ func (s *Session) newChild(now time.Time, c chosen, inbound, outbound uint32, in
 	if c.proto == isakmp.ProtocolAH {
 		ch.sa.Encr = Encr{}
 	}
+	if s.UDPEncap() {
+		ch.sa.EncapLocalPort, ch.sa.EncapRemotePort = s.local.Port(), s.remote.Port()
+	}
 	s.children = append(s.children, ch)
 	return ch
 }

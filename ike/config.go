@@ -121,6 +121,12 @@ type Config struct {
 	RetransmitBase    float64
 	RetransmitTries   int
 
+	// ForceUDPEncap makes this side claim to be behind a NAT (a random
+	// NAT_DETECTION_SOURCE_IP hash, as strongSwan's encap=yes does), so
+	// that both sides move to UDP port 4500 and encapsulate ESP in UDP
+	// (RFC 3948) even without a NAT.
+	ForceUDPEncap bool
+
 	// InitialContact asks the peer to delete older IKE SAs with this
 	// identity (RFC 7296 2.4).
 	InitialContact bool

@@ -102,6 +102,10 @@ type ChildSA struct {
 	// LocalAddr and RemoteAddr are the IKE endpoints, which are the
 	// tunnel endpoints in tunnel mode.
 	LocalAddr, RemoteAddr netip.Addr
+	// EncapLocalPort and EncapRemotePort are the UDP ports of RFC 3948
+	// encapsulation (esp.Config EncapSrcPort and EncapDstPort), zero when
+	// ESP is sent bare.
+	EncapLocalPort, EncapRemotePort uint16
 
 	// SoftLifetime is when this side will rekey (jitter included);
 	// HardLifetime when the SA must be gone (RFC 4301 4.4.2.1).

@@ -82,7 +82,7 @@ func (s *Session) sendInit(now time.Time) error {
 	ps = append(ps, saPay,
 		&isakmp.KE{Group: hs.kx.group.id, Data: hs.kx.public()},
 		&isakmp.Nonce{Data: hs.ni},
-		notify(isakmp.NotifyNATDetectionSourceIP, natHash(sa.spiI, sa.spiR, s.local)),
+		notify(isakmp.NotifyNATDetectionSourceIP, s.natSourceHash()),
 		notify(isakmp.NotifyNATDetectionDestinationIP, natHash(sa.spiI, sa.spiR, s.remote)),
 		sigHashNotify())
 	m := isakmp.Message{Header: s.header(sa, isakmp.ExchangeIKESAInit, 0, false), Payloads: ps}
@@ -114,6 +114,15 @@ func natHash(spiI, spiR [8]byte, ap netip.AddrPort) []byte {
 	return h.Sum(nil)
 }
 
+// natSourceHash is this side's NAT_DETECTION_SOURCE_IP data: the real
+// hash, or a random one with ForceUDPEncap so that the peer sees a NAT.
+func (s *Session) natSourceHash() []byte {
+	if s.cfg.ForceUDPEncap {
+		return s.random(sha1.Size)
+	}
+	return natHash(s.sa.spiI, s.sa.spiR, s.local)
+}
+
 // detectNAT compares the peer's NAT detection notifications with what
 // this side sees (RFC 7296 2.23). Without them, no NAT is assumed.
 func (s *Session) detectNAT(ps []isakmp.Payload) {
@@ -133,7 +142,7 @@ func (s *Session) detectNAT(ps []isakmp.Payload) {
 		}
 	}
 	s.remoteNAT = src && !srcMatch
-	s.localNAT = dst && !dstMatch
+	s.localNAT = dst && !dstMatch || s.cfg.ForceUDPEncap
 }
 
 // onInitResponse handles the IKE_SA_INIT response (RFC 7296 1.2):
@@ -340,7 +349,7 @@ func (s *Session) respondInit(now time.Time, m *isakmp.Message, raw []byte) erro
 		&isakmp.SA{Proposals: []isakmp.Proposal{c.wire(nil)}},
 		&isakmp.KE{Group: c.ke, Data: kx.public()},
 		&isakmp.Nonce{Data: hs.nr},
-		notify(isakmp.NotifyNATDetectionSourceIP, natHash(sa.spiI, sa.spiR, s.local)),
+		notify(isakmp.NotifyNATDetectionSourceIP, s.natSourceHash()),
 		notify(isakmp.NotifyNATDetectionDestinationIP, natHash(sa.spiI, sa.spiR, s.remote)),
 		sigHashNotify(),
 	}

@@ -192,6 +192,23 @@ func (s *Session) Closed() bool { return s.closed }
 // SPIs stay valid too: see EventIKERekeyed).
 func (s *Session) SPIs() (spiI, spiR [8]byte) { return s.sa.spiI, s.sa.spiR }
 
+// UDPEncap reports whether NAT detection (or Config.ForceUDPEncap) calls
+// for UDP port 4500 with the non-ESP marker for IKE and UDP-encapsulated
+// ESP (RFC 7296 2.23, RFC 3948). The caller (or Endpoint) moves the
+// session with SetPath.
+func (s *Session) UDPEncap() bool { return s.localNAT || s.remoteNAT }
+
+// SetPath changes the addresses the session is reached on: after moving
+// to port 4500 (RFC 7296 2.23), or when an authenticated message arrives
+// from a new NAT mapping. CHILD SAs made afterwards use them as tunnel
+// endpoints and UDP encapsulation ports.
+func (s *Session) SetPath(local, remote netip.AddrPort) {
+	s.local, s.remote = local, remote
+}
+
+// Path returns the addresses the session uses.
+func (s *Session) Path() (local, remote netip.AddrPort) { return s.local, s.remote }
+
 // Established reports whether the current IKE SA is authenticated.
 func (s *Session) Established() bool { return !s.closed && s.sa.state == stateEstablished }
 

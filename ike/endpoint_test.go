@@ -1,0 +1,179 @@
+package ike
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ipsecgo/ipsec/esp"
+)
+
+// epPeer is one side of the loopback endpoint test: an Endpoint and the
+// ESP SAs installed from its events.
+type epPeer struct {
+	ep       *Endpoint
+	mu       sync.Mutex
+	events   []Event
+	in, out  map[uint32]*esp.SA // by SPI
+	current  uint32             // outbound SPI in use
+	received atomic.Int64
+	got      chan struct{}
+}
+
+func newEPPeer(t *testing.T, responder *Config) *epPeer {
+	p := &epPeer{in: map[uint32]*esp.SA{}, out: map[uint32]*esp.SA{}, got: make(chan struct{}, 100)}
+	lo := netip.MustParseAddr("127.0.0.1")
+	ep, err := NewEndpoint(EndpointConfig{
+		IKEAddr: netip.AddrPortFrom(lo, 0), NATTAddr: netip.AddrPortFrom(lo, 0), Responder: responder,
+		Events: p.onEvent,
+		ESP: func(from netip.AddrPort, pkt []byte) {
+			if len(pkt) < 8 {
+				return
+			}
+			spi := uint32(pkt[0])<<24 | uint32(pkt[1])<<16 | uint32(pkt[2])<<8 | uint32(pkt[3])
+			p.mu.Lock()
+			sa := p.in[spi]
+			p.mu.Unlock()
+			if sa == nil {
+				return
+			}
+			if _, _, err := sa.OpenESP(pkt); err == nil {
+				p.received.Add(1)
+				p.got <- struct{}{}
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ep = ep
+	return p
+}
+
+func (p *epPeer) onEvent(ev Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.events = append(p.events, ev)
+	switch ev.Kind {
+	case EventChildUp, EventChildRekeyed:
+		in, out := espConfigs(ev.Child)
+		in.EncapSrcPort, in.EncapDstPort = ev.Child.EncapRemotePort, ev.Child.EncapLocalPort
+		out.EncapSrcPort, out.EncapDstPort = ev.Child.EncapLocalPort, ev.Child.EncapRemotePort
+		if a, err := esp.NewSA(in); err == nil {
+			p.in[in.SPI] = a
+		}
+		if a, err := esp.NewSA(out); err == nil {
+			p.out[out.SPI] = a
+			p.current = out.SPI
+		}
+	case EventChildDeleted:
+		delete(p.in, ev.Child.InboundSPI)
+		delete(p.out, ev.Child.OutboundSPI)
+	}
+}
+
+func (p *epPeer) has(k EventKind) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return findEvent(p.events, k) != nil
+}
+
+func (p *epPeer) send(t *testing.T, to netip.AddrPort) {
+	p.mu.Lock()
+	sa := p.out[p.current]
+	p.mu.Unlock()
+	if sa == nil {
+		t.Fatal("no outbound SA")
+	}
+	pkt, err := sa.SealESP(nil, []byte("datagram between the protected subnets"), 17)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ep.SendESP(to, pkt); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// exchange sends n packets each way and waits until they have arrived.
+func exchange(t *testing.T, a, b *epPeer, n int) {
+	_, aNATT := a.ep.Addrs()
+	_, bNATT := b.ep.Addrs()
+	ra, rb := a.received.Load(), b.received.Load()
+	for i := 0; i < n; i++ {
+		a.send(t, bNATT)
+		b.send(t, aNATT)
+	}
+	waitFor(t, "ESP packets", func() bool {
+		return a.received.Load() == ra+int64(n) && b.received.Load() == rb+int64(n)
+	})
+}
+
+// TestEndpointLoopback runs two endpoints on loopback UDP: the initiator
+// forces NAT-T, so IKE_AUTH moves to the NAT-T socket with the non-ESP
+// marker and ESP travels UDP-encapsulated. Packets cross the CHILD SA
+// both ways, before and after a CHILD SA rekey with PFS; then the IKE SA
+// is deleted and Run stops with its context.
+func TestEndpointLoopback(t *testing.T) {
+	icfg := pskConfig(t, true, "aes256gcm16-prfsha256-x25519", "aes256gcm16-x25519")
+	icfg.ForceUDPEncap = true
+	rcfg := pskConfig(t, false, "aes256gcm16-prfsha256-x25519", "aes256gcm16-x25519")
+	a, b := newEPPeer(t, nil), newEPPeer(t, rcfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, p := range []*epPeer{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.ep.Run(ctx); err != context.Canceled {
+				t.Errorf("Run: %v", err)
+			}
+		}()
+	}
+	t.Cleanup(func() { cancel(); wg.Wait() })
+
+	bIKE, bNATT := b.ep.Addrs()
+	spi, err := a.ep.Initiate(ctx, icfg, bIKE, bNATT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "CHILD SA", func() bool { return a.has(EventChildUp) && b.has(EventChildUp) })
+	a.mu.Lock()
+	ev := findEvent(a.events, EventChildUp)
+	a.mu.Unlock()
+	if ev.Child.EncapLocalPort == 0 || ev.Child.EncapRemotePort != bNATT.Port() || !ev.IKE.LocalNAT {
+		t.Fatalf("not UDP-encapsulated: %+v / %+v", ev.Child, ev.IKE)
+	}
+	exchange(t, a, b, 5)
+
+	if err := a.ep.Session(ctx, spi, func(now time.Time, s *Session) {
+		s.RekeyChild(now, s.ChildSAs()[0].InboundSPI)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "rekey", func() bool {
+		return a.has(EventChildRekeyed) && b.has(EventChildRekeyed) && a.has(EventChildDeleted) && b.has(EventChildDeleted)
+	})
+	exchange(t, a, b, 5)
+
+	if err := a.ep.Session(ctx, spi, func(now time.Time, s *Session) { s.Close(now) }); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delete", func() bool { return a.has(EventIKEDown) && b.has(EventIKEDown) })
+	if err := a.ep.Session(ctx, spi, func(time.Time, *Session) {}); err == nil {
+		t.Fatal("closed session still registered")
+	}
+}
