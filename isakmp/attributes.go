@@ -11,6 +11,8 @@ import (
 // an IKEv1 transform or attribute payload (RFC 2408 3.3). The first bit of
 // the type field (AF) selects the form: TV with a 2-byte value in Value,
 // or TLV with a variable-length value in Data. Attribute is a plain value.
+//
+// An Attribute is not safe for concurrent mutation; reading it from several goroutines is safe.
 type Attribute struct {
 	Type uint16 // the 15-bit attribute type, without the AF bit
 	TV   bool   // AF=1: fixed two-byte value in Value

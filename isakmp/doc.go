@@ -20,6 +20,11 @@
 // message re-encodes to the same bytes when its RESERVED fields are zero,
 // as RFC 7296 3.2 and RFC 2408 3.2 require senders to send them.
 //
+// Concurrency: the IANA number types are plain integers and the package
+// has no global mutable state, so all functions are safe for concurrent
+// use; a decoded Message and its payloads are ordinary values that one
+// goroutine may mutate or several may read.
+//
 // Proposal strings in the strongSwan/libreswan style
 // ("aes256gcm16-prfsha256-x25519", "aes128-sha256-modp2048"; for ESP
 // "aes256gcm16-x25519" or "aes128-sha256") convert to and from SA

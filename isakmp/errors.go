@@ -33,6 +33,8 @@ var (
 // not understand whose critical bit is set. RFC 7296 2.5 requires that the
 // whole message be rejected and, for a request, answered with
 // UNSUPPORTED_CRITICAL_PAYLOAD carrying Type as its one-octet data.
+//
+// A CriticalPayloadError is not safe for concurrent mutation; reading it from several goroutines is safe.
 type CriticalPayloadError struct {
 	Type PayloadType
 }

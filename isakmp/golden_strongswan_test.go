@@ -464,7 +464,14 @@ func TestGoldenValues(t *testing.T) {
 		}
 		ids := find(msgs, ExchangeV1QuickMode, false, PayloadV1ID)
 		if len(ids) < 2 || ids[0].(*V1ID).IDType != IDIPv4AddrSubnet || !bytes.Equal(ids[0].(*V1ID).Data, []byte{10, 97, 0, 0, 255, 255, 255, 0}) {
-			t.Errorf("Quick Mode IDci %+v", ids)
+			t.Fatalf("Quick Mode IDci %+v", ids)
+		}
+		// local_ts = 10.97.0.0/24, remote_ts = 10.99.0.0/24
+		for i, want := range []string{"10.97.0.0-10.97.0.255", "10.99.0.0-10.99.0.255"} {
+			s, e, ok := ids[i].(*V1ID).AddrRange()
+			if got := fmt.Sprintf("%v-%v", s, e); !ok || got != want {
+				t.Errorf("Quick Mode ID %d covers %s, want %s", i, got, want)
+			}
 		}
 		// DPD (RFC 3706 5): R-U-THERE carries both cookies as SPI and a
 		// 4-byte sequence number.

@@ -84,3 +84,34 @@ func TestGenericLengthV1(t *testing.T) {
 		corruptEveryLength(t, b, len(m.Payloads))
 	}
 }
+
+func TestV1IDAddrRange(t *testing.T) {
+	tests := []struct {
+		typ        IDType
+		data       string
+		start, end string // empty: not ok
+	}{
+		{IDIPv4Addr, "0a000001", "10.0.0.1", "10.0.0.1"},
+		{IDIPv4AddrSubnet, "0a6100ff ffffff00", "10.97.0.0", "10.97.0.255"},
+		{IDIPv4AddrSubnet, "0a000000 ff000000", "10.0.0.0", "10.255.255.255"},
+		{IDIPv4AddrSubnet, "0a000000 ff00ff00", "", ""}, // non-contiguous mask
+		{IDIPv4AddrRange, "0a000005 0a000009", "10.0.0.5", "10.0.0.9"},
+		{IDIPv4AddrRange, "0a000009 0a000005", "", ""},
+		{IDIPv6AddrSubnet, "fd000000000000000000000000000001 ffffffffffffffff0000000000000000", "fd00::", "fd00::ffff:ffff:ffff:ffff"},
+		{IDIPv6Addr, "0a000001", "", ""},
+		{IDFQDN, "6162", "", ""},
+	}
+	for _, tc := range tests {
+		id := V1ID{IDType: tc.typ, Data: unhex(t, tc.data)}
+		s, e, ok := id.AddrRange()
+		if tc.start == "" {
+			if ok {
+				t.Errorf("%v %s: got %v-%v, want not ok", tc.typ, tc.data, s, e)
+			}
+			continue
+		}
+		if !ok || s.String() != tc.start || e.String() != tc.end {
+			t.Errorf("%v %s: got %v-%v %v, want %s-%s", tc.typ, tc.data, s, e, ok, tc.start, tc.end)
+		}
+	}
+}

@@ -103,6 +103,9 @@ func (m *Message) Append(b []byte) ([]byte, error) {
 			return b, fmt.Errorf("%w: Ciphertext needs an IKEv1 message without Payloads", ErrInvalid)
 		}
 	} else {
+		if major == MajorIKEv1 && h.Flags&FlagEncryption != 0 {
+			return b, fmt.Errorf("%w: IKEv1 E flag set: the encrypted chain goes in Ciphertext (RFC 2408 3.1)", ErrInvalid)
+		}
 		h.NextPayload = PayloadNone
 		if len(m.Payloads) > 0 {
 			h.NextPayload = m.Payloads[0].Type()

@@ -511,3 +511,15 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	})
 }
+
+func TestAppendV1EncryptedFlag(t *testing.T) {
+	m := Message{Header: Header{Version: VersionIKEv1, Flags: FlagEncryption}, Payloads: []Payload{&V1Hash{Data: []byte{1}}}}
+	if _, err := m.Append(nil); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("E flag with clear payloads: %v", err)
+	}
+	m = Message{Header: Header{Version: VersionIKEv1, Flags: FlagEncryption, NextPayload: PayloadV1Hash}, Ciphertext: make([]byte, 16)}
+	b, err := m.Append(nil)
+	if err != nil || len(b) != HeaderLen+16 || PayloadType(b[16]) != PayloadV1Hash {
+		t.Fatalf("%x %v", b, err)
+	}
+}

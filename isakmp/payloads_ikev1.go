@@ -63,6 +63,8 @@ func newV1Payload(t PayloadType) Payload {
 // proposal and transform payloads (3.5, 3.6). The Situation is 4 bytes
 // (RFC 2407 4.2); the IPsec DOI's labeled-domain situations (SIT_SECRECY,
 // SIT_INTEGRITY), which append variable fields, are rejected.
+//
+// A V1SA is not safe for concurrent mutation; reading it from several goroutines is safe.
 type V1SA struct {
 	DOI       DOI
 	Situation Situation
@@ -71,6 +73,8 @@ type V1SA struct {
 
 // V1Proposal is an IKEv1 proposal payload (RFC 2408 3.5). Proposals with
 // the same Number form one bundle (RFC 2408 4.2: logical AND).
+//
+// A V1Proposal is not safe for concurrent mutation; reading it from several goroutines is safe.
 type V1Proposal struct {
 	Number     uint8
 	Protocol   ProtocolID
@@ -81,6 +85,8 @@ type V1Proposal struct {
 // V1Transform is an IKEv1 transform payload (RFC 2408 3.6). ID is a
 // transform ID of the proposal's protocol: V1TransformKeyIKE for ISAKMP,
 // V1AH* for AH, an EncrID value for ESP (RFC 2407 4.4).
+//
+// A V1Transform is not safe for concurrent mutation; reading it from several goroutines is safe.
 type V1Transform struct {
 	Number     uint8
 	ID         uint8
@@ -236,6 +242,8 @@ func (sa *V1SA) appendBody(b []byte) ([]byte, error) {
 
 // V1KE is the IKEv1 Key Exchange payload (RFC 2408 3.7). The group is
 // negotiated in the SA, not carried here.
+//
+// A V1KE is not safe for concurrent mutation; reading it from several goroutines is safe.
 type V1KE struct{ Data []byte }
 
 // Type implements Payload.
@@ -245,6 +253,8 @@ func (k *V1KE) appendBody(b []byte) ([]byte, error) { return append(b, k.Data...
 
 // V1ID is the IKEv1 Identification payload with the IPsec DOI's protocol
 // and port fields (RFC 2408 3.8, RFC 2407 4.6.2).
+//
+// A V1ID is not safe for concurrent mutation; reading it from several goroutines is safe.
 type V1ID struct {
 	IDType     IDType
 	IPProtocol uint8 // 0: ignored (RFC 2407 4.6.2)
@@ -270,7 +280,76 @@ func (id *V1ID) appendBody(b []byte) ([]byte, error) {
 	return append(b, id.Data...), nil
 }
 
+// AddrRange returns the addresses an IPsec DOI address identity covers
+// (RFC 2407 4.6.2.2-4.6.2.8): one address, a subnet (address and
+// contiguous mask) or a range. ok is false for other ID types and for
+// data of the wrong length, a non-contiguous mask, or a range whose start
+// is above its end.
+func (id *V1ID) AddrRange() (start, end netip.Addr, ok bool) {
+	n := 4
+	switch id.IDType {
+	case IDIPv6Addr, IDIPv6AddrSubnet, IDIPv6AddrRange:
+		n = 16
+	case IDIPv4Addr, IDIPv4AddrSubnet, IDIPv4AddrRange:
+	default:
+		return start, end, false
+	}
+	d := id.Data
+	switch id.IDType {
+	case IDIPv4Addr, IDIPv6Addr:
+		if len(d) != n {
+			return start, end, false
+		}
+		a := addrFrom(d)
+		return a, a, true
+	}
+	if len(d) != 2*n {
+		return start, end, false
+	}
+	start, end = addrFrom(d[:n]), addrFrom(d[n:])
+	if id.IDType == IDIPv4AddrRange || id.IDType == IDIPv6AddrRange {
+		return start, end, start.Compare(end) <= 0
+	}
+	bits, ok := maskBits(d[n:])
+	if !ok {
+		return netip.Addr{}, netip.Addr{}, false
+	}
+	lo := netip.PrefixFrom(start, bits).Masked().Addr()
+	hi := lo.AsSlice()
+	for i := range hi {
+		hi[i] |= ^d[n+i]
+	}
+	return lo, addrFrom(hi), true
+}
+
+// maskBits returns the prefix length of a contiguous netmask.
+func maskBits(m []byte) (int, bool) {
+	bits := 0
+	for i, c := range m {
+		if c == 0xff {
+			bits += 8
+			continue
+		}
+		for c&0x80 != 0 {
+			bits++
+			c <<= 1
+		}
+		if c != 0 {
+			return 0, false
+		}
+		for _, r := range m[i+1:] {
+			if r != 0 {
+				return 0, false
+			}
+		}
+		return bits, true
+	}
+	return bits, true
+}
+
 // V1Cert is the IKEv1 Certificate payload (RFC 2408 3.9).
+//
+// A V1Cert is not safe for concurrent mutation; reading it from several goroutines is safe.
 type V1Cert struct {
 	Encoding CertEncoding
 	Data     []byte
@@ -293,6 +372,8 @@ func (c *V1Cert) appendBody(b []byte) ([]byte, error) {
 
 // V1CertReq is the IKEv1 Certificate Request payload (RFC 2408 3.10):
 // a certificate type and an optional DER distinguished name of a CA.
+//
+// A V1CertReq is not safe for concurrent mutation; reading it from several goroutines is safe.
 type V1CertReq struct {
 	Encoding CertEncoding
 	CA       []byte
@@ -314,6 +395,8 @@ func (c *V1CertReq) appendBody(b []byte) ([]byte, error) {
 }
 
 // V1Hash is the IKEv1 Hash payload (RFC 2408 3.11).
+//
+// A V1Hash is not safe for concurrent mutation; reading it from several goroutines is safe.
 type V1Hash struct{ Data []byte }
 
 // Type implements Payload.
@@ -322,6 +405,8 @@ func (h *V1Hash) decode(raw RawPayload) error         { h.Data = raw.Body; retur
 func (h *V1Hash) appendBody(b []byte) ([]byte, error) { return append(b, h.Data...), nil }
 
 // V1Sig is the IKEv1 Signature payload (RFC 2408 3.12).
+//
+// A V1Sig is not safe for concurrent mutation; reading it from several goroutines is safe.
 type V1Sig struct{ Data []byte }
 
 // Type implements Payload.
@@ -330,6 +415,8 @@ func (s *V1Sig) decode(raw RawPayload) error         { s.Data = raw.Body; return
 func (s *V1Sig) appendBody(b []byte) ([]byte, error) { return append(b, s.Data...), nil }
 
 // V1Nonce is the IKEv1 Nonce payload (RFC 2408 3.13).
+//
+// A V1Nonce is not safe for concurrent mutation; reading it from several goroutines is safe.
 type V1Nonce struct{ Data []byte }
 
 // Type implements Payload.
@@ -338,6 +425,8 @@ func (n *V1Nonce) decode(raw RawPayload) error         { n.Data = raw.Body; retu
 func (n *V1Nonce) appendBody(b []byte) ([]byte, error) { return append(b, n.Data...), nil }
 
 // V1VendorID is the IKEv1 Vendor ID payload (RFC 2408 3.16).
+//
+// A V1VendorID is not safe for concurrent mutation; reading it from several goroutines is safe.
 type V1VendorID struct{ Data []byte }
 
 // Type implements Payload.
@@ -348,6 +437,8 @@ func (v *V1VendorID) appendBody(b []byte) ([]byte, error) { return append(b, v.D
 // V1Notify is the IKEv1 Notification payload (RFC 2408 3.14). DPD's
 // R-U-THERE and R-U-THERE-ACK carry the ISAKMP cookies as SPI and a 4-byte
 // sequence number as Data (RFC 3706 5).
+//
+// A V1Notify is not safe for concurrent mutation; reading it from several goroutines is safe.
 type V1Notify struct {
 	DOI        DOI
 	Protocol   ProtocolID
@@ -386,6 +477,8 @@ func (n *V1Notify) appendBody(b []byte) ([]byte, error) {
 // V1Delete is the IKEv1 Delete payload (RFC 2408 3.15). SPIs holds the
 // SPIs back to back, SPISize bytes each (16 for an ISAKMP SA: both
 // cookies).
+//
+// A V1Delete is not safe for concurrent mutation; reading it from several goroutines is safe.
 type V1Delete struct {
 	DOI      DOI
 	Protocol ProtocolID
@@ -433,6 +526,8 @@ func (d *V1Delete) appendBody(b []byte) ([]byte, error) {
 
 // V1NATD is the NAT Discovery payload (RFC 3947 3.2): a hash of an
 // address and port. Draft marks the pre-RFC type 130.
+//
+// A V1NATD is not safe for concurrent mutation; reading it from several goroutines is safe.
 type V1NATD struct {
 	Draft bool
 	Hash  []byte
@@ -455,6 +550,8 @@ func (n *V1NATD) appendBody(b []byte) ([]byte, error) { return append(b, n.Hash.
 
 // V1NATOA is the NAT Original Address payload (RFC 3947 5.1): an
 // ID_IPV4_ADDR or ID_IPV6_ADDR. Draft marks the pre-RFC type 131.
+//
+// A V1NATOA is not safe for concurrent mutation; reading it from several goroutines is safe.
 type V1NATOA struct {
 	Draft bool
 	Addr  netip.Addr
@@ -506,6 +603,8 @@ func (n *V1NATOA) appendBody(b []byte) ([]byte, error) {
 // (draft-ietf-ipsec-isakmp-mode-cfg-05 3.2): a type, an identifier that
 // pairs replies with requests, and data attributes in the RFC 2408 3.3
 // format.
+//
+// A V1Attributes is not safe for concurrent mutation; reading it from several goroutines is safe.
 type V1Attributes struct {
 	CfgType    CfgType
 	Identifier uint16

@@ -59,6 +59,8 @@ func newV2Payload(t PayloadType) Payload {
 }
 
 // KE is the Key Exchange payload (RFC 7296 3.4).
+//
+// A KE is not safe for concurrent mutation; reading it from several goroutines is safe.
 type KE struct {
 	Group KEGroup
 	Data  []byte
@@ -83,6 +85,8 @@ func (k *KE) appendBody(b []byte) ([]byte, error) {
 }
 
 // ID is the Identification payload, IDi or IDr (RFC 7296 3.5).
+//
+// An ID is not safe for concurrent mutation; reading it from several goroutines is safe.
 type ID struct {
 	Responder bool // IDr rather than IDi
 	IDType    IDType
@@ -110,6 +114,8 @@ func (id *ID) appendBody(b []byte) ([]byte, error) {
 }
 
 // Cert is the Certificate payload (RFC 7296 3.6).
+//
+// A Cert is not safe for concurrent mutation; reading it from several goroutines is safe.
 type Cert struct {
 	Encoding CertEncoding
 	Data     []byte
@@ -133,6 +139,8 @@ func (c *Cert) appendBody(b []byte) ([]byte, error) {
 // CertReq is the Certificate Request payload (RFC 7296 3.7). For X.509
 // encodings Data is a concatenation of 20-byte SHA-1 hashes of trusted CA
 // public keys; the package keeps it opaque.
+//
+// A CertReq is not safe for concurrent mutation; reading it from several goroutines is safe.
 type CertReq struct {
 	Encoding CertEncoding
 	Data     []byte
@@ -154,6 +162,8 @@ func (c *CertReq) appendBody(b []byte) ([]byte, error) {
 }
 
 // Auth is the Authentication payload (RFC 7296 3.8).
+//
+// An Auth is not safe for concurrent mutation; reading it from several goroutines is safe.
 type Auth struct {
 	Method AuthMethod
 	Data   []byte
@@ -176,6 +186,8 @@ func (a *Auth) appendBody(b []byte) ([]byte, error) {
 
 // Nonce is the Nonce payload, Ni or Nr (RFC 7296 3.9). The RFC's 16 to
 // 256 byte bounds are a negotiation rule and are not enforced here.
+//
+// A Nonce is not safe for concurrent mutation; reading it from several goroutines is safe.
 type Nonce struct {
 	Data []byte
 }
@@ -188,6 +200,8 @@ func (n *Nonce) decode(raw RawPayload) error { n.Data = raw.Body; return nil }
 func (n *Nonce) appendBody(b []byte) ([]byte, error) { return append(b, n.Data...), nil }
 
 // Notify is the Notify payload (RFC 7296 3.10).
+//
+// A Notify is not safe for concurrent mutation; reading it from several goroutines is safe.
 type Notify struct {
 	Protocol   ProtocolID // 0 when the notification is not about an SA
 	SPI        []byte     // empty, or the SA's SPI
@@ -223,6 +237,8 @@ func (n *Notify) appendBody(b []byte) ([]byte, error) {
 // Delete is the Delete payload (RFC 7296 3.11). SPIs holds the SPIs back to
 // back, each SPISize bytes; deleting an IKE SA has Protocol IKE, SPISize 0
 // and no SPIs.
+//
+// A Delete is not safe for concurrent mutation; reading it from several goroutines is safe.
 type Delete struct {
 	Protocol ProtocolID
 	SPISize  uint8
@@ -292,6 +308,8 @@ func spiCount(size uint8, spis []byte) (uint16, error) {
 }
 
 // VendorID is the Vendor ID payload (RFC 7296 3.12).
+//
+// A VendorID is not safe for concurrent mutation; reading it from several goroutines is safe.
 type VendorID struct {
 	Data []byte
 }
@@ -308,6 +326,8 @@ func (v *VendorID) appendBody(b []byte) ([]byte, error) { return append(b, v.Dat
 // (with padding and Pad Length inside it) and the ICV, as sent. Inner is the
 // type of the first payload inside; the ike package decrypts Data and calls
 // DecodePayloads(dst, MajorIKEv2, Inner, plaintext).
+//
+// An Encrypted is not safe for concurrent mutation; reading it from several goroutines is safe.
 type Encrypted struct {
 	Inner PayloadType
 	Data  []byte
@@ -326,6 +346,8 @@ func (e *Encrypted) appendBody(b []byte) ([]byte, error) { return append(b, e.Da
 // EncryptedFragment is the Encrypted and Authenticated Fragment payload,
 // SKF (RFC 7383 2.5). Inner is the first inner payload type in fragment 1
 // and 0 in the others.
+//
+// An EncryptedFragment is not safe for concurrent mutation; reading it from several goroutines is safe.
 type EncryptedFragment struct {
 	Inner  PayloadType
 	Number uint16 // 1-based fragment number
@@ -360,6 +382,8 @@ func (f *EncryptedFragment) appendBody(b []byte) ([]byte, error) {
 }
 
 // Config is the Configuration payload, CP (RFC 7296 3.15).
+//
+// A Config is not safe for concurrent mutation; reading it from several goroutines is safe.
 type Config struct {
 	CfgType    CfgType
 	Attributes []ConfigAttribute
@@ -367,6 +391,8 @@ type Config struct {
 
 // ConfigAttribute is one configuration attribute (RFC 7296 3.15.1): a
 // 15-bit type and a variable-length value (empty in a request).
+//
+// A ConfigAttribute is not safe for concurrent mutation; reading it from several goroutines is safe.
 type ConfigAttribute struct {
 	Type  CfgAttr
 	Value []byte
@@ -413,6 +439,8 @@ func (c *Config) appendBody(b []byte) ([]byte, error) {
 
 // EAP is the Extensible Authentication payload (RFC 7296 3.16): one EAP
 // message (RFC 3748), kept opaque.
+//
+// An EAP is not safe for concurrent mutation; reading it from several goroutines is safe.
 type EAP struct {
 	Data []byte
 }

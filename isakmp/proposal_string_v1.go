@@ -14,6 +14,8 @@ import (
 
 // V1ProposalOptions supplies the IKEv1 attributes a proposal string does
 // not name. It is a plain value.
+//
+// A V1ProposalOptions is not safe for concurrent mutation; reading it from several goroutines is safe.
 type V1ProposalOptions struct {
 	// AuthMethod is the phase 1 authentication method (RFC 2409 appendix
 	// A); the zero value means pre-shared key.

@@ -24,6 +24,8 @@ type SA struct {
 }
 
 // Proposal is one proposal substructure (RFC 7296 3.3.1).
+//
+// A Proposal is not safe for concurrent mutation; reading it from several goroutines is safe.
 type Proposal struct {
 	Number   uint8
 	Protocol ProtocolID
@@ -34,6 +36,8 @@ type Proposal struct {
 }
 
 // Transform is one transform substructure (RFC 7296 3.3.2).
+//
+// A Transform is not safe for concurrent mutation; reading it from several goroutines is safe.
 type Transform struct {
 	Type       TransformType
 	ID         uint16

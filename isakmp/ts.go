@@ -16,6 +16,8 @@ const (
 )
 
 // TS is the Traffic Selector payload, TSi or TSr (RFC 7296 3.13).
+//
+// A TS is not safe for concurrent mutation; reading it from several goroutines is safe.
 type TS struct {
 	Responder bool // TSr rather than TSi
 	Selectors []TrafficSelector
@@ -26,6 +28,8 @@ type TS struct {
 // are set; for other types (RFC 4595 Fibre Channel, RFC 9478 security
 // labels) Data holds the bytes after the 4-byte selector header and
 // IPProtocol holds the second byte.
+//
+// A TrafficSelector is not safe for concurrent mutation; reading it from several goroutines is safe.
 type TrafficSelector struct {
 	TSType     TSType
 	IPProtocol uint8 // 0: any

@@ -4,6 +4,8 @@ import "encoding/binary"
 
 // RawPayload is one payload of a chain as the walker sees it: the generic
 // header decoded, the body not interpreted.
+//
+// A RawPayload is not safe for concurrent mutation; reading it from several goroutines is safe.
 type RawPayload struct {
 	Type PayloadType
 	// Next is the Next Payload field of this payload's header. For SK and
