@@ -34,27 +34,33 @@ func mustProposals(t testing.TB, s string, proto isakmp.ProtocolID) []Proposal {
 // pskConfig returns a configuration for one side: initiator or responder.
 func pskConfig(t testing.TB, initiator bool, ike, esp string) *Config {
 	t.Helper()
-	key, err := auth.NewPSK(psk, auth.PSKOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := auth.NewPSKStore(auth.PSKOptions{})
-	local, remote := auth.FQDN("initiator.example"), auth.FQDN("responder.example")
+	local, remote := "initiator.example", "responder.example"
 	lnet, rnet := netI, netR
 	if !initiator {
 		local, remote = remote, local
 		lnet, rnet = rnet, lnet
 	}
-	if err := store.Add(remote, psk); err != nil {
+	c := pskConfigWith(t, local, remote, psk, ike, esp)
+	c.LocalTS = []isakmp.TrafficSelector{SelectorFromPrefix(lnet)}
+	c.RemoteTS = []isakmp.TrafficSelector{SelectorFromPrefix(rnet)}
+	return c
+}
+
+func pskConfigWith(t testing.TB, local, remote string, secret []byte, ike, esp string) *Config {
+	t.Helper()
+	key, err := auth.NewPSK(secret, auth.PSKOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := auth.NewPSKStore(auth.PSKOptions{})
+	if err := store.Add(auth.FQDN(remote), secret); err != nil {
 		t.Fatal(err)
 	}
 	return &Config{
-		LocalID: local, RemoteID: remote,
+		LocalID: auth.FQDN(local), RemoteID: auth.FQDN(remote),
 		Auth: key, PeerAuth: PSKPeers(store),
 		IKEProposals:   mustProposals(t, ike, isakmp.ProtocolIKE),
 		ChildProposals: mustProposals(t, esp, isakmp.ProtocolESP),
-		LocalTS:        []isakmp.TrafficSelector{SelectorFromPrefix(lnet)},
-		RemoteTS:       []isakmp.TrafficSelector{SelectorFromPrefix(rnet)},
 	}
 }
 
