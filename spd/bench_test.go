@@ -221,8 +221,8 @@ func BenchmarkCompile(b *testing.B) {
 // checks that the benchmark's compiled lookups agree with the linear
 // baseline on every benchmark selector.
 func TestLookupMedian(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a 100,000-filter policy")
+	if testing.Short() || raceEnabled {
+		t.Skip("builds a 100,000-filter policy and measures latency: not in -short or -race runs")
 	}
 	p, local := benchPolicy(100000, 1)
 	start := time.Now()
@@ -232,8 +232,10 @@ func TestLookupMedian(t *testing.T) {
 	}
 	compile := time.Since(start)
 	sels := benchSelectors(p, local, 4096, 2)
+	// Cross-check a sample against the linear scan (TestDifferential
+	// covers correctness in depth).
 	hits := 0
-	for i := range sels {
+	for i := 0; i < len(sels); i += 8 {
 		for _, dir := range []Direction{DirOutbound, DirInbound} {
 			k := sels[i].key(dir)
 			got, want := c.lookup(&k), linearLookup(c, sels[i], dir)
@@ -245,8 +247,8 @@ func TestLookupMedian(t *testing.T) {
 			}
 		}
 	}
-	if hits < len(sels)/4 {
-		t.Fatalf("only %d of %d lookups hit a specific rule; the benchmark would not measure the index", hits, 2*len(sels))
+	if hits < len(sels)/32 {
+		t.Fatalf("only %d of %d sampled lookups hit a specific rule; the benchmark would not measure the index", hits, 2*len(sels)/8)
 	}
 	const rounds = 64
 	lat := make([]time.Duration, 0, len(sels))
@@ -262,6 +264,6 @@ func TestLookupMedian(t *testing.T) {
 	if allocs != 0 {
 		t.Fatalf("Lookup allocates %v times", allocs)
 	}
-	t.Logf("100000 filters (%d entries): compile %v, median lookup %v, p99 %v, %d/%d specific hits",
-		c.Len(), compile, lat[len(lat)/2], lat[len(lat)*99/100], hits, 2*len(sels))
+	t.Logf("100000 filters (%d entries): compile %v, median lookup %v, p99 %v, %d/%d sampled lookups hit a specific rule",
+		c.Len(), compile, lat[len(lat)/2], lat[len(lat)*99/100], hits, 2*len(sels)/8)
 }
