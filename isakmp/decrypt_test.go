@@ -76,8 +76,8 @@ func readKeyLog(t testing.TB, path string) keyLog {
 
 // decryptV2 returns the inner payload chain of an IKEv2 message whose last
 // payload is SK or SKF, trying each logged key until the ICV verifies
-// (AES-GCM-16 with 36-byte Sk_e keys; AES-CBC with HMAC-SHA2-256-128
-// otherwise). RFC 7296 3.14, RFC 5282 5.1, RFC 7383 2.5.
+// (AES-GCM-16 when no integrity keys were logged; AES-CBC with
+// HMAC-SHA2-256-128 otherwise). RFC 7296 3.14, RFC 5282 5.1, RFC 7383 2.5.
 func decryptV2(t testing.TB, keys keyLog, msg []byte, enc Payload) (inner []byte, ok bool) {
 	var data []byte
 	switch p := enc.(type) {
@@ -93,11 +93,11 @@ func decryptV2(t testing.TB, keys keyLog, msg []byte, enc Payload) (inner []byte
 	intKeys := append(append([][]byte(nil), keys["Sk_ai"]...), keys["Sk_ar"]...)
 	for i, ek := range encKeys {
 		var pt []byte
-		if len(ek) == 36 { // AES-256-GCM-16: 32-byte key, 4-byte salt
-			if len(data) < 8+16 {
+		if len(intKeys) == 0 { // AES-GCM-16 (RFC 5282): key, then 4-byte salt
+			if len(data) < 8+16 || len(ek) < 20 {
 				return nil, false
 			}
-			block, err := aes.NewCipher(ek[:32])
+			block, err := aes.NewCipher(ek[:len(ek)-4])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,7 +105,7 @@ func decryptV2(t testing.TB, keys keyLog, msg []byte, enc Payload) (inner []byte
 			if err != nil {
 				t.Fatal(err)
 			}
-			nonce := append(bytes.Clone(ek[32:]), data[:8]...)
+			nonce := append(bytes.Clone(ek[len(ek)-4:]), data[:8]...)
 			pt, err = aead.Open(nil, nonce, data[8:], msg[:ivOff])
 			if err != nil {
 				continue

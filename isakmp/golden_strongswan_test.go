@@ -3,6 +3,9 @@ package isakmp
 import (
 	"bufio"
 	"bytes"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -56,6 +59,12 @@ func ssSummary(ps []Payload) string {
 			f = append(f, "ID")
 		case *Auth:
 			f = append(f, "AUTH")
+		case *Cert, *V1Cert:
+			f = append(f, "CERT")
+		case *CertReq, *V1CertReq:
+			f = append(f, "CERTREQ")
+		case *V1Sig:
+			f = append(f, "SIG")
 		case *V1Hash:
 			f = append(f, "HASH")
 		case *Notify:
@@ -266,7 +275,7 @@ func decodeInner(t *testing.T, name string, d capturedDatagram, major uint8, fir
 // TestGoldenStrongSwan compares every captured message with charon's own
 // description of it.
 func TestGoldenStrongSwan(t *testing.T) {
-	for _, name := range []string{"ikev2", "ikev2_frag", "ikev1"} {
+	for _, name := range []string{"ikev2", "ikev2_frag", "ikev1", "ikev2_cert", "ikev1_cert"} {
 		t.Run(name, func(t *testing.T) {
 			msgs, cl := decodeGolden(t, name)
 			if len(msgs) == 0 {
@@ -418,6 +427,71 @@ func TestGoldenValues(t *testing.T) {
 			t.Errorf("%d fragments, want at least 4", n)
 		}
 	})
+	t.Run("ikev2_cert", func(t *testing.T) {
+		msgs, _ := decodeGolden(t, "ikev2_cert")
+		for _, p := range find(msgs, ExchangeIKEAuth, false, PayloadCERT) {
+			checkCert(t, p.(*Cert).Encoding, p.(*Cert).Data, "left.test")
+		}
+		for _, p := range find(msgs, ExchangeIKEAuth, true, PayloadCERT) {
+			checkCert(t, p.(*Cert).Encoding, p.(*Cert).Data, "right.test")
+		}
+		// RFC 7296 3.7: X.509 CERTREQ data is a list of 20-byte SHA-1
+		// hashes of CA public keys.
+		reqs := append(find(msgs, ExchangeIKESAInit, true, PayloadCERTREQ), find(msgs, ExchangeIKEAuth, false, PayloadCERTREQ)...)
+		if len(reqs) != 2 {
+			t.Fatalf("%d CERTREQ payloads", len(reqs))
+		}
+		for _, p := range reqs {
+			if c := p.(*CertReq); c.Encoding != CertX509Sig || len(c.Data) == 0 || len(c.Data)%20 != 0 {
+				t.Errorf("CERTREQ %v with %d bytes", c.Encoding, len(c.Data))
+			}
+		}
+		// RFC 7427 3: AUTH method 14 carries the length of the
+		// AlgorithmIdentifier, the AlgorithmIdentifier (ecdsa-with-SHA256,
+		// RFC 7427 A.3.2, from testdata/rfc7427_algorithm_identifiers.json)
+		// and the signature.
+		algID := rfc7427Vector(t, "rfc7427-a32")
+		for _, p := range append(find(msgs, ExchangeIKEAuth, false, PayloadAUTH), find(msgs, ExchangeIKEAuth, true, PayloadAUTH)...) {
+			a := p.(*Auth)
+			if a.Method != AuthDigitalSignature || len(a.Data) < 1+len(algID) || int(a.Data[0]) != len(algID) || !bytes.Equal(a.Data[1:1+len(algID)], algID) {
+				t.Errorf("AUTH %v %x", a.Method, a.Data)
+			}
+		}
+	})
+	t.Run("ikev1_cert", func(t *testing.T) {
+		msgs, _ := decodeGolden(t, "ikev1_cert")
+		var certs, sigs, reqs int
+		for _, g := range msgs {
+			for _, p := range g.inner {
+				switch p := p.(type) {
+				case *V1Cert:
+					certs++
+					checkCert(t, p.Encoding, p.Data, "")
+				case *V1Sig:
+					sigs++
+					// RFC 4754 7: r and s of 32 bytes each for P-256.
+					if len(p.Data) != 64 {
+						t.Errorf("SIG of %d bytes", len(p.Data))
+					}
+				}
+			}
+			for _, p := range append(append([]Payload(nil), g.m.Payloads...), g.inner...) {
+				if c, ok := p.(*V1CertReq); ok {
+					reqs++
+					if c.Encoding != CertX509Sig {
+						t.Errorf("CR type %v", c.Encoding)
+					}
+				}
+			}
+		}
+		if certs != 2 || sigs != 2 || reqs != 2 {
+			t.Errorf("%d CERT, %d SIG, %d CR payloads; want 2 each", certs, sigs, reqs)
+		}
+		sa := find(msgs, ExchangeV1MainMode, false, PayloadV1SA)[0].(*V1SA)
+		if a, ok := sa.Proposals[0].Transforms[0].Attr(uint16(V1AttrAuthMethod)); !ok || V1AuthMethod(a.Value) != V1AuthECDSA256 {
+			t.Errorf("Main Mode authentication method %+v, want ECDSA_SHA256_P256 (RFC 4754)", a)
+		}
+	})
 	t.Run("ikev1", func(t *testing.T) {
 		msgs, _ := decodeGolden(t, "ikev1")
 		// proposals = aes128-sha256-modp2048, PSK.
@@ -505,4 +579,53 @@ func TestGoldenCorruptLengths(t *testing.T) {
 		}
 		corruptEveryLength(t, d.message, len(m.Payloads))
 	}
+}
+
+// checkCert checks that a CERT payload holds an X.509 certificate
+// (RFC 7296 3.6 encoding 4) for name, or any name when name is empty.
+func checkCert(t *testing.T, enc CertEncoding, der []byte, name string) {
+	t.Helper()
+	if enc != CertX509Sig {
+		t.Errorf("certificate encoding %v", enc)
+		return
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Errorf("CERT data: %v", err)
+		return
+	}
+	if name != "" && (len(c.DNSNames) != 1 || c.DNSNames[0] != name) {
+		t.Errorf("certificate for %v, want %s", c.DNSNames, name)
+	}
+}
+
+// rfc7427Vector returns the DER AlgorithmIdentifier of one vector of
+// testdata/rfc7427_algorithm_identifiers.json (copied from
+// /work/shared/vectors; the source of each vector is named inside).
+func rfc7427Vector(t *testing.T, id string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "rfc7427_algorithm_identifiers.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Vectors []struct {
+			ID  string `json:"id"`
+			DER string `json:"der"`
+		} `json:"vectors"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range f.Vectors {
+		if v.ID == id {
+			d, err := hex.DecodeString(v.DER)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d
+		}
+	}
+	t.Fatalf("vector %s not found", id)
+	return nil
 }

@@ -28,6 +28,7 @@ type scenario struct {
 	extra string // strongswan.conf charon { } additions, both sides
 	left  string // initiator swanctl.conf; %L, %R are the addresses
 	right string
+	certs bool                 // install an ECDSA CA and certificates for left.test and right.test
 	steps [][]string           // swanctl commands on the left
 	want  map[ExchangeType]int // minimum exchanges (requests + responses) in the capture
 }
@@ -181,6 +182,92 @@ pools { p { addrs = 10.98.0.0/28 } }` + pskSecrets,
 		},
 		want: map[ExchangeType]int{ExchangeV1MainMode: 6, ExchangeV1QuickMode: 3, ExchangeV1Informational: 3},
 	},
+	{
+		// IKEv2 with ECDSA certificates: CERTREQ in IKE_SA_INIT and
+		// IKE_AUTH, CERT and an RFC 7427 AUTH in IKE_AUTH.
+		name:  "ikev2_cert",
+		certs: true,
+		left: `connections {
+	c {
+		version = 2
+		local_addrs = %L
+		remote_addrs = %R
+		proposals = aes128gcm16-prfsha256-ecp256
+		local { auth = pubkey
+			certs = left.test.pem
+			id = left.test }
+		remote { auth = pubkey
+			id = right.test }
+		children { net { local_ts = 10.97.0.0/24
+			remote_ts = 10.99.0.0/24
+			esp_proposals = aes128gcm16 } }
+	}
+}`,
+		right: `connections {
+	c {
+		version = 2
+		local_addrs = %R
+		remote_addrs = %L
+		proposals = aes128gcm16-prfsha256-ecp256
+		local { auth = pubkey
+			certs = right.test.pem
+			id = right.test }
+		remote { auth = pubkey
+			id = left.test }
+		children { net { local_ts = 10.99.0.0/24
+			remote_ts = 10.97.0.0/24
+			esp_proposals = aes128gcm16 } }
+	}
+}`,
+		steps: [][]string{
+			{"--initiate", "--child", "net"},
+			{"--terminate", "--ike", "c"},
+		},
+		want: map[ExchangeType]int{ExchangeIKESAInit: 2, ExchangeIKEAuth: 2, ExchangeInformational: 2},
+	},
+	{
+		// IKEv1 Main Mode with ECDSA certificates (RFC 4754): CR, CERT and
+		// SIG payloads; Quick Mode with AES-GCM ESP.
+		name:  "ikev1_cert",
+		certs: true,
+		left: `connections {
+	c {
+		version = 1
+		local_addrs = %L
+		remote_addrs = %R
+		proposals = aes128-sha256-ecp256
+		local { auth = pubkey
+			certs = left.test.pem
+			id = left.test }
+		remote { auth = pubkey
+			id = right.test }
+		children { net { local_ts = 10.97.0.0/24
+			remote_ts = 10.99.0.0/24
+			esp_proposals = aes128gcm16 } }
+	}
+}`,
+		right: `connections {
+	c {
+		version = 1
+		local_addrs = %R
+		remote_addrs = %L
+		proposals = aes128-sha256-ecp256
+		local { auth = pubkey
+			certs = right.test.pem
+			id = right.test }
+		remote { auth = pubkey
+			id = left.test }
+		children { net { local_ts = 10.99.0.0/24
+			remote_ts = 10.97.0.0/24
+			esp_proposals = aes128gcm16 } }
+	}
+}`,
+		steps: [][]string{
+			{"--initiate", "--child", "net"},
+			{"--terminate", "--ike", "c"},
+		},
+		want: map[ExchangeType]int{ExchangeV1MainMode: 6, ExchangeV1QuickMode: 3, ExchangeV1Informational: 2},
+	},
 }
 
 // TestLiveStrongSwan runs each scenario between two charons in network
@@ -217,6 +304,11 @@ func runScenario(t *testing.T, sc scenario, dir string) {
 	left := pair.StartCharon(t, 0, opts)
 	pcap := filepath.Join(dir, sc.name+".pcap")
 	capture := pair.StartCapture(t, 0, pcap, "udp port 500 or udp port 4500")
+	if sc.certs {
+		ca := swtest.NewCA(t, "swtest CA")
+		ca.InstallCert(t, left, "left.test")
+		ca.InstallCert(t, right, "right.test")
+	}
 	subst := strings.NewReplacer("%L", pair.Addr[0].String(), "%R", pair.Addr[1].String())
 	right.Load(t, subst.Replace(sc.right))
 	left.Load(t, subst.Replace(sc.left))

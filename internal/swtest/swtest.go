@@ -236,11 +236,32 @@ func (c *Charon) stop() {
 	}
 }
 
-// Load writes swanctl.conf with the given content and loads it
-// (swanctl --load-all).
+// SwanctlDir is the swanctl directory of this charon (SWANCTL_DIR for
+// every swanctl call): swanctl.conf, and the credential subdirectories
+// x509ca, x509 and private that --load-all reads.
+func (c *Charon) SwanctlDir() string { return filepath.Join(c.Dir, "swanctl") }
+
+// AddFile writes a credential (for example AddFile(t, "x509", "me.pem",
+// pemBytes)) into a subdirectory of SwanctlDir, for Load to pick up.
+func (c *Charon) AddFile(t testing.TB, subdir, name string, data []byte) {
+	t.Helper()
+	dir := filepath.Join(c.SwanctlDir(), subdir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Load writes swanctl.conf with the given content into SwanctlDir and
+// loads it with the credentials added by AddFile (swanctl --load-all).
 func (c *Charon) Load(t testing.TB, swanctlConf string) {
 	t.Helper()
-	path := filepath.Join(c.Dir, "swanctl.conf")
+	if err := os.MkdirAll(c.SwanctlDir(), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(c.SwanctlDir(), "swanctl.conf")
 	if err := os.WriteFile(path, []byte(swanctlConf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +283,7 @@ func (c *Charon) Swanctl(t testing.TB, args ...string) string {
 
 func (c *Charon) swanctl(ctx context.Context, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, SwanctlPath, append(args, "--uri", c.Vici)...)
-	cmd.Env = append(os.Environ(), "STRONGSWAN_CONF="+c.confPath())
+	cmd.Env = append(os.Environ(), "STRONGSWAN_CONF="+c.confPath(), "SWANCTL_DIR="+c.SwanctlDir())
 	return cmd.CombinedOutput()
 }
 
