@@ -23,13 +23,15 @@ type testCA struct {
 	key  crypto.Signer
 }
 
-func newTestCA(t *testing.T) *testCA {
+func newTestCA(t *testing.T) *testCA { return newTestCAAt(t, t0) }
+
+func newTestCAAt(t *testing.T, at time.Time) *testCA {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ike test root"},
-		NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(24 * time.Hour), IsCA: true,
+		NotBefore: at.Add(-time.Hour), NotAfter: at.Add(24 * time.Hour), IsCA: true,
 		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
@@ -40,8 +42,12 @@ func newTestCA(t *testing.T) *testCA {
 }
 
 func (ca *testCA) issue(t *testing.T, name string, key crypto.Signer) []byte {
+	return ca.issueAt(t, name, key, ca.cert.NotBefore.Add(time.Hour))
+}
+
+func (ca *testCA) issueAt(t *testing.T, name string, key crypto.Signer, at time.Time) []byte {
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-		DNSNames: []string{name}, NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(24 * time.Hour),
+		DNSNames: []string{name}, NotBefore: at.Add(-time.Hour), NotAfter: at.Add(24 * time.Hour),
 		KeyUsage:           x509.KeyUsageDigitalSignature,
 		UnknownExtKeyUsage: []asn1.ObjectIdentifier{auth.OIDExtKeyUsageIPsecIKE}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)

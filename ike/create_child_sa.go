@@ -70,6 +70,11 @@ func (s *Session) onChildResponse(now time.Time, r *childReq, ps []isakmp.Payloa
 	}
 	ch, err := s.finishChild(now, r, ps, false, nil, nil)
 	if err != nil {
+		if r.old != nil && s.findChild(r.old.sa.InboundSPI) == r.old {
+			// Try again later (RFC 7296 2.25: TEMPORARY_FAILURE means wait),
+			// with jitter so that two colliding peers drift apart.
+			r.old.rekeyAt = s.retryAt(now)
+		}
 		s.emit(Event{Kind: EventChildFailed, Err: err})
 		return err
 	}
@@ -143,7 +148,7 @@ func (s *Session) startRekeyIKE(now time.Time) error {
 		func(now time.Time, _ *isakmp.Header, ps []isakmp.Payload, _ []byte) error {
 			if n := errorNotify(ps); n != nil {
 				// TEMPORARY_FAILURE, NO_PROPOSAL_CHOSEN...: try again later.
-				old.rekeyAt = now.Add(s.cfg.retransmitTimeout() * 4)
+				old.rekeyAt = s.retryAt(now)
 				return NotifyError(n.NotifyType)
 			}
 			c, ok := checkAccepted(s.cfg.IKEProposals, find[*isakmp.SA](ps), true)
@@ -293,4 +298,12 @@ func (s *Session) respondRekeyIKE(now time.Time, sa *ikeSA, ps []isakmp.Payload,
 		return nil, err
 	}
 	return resp, nil
+}
+
+// retryAt is when to retry a rekey the peer refused: after a few
+// retransmission timeouts, with up to as much again of random delay.
+func (s *Session) retryAt(now time.Time) time.Time {
+	base := 4 * s.cfg.retransmitTimeout()
+	j, _ := randInt(s, int64(base))
+	return now.Add(base + time.Duration(j))
 }

@@ -17,6 +17,15 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+
+	"github.com/ipsecgo/ipsec/auth"
 	"github.com/ipsecgo/ipsec/esp"
 	"github.com/ipsecgo/ipsec/internal/swtest"
 	"github.com/ipsecgo/ipsec/isakmp"
@@ -90,6 +99,9 @@ type interopOpts struct {
 	// charonInitiates: charon starts the IKE SA; otherwise we do.
 	charonInitiates bool
 	mutate          func(*Config)
+	// certs switches both sides to certificate authentication with keys
+	// of this kind ("ecdsa" or "rsa").
+	certs string
 }
 
 func newInterop(t *testing.T, o interopOpts) *interop {
@@ -101,6 +113,9 @@ func newInterop(t *testing.T, o interopOpts) *interop {
 	e.charon = e.pair.StartCharon(t, 1, swtest.Options{})
 
 	cfg := e.config(o)
+	if o.certs != "" {
+		e.setupCerts(cfg, o.certs)
+	}
 	if o.mutate != nil {
 		o.mutate(cfg)
 	}
@@ -174,6 +189,26 @@ func (e *interop) config(o interopOpts) *Config {
 }
 
 func (e *interop) swanctlConf(o interopOpts) string {
+	authSection := `local {
+			auth = psk
+			id = right.example
+		}
+		remote {
+			auth = psk
+			id = left.example
+		}`
+	if o.certs != "" {
+		authSection = `send_cert = always
+		local {
+			auth = pubkey
+			certs = right.pem
+			id = right.example
+		}
+		remote {
+			auth = pubkey
+			id = left.example
+		}`
+	}
 	return fmt.Sprintf(`connections {
 	gw {
 		version = 2
@@ -183,14 +218,7 @@ func (e *interop) swanctlConf(o interopOpts) string {
 		proposals = %s
 		rekey_time = 0
 		%s
-		local {
-			auth = psk
-			id = right.example
-		}
-		remote {
-			auth = psk
-			id = left.example
-		}
+		%s
 		children {
 			net {
 				local_ts = %s
@@ -211,7 +239,7 @@ secrets {
 		secret = "%s"
 	}
 }
-`, e.swIP, e.ourIP, o.ike, o.swExtra, swNet, ourNet, o.esp, o.swChildExtra, interopK)
+`, e.swIP, e.ourIP, o.ike, o.swExtra, authSection, swNet, ourNet, o.esp, o.swChildExtra, interopK)
 }
 
 func (e *interop) onEvent(ev Event) {
@@ -278,6 +306,50 @@ func (e *interop) readSW() {
 			e.toSW.Add(1)
 		}
 	}
+}
+
+// setupCerts makes a CA and a certificate for each side, writes charon's
+// into a swanctl directory (x509ca, x509, private) that swanctl --load-all
+// reads through SWANCTL_DIR, and switches our configuration to signatures
+// (RFC 7427) with certificate chain checks through package auth.
+func (e *interop) setupCerts(cfg *Config, kind string) {
+	t := e.t
+	ca := newTestCAAt(t, time.Now()) // charon checks validity against the real clock
+	newKey := func() crypto.Signer {
+		if kind == "rsa" {
+			k, err := rsa.GenerateKey(rand.Reader, 2048)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return k
+		}
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	ours, theirs := newKey(), newKey()
+	*cfg = *certConfig(t, cfg, ca, ours, auth.MethodDigitalSignature)
+	dir := e.charon.Dir + "/swanctl"
+	for _, d := range []string{"x509ca", "x509", "private"} {
+		if err := os.MkdirAll(dir+"/"+d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pk, err := x509.MarshalPKCS8PrivateKey(theirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(path, typ string, der []byte) {
+		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(dir+"/x509ca/ca.pem", "CERTIFICATE", ca.cert.Raw)
+	write(dir+"/x509/right.pem", "CERTIFICATE", ca.issueAt(t, "right.example", theirs, time.Now()))
+	write(dir+"/private/right.pem", "PRIVATE KEY", pk)
+	t.Setenv("SWANCTL_DIR", dir)
 }
 
 // traffic sends n datagrams each way between the protected subnets and
@@ -546,5 +618,29 @@ func TestInteropDelete(t *testing.T) {
 				time.Sleep(50 * time.Millisecond)
 			}
 		})
+	}
+}
+
+// TestInteropCertificates authenticates with ECDSA (P-256) and RSA (2048)
+// certificates from a common CA, RFC 7427 signatures, in both directions.
+func TestInteropCertificates(t *testing.T) {
+	for _, kind := range []string{"ecdsa", "rsa"} {
+		for _, charonInitiates := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/charon-initiates-%v", kind, charonInitiates), func(t *testing.T) {
+				e := newInterop(t, interopOpts{ike: "aes256gcm16-prfsha256-ecp256", esp: "aes256gcm16",
+					certs: kind, charonInitiates: charonInitiates})
+				e.traffic(3)
+				sas := e.swSAs()
+				if !strings.Contains(sas, "ESTABLISHED") {
+					t.Fatalf("charon:\n%s", sas)
+				}
+				e.mu.Lock()
+				up := findEvent(e.events, EventIKEUp)
+				e.mu.Unlock()
+				if string(up.IKE.RemoteID.Data) != "right.example" {
+					t.Fatalf("peer identity %v", up.IKE.RemoteID)
+				}
+			})
+		}
 	}
 }

@@ -174,3 +174,28 @@ func TestSimultaneousChildRekey(t *testing.T) {
 	}
 	checkESP(t, &si[0], &sr[0])
 }
+
+// TestSimultaneousIKERekey: both sides rekey the IKE SA at once. Each
+// answers the other's request with TEMPORARY_FAILURE (RFC 7296 2.25) and
+// retries after a random delay; one rekey then succeeds and both sides
+// agree on the new SPIs.
+func TestSimultaneousIKERekey(t *testing.T) {
+	p := establish(t, "aes256gcm16-prfsha256-x25519", "aes256gcm16")
+	oldI, oldR := p.i.SPIs()
+	p.i.RekeyIKE(p.now)
+	p.r.RekeyIKE(p.now)
+	p.collect()
+	p.run()
+	for i := 0; i < 20 && countEvents(p.evI, EventIKERekeyed) == 0; i++ {
+		p.advance(time.Minute)
+		p.run()
+	}
+	ni, nr := p.i.SPIs()
+	ri, rr := p.r.SPIs()
+	if ni == oldI || nr == oldR || ni != ri || nr != rr {
+		t.Fatalf("SPIs after the collision: %x %x vs %x %x (events %v / %v)", ni, nr, ri, rr, kinds(p.evI), kinds(p.evR))
+	}
+	if !p.i.Established() || !p.r.Established() || len(p.i.ChildSAs()) != 1 {
+		t.Fatal("SAs lost in the collision")
+	}
+}
