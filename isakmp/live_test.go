@@ -183,6 +183,53 @@ pools { p { addrs = 10.98.0.0/28 } }` + pskSecrets,
 		want: map[ExchangeType]int{ExchangeV1MainMode: 6, ExchangeV1QuickMode: 3, ExchangeV1Informational: 3},
 	},
 	{
+		// IKEv1 Aggressive Mode with PSK, then Mode Config (the
+		// TRANSACTION exchange with the attribute payload) for a virtual
+		// IP, then Quick Mode.
+		name: "ikev1_aggr",
+		// A responder refuses Aggressive Mode with PSK unless told
+		// otherwise (it exposes a PSK hash to offline guessing).
+		extra: "i_dont_care_about_security_and_use_aggressive_mode_psk = yes",
+		left: `connections {
+	c {
+		version = 1
+		aggressive = yes
+		local_addrs = %L
+		remote_addrs = %R
+		proposals = aes256-sha1-modp2048
+		vips = 0.0.0.0
+		local { auth = psk
+			id = left@test }
+		remote { auth = psk
+			id = right.test }
+		children { net { remote_ts = 10.99.0.0/24
+			esp_proposals = aes256-sha1 } }
+	}
+}` + pskSecrets,
+		right: `connections {
+	c {
+		version = 1
+		aggressive = yes
+		local_addrs = %R
+		remote_addrs = %L
+		proposals = aes256-sha1-modp2048
+		pools = p
+		local { auth = psk
+			id = right.test }
+		remote { auth = psk
+			id = left@test }
+		children { net { local_ts = 10.99.0.0/24
+			esp_proposals = aes256-sha1 } }
+	}
+}
+pools { p { addrs = 10.98.0.0/28 } }` + pskSecrets,
+		steps: [][]string{
+			{"--initiate", "--child", "net"},
+			{"--terminate", "--ike", "c"},
+		},
+		want: map[ExchangeType]int{ExchangeV1Aggressive: 3, ExchangeV1Transaction: 2, ExchangeV1QuickMode: 3},
+	},
+	{
 		// IKEv2 with ECDSA certificates: CERTREQ in IKE_SA_INIT and
 		// IKE_AUTH, CERT and an RFC 7427 AUTH in IKE_AUTH.
 		name:  "ikev2_cert",
