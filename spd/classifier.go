@@ -222,13 +222,12 @@ func Compile(p *Policy, opts CompileOptions) (*Classifier, error) {
 // filters of either direction). It does not allocate.
 func (c *Classifier) Lookup(s Selector, dir Direction) Match {
 	k := s.key(dir)
-	best := c.lookup(&k)
-	if best == noEntry {
+	h := c.lookup(&k)
+	if h.rank == noEntry {
 		return Match{Rule: &c.def, Default: true}
 	}
-	e := &c.entries[best]
-	r := &c.policy.Rules[e.rule]
-	return Match{Rule: r, Filter: &r.Filters.Filters[e.filt], Mirrored: e.mirrored}
+	r := &c.policy.Rules[h.rule]
+	return Match{Rule: r, Filter: &r.Filters.Filters[h.filt], Mirrored: h.mirrored}
 }
 
 // Policy returns a copy of the compiled policy.

@@ -9,12 +9,18 @@ import (
 // segment tree over the one axis where it is most selective (destination
 // address, source address, destination port or source port), or, when it
 // is "any" on all four, in a plain list. A lookup stabs each tree at the
-// selector's value: a binary search finds the elementary interval, then a
+// selector's value: a search finds the elementary interval (leaf), then a
 // walk to the root visits the candidate lists that cover it. Lists are
 // sorted by rank and the walk keeps the best rank found so far, so a list
 // is left at its first match or at the first entry that ranks below the
 // best. Each list is visited only if non-empty: every node records its
 // nearest non-empty ancestor, so the walk jumps over empty levels.
+//
+// A lookup is bound by memory latency, so the layout avoids cache misses:
+// candidates are stored inline in their lists with everything needed to
+// check them (the tree's own axis needs no check: a node covers only
+// leaves inside the entry's interval), and the leaf search first searches
+// a small sampled copy of the interval bounds, then one short block.
 //
 // Memory: an entry is stored in at most 2*log2(m) nodes of one tree, m
 // being the number of elementary intervals of that axis (de Berg et al.,
@@ -34,11 +40,37 @@ const noEntry = ^uint32(0)
 // the nearest ancestor with candidates (0 for none; node 0 is unused).
 type node struct{ start, end, up uint32 }
 
+// cand is an entry as stored in a candidate list.
+type cand struct {
+	other      span // the entry's interval on the other address axis
+	sp, dp     [2]uint16
+	rank       uint32 // index in Classifier.entries
+	rule, filt uint32 // the entry's rule and filter, so a hit needs no other load
+	proto      uint8
+	flags      uint8 // direction bits (Direction.mask) | candAnyProto | candMirrored
+}
+
+const (
+	candAnyProto = 4
+	candMirrored = 8
+)
+
+// hit is the result of an index lookup.
+type hit struct {
+	rank, rule, filt uint32
+	mirrored         bool
+}
+
+// blockShift sets the sampling of the bounds: one in 1<<blockShift is
+// copied to top.
+const blockShift = 4
+
 type segIndex struct {
 	bounds []u128 // elementary interval starts, sorted, bounds[0] = 0
+	top    []u128 // bounds[0], bounds[16], bounds[32], ...
 	size   int    // number of leaves, a power of two >= len(bounds)
 	nodes  []node // heap order: root 1, children 2i and 2i+1, leaves size..
-	cand   []uint32
+	cand   []cand
 }
 
 func (e *entry) axis(d int) span {
@@ -62,22 +94,24 @@ func axisFull(d int) span {
 
 // buildIndex assigns every entry to an axis and builds the trees.
 //
-// Choice of axis: an entry goes where the fewest other entries share its
-// exact interval (an address that every filter names, such as "my IP
-// address", is a poor index), then where its interval is narrowest, then
-// in the order destination, source, destination port, source port. This
-// is a heuristic for speed; it never changes a result.
+// Choice of axis: an entry with a restricted address goes to an address
+// axis, where the fewest other entries share its exact interval (an
+// address that every filter names, such as "my IP address", is a poor
+// index), then where its interval is narrowest, then destination before
+// source. An entry with both addresses "any" goes to the narrower port
+// axis (a port or ICMP type/code), and with nothing restricted to the
+// plain list. This is a heuristic for speed; it never changes a result.
 func (c *Classifier) buildIndex() {
 	// Approximate counts of equal intervals: a hashed table per axis
 	// (collisions only blur the heuristic).
 	slots := uint32(1) << bits.Len(uint(2*len(c.entries)))
-	var counts [numDims][]uint32
+	var counts [2][]uint32
 	for d := range counts {
 		counts[d] = make([]uint32, slots)
 	}
 	for i := range c.entries {
-		for d := range numDims {
-			if s := c.entries[i].axis(d); s != axisFull(d) {
+		for d := range 2 {
+			if s := c.entries[i].axis(d); s != fullSpan {
 				counts[d][s.hash()&(slots-1)]++
 			}
 		}
@@ -86,20 +120,25 @@ func (c *Classifier) buildIndex() {
 	for i := range c.entries {
 		e := &c.entries[i]
 		best, bestCount, bestWidth := -1, uint32(0), 0
-		for d := range numDims {
+		for d := range 2 {
 			s := e.axis(d)
-			if s == axisFull(d) {
+			if s == fullSpan {
 				continue
 			}
-			n := counts[d][s.hash()&(slots-1)]
-			w := 128 - s.specificity() // bits of width
-			if d > dimSrc {
-				// Compare a port width with address widths as a
-				// fraction of its 16-bit axis.
-				w *= 8
-			}
+			n, w := counts[d][s.hash()&(slots-1)], 128-s.specificity()
 			if best < 0 || n < bestCount || n == bestCount && w < bestWidth {
 				best, bestCount, bestWidth = d, n, w
+			}
+		}
+		if best < 0 {
+			for d := dimDport; d < numDims; d++ {
+				s := e.axis(d)
+				if s == axisFull(d) {
+					continue
+				}
+				if w := 128 - s.specificity(); best < 0 || w < bestWidth {
+					best, bestWidth = d, w
+				}
 			}
 		}
 		if best < 0 {
@@ -124,6 +163,16 @@ func (s span) hash() uint32 {
 	return uint32(h)
 }
 
+func compareU128(x, y u128) int {
+	switch {
+	case x.less(y):
+		return -1
+	case y.less(x):
+		return 1
+	}
+	return 0
+}
+
 func (t *segIndex) build(entries []entry, members []uint32, d int) {
 	b := make([]u128, 0, 2*len(members)+1)
 	b = append(b, u128{})
@@ -134,16 +183,11 @@ func (t *segIndex) build(entries []entry, members []uint32, d int) {
 			b = append(b, s.hi.addOne())
 		}
 	}
-	slices.SortFunc(b, func(x, y u128) int {
-		switch {
-		case x.less(y):
-			return -1
-		case y.less(x):
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(b, compareU128)
 	t.bounds = slices.Compact(b)
+	for i := 0; i < len(t.bounds); i += 1 << blockShift {
+		t.top = append(t.top, t.bounds[i])
+	}
 	t.size = 1 << bits.Len(uint(len(t.bounds)-1))
 	t.nodes = make([]node, 2*t.size)
 
@@ -179,10 +223,24 @@ func (t *segIndex) build(entries []entry, members []uint32, d int) {
 	for n := range t.nodes {
 		t.nodes[n].start, t.nodes[n].end = count[n], count[n]
 	}
-	t.cand = make([]uint32, len(pairs))
+	t.cand = make([]cand, len(pairs))
 	for _, p := range pairs {
 		n := &t.nodes[p.node]
-		t.cand[n.end] = p.entry
+		e := &entries[p.entry]
+		cd := cand{other: fullSpan, sp: e.sp, dp: e.dp, rank: p.entry, rule: e.rule, filt: e.filt, proto: e.proto, flags: e.dirs}
+		if e.anyProto {
+			cd.flags |= candAnyProto
+		}
+		if e.mirrored {
+			cd.flags |= candMirrored
+		}
+		switch d {
+		case dimDst:
+			cd.other = e.src
+		case dimSrc:
+			cd.other = e.dst
+		}
+		t.cand[n.end] = cd
 		n.end++
 	}
 	// Nearest non-empty ancestor, top down.
@@ -197,23 +255,29 @@ func (t *segIndex) build(entries []entry, members []uint32, d int) {
 }
 
 // leaf returns the index of the elementary interval holding v: the last
-// bound <= v.
+// bound <= v. It searches the sampled bounds, then one block.
 func (t *segIndex) leaf(v u128) int {
-	lo, hi := 0, len(t.bounds)
+	lo, hi := 0, len(t.top)
 	for hi-lo > 1 {
 		m := int(uint(lo+hi) >> 1)
-		if v.less(t.bounds[m]) {
+		if v.less(t.top[m]) {
 			hi = m
 		} else {
 			lo = m
 		}
 	}
-	return lo
+	i := lo << blockShift
+	end := min(i+1<<blockShift, len(t.bounds))
+	for i+1 < end && !v.less(t.bounds[i+1]) {
+		i++
+	}
+	return i
 }
 
-// stab scans the candidate lists covering v and returns the best rank,
-// starting from best.
-func (t *segIndex) stab(v u128, k *key, entries []entry, best uint32) uint32 {
+// stab scans the candidate lists covering v and returns the best
+// candidate, starting from best. o is the selector's value on the
+// candidates' other address axis.
+func (t *segIndex) stab(v, o u128, k *key, best *cand) *cand {
 	n := uint32(t.leaf(v) + t.size)
 	nd := &t.nodes[n]
 	if nd.start == nd.end {
@@ -221,12 +285,17 @@ func (t *segIndex) stab(v u128, k *key, entries []entry, best uint32) uint32 {
 	}
 	for n != 0 {
 		nd = &t.nodes[n]
-		for _, i := range t.cand[nd.start:nd.end] {
-			if i >= best {
+		for j := range t.cand[nd.start:nd.end] {
+			cd := &t.cand[int(nd.start)+j]
+			if cd.rank >= best.rank {
 				break
 			}
-			if entries[i].match(k) {
-				best = i
+			if cd.flags&k.dir != 0 &&
+				(cd.flags&candAnyProto != 0 || cd.proto == k.proto) &&
+				k.sp >= cd.sp[0] && k.sp <= cd.sp[1] &&
+				k.dp >= cd.dp[0] && k.dp <= cd.dp[1] &&
+				!o.less(cd.other.lo) && !cd.other.hi.less(o) {
+				best = cd
 				break
 			}
 		}
@@ -235,34 +304,29 @@ func (t *segIndex) stab(v u128, k *key, entries []entry, best uint32) uint32 {
 	return best
 }
 
-func (c *Classifier) lookup(k *key) uint32 {
-	best := noEntry
-	for d := range numDims {
-		t := &c.index[d]
-		if t.size == 0 {
-			continue
-		}
-		var v u128
-		switch d {
-		case dimDst:
-			v = k.dst
-		case dimSrc:
-			v = k.src
-		case dimDport:
-			v = u128{0, uint64(k.dp)}
-		case dimSport:
-			v = u128{0, uint64(k.sp)}
-		}
-		best = t.stab(v, k, c.entries, best)
+var noCand = cand{rank: noEntry}
+
+func (c *Classifier) lookup(k *key) hit {
+	best := &noCand
+	if t := &c.index[dimDst]; t.size != 0 {
+		best = t.stab(k.dst, k.src, k, best)
+	}
+	if t := &c.index[dimSrc]; t.size != 0 {
+		best = t.stab(k.src, k.dst, k, best)
+	}
+	if t := &c.index[dimDport]; t.size != 0 {
+		best = t.stab(u128{0, uint64(k.dp)}, k.src, k, best)
+	}
+	if t := &c.index[dimSport]; t.size != 0 {
+		best = t.stab(u128{0, uint64(k.sp)}, k.src, k, best)
 	}
 	for _, i := range c.rest {
-		if i >= best {
+		if i >= best.rank {
 			break
 		}
-		if c.entries[i].match(k) {
-			best = i
-			break
+		if e := &c.entries[i]; e.match(k) {
+			return hit{i, e.rule, e.filt, e.mirrored}
 		}
 	}
-	return best
+	return hit{best.rank, best.rule, best.filt, best.flags&candMirrored != 0}
 }
