@@ -35,10 +35,27 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add(rawV2(PayloadType(200), 0, []byte{1}))
 	f.Add(rawV2(PayloadSA, 0, []byte{0, 0, 0, 7, 1, 1, 0, 0}))
+	prime := unhex(f, handInitRequest)
+	if g := goldenMessages(f); len(g) > 3 {
+		prime = g[3]
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// Decoding into a Message that held another message must give
+		// the same result as decoding into a fresh one.
+		var reused Message
+		if err := reused.Decode(prime); err != nil {
+			t.Fatal(err)
+		}
+		reusedErr := reused.Decode(b)
 		var m Message
 		if err := m.Decode(b); err != nil {
+			if reusedErr == nil {
+				t.Fatalf("fresh decode failed (%v), reused decode succeeded", err)
+			}
 			return
+		}
+		if reusedErr != nil || describe(&reused) != describe(&m) {
+			t.Fatalf("reused decode differs: %v\n%s\n%s", reusedErr, describe(&reused), describe(&m))
 		}
 		out, err := m.Append(nil)
 		if err != nil {

@@ -44,7 +44,8 @@ type Message struct {
 // payloads of the other IKE version with ErrWrongVersionPayload, and an
 // unknown IKEv2 payload with the critical bit set with a
 // *CriticalPayloadError. Unknown payloads without the critical bit are kept
-// as *Unknown so that re-encoding is byte-exact.
+// as *Unknown so that re-encoding is byte-exact. After an error the
+// Message holds the payloads decoded before it and must not be used.
 func (m *Message) Decode(b []byte) error {
 	m.Ciphertext = nil
 	if err := m.Header.Parse(b); err != nil {
