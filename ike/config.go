@@ -11,7 +11,8 @@ import (
 	"github.com/ipsecgo/ipsec/isakmp"
 )
 
-// Mode is the encapsulation mode of a CHILD SA.
+// Mode is the encapsulation mode of a CHILD SA. It is a plain value, safe
+// for concurrent use.
 type Mode uint8
 
 // CHILD SA modes. Tunnel is the default of RFC 7296 1.3.1; Transport is
@@ -42,7 +43,9 @@ const (
 
 // PeerAuthFunc returns the credential that checks the AUTH payload of the
 // peer that claims identity id and sent the DER certificates certs (empty
-// for pre-shared keys). It returns an error to refuse the peer.
+// for pre-shared keys). It returns an error to refuse the peer. Sessions
+// call it from their own goroutine; a PeerAuthFunc shared by several
+// sessions must be safe for concurrent use.
 type PeerAuthFunc func(id auth.Identity, certs [][]byte, now time.Time) (auth.PeerAuthenticator, error)
 
 // PSKPeers returns a PeerAuthFunc that looks the peer's identity up in

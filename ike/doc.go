@@ -40,6 +40,14 @@
 //
 // Proposals can be written in strongSwan's syntax (ParseProposals).
 //
+// Endpoint is the thin I/O driver around sessions: it owns the UDP sockets
+// for IKE (port 500) and NAT traversal (4500), dispatches datagrams by
+// SPI, runs the timers, moves sessions to port 4500 with the non-ESP
+// marker when NAT is detected (or forced with Config.ForceUDPEncap),
+// sends NAT keepalives, and hands UDP-encapsulated ESP to the caller. It
+// stops when its context is cancelled, and logs through a caller-supplied
+// slog.Logger.
+//
 // Underneath is the cryptographic core: the PRFs HMAC-SHA1,
 // HMAC-SHA2-256/384/512 and AES-XCBC-PRF-128 with prf+; SKEYSEED and the
 // IKE SA keys, the rekeyed SKEYSEED, CHILD SA KEYMAT; key exchange with
@@ -56,6 +64,9 @@
 //     2.13 prf+, 2.14 SKEYSEED and the IKE SA keys, 2.15 AUTH, 2.17 CHILD
 //     SA keying material, 2.18 rekeying the IKE SA, 2.21 error handling,
 //     2.23 NAT detection, 2.25 exchange collisions, 3 the payloads.
+//   - RFC 3948 (UDP encapsulation: non-ESP marker, NAT keepalives),
+//     RFC 7427 (SIGNATURE_HASH_ALGORITHMS), RFC 4945 (certificates, in
+//     package auth).
 //   - RFC 2104 and RFC 2404 (HMAC, HMAC-SHA-1-96), RFC 4868 (HMAC-SHA2 for
 //     IPsec), RFC 3566 (AES-XCBC-MAC-96), RFC 4434 (AES-XCBC-PRF-128).
 //   - RFC 3526 (MODP groups 14-16), RFC 5903 (ECP groups 19-21),

@@ -27,8 +27,8 @@ var (
 	natKeepalive = []byte{0xff}
 )
 
-// EndpointConfig configures an Endpoint. It must not be changed after
-// NewEndpoint.
+// EndpointConfig configures an Endpoint. It is a plain value that must not
+// be changed after NewEndpoint; the Endpoint only reads it.
 type EndpointConfig struct {
 	// IKEAddr and NATTAddr are the local UDP addresses for IKE (normally
 	// port 500) and for NAT traversal (normally 4500). Use a specific IP

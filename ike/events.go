@@ -9,7 +9,8 @@ import (
 	"github.com/ipsecgo/ipsec/isakmp"
 )
 
-// EventKind says what an Event reports.
+// EventKind says what an Event reports. It is a plain value, safe for
+// concurrent use.
 type EventKind uint8
 
 // Event kinds.
@@ -53,7 +54,8 @@ func (k EventKind) String() string {
 	return fmt.Sprintf("event(%d)", uint8(k))
 }
 
-// Event is something the caller acts on. It is a plain value.
+// Event is something the caller acts on. It is a plain value, safe for
+// concurrent reads.
 type Event struct {
 	Kind  EventKind
 	IKE   IKESAInfo
@@ -62,7 +64,8 @@ type Event struct {
 	Err   error
 }
 
-// IKESAInfo describes an IKE SA. It is a plain value.
+// IKESAInfo describes an IKE SA. It is a plain value, safe for concurrent
+// reads.
 type IKESAInfo struct {
 	SPIi, SPIr [8]byte
 	Initiator  bool // this side is the original initiator
@@ -81,8 +84,8 @@ type IKESAInfo struct {
 // ChildSA is a negotiated CHILD SA: one inbound and one outbound SA of
 // protocol ESP or AH. Its fields map onto esp.Config (Encr.ID is the
 // esp.Cipher, Integ the esp.Integrity, keys include salts where the
-// cipher's RFC says so) and onto the sad lifetimes. It is a plain value;
-// the key slices belong to the receiver.
+// cipher's RFC says so) and onto the sad lifetimes. It is a plain value,
+// safe for concurrent reads; the key slices belong to the receiver.
 type ChildSA struct {
 	Protocol    isakmp.ProtocolID
 	Mode        Mode
@@ -114,14 +117,15 @@ type ChildSA struct {
 }
 
 // NotifyError is an error notification received from or sent to the peer
-// (RFC 7296 3.10.1).
+// (RFC 7296 3.10.1). It is a plain value, safe for concurrent use.
 type NotifyError isakmp.NotifyType
 
 func (e NotifyError) Error() string {
 	return "ike: " + isakmp.NotifyType(e).String()
 }
 
-// Stats are a session's counters.
+// Stats are a session's counters, a snapshot copied out of the session:
+// a plain value, safe for concurrent reads.
 type Stats struct {
 	// Received and Sent count datagrams.
 	Received, Sent uint64

@@ -315,3 +315,34 @@ func TestCookie(t *testing.T) {
 		t.Fatal("cookie accepted after two rotations")
 	}
 }
+
+// TestUnsupportedCriticalPayload: an authenticated request with an unknown
+// payload marked critical is answered with UNSUPPORTED_CRITICAL_PAYLOAD
+// naming its type (RFC 7296 2.5); a non-critical one is ignored.
+func TestUnsupportedCriticalPayload(t *testing.T) {
+	p := establish(t, "aes256gcm16-prfsha256-x25519", "aes256gcm16")
+	for _, critical := range []bool{true, false} {
+		var got []isakmp.Payload
+		unknown := &isakmp.Unknown{PayloadType: 200, Critical: critical, Body: []byte{1, 2, 3}}
+		err := p.i.sendRequest(p.now, p.i.sa, isakmp.ExchangeInformational, []isakmp.Payload{unknown},
+			func(_ time.Time, _ *isakmp.Header, ps []isakmp.Payload, _ []byte) error {
+				got = ps
+				return nil
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.collect()
+		p.run()
+		n := findNotify(got, isakmp.NotifyUnsupportedCriticalPayload)
+		if critical && (n == nil || len(n.Data) != 1 || n.Data[0] != 200) {
+			t.Fatalf("critical: response %v", got)
+		}
+		if !critical && (n != nil || p.i.sa.req != nil) {
+			t.Fatalf("non-critical: response %v", got)
+		}
+	}
+	if !p.i.Established() || !p.r.Established() {
+		t.Fatal("IKE SA lost")
+	}
+}

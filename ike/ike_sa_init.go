@@ -274,8 +274,10 @@ func Accept(cfg *Config, local, remote netip.AddrPort, now time.Time, datagram [
 	}
 	b := bytes.Clone(datagram)
 	var m isakmp.Message
-	if err := m.Decode(b); err != nil {
-		return nil, fmt.Errorf("%w: %v", errBadMessage, err)
+	decodeErr := m.Decode(b)
+	var cpe *isakmp.CriticalPayloadError
+	if decodeErr != nil && !errors.As(decodeErr, &cpe) {
+		return nil, fmt.Errorf("%w: %v", errBadMessage, decodeErr)
 	}
 	h := &m.Header
 	if h.Major() != isakmp.MajorIKEv2 || h.Exchange != isakmp.ExchangeIKESAInit || h.MessageID != 0 ||
@@ -286,6 +288,11 @@ func Accept(cfg *Config, local, remote netip.AddrPort, now time.Time, datagram [
 	s.stats.Received++
 	s.lastRecv = now
 	s.sa = &ikeSA{state: stateInitDone, spiI: h.InitiatorSPI}
+	if cpe != nil {
+		// RFC 7296 2.5: refuse with UNSUPPORTED_CRITICAL_PAYLOAD.
+		s.refuseInit(isakmp.NotifyUnsupportedCriticalPayload, []byte{byte(cpe.Type)}, decodeErr)
+		return s, nil
+	}
 	if err := s.respondInit(now, &m, b); err != nil {
 		s.log.Debug("ike: IKE_SA_INIT refused", "err", err)
 	}

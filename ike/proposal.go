@@ -9,7 +9,8 @@ import (
 	"github.com/ipsecgo/ipsec/isakmp"
 )
 
-// Encr is an encryption transform with its key length.
+// Encr is an encryption transform with its key length. It is a plain
+// value, safe for concurrent use.
 type Encr struct {
 	ID isakmp.EncrID
 	// KeyBits is the Key Length attribute (RFC 7296 3.3.5); 0 for ciphers

@@ -128,6 +128,9 @@ type Session struct {
 	// gives up waiting for IKE_AUTH.
 	halfOpenUntil time.Time
 	halfOpen      bool // counted in Config.Cookies
+	// unsupportedCritical is set by decrypt for a request carrying an
+	// unknown critical payload.
+	unsupportedCritical *isakmp.CriticalPayloadError
 
 	out    [][]byte
 	events []Event
@@ -346,6 +349,8 @@ func (s *Session) receiveRequest(now time.Time, sa *ikeSA, m *isakmp.Message, b 
 	}
 	var resp []byte
 	var err error
+	s.unsupportedCritical = nil
+	defer func() { s.unsupportedCritical = nil }()
 	switch m.Header.Exchange {
 	case isakmp.ExchangeIKEAuth:
 		if sa.state != stateInitDone {
@@ -354,7 +359,8 @@ func (s *Session) receiveRequest(now time.Time, sa *ikeSA, m *isakmp.Message, b 
 		}
 		ps, ok := s.decrypt(sa, m, b)
 		if !ok {
-			return
+			resp, err = s.answerCritical(sa, m.Header.Exchange)
+			break
 		}
 		resp, err = s.respondIKEAuth(now, sa, ps)
 	case isakmp.ExchangeCreateChildSA, isakmp.ExchangeInformational:
@@ -364,7 +370,8 @@ func (s *Session) receiveRequest(now time.Time, sa *ikeSA, m *isakmp.Message, b 
 		}
 		ps, ok := s.decrypt(sa, m, b)
 		if !ok {
-			return
+			resp, err = s.answerCritical(sa, m.Header.Exchange)
+			break
 		}
 		if m.Header.Exchange == isakmp.ExchangeCreateChildSA {
 			resp, err = s.respondCreateChildSA(now, sa, ps)
@@ -378,14 +385,25 @@ func (s *Session) receiveRequest(now time.Time, sa *ikeSA, m *isakmp.Message, b 
 	if err != nil {
 		s.log.Debug("ike: request handling failed", "exchange", m.Header.Exchange, "err", err)
 	}
-	s.lastRecv = now
 	if resp == nil {
 		return
 	}
+	s.lastRecv = now
 	sa.peerReqID = id + 1
 	sa.lastResp = resp
 	sa.lastReq = hash
 	s.send(bytes.Clone(resp))
+}
+
+// answerCritical builds the UNSUPPORTED_CRITICAL_PAYLOAD response for a
+// request that decrypt refused for that reason; nil for anything else.
+func (s *Session) answerCritical(sa *ikeSA, exch isakmp.ExchangeType) ([]byte, error) {
+	cpe := s.unsupportedCritical
+	if cpe == nil {
+		return nil, nil
+	}
+	return s.encrypt(sa, exch, sa.peerReqID, true,
+		[]isakmp.Payload{notify(isakmp.NotifyUnsupportedCriticalPayload, []byte{byte(cpe.Type)})})
 }
 
 // decrypt verifies and decrypts the Encrypted payload, which must be the
@@ -412,6 +430,14 @@ func (s *Session) decrypt(sa *ikeSA, m *isakmp.Message, b []byte) ([]isakmp.Payl
 		return nil, false
 	}
 	ps, n, err := isakmp.DecodePayloads(nil, isakmp.MajorIKEv2, sk.Inner, inner)
+	var cpe *isakmp.CriticalPayloadError
+	if errors.As(err, &cpe) && m.Header.Flags&isakmp.FlagResponse == 0 {
+		// An authenticated request with a critical payload we do not
+		// understand is answered with UNSUPPORTED_CRITICAL_PAYLOAD and the
+		// payload type (RFC 7296 2.5).
+		s.unsupportedCritical = cpe
+		return nil, false
+	}
 	if err != nil || n != len(inner) {
 		s.drop("malformed inner payloads", err)
 		return nil, false
