@@ -327,7 +327,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.log.Warn("spd: cannot watch the local policy file; relying on polling", "file", a.cfg.LocalFile, "err", err)
 		} else {
 			defer w.Close()
-			changed = w.C
+			changed = w.Events()
 		}
 	}
 	_ = a.Reload(ctx)

@@ -468,3 +468,18 @@ func TestAgentConcurrentLookups(t *testing.T) {
 		t.Fatal("no lookups ran")
 	}
 }
+
+// TestStatWatcher checks the polling fallback used where inotify is not
+// available.
+func TestStatWatcher(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.yaml")
+	writeFile(t, path, "a")
+	w := newStatWatcher(path)
+	defer w.Close()
+	writeFile(t, path, "bb")
+	select {
+	case <-w.Events():
+	case <-time.After(30 * time.Second):
+		t.Fatal("no change signalled")
+	}
+}

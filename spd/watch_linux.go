@@ -9,16 +9,26 @@ import (
 	"syscall"
 )
 
-// fileWatcher signals on C when the watched file is written, replaced or
+// inotifyWatcher signals when the watched file is written, replaced or
 // removed. It watches the file's directory with inotify(7), so editors
 // that write a new file and rename it over the old one are seen too.
-type fileWatcher struct {
-	C    chan struct{}
+type inotifyWatcher struct {
+	c    chan struct{}
 	f    *os.File
 	done chan struct{}
 }
 
-func watchFile(path string) (*fileWatcher, error) {
+// watchFile watches path with inotify, or by polling its status where
+// inotify is unavailable (some sandboxes).
+func watchFile(path string) (watcher, error) {
+	w, err := watchInotify(path)
+	if err != nil {
+		return newStatWatcher(path), nil
+	}
+	return w, nil
+}
+
+func watchInotify(path string) (*inotifyWatcher, error) {
 	fd, err := syscall.InotifyInit1(syscall.IN_CLOEXEC | syscall.IN_NONBLOCK)
 	if err != nil {
 		return nil, err
@@ -30,12 +40,12 @@ func watchFile(path string) (*fileWatcher, error) {
 		return nil, err
 	}
 	// A non-blocking descriptor becomes pollable: Close wakes the reader.
-	w := &fileWatcher{C: make(chan struct{}, 1), f: os.NewFile(uintptr(fd), "inotify"), done: make(chan struct{})}
+	w := &inotifyWatcher{c: make(chan struct{}, 1), f: os.NewFile(uintptr(fd), "inotify"), done: make(chan struct{})}
 	go w.loop(name)
 	return w, nil
 }
 
-func (w *fileWatcher) loop(name string) {
+func (w *inotifyWatcher) loop(name string) {
 	defer close(w.done)
 	buf := make([]byte, 64*(syscall.SizeofInotifyEvent+syscall.NAME_MAX+1))
 	for {
@@ -57,7 +67,7 @@ func (w *fileWatcher) loop(name string) {
 			}
 			if string(ev) == name {
 				select {
-				case w.C <- struct{}{}:
+				case w.c <- struct{}{}:
 				default: // a signal is already pending
 				}
 			}
@@ -65,8 +75,10 @@ func (w *fileWatcher) loop(name string) {
 	}
 }
 
+func (w *inotifyWatcher) Events() <-chan struct{} { return w.c }
+
 // Close stops the watcher and waits for its goroutine.
-func (w *fileWatcher) Close() error {
+func (w *inotifyWatcher) Close() error {
 	err := w.f.Close()
 	<-w.done
 	return err

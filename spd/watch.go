@@ -1,5 +1,3 @@
-//go:build !linux
-
 package spd
 
 import (
@@ -7,16 +5,22 @@ import (
 	"time"
 )
 
-// fileWatcher signals on C when the watched file's size or modification
-// time changes, checked every second (no inotify on this system).
-type fileWatcher struct {
-	C    chan struct{}
+// watcher signals on Events when a watched file may have changed.
+type watcher interface {
+	Events() <-chan struct{}
+	Close() error
+}
+
+// statWatcher signals when the file's size or modification time changes,
+// checked every second: the fallback where inotify is not available.
+type statWatcher struct {
+	c    chan struct{}
 	stop chan struct{}
 	done chan struct{}
 }
 
-func watchFile(path string) (*fileWatcher, error) {
-	w := &fileWatcher{C: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+func newStatWatcher(path string) *statWatcher {
+	w := &statWatcher{c: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
 		stat := func() (int64, time.Time) {
@@ -38,18 +42,20 @@ func watchFile(path string) (*fileWatcher, error) {
 				if s != size || !m.Equal(mod) {
 					size, mod = s, m
 					select {
-					case w.C <- struct{}{}:
+					case w.c <- struct{}{}:
 					default:
 					}
 				}
 			}
 		}
 	}()
-	return w, nil
+	return w
 }
 
+func (w *statWatcher) Events() <-chan struct{} { return w.c }
+
 // Close stops the watcher and waits for its goroutine.
-func (w *fileWatcher) Close() error {
+func (w *statWatcher) Close() error {
 	close(w.stop)
 	<-w.done
 	return nil
