@@ -33,6 +33,7 @@ var ssNotify = map[uint16]string{
 	uint16(NotifyEAPOnlyAuthentication): "EAP_ONLY", uint16(NotifyIKEv2MessageIDSyncSupported): "MSG_ID_SYN_SUP",
 	uint16(NotifyRekeySA): "REKEY_SA", uint16(NotifyTSUnacceptable): "TS_UNACCEPT",
 	uint16(NotifyUpdateSAAddresses): "UPD_SA_ADDR", uint16(NotifyCookie): "COOKIE",
+	uint16(NotifyInvalidKEPayload): "INVAL_KE",
 }
 
 var ssV1Notify = map[V1NotifyType]string{
@@ -99,6 +100,16 @@ func ssSummary(ps []Payload) string {
 				as = append(as, ssCfgAttr[CfgAttr(a.Type)])
 			}
 			f = append(f, kind+"("+strings.Join(as, " ")+")")
+		case *EAP:
+			// charon prints EAP/<code>[/<type>] (RFC 3748 4, 5).
+			e := "EAP"
+			if len(p.Data) > 0 {
+				e += "/" + map[byte]string{1: "REQ", 2: "RES", 3: "SUCC", 4: "FAIL"}[p.Data[0]]
+			}
+			if len(p.Data) > 4 && (p.Data[0] == 1 || p.Data[0] == 2) {
+				e += "/" + map[byte]string{1: "ID", 4: "MD5"}[p.Data[4]]
+			}
+			f = append(f, e)
 		case *V1NATD:
 			f = append(f, "NAT-D")
 		case *V1NATOA:
@@ -282,7 +293,7 @@ func decodeInner(t *testing.T, name string, d capturedDatagram, major uint8, fir
 // TestGoldenStrongSwan compares every captured message with charon's own
 // description of it.
 func TestGoldenStrongSwan(t *testing.T) {
-	for _, name := range []string{"ikev2", "ikev2_frag", "ikev1", "ikev1_aggr", "ikev2_cert", "ikev1_cert"} {
+	for _, name := range []string{"ikev2", "ikev2_frag", "ikev2_eap", "ikev1", "ikev1_aggr", "ikev2_cert", "ikev1_cert"} {
 		t.Run(name, func(t *testing.T) {
 			msgs, cl := decodeGolden(t, name)
 			if len(msgs) == 0 {
@@ -443,6 +454,30 @@ func TestGoldenValues(t *testing.T) {
 		}
 		if n < 4 {
 			t.Errorf("%d fragments, want at least 4", n)
+		}
+	})
+	t.Run("ikev2_eap", func(t *testing.T) {
+		msgs, _ := decodeGolden(t, "ikev2_eap")
+		// RFC 7296 1.2, 3.10.1: INVALID_KE_PAYLOAD carries the group the
+		// responder accepts (modp2048) as two octets.
+		n := find(msgs, ExchangeIKESAInit, true, PayloadNotify)[0].(*Notify)
+		if n.NotifyType != NotifyInvalidKEPayload || !bytes.Equal(n.Data, []byte{0, byte(GroupMODP2048)}) {
+			t.Errorf("first IKE_SA_INIT response %+v", n)
+		}
+		kes := find(msgs, ExchangeIKESAInit, false, PayloadKE)
+		if len(kes) != 2 || kes[0].(*KE).Group != GroupECP256 || kes[1].(*KE).Group != GroupMODP2048 || len(kes[1].(*KE).Data) != 256 {
+			t.Errorf("KE of the two IKE_SA_INIT requests: %+v", kes)
+		}
+		// RFC 3748 4: each EAP message's Length field is its full length.
+		eaps := append(find(msgs, ExchangeIKEAuth, false, PayloadEAP), find(msgs, ExchangeIKEAuth, true, PayloadEAP)...)
+		if len(eaps) != 5 {
+			t.Fatalf("%d EAP payloads, want 5", len(eaps))
+		}
+		for _, p := range eaps {
+			d := p.(*EAP).Data
+			if len(d) < 4 || int(d[2])<<8|int(d[3]) != len(d) {
+				t.Errorf("EAP message %x", d)
+			}
 		}
 	})
 	t.Run("ikev2_cert", func(t *testing.T) {

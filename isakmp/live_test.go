@@ -24,13 +24,14 @@ var captureFlag = flag.Bool("isakmp.capture", false, "rewrite testdata/*.pcap an
 // scenario is one strongSwan run: two charons, a swanctl.conf for each,
 // and the swanctl commands that produce the exchanges.
 type scenario struct {
-	name  string
-	extra string // strongswan.conf charon { } additions, both sides
-	left  string // initiator swanctl.conf; %L, %R are the addresses
-	right string
-	certs bool                 // install an ECDSA CA and certificates for left.test and right.test
-	steps [][]string           // swanctl commands on the left
-	want  map[ExchangeType]int // minimum exchanges (requests + responses) in the capture
+	name    string
+	extra   string // strongswan.conf charon { } additions, both sides
+	plugins string // extra plugins to load, both sides
+	left    string // initiator swanctl.conf; %L, %R are the addresses
+	right   string
+	certs   bool                 // install an ECDSA CA and certificates for left.test and right.test
+	steps   [][]string           // swanctl commands on the left
+	want    map[ExchangeType]int // minimum exchanges (requests + responses) in the capture
 }
 
 const pskSecrets = `
@@ -230,6 +231,57 @@ pools { p { addrs = 10.98.0.0/28 } }` + pskSecrets,
 		want: map[ExchangeType]int{ExchangeV1Aggressive: 3, ExchangeV1Transaction: 2, ExchangeV1QuickMode: 3},
 	},
 	{
+		// IKEv2 with a key exchange method the responder refuses
+		// (INVALID_KE_PAYLOAD and a retry, RFC 7296 1.2), then EAP-MD5
+		// for the initiator (EAP payloads, RFC 7296 2.16) against a
+		// certificate-authenticated responder.
+		name:    "ikev2_eap",
+		certs:   true,
+		plugins: "eap-identity eap-md5",
+		left: `connections {
+	c {
+		version = 2
+		local_addrs = %L
+		remote_addrs = %R
+		proposals = aes128-sha256-ecp256-modp2048
+		local { auth = eap-md5
+			eap_id = left@test
+			id = left@test }
+		remote { auth = pubkey
+			id = right.test }
+		children { net { local_ts = 10.97.0.0/24
+			remote_ts = 10.99.0.0/24
+			esp_proposals = aes128-sha256 } }
+	}
+}
+secrets { eap-1 { id = left@test
+	secret = "swtest-eap-not-a-secret" } }`,
+		right: `connections {
+	c {
+		version = 2
+		local_addrs = %R
+		remote_addrs = %L
+		proposals = aes128-sha256-modp2048
+		local { auth = pubkey
+			certs = right.test.pem
+			id = right.test }
+		remote { auth = eap-md5
+			eap_id = %any
+			id = left@test }
+		children { net { local_ts = 10.99.0.0/24
+			remote_ts = 10.97.0.0/24
+			esp_proposals = aes128-sha256 } }
+	}
+}
+secrets { eap-1 { id = left@test
+	secret = "swtest-eap-not-a-secret" } }`,
+		steps: [][]string{
+			{"--initiate", "--child", "net"},
+			{"--terminate", "--ike", "c"},
+		},
+		want: map[ExchangeType]int{ExchangeIKESAInit: 4, ExchangeIKEAuth: 6, ExchangeInformational: 2},
+	},
+	{
 		// IKEv2 with ECDSA certificates: CERTREQ in IKE_SA_INIT and
 		// IKE_AUTH, CERT and an RFC 7427 AUTH in IKE_AUTH.
 		name:  "ikev2_cert",
@@ -339,7 +391,7 @@ func runScenario(t *testing.T, sc scenario, dir string) {
 	pair := swtest.NewPair(t)
 	// No ESP traffic is sent, so no routes are needed (the namespaces have
 	// no default route, which makes route installation fail).
-	opts := swtest.Options{Extra: "install_routes = no\n\t" + sc.extra, LogLevels: "default = 1\n\t\t\tike = 4\n\t\t\tcfg = 2"}
+	opts := swtest.Options{Plugins: strings.TrimSpace(swtest.DefaultPlugins + " " + sc.plugins), Extra: "install_routes = no\n\t" + sc.extra, LogLevels: "default = 1\n\t\t\tike = 4\n\t\t\tcfg = 2"}
 	// The responder protects 10.99.0.0/24 and fd00:99::/64; libipsec's
 	// routes need a source address inside them.
 	pair.AddAddr(t, 1, "10.99.0.1/24", "lo")
