@@ -71,6 +71,7 @@ func certConfig(t *testing.T, cfg *Config, ca *testCA, key crypto.Signer, method
 	c.Auth = a
 	c.PeerAuth = CertPeers(v)
 	c.Certificates = [][]byte{ca.issue(t, string(cfg.LocalID.Data), key)}
+	c.CertRequestCAs = []*x509.Certificate{ca.cert}
 	return &c
 }
 

@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -88,6 +89,10 @@ type Config struct {
 	// Certificates is the DER certificate chain sent in CERT payloads
 	// (leaf first) when Auth is a signature authenticator.
 	Certificates [][]byte
+	// CertRequestCAs are the trusted CAs announced in CERTREQ payloads
+	// (RFC 7296 3.7: SHA-1 hashes of their public keys), asking the peer
+	// for a certificate chain to one of them.
+	CertRequestCAs []*x509.Certificate
 
 	// IKEProposals and ChildProposals in preference order. The responder
 	// accepts only what is listed here (RFC 7296 2.7): these are the

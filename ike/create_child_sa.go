@@ -9,6 +9,17 @@ import (
 	"github.com/ipsecgo/ipsec/isakmp"
 )
 
+// startCreateChild requests a new CHILD SA (RFC 7296 1.3.1):
+//
+//	HDR, SK {[N(USE_TRANSPORT_MODE),] SA, Ni, [KEi,] TSi, TSr}
+func (s *Session) startCreateChild(now time.Time) error {
+	r, err := s.newChildReq(false, nil, s.pfsGroup(nil))
+	if err != nil {
+		return err
+	}
+	return s.sendChildRequest(now, r)
+}
+
 // startRekeyChild rekeys a CHILD SA (RFC 7296 1.3.3):
 //
 //	HDR, SK {N(REKEY_SA), [N(USE_TRANSPORT_MODE),] SA, Ni, [KEi,] TSi, TSr}

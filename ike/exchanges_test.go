@@ -346,3 +346,35 @@ func TestUnsupportedCriticalPayload(t *testing.T) {
 		t.Fatal("IKE SA lost")
 	}
 }
+
+// TestCreateChild: a second CHILD SA over CREATE_CHILD_SA (RFC 7296
+// 1.3.1), with a key exchange, from each side; both work.
+func TestCreateChild(t *testing.T) {
+	p := establish(t, "aes256gcm16-prfsha256-x25519", "aes256gcm16-x25519")
+	for _, s := range []*Session{p.i, p.r} {
+		if err := s.CreateChild(p.now); err != nil {
+			t.Fatal(err)
+		}
+		p.collect()
+		p.run()
+	}
+	ci, cr := p.i.ChildSAs(), p.r.ChildSAs()
+	if len(ci) != 3 || len(cr) != 3 {
+		t.Fatalf("CHILD SAs %d / %d", len(ci), len(cr))
+	}
+	for _, a := range ci {
+		var peer *ChildSA
+		for j := range cr {
+			if cr[j].InboundSPI == a.OutboundSPI {
+				peer = &cr[j]
+			}
+		}
+		if peer == nil {
+			t.Fatalf("no peer for %x", a.InboundSPI)
+		}
+		checkESP(t, &a, peer)
+	}
+	if countEvents(p.evI, EventChildUp) != 3 || countEvents(p.evR, EventChildUp) != 3 {
+		t.Fatalf("events %v / %v", kinds(p.evI), kinds(p.evR))
+	}
+}

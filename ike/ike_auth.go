@@ -67,6 +67,9 @@ func (s *Session) authPayloads(sa *ikeSA, responder bool) ([]isakmp.Payload, err
 	for _, c := range s.cfg.Certificates {
 		ps = append(ps, &isakmp.Cert{Encoding: isakmp.CertX509Sig, Data: c})
 	}
+	if cr := s.certReq(); cr != nil && !responder {
+		ps = append(ps, cr) // RFC 7296 1.2: IDi, [CERT,] [CERTREQ,] [IDr,] AUTH
+	}
 	if !responder && s.cfg.RemoteID.Type != 0 {
 		ps = append(ps, localIDPayload(s.cfg.RemoteID, true))
 	}

@@ -96,6 +96,14 @@ func (s *Session) sendInit(now time.Time) error {
 	return nil
 }
 
+// certReq is the CERTREQ payload for Config.CertRequestCAs, or nil.
+func (s *Session) certReq() *isakmp.CertReq {
+	if len(s.cfg.CertRequestCAs) == 0 {
+		return nil
+	}
+	return &isakmp.CertReq{Encoding: isakmp.CertX509Sig, Data: auth.AppendCertReqData(nil, s.cfg.CertRequestCAs)}
+}
+
 // sigHashNotify is the SIGNATURE_HASH_ALGORITHMS notification (RFC 7427
 // 4): the hashes package auth verifies in RFC 7427 signatures.
 func sigHashNotify() *isakmp.Notify {
@@ -359,6 +367,9 @@ func (s *Session) respondInit(now time.Time, m *isakmp.Message, raw []byte) erro
 		notify(isakmp.NotifyNATDetectionSourceIP, s.natSourceHash()),
 		notify(isakmp.NotifyNATDetectionDestinationIP, natHash(sa.spiI, sa.spiR, s.remote)),
 		sigHashNotify(),
+	}
+	if cr := s.certReq(); cr != nil {
+		out = append(out, cr)
 	}
 	resp := isakmp.Message{Header: s.header(sa, isakmp.ExchangeIKESAInit, 0, true), Payloads: out}
 	b, err := resp.Append(nil)

@@ -153,6 +153,7 @@ const (
 	taskRekeyIKE
 	taskDeleteIKE
 	taskDPD
+	taskCreateChild
 )
 
 func newSession(cfg *Config, local, remote netip.AddrPort) (*Session, error) {
@@ -628,6 +629,8 @@ func (s *Session) kick(now time.Time) {
 			err = s.startDeleteIKE(now)
 		case taskDPD:
 			err = s.startDPD(now)
+		case taskCreateChild:
+			err = s.startCreateChild(now)
 		}
 		if err != nil {
 			s.log.Debug("ike: could not start request", "task", t.kind, "err", err)
@@ -646,6 +649,21 @@ func (s *Session) RekeyChild(now time.Time, inboundSPI uint32) error {
 		return errNoChild
 	}
 	s.enqueue(task{kind: taskRekeyChild, spi: inboundSPI})
+	s.kick(now)
+	return nil
+}
+
+// CreateChild negotiates an additional CHILD SA with the configured
+// proposals and traffic selectors (RFC 7296 1.3.1), with a key exchange if
+// the CHILD proposals name one.
+func (s *Session) CreateChild(now time.Time) error {
+	if s.closed {
+		return errClosed
+	}
+	if len(s.cfg.ChildProposals) == 0 {
+		return errNoChild
+	}
+	s.queue = append(s.queue, task{kind: taskCreateChild})
 	s.kick(now)
 	return nil
 }
