@@ -164,6 +164,14 @@ func (s span) specificity() int {
 	return 128 - n
 }
 
+// count returns how many spans the address resolves to.
+func (a Address) count(me int) int {
+	if a.Kind == AddrMe {
+		return me
+	}
+	return 1
+}
+
 // spans resolves the address into u128 spans; me is the host's addresses.
 func (a Address) spans(me []netip.Addr, dst []span) []span {
 	switch a.Kind {

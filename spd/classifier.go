@@ -161,7 +161,16 @@ func Compile(p *Policy, opts CompileOptions) (*Classifier, error) {
 		}
 	}
 	slices.SortFunc(order, func(a, b keyed) int { return compareKeys(&a.k, &b.k) })
-	c.entries = make([]entry, 0, len(order))
+	n := 0
+	for _, o := range order {
+		f := &c.policy.Rules[o.ri].Filters.Filters[o.fi]
+		k := f.Source.count(len(c.local)) * f.Destination.count(len(c.local))
+		if f.Mirrored {
+			k *= 2
+		}
+		n += k
+	}
+	c.entries = make([]entry, 0, n)
 	var sbuf, dbuf []span
 	for _, o := range order {
 		f := &c.policy.Rules[o.ri].Filters.Filters[o.fi]

@@ -191,31 +191,29 @@ func (t *segIndex) build(entries []entry, members []uint32, d int) {
 	t.size = 1 << bits.Len(uint(len(t.bounds)-1))
 	t.nodes = make([]node, 2*t.size)
 
-	// Canonical nodes of each member's leaf interval [l, r), counted then
-	// filled (members are in rank order, so each list comes out sorted).
-	type pair struct{ node, entry uint32 }
-	var pairs []pair
-	for _, i := range members {
+	// Canonical nodes of each member's leaf interval [l, r): counted in a
+	// first pass, written in a second (members are in rank order, so each
+	// list comes out sorted).
+	lr := make([][2]uint32, len(members))
+	count := make([]uint32, 2*t.size+1)
+	for mi, i := range members {
 		s := entries[i].axis(d)
 		l := t.leaf(s.lo)
 		r := len(t.bounds)
 		if s.hi != maxU128 {
 			r = t.leaf(s.hi.addOne())
 		}
+		lr[mi] = [2]uint32{uint32(l), uint32(r)}
 		for l, r = l+t.size, r+t.size; l < r; l, r = l>>1, r>>1 {
 			if l&1 == 1 {
-				pairs = append(pairs, pair{uint32(l), i})
+				count[l+1]++
 				l++
 			}
 			if r&1 == 1 {
 				r--
-				pairs = append(pairs, pair{uint32(r), i})
+				count[r+1]++
 			}
 		}
-	}
-	count := make([]uint32, 2*t.size+1)
-	for _, p := range pairs {
-		count[p.node+1]++
 	}
 	for n := 1; n < len(count); n++ {
 		count[n] += count[n-1]
@@ -223,11 +221,15 @@ func (t *segIndex) build(entries []entry, members []uint32, d int) {
 	for n := range t.nodes {
 		t.nodes[n].start, t.nodes[n].end = count[n], count[n]
 	}
-	t.cand = make([]cand, len(pairs))
-	for _, p := range pairs {
-		n := &t.nodes[p.node]
-		e := &entries[p.entry]
-		cd := cand{other: fullSpan, sp: e.sp, dp: e.dp, rank: p.entry, rule: e.rule, filt: e.filt, proto: e.proto, flags: e.dirs}
+	t.cand = make([]cand, count[len(count)-1])
+	put := func(node int, cd *cand) {
+		n := &t.nodes[node]
+		t.cand[n.end] = *cd
+		n.end++
+	}
+	for mi, i := range members {
+		e := &entries[i]
+		cd := cand{other: fullSpan, sp: e.sp, dp: e.dp, rank: i, rule: e.rule, filt: e.filt, proto: e.proto, flags: e.dirs}
 		if e.anyProto {
 			cd.flags |= candAnyProto
 		}
@@ -240,8 +242,17 @@ func (t *segIndex) build(entries []entry, members []uint32, d int) {
 		case dimSrc:
 			cd.other = e.dst
 		}
-		t.cand[n.end] = cd
-		n.end++
+		l, r := int(lr[mi][0])+t.size, int(lr[mi][1])+t.size
+		for ; l < r; l, r = l>>1, r>>1 {
+			if l&1 == 1 {
+				put(l, &cd)
+				l++
+			}
+			if r&1 == 1 {
+				r--
+				put(r, &cd)
+			}
+		}
 	}
 	// Nearest non-empty ancestor, top down.
 	for n := 2; n < len(t.nodes); n++ {
