@@ -199,3 +199,51 @@ func TestSimultaneousIKERekey(t *testing.T) {
 		t.Fatal("SAs lost in the collision")
 	}
 }
+
+// TestChildHardLifetime: when rekeying keeps failing (the responder refuses
+// the PFS group), the CHILD SA is deleted at its hard lifetime.
+func TestChildHardLifetime(t *testing.T) {
+	icfg := pskConfig(t, true, "aes256gcm16-prfsha256-x25519", "aes256gcm16-modp3072")
+	rcfg := pskConfig(t, false, "aes256gcm16-prfsha256-x25519", "aes256gcm16-ecp384")
+	icfg.ChildRekey, icfg.ChildLifetime = 10*time.Minute, 12*time.Minute
+	rcfg.ChildRekey = time.Hour
+	p := newPair(t, icfg, rcfg)
+	p.run()
+	if len(p.i.ChildSAs()) != 1 {
+		t.Fatalf("no CHILD SA: %v", kinds(p.evI))
+	}
+	for len(p.i.ChildSAs()) > 0 && p.advance(time.Hour) {
+		p.run()
+	}
+	if d := p.now.Sub(t0); d < 12*time.Minute || d > 12*time.Minute+time.Minute {
+		t.Fatalf("CHILD SA gone after %v, want its 12-minute hard lifetime", d)
+	}
+	if countEvents(p.evI, EventChildFailed) < 2 || len(p.r.ChildSAs()) != 0 || !p.i.Established() {
+		t.Fatalf("events %v / %v", kinds(p.evI), kinds(p.evR))
+	}
+}
+
+// TestInitRetransmission: a lost IKE_SA_INIT response makes the initiator
+// retransmit its request, which the responder answers from its cache
+// without creating a second IKE SA.
+func TestInitRetransmission(t *testing.T) {
+	p := newPair(t, pskConfig(t, true, "aes256gcm16-prfsha256-x25519", "aes256gcm16"),
+		pskConfig(t, false, "aes256gcm16-prfsha256-x25519", "aes256gcm16"))
+	dropped := false
+	p.filter = func(fromI bool, b []byte) bool {
+		var h isakmp.Header
+		if !fromI && !dropped && h.Parse(b) == nil && h.Exchange == isakmp.ExchangeIKESAInit {
+			dropped = true
+			return false
+		}
+		return true
+	}
+	p.run()
+	r := p.r
+	for !p.i.Established() && p.advance(time.Minute) {
+		p.run()
+	}
+	if !p.i.Established() || p.r != r || r.Stats().CachedResponses != 1 {
+		t.Fatalf("established %v, same responder %v, stats %+v", p.i.Established(), p.r == r, r.Stats())
+	}
+}
