@@ -523,3 +523,51 @@ func TestAppendV1EncryptedFlag(t *testing.T) {
 		t.Fatalf("%x %v", b, err)
 	}
 }
+
+// BenchmarkDecodeCaptured decodes every strongSwan message of testdata in
+// turn. Baseline: walking the generic payload headers only.
+func BenchmarkDecodeCaptured(b *testing.B) {
+	msgs := goldenMessages(b)
+	total := 0
+	for _, m := range msgs {
+		total += len(m)
+	}
+	b.Run("walk-baseline", func(b *testing.B) {
+		b.SetBytes(int64(total))
+		var p RawPayload
+		for b.Loop() {
+			for _, m := range msgs {
+				w := NewWalker(m[17]>>4, PayloadType(m[16]), m[HeaderLen:])
+				if isV1Encrypted(m) {
+					continue
+				}
+				for w.Next(&p) {
+				}
+			}
+		}
+	})
+	b.Run("decode-reused", func(b *testing.B) {
+		b.SetBytes(int64(total))
+		ms := make([]Message, len(msgs))
+		for b.Loop() {
+			for i, m := range msgs {
+				if err := ms[i].Decode(m); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("decode-append", func(b *testing.B) {
+		b.SetBytes(int64(total))
+		ms := make([]Message, len(msgs))
+		out := make([]byte, 0, 4096)
+		for b.Loop() {
+			for i, m := range msgs {
+				if err := ms[i].Decode(m); err != nil {
+					b.Fatal(err)
+				}
+				out, _ = ms[i].Append(out[:0])
+			}
+		}
+	})
+}
