@@ -271,6 +271,25 @@ func ParseProposal(proto ProtocolID, s string) (Proposal, error) {
 	return p, nil
 }
 
+// ParseProposals parses a comma-separated list of proposal strings, as in
+// swanctl.conf's proposals and esp_proposals, into proposals numbered from
+// 1 (RFC 7296 3.3.1).
+func ParseProposals(proto ProtocolID, list string) ([]Proposal, error) {
+	var out []Proposal
+	for _, one := range strings.Split(list, ",") {
+		p, err := ParseProposal(proto, one)
+		if err != nil {
+			return nil, err
+		}
+		if len(out) == 0xff {
+			return nil, fmt.Errorf("%w: more than 255 proposals in %q", ErrProposal, list)
+		}
+		p.Number = uint8(len(out) + 1)
+		out = append(out, p)
+	}
+	return out, nil
+}
+
 var transformOrder = []TransformType{TransformENCR, TransformINTEG, TransformPRF, TransformKE, 6, 7, 8, 9, 10, 11, 12, TransformESN}
 
 func containsTransform(ts []Transform, t Transform) bool {

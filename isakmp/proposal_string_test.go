@@ -302,3 +302,19 @@ func TestProposalStringsMatchStrongSwan(t *testing.T) {
 		}
 	}
 }
+
+func TestParseProposals(t *testing.T) {
+	ps, err := ParseProposals(ProtocolIKE, "aes256gcm16-prfsha256-x25519, aes128-sha256-modp2048")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 2 || ps[0].Number != 1 || ps[1].Number != 2 || ps[1].Protocol != ProtocolIKE {
+		t.Fatalf("%+v", ps)
+	}
+	if s, _ := FormatProposal(&ps[1]); s != "aes128-sha256-modp2048" {
+		t.Errorf("second proposal %q", s)
+	}
+	if _, err := ParseProposals(ProtocolESP, "aes128-sha256,,aes256gcm16"); !errors.Is(err, ErrProposal) {
+		t.Errorf("empty element: %v", err)
+	}
+}
