@@ -395,12 +395,32 @@ func (e *Endpoint) flush(now time.Time, es *epSession) {
 				delete(e.halfOpen, k)
 			}
 		}
+		if s.initialContact {
+			s.initialContact = false
+			e.replaceOlder(now, es)
+		}
 	}
 	if s.Closed() {
 		e.unregister(es)
 		return
 	}
 	e.register(es)
+}
+
+// replaceOlder closes, without Delete, every other session whose peer has
+// the identity that es's peer just authenticated with INITIAL_CONTACT
+// (RFC 7296 2.4: the peer has lost the state of those SAs).
+func (e *Endpoint) replaceOlder(now time.Time, es *epSession) {
+	var old []*epSession
+	e.each(func(o *epSession) {
+		if o != es && o.s.Established() && o.s.peerID.Equal(es.s.peerID) {
+			old = append(old, o)
+		}
+	})
+	for _, o := range old {
+		o.s.shutdown(errReplaced)
+		e.flush(now, o)
+	}
 }
 
 func (e *Endpoint) keepaliveInterval() time.Duration {

@@ -2,6 +2,7 @@ package ike
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -175,5 +176,42 @@ func TestEndpointLoopback(t *testing.T) {
 	waitFor(t, "delete", func() bool { return a.has(EventIKEDown) && b.has(EventIKEDown) })
 	if err := a.ep.Session(ctx, spi, func(time.Time, *Session) {}); err == nil {
 		t.Fatal("closed session still registered")
+	}
+}
+
+// TestEndpointInitialContact: a peer that comes back with INITIAL_CONTACT
+// replaces its older IKE SA at the responder (RFC 7296 2.4).
+func TestEndpointInitialContact(t *testing.T) {
+	icfg := pskConfig(t, true, "aes256gcm16-prfsha256-x25519", "aes256gcm16")
+	icfg.InitialContact = true
+	rcfg := pskConfig(t, false, "aes256gcm16-prfsha256-x25519", "aes256gcm16")
+	a, b := newEPPeer(t, nil), newEPPeer(t, rcfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, p := range []*epPeer{a, b} {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.ep.Run(ctx) }()
+	}
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	bIKE, bNATT := b.ep.Addrs()
+	count := func(p *epPeer, k EventKind) int {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return countEvents(p.events, k)
+	}
+	if _, err := a.ep.Initiate(ctx, icfg, bIKE, bNATT); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "first IKE SA", func() bool { return count(b, EventIKEUp) == 1 })
+	if _, err := a.ep.Initiate(ctx, icfg, bIKE, bNATT); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "second IKE SA", func() bool { return count(b, EventIKEUp) == 2 })
+	waitFor(t, "the first IKE SA replaced", func() bool { return count(b, EventIKEDown) == 1 })
+	b.mu.Lock()
+	down := findEvent(b.events, EventIKEDown)
+	b.mu.Unlock()
+	if !errors.Is(down.Err, errReplaced) {
+		t.Fatalf("IKE down: %v", down.Err)
 	}
 }

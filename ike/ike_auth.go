@@ -215,6 +215,7 @@ func (s *Session) respondIKEAuth(now time.Time, sa *ikeSA, ps []isakmp.Payload) 
 	if err != nil {
 		return nil, err
 	}
+	s.initialContact = findNotify(ps, isakmp.NotifyInitialContact) != nil
 	s.establish(now)
 	var ch *child
 	var childErr error

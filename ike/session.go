@@ -41,6 +41,7 @@ var (
 	errBusy       = errors.New("ike: the IKE SA is not established")
 	errNoChild    = errors.New("ike: no such CHILD SA")
 	errBadMessage = errors.New("ike: malformed message")
+	errReplaced   = errors.New("ike: replaced by a new IKE SA with INITIAL_CONTACT")
 )
 
 // request is our outstanding request (window size 1, RFC 7296 2.3).
@@ -131,6 +132,10 @@ type Session struct {
 	// unsupportedCritical is set by decrypt for a request carrying an
 	// unknown critical payload.
 	unsupportedCritical *isakmp.CriticalPayloadError
+	// initialContact is set when the peer's IKE_AUTH carried
+	// INITIAL_CONTACT (RFC 7296 2.4); the Endpoint then drops older IKE
+	// SAs with the same peer identity.
+	initialContact bool
 
 	out    [][]byte
 	events []Event
