@@ -50,6 +50,7 @@ type Classifier struct {
 	def     Rule   // the default rule
 	entries []entry
 	index   [numDims]segIndex
+	index4  [2]segIndex // destination and source entries inside the IPv4 space
 	rest    []uint32 // entries that are "any" on every indexed axis
 	local   []netip.Addr
 }

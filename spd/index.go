@@ -19,8 +19,12 @@ import (
 // A lookup is bound by memory latency, so the layout avoids cache misses:
 // candidates are stored inline in their lists with everything needed to
 // check them (the tree's own axis needs no check: a node covers only
-// leaves inside the entry's interval), and the leaf search first searches
-// a small sampled copy of the interval bounds, then one short block.
+// leaves inside the entry's interval); the leaf search first searches a
+// small sampled copy of the interval bounds, then one short block; and
+// entries whose address interval lies inside the IPv4-mapped space go to
+// separate IPv4 trees whose bounds are 32-bit (a block is one cache
+// line), which IPv6 keys skip, as IPv4 keys skip general trees that hold
+// nothing inside the IPv4 space.
 //
 // Memory: an entry is stored in at most 2*log2(m) nodes of one tree, m
 // being the number of elementary intervals of that axis (de Berg et al.,
@@ -71,7 +75,25 @@ type segIndex struct {
 	size   int    // number of leaves, a power of two >= len(bounds)
 	nodes  []node // heap order: root 1, children 2i and 2i+1, leaves size..
 	cand   []cand
+	// IPv4 trees (Classifier.index4) search these instead: the bounds
+	// inside the IPv4-mapped space as 32-bit IPv4 addresses, and their
+	// sample; 16 bounds then fill one cache line.
+	b32, top32 []uint32
+	// touchesV4 says whether any candidate of this (general) tree covers
+	// an IPv4-mapped address; if none does, IPv4 keys skip the tree.
+	touchesV4 bool
 }
+
+// v4Span is the IPv4-mapped space, ::ffff:0.0.0.0 to ::ffff:255.255.255.255.
+var v4Span = span{u128{0, 0xffff << 32}, u128{0, 0xffff<<32 | 0xffffffff}}
+
+// inV4 reports whether s lies inside the IPv4-mapped space.
+func (s span) inV4() bool {
+	return !s.lo.less(v4Span.lo) && !v4Span.hi.less(s.hi)
+}
+
+// isV4 reports whether v is an IPv4-mapped address.
+func (v u128) isV4() bool { return v.hi == 0 && v.lo>>32 == 0xffff }
 
 func (e *entry) axis(d int) span {
 	switch d {
@@ -117,6 +139,7 @@ func (c *Classifier) buildIndex() {
 		}
 	}
 	var members [numDims][]uint32
+	var members4 [2][]uint32
 	for i := range c.entries {
 		e := &c.entries[i]
 		best, bestCount, bestWidth := -1, uint32(0), 0
@@ -141,15 +164,44 @@ func (c *Classifier) buildIndex() {
 				}
 			}
 		}
-		if best < 0 {
+		switch {
+		case best < 0:
 			c.rest = append(c.rest, uint32(i))
-			continue
+		case best <= dimSrc && e.axis(best).inV4():
+			members4[best] = append(members4[best], uint32(i))
+		default:
+			members[best] = append(members[best], uint32(i))
 		}
-		members[best] = append(members[best], uint32(i))
 	}
 	for d := range numDims {
 		if len(members[d]) > 0 {
-			c.index[d].build(c.entries, members[d], d)
+			t := &c.index[d]
+			t.build(c.entries, members[d], d)
+			for _, i := range members[d] {
+				if s := c.entries[i].axis(d); d > dimSrc || !s.hi.less(v4Span.lo) && !v4Span.hi.less(s.lo) {
+					t.touchesV4 = true
+					break
+				}
+			}
+		}
+	}
+	for d := range members4 {
+		if len(members4[d]) > 0 {
+			t := &c.index4[d]
+			t.build(c.entries, members4[d], d)
+			// bounds[0] is 0, below the IPv4 space; every other bound is
+			// an IPv4 address or the first address after the space, which
+			// no IPv4 key reaches. So for an IPv4 key x the leaf is the
+			// number of IPv4 bounds <= x.
+			for _, b := range t.bounds[1:] {
+				if b.isV4() {
+					t.b32 = append(t.b32, uint32(b.lo))
+				}
+			}
+			for i := 0; i < len(t.b32); i += 1 << blockShift {
+				t.top32 = append(t.top32, t.b32[i])
+			}
+			t.bounds, t.top = nil, nil
 		}
 	}
 }
@@ -285,11 +337,39 @@ func (t *segIndex) leaf(v u128) int {
 	return i
 }
 
+// leaf32 is leaf for an IPv4 tree and an IPv4 key x.
+func (t *segIndex) leaf32(x uint32) int {
+	// The block of the last sampled bound <= x; none: leaf 0.
+	lo, hi := -1, len(t.top32)
+	for hi-lo > 1 {
+		m := int(uint(lo+hi) >> 1)
+		if x < t.top32[m] {
+			hi = m
+		} else {
+			lo = m
+		}
+	}
+	if lo < 0 {
+		return 0
+	}
+	i := lo << blockShift
+	end := min(i+1<<blockShift, len(t.b32))
+	for i+1 < end && x >= t.b32[i+1] {
+		i++
+	}
+	return i + 1
+}
+
 // stab scans the candidate lists covering v and returns the best
 // candidate, starting from best. o is the selector's value on the
 // candidates' other address axis.
 func (t *segIndex) stab(v, o u128, k *key, best *cand) *cand {
-	n := uint32(t.leaf(v) + t.size)
+	return t.walk(t.leaf(v), o, k, best)
+}
+
+// walk is stab from the leaf holding the selector's value.
+func (t *segIndex) walk(leaf int, o u128, k *key, best *cand) *cand {
+	n := uint32(leaf + t.size)
 	nd := &t.nodes[n]
 	if nd.start == nd.end {
 		n = nd.up
@@ -319,10 +399,20 @@ var noCand = cand{rank: noEntry}
 
 func (c *Classifier) lookup(k *key) hit {
 	best := &noCand
-	if t := &c.index[dimDst]; t.size != 0 {
+	if k.dst.isV4() {
+		if t := &c.index4[dimDst]; t.size != 0 {
+			best = t.walk(t.leaf32(uint32(k.dst.lo)), k.src, k, best)
+		}
+	}
+	if k.src.isV4() {
+		if t := &c.index4[dimSrc]; t.size != 0 {
+			best = t.walk(t.leaf32(uint32(k.src.lo)), k.dst, k, best)
+		}
+	}
+	if t := &c.index[dimDst]; t.size != 0 && (t.touchesV4 || !k.dst.isV4()) {
 		best = t.stab(k.dst, k.src, k, best)
 	}
-	if t := &c.index[dimSrc]; t.size != 0 {
+	if t := &c.index[dimSrc]; t.size != 0 && (t.touchesV4 || !k.src.isV4()) {
 		best = t.stab(k.src, k.dst, k, best)
 	}
 	if t := &c.index[dimDport]; t.size != 0 {

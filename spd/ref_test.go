@@ -25,11 +25,18 @@ func refAddrMatch(a Address, x netip.Addr, local []netip.Addr) bool {
 		}
 		return false
 	case AddrHost:
-		return a.From == x
+		return a.From.Unmap() == x
 	case AddrSubnet:
-		return a.Prefix.Contains(x)
+		// IPv4 is the IPv4-mapped part of one 128-bit space (doc.go), so
+		// compare there: ::ffff:0:0/96 holds every IPv4 address.
+		p := a.Prefix
+		if p.Addr().Is4() {
+			p = netip.PrefixFrom(netip.AddrFrom16(p.Addr().As16()), p.Bits()+96)
+		}
+		return p.Contains(netip.AddrFrom16(x.As16()))
 	case AddrRange:
-		return a.From.Is4() == x.Is4() && a.From.Compare(x) <= 0 && x.Compare(a.To) <= 0
+		x16 := netip.AddrFrom16(x.As16())
+		return netip.AddrFrom16(a.From.As16()).Compare(x16) <= 0 && x16.Compare(netip.AddrFrom16(a.To.As16())) <= 0
 	}
 	return false
 }
@@ -88,6 +95,11 @@ func refSpecificity(a Address) int {
 			return 96 + a.Prefix.Bits()
 		}
 		return a.Prefix.Bits()
+	}
+	if a.From.Is4() != a.To.Is4() {
+		from := new(big.Int).SetBytes(netip.AddrFrom16(a.From.As16()).AsSlice())
+		to := new(big.Int).SetBytes(netip.AddrFrom16(a.To.As16()).AsSlice())
+		return 128 - new(big.Int).Sub(to, from).BitLen()
 	}
 	from := new(big.Int).SetBytes(a.From.AsSlice())
 	to := new(big.Int).SetBytes(a.To.AsSlice())
@@ -212,7 +224,20 @@ func (g *gen) near(a netip.Addr) netip.Addr {
 	return a
 }
 
+// wideV6 are IPv6 prefixes that cover IPv4-mapped addresses too.
+// mappedV4 are IPv4 prefixes written as IPv4-mapped IPv6 prefixes.
+var (
+	wideV6   = []netip.Prefix{netip.MustParsePrefix("::/0"), netip.MustParsePrefix("::/1")}
+	mappedV4 = []netip.Prefix{netip.MustParsePrefix("::ffff:0:0/96"), netip.MustParsePrefix("::ffff:10.0.0.0/112")}
+)
+
 func (g *gen) address(v6 bool) Address {
+	if g.r.IntN(15) == 0 {
+		if v6 {
+			return SubnetAddr(wideV6[g.r.IntN(len(wideV6))])
+		}
+		return SubnetAddr(mappedV4[g.r.IntN(len(mappedV4))])
+	}
 	switch g.r.IntN(6) {
 	case 0:
 		return AnyAddr()
