@@ -51,7 +51,7 @@ type Classifier struct {
 	entries []entry
 	index   [numDims]segIndex
 	index4  [2]segIndex // destination and source entries inside the IPv4 space
-	rest    []uint32 // entries that are "any" on every indexed axis
+	rest    []uint32    // entries that are "any" on every indexed axis
 	local   []netip.Addr
 }
 
