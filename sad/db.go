@@ -75,7 +75,7 @@ type Stats struct {
 // are serialised among themselves and never block lookups. DB is safe for
 // concurrent use.
 type DB struct {
-	in  atomic.Pointer[table] // inbound and larval SAs by Proto<<32|SPI
+	in  atomic.Pointer[table] // inbound SAs by Proto<<32|SPI
 	out atomic.Pointer[table] // outbound SAs by OutboundKey
 
 	cfg    Config
@@ -91,7 +91,8 @@ type DB struct {
 	rng    *rand.Rand
 	timers timerHeap
 	gen    uint64
-	larval int
+	larval map[uint64]*SA // SPIs reserved by AllocateSPI, by the inbound key
+	hasDst atomic.Bool    // some inbound SA was added with a destination
 
 	reapMu sync.Mutex
 	reap   []*SA // hard-expired on the datapath, to remove at the next Tick
@@ -140,6 +141,7 @@ func New(cfg Config) *DB {
 		rng:    rand.New(rand.NewChaCha8(seed)),
 
 		acquire: make(map[OutboundKey]*acquireState),
+		larval:  make(map[uint64]*SA),
 	}
 	db.bufs.New = func() any { b := make([]byte, 0, 2048); return &b }
 	db.in.Store(newTable(0, db.rng.Uint64()))
@@ -166,7 +168,7 @@ func (db *DB) emit(e Event) {
 // Stats returns the database's counters.
 func (db *DB) Stats() Stats {
 	db.mu.Lock()
-	st := Stats{Inbound: db.in.Load().live - db.larval, Outbound: db.out.Load().live, Larval: db.larval}
+	st := Stats{Inbound: db.in.Load().live, Outbound: db.out.Load().live, Larval: len(db.larval)}
 	db.mu.Unlock()
 	st.EventsSent, st.EventsDropped = db.eventsSent.Load(), db.eventsDropped.Load()
 	st.Acquires, st.AcquiresLimited = db.acquires.Load(), db.acquiresLimited.Load()
@@ -176,17 +178,14 @@ func (db *DB) Stats() Stats {
 // Inbound returns the SA for an inbound packet's SPI and protocol (for a
 // bundle, the AH SPI), or nil. dst is the packet's destination; it matters
 // only for SAs added with a destination (RFC 4301 section 4.1, multicast).
-// Larval and dead SAs are not returned. Inbound takes no lock and does not
-// allocate.
+// Larval SPIs are not returned. An SA that hard-expired on the datapath
+// may be returned until the next Tick removes it; its Open fails with
+// ErrExpired. Inbound takes no lock, does not allocate, and (unless some SA
+// was added with a destination) does not touch the SA it returns, leaving
+// that cache miss to Open, which needs the SA anyway.
 func (db *DB) Inbound(p Proto, spi uint32, dst netip.Addr) *SA {
 	s := db.in.Load().get(inKey(p, spi))
-	if s == nil {
-		return nil
-	}
-	if st := State(s.state.Load()); st == StateLarval || st == StateDead {
-		return nil
-	}
-	if s.dst.IsValid() && s.dst != dst {
+	if s != nil && db.hasDst.Load() && s.dst.IsValid() && s.dst != dst {
 		return nil
 	}
 	return s
@@ -248,14 +247,16 @@ func (db *DB) AllocateSPI(p Proto) (uint32, error) {
 		var b [4]byte
 		crand.Read(b[:])
 		spi := binary.BigEndian.Uint32(b[:])
-		if spi < 256 || t.get(inKey(p, spi)) != nil {
+		k := inKey(p, spi)
+		if spi < 256 || t.get(k) != nil || db.larval[k] != nil {
 			continue
 		}
 		now := db.clock.Now()
-		s := &SA{tkey: inKey(p, spi), db: db, dir: Inbound, proto: p, spi: spi, added: now}
+		s := &SA{tkey: k, db: db, dir: Inbound, proto: p, spi: spi, added: now}
 		s.state.Store(uint32(StateLarval))
-		db.insert(&db.in, s)
-		db.larval++
+		db.gen++
+		s.gen = db.gen
+		db.larval[k] = s
 		db.schedule(now.Add(db.cfg.LarvalTimeout), s, timerLarval)
 		return spi, nil
 	}
@@ -321,12 +322,15 @@ func (db *DB) AddInbound(spec Spec) (*SA, error) {
 	s.tkey = inKey(s.proto, s.spi)
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	if old := db.in.Load().get(s.tkey); old != nil {
-		if old.State() != StateLarval {
-			return nil, fmt.Errorf("%w: inbound %v SPI 0x%08x", ErrExists, s.proto, s.spi)
-		}
-		old.state.Store(uint32(StateDead))
-		db.larval--
+	if db.in.Load().get(s.tkey) != nil {
+		return nil, fmt.Errorf("%w: inbound %v SPI 0x%08x", ErrExists, s.proto, s.spi)
+	}
+	if l := db.larval[s.tkey]; l != nil {
+		l.state.Store(uint32(StateDead))
+		delete(db.larval, s.tkey)
+	}
+	if s.dst.IsValid() {
+		db.hasDst.Store(true)
 	}
 	db.insert(&db.in, s)
 	db.scheduleLifetime(s)
@@ -381,13 +385,15 @@ func (db *DB) RetireInbound(p Proto, spi uint32, grace time.Duration) error {
 func (db *DB) DeleteInbound(p Proto, spi uint32) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	s := db.in.Load().del(inKey(p, spi))
+	k := inKey(p, spi)
+	s := db.in.Load().del(k)
 	if s == nil {
-		return fmt.Errorf("%w: inbound %v SPI 0x%08x", ErrNotFound, p, spi)
+		if s = db.larval[k]; s == nil {
+			return fmt.Errorf("%w: inbound %v SPI 0x%08x", ErrNotFound, p, spi)
+		}
+		delete(db.larval, k)
 	}
-	if State(s.state.Swap(uint32(StateDead))) == StateLarval {
-		db.larval--
-	}
+	s.state.Store(uint32(StateDead))
 	return nil
 }
 
@@ -477,8 +483,7 @@ func (db *DB) Tick(now time.Time) {
 			db.remove(s)
 		case timerLarval:
 			if s.advance(StateDead, StateLarval) {
-				db.larval--
-				db.remove(s)
+				delete(db.larval, s.tkey)
 				db.emit(s.event(EventLarvalExpire, ReasonTime, now))
 			}
 		case timerGrace:

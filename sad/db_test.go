@@ -183,11 +183,21 @@ func TestLifetimeBytesPackets(t *testing.T) {
 			if _, err := out.Seal(nil, udpPacket(100, 99)); !errors.Is(err, ErrExpired) {
 				t.Fatalf("Seal after hard limit: %v", err)
 			}
-			if tx.Outbound(OutboundKey{1, 1}, Flow{}) != nil || rx.Inbound(ProtoESP, 0x3000, hostB) != nil {
-				t.Fatal("dead SA still looked up")
+			if tx.Outbound(OutboundKey{1, 1}, Flow{}) != nil {
+				t.Fatal("dead outbound SA still looked up")
+			}
+			// Until the next Tick the dead inbound SA may still be found,
+			// but it refuses packets.
+			if s := rx.Inbound(ProtoESP, 0x3000, hostB); s != nil {
+				if _, err := s.Open(make([]byte, 100)); !errors.Is(err, ErrExpired) {
+					t.Fatalf("Open on dead SA: %v", err)
+				}
 			}
 			tx.Tick(clk.Now())
 			rx.Tick(clk.Now())
+			if rx.Inbound(ProtoESP, 0x3000, hostB) != nil {
+				t.Fatal("dead inbound SA still installed after Tick")
+			}
 			if st := tx.Stats(); st.Outbound != 0 {
 				t.Fatalf("not removed: %+v", st)
 			}

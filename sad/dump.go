@@ -37,6 +37,11 @@ func (db *DB) Dump() []Info {
 	add := func(s *SA) { out = append(out, s.info(now)) }
 	db.in.Load().each(add)
 	db.out.Load().each(add)
+	db.mu.Lock()
+	for _, s := range db.larval {
+		add(s)
+	}
+	db.mu.Unlock()
 	slices.SortFunc(out, func(a, b Info) int {
 		if a.Dir != b.Dir {
 			return int(a.Dir) - int(b.Dir)
