@@ -450,6 +450,8 @@ func TestInteropPSK(t *testing.T) {
 		{"aes128gcm16-prfsha256-ecp256", "aes128gcm16"},
 		{"aes128-sha256-modp2048", "aes128-sha256"},
 		{"aes256-sha384-x25519", "aes256-sha256"},
+		{"chacha20poly1305-prfsha256-x25519", "aes256gcm16"},
+		{"aes256gcm16-prfsha512-modp3072", "aes128gcm16"}, // libipsec has no ESN
 	} {
 		for _, charonInitiates := range []bool{false, true} {
 			name := c.ike + "/we-initiate"
