@@ -70,6 +70,8 @@ func krb5Conf(realm string, port int) string {
 	dns_lookup_kdc = false
 	dns_lookup_realm = false
 	udp_preference_limit = 1
+	dns_canonicalize_hostname = false
+	rdns = false
 	default_tkt_enctypes = aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha256-128
 	default_tgs_enctypes = aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha256-128
 	permitted_enctypes = aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha256-128
@@ -143,6 +145,7 @@ func startKDC(t *testing.T) *testKDC {
 	cmd := exec.Command(krb5kdc, "-n", "-r", kdcRealm, "-P", filepath.Join(k.dir, "kdc.pid"))
 	cmd.Env = k.env
 	cmd.Stdout, cmd.Stderr = logf, logf
+	setPdeathsig(cmd) // no KDC outlives a crashed or timed-out test binary
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting krb5kdc: %v", err)
 	}

@@ -2,6 +2,9 @@
 # Installs what the auth package's interop tests need:
 #   - MIT Kerberos KDC and kadmin.local (krb5-kdc, krb5-admin-server) for the
 #     TestKerberos* tests, which start their own throwaway KDC on 127.0.0.1;
+#   - MIT gss-client and gss-server (krb5-gss-samples), the independent
+#     GSS-API implementation the TestKerberosMIT*/OurInitiatorToMIT* tests
+#     exchange tokens with (loopback and a socket pair only);
 #   - strongSwan's pki tool (strongswan-pki), used only to regenerate the
 #     certificates kept in auth/testdata (the tests read the committed files);
 #   - openssl, the independent implementation TestSignaturesOpenSSL checks
@@ -10,7 +13,7 @@
 # own krb5kdc with their own config, and a system daemon is not needed.
 set -euo pipefail
 
-pkgs="krb5-kdc krb5-admin-server krb5-user strongswan-pki openssl"
+pkgs="krb5-kdc krb5-admin-server krb5-user krb5-gss-samples strongswan-pki openssl"
 missing=""
 for p in $pkgs; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
