@@ -493,6 +493,7 @@ func (db *DB) Tick(now time.Time) {
 			}
 		}
 	}
+	db.compactTimers()
 	// Forget acquire state that has been quiet for a long time, so that
 	// keys that never got an SA do not accumulate.
 	limit := now.Add(-16 * db.cfg.AcquireInterval).UnixNano()
@@ -503,6 +504,27 @@ func (db *DB) Tick(now time.Time) {
 		}
 	}
 	db.acqMu.Unlock()
+}
+
+// compactTimers drops the timers of SAs that are gone (deleted, replaced
+// or expired) once they outnumber the live ones, so that churn does not keep
+// dead SAs in memory until their deadlines. The caller holds db.mu.
+func (db *DB) compactTimers() {
+	live := db.in.Load().live + db.out.Load().live + len(db.larval)
+	if len(db.timers) < 1024 || len(db.timers) < 4*live {
+		return
+	}
+	kept := db.timers[:0]
+	for _, tm := range db.timers {
+		st := tm.sa.State()
+		if st == StateDead || (tm.sa.dir == Outbound && st == StateRetired && tm.kind != timerGrace) {
+			continue
+		}
+		kept = append(kept, tm)
+	}
+	clear(db.timers[len(kept):])
+	db.timers = kept
+	heap.Init(&db.timers)
 }
 
 // Run calls Tick every Config.TickInterval until ctx is done.

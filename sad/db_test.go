@@ -404,3 +404,43 @@ func TestDumpAndDelete(t *testing.T) {
 
 var _ = ah.ErrReplay
 var _ = esp.ErrReplay
+
+// TestTimerCompaction: SAs that are deleted long before their deadlines do
+// not keep their timers (and so themselves) alive, and the timers of live
+// SAs still fire.
+func TestTimerCompaction(t *testing.T) {
+	clk := newFakeClock()
+	db := New(Config{Clock: clk, Jitter: -1})
+	life := &Lifetime{SoftTime: time.Hour, HardTime: 2 * time.Hour}
+	_, keep := espPair(t, 0x9000)
+	if _, err := db.AddInbound(Spec{ESP: keep, Lifetime: life}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5000 {
+		o, _ := ahPair(t, uint32(0xa000+i), ah.ReplayOff)
+		k := OutboundKey{Rule: uint32(i % 7)}
+		if _, err := db.AddOutbound(k, Spec{AH: o, Lifetime: life}); err != nil { // replaces: retired
+			t.Fatal(err)
+		}
+		if i%3 == 0 {
+			db.DeleteOutbound(k) //nolint:errcheck // present
+		}
+	}
+	before := len(db.timers)
+	db.Tick(clk.Advance(time.Second))
+	if after := len(db.timers); before < 10000 || after > 1024 {
+		t.Fatalf("timers before %d, after %d", before, after)
+	}
+	db.Tick(clk.Advance(time.Hour))
+	soft := 0
+	for _, e := range drain(db) {
+		if e.Kind == EventSoftExpire {
+			soft++
+		}
+	}
+	// Every SA still installed (the inbound one and the last outbound SA
+	// of each key not deleted) soft-expires; none of the others.
+	if want := len(db.Dump()); soft != want || want < 2 {
+		t.Fatalf("%d soft expiries, want %d", soft, want)
+	}
+}
