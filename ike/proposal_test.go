@@ -166,3 +166,26 @@ func TestNarrowDifferential(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseProposals: arbitrary proposal strings never panic, and whatever
+// parses formats back to a string that parses to the same proposals.
+func FuzzParseProposals(f *testing.F) {
+	for _, s := range []string{"aes256gcm16-prfsha256-x25519", "aes128-sha256-modp2048,aes256-sha512-ecp521",
+		"aes128gcm16-esn-noesn", "sha256", "", "-", ",,", "aes999", "chacha20poly1305-prfsha1-curve25519"} {
+		f.Add(s, uint8(isakmp.ProtocolIKE))
+		f.Add(s, uint8(isakmp.ProtocolESP))
+		f.Add(s, uint8(isakmp.ProtocolAH))
+	}
+	f.Fuzz(func(t *testing.T, s string, proto uint8) {
+		ps, err := ParseProposals(s, isakmp.ProtocolID(proto))
+		if err != nil {
+			return
+		}
+		for _, p := range ps {
+			again, err := ParseProposal(p.String(), p.Protocol)
+			if err != nil || !equalProposal(again, p) {
+				t.Fatalf("%q: %q does not round-trip: %v", s, p.String(), err)
+			}
+		}
+	})
+}
