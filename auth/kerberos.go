@@ -39,9 +39,10 @@ type KerberosSession struct {
 	Client string
 	// Service is the acceptor's principal, "host/name@REALM".
 	Service string
-	// Key is the context key: the initiator's authenticator subkey (which
-	// this package always sends), or the ticket session key if a peer sent
-	// none (RFC 4121 section 2).
+	// Key is the context key (RFC 4121 section 2): the acceptor's subkey if
+	// its AP-REP carried one (MIT's acceptor sends one; this package's
+	// acceptor does not), else the initiator's authenticator subkey (which
+	// this package always sends), else the ticket session key.
 	Key []byte
 	// KeyType is the Kerberos encryption type number of Key.
 	KeyType int32
