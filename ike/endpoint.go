@@ -41,8 +41,9 @@ type EndpointConfig struct {
 	// It must not block for long.
 	Events func(Event)
 	// ESP receives ESP packets that arrived on the NAT-T socket
-	// (UDP-encapsulated ESP, RFC 3948), from the endpoint's goroutine; the
-	// packet is only valid during the call.
+	// (UDP-encapsulated ESP, RFC 3948), one at a time from the goroutine
+	// that reads that socket (not the one that calls Events); the packet
+	// is only valid during the call.
 	ESP func(from netip.AddrPort, packet []byte)
 	// Keepalive is the NAT keepalive interval for sessions behind a NAT;
 	// zero means DefaultKeepalive, negative turns keepalives off.
