@@ -330,3 +330,49 @@ func TestKerberosOfflineRC4HMAC(t *testing.T) {
 		t.Fatal("RC4 session keys differ")
 	}
 }
+
+// BenchmarkKerberosAccept measures Accept (parse, ticket and authenticator
+// decryption, checks, replay cache, AP-REP) against its baseline, the two
+// gokrb5 decryptions (ticket with the keytab key, authenticator with the
+// session key) that any acceptor must do.
+func BenchmarkKerberosAccept(b *testing.B) {
+	o := newOfflineKerberos(b)
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	tkt, key := o.ticket(b, o.sname, etypeID.AES256_CTS_HMAC_SHA1_96, now.Add(-time.Hour), now.Add(time.Hour))
+	b.Run("baseline-gokrb5-decrypt-ticket+authenticator", func(b *testing.B) {
+		ictx := must(newInitiatorContext(tkt, key, o.cname, offRealm, now, false))
+		_, msg, _ := parseGSSToken(ictx.Token)
+		var req messages.APReq
+		if err := req.Unmarshal(msg); err != nil {
+			b.Fatal(err)
+		}
+		skey, _, err := o.kt.GetEncryptionKey(o.sname, offRealm, req.Ticket.EncPart.KVNO, req.Ticket.EncPart.EType)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			t := req.Ticket
+			if err := t.Decrypt(skey); err != nil {
+				b.Fatal(err)
+			}
+			r := req
+			if err := r.DecryptAuthenticator(t.DecryptedEncPart.Key); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("KerberosAcceptor.Accept", func(b *testing.B) {
+		tokens := make([][]byte, b.N)
+		for i := range tokens {
+			tokens[i] = must(newInitiatorContext(tkt, key, o.cname, offRealm, now.Add(time.Duration(i)*time.Microsecond), false)).Token
+		}
+		acc := o.acceptor(b, nil)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if _, err := acc.Accept(tokens[i], now); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
