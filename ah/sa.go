@@ -271,14 +271,16 @@ func (sa *SA) Seal(dst, ipPacket []byte) ([]byte, error) {
 func (sa *SA) tunnelHeader(dst, inner []byte, in *ipInfo) ([]byte, []byte, ipInfo) {
 	start := len(dst)
 	// RFC 4301 5.1.2.1: DSCP is copied from the inner header; ECN is
-	// copied as in RFC 6040's normal mode.
-	var tos byte
+	// copied as in RFC 6040's normal mode; DF is copied from an inner IPv4
+	// header (as esp does).
+	var tos, flags byte
 	proto := uint8(protoIPv4)
 	if in.v6 {
 		tos = inner[0]<<4 | inner[1]>>4
 		proto = protoIPv6
 	} else {
 		tos = inner[1]
+		flags = inner[6] & 0x40
 	}
 	if sa.src.Is4() {
 		ahLen := sa.ahLen4
@@ -290,7 +292,7 @@ func (sa *SA) tunnelHeader(dst, inner []byte, in *ipInfo) ([]byte, []byte, ipInf
 		o[1] = tos
 		binary.BigEndian.PutUint16(o[2:4], uint16(n))
 		binary.BigEndian.PutUint16(o[4:6], uint16(sa.ipID.Add(1)))
-		o[6], o[7] = 0, 0
+		o[6], o[7] = flags, 0
 		o[8] = tunnelHopLimit
 		o[9] = protoAH
 		s, d := sa.src.As4(), sa.dst.As4()

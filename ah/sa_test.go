@@ -320,3 +320,27 @@ func TestNoAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestTunnelOuterHeader checks the outer header tunnel mode builds (RFC 4301
+// 5.1.2.1): DSCP/ECN and DF copied from the inner header, protocol AH, the
+// configured endpoints.
+func TestTunnelOuterHeader(t *testing.T) {
+	out, _ := pair(t, Config{Integrity: IntegHMACSHA196, Mode: Tunnel, TunnelSrc: v4Dst, TunnelDst: v4Src})
+	inner := ipv4Packet(nil, payload(10)) // TOS 0xb8, DF set
+	s, err := out.Seal(nil, inner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s[0] != 0x45 || s[1] != 0xb8 || s[6] != 0x40 || s[8] != tunnelHopLimit || s[9] != protoAH ||
+		!bytes.Equal(s[12:16], v4Dst.AsSlice()) || !bytes.Equal(s[16:20], v4Src.AsSlice()) || s[20] != protoIPv4 {
+		t.Fatalf("outer header %x", s[:24])
+	}
+	out6, _ := pair(t, Config{Integrity: IntegHMACSHA196, Mode: Tunnel, TunnelSrc: v6Src, TunnelDst: v6Dst})
+	s, err = out6.Seal(nil, ipv6Packet(nil, nil, payload(10))) // traffic class 0x2e
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s[0] != 0x62 || s[1]&0xf0 != 0xe0 || s[6] != protoAH || s[40] != protoIPv6 || !bytes.Equal(s[8:24], v6Src.AsSlice()) {
+		t.Fatalf("outer header %x", s[:48])
+	}
+}

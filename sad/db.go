@@ -322,7 +322,9 @@ func (db *DB) AddInbound(spec Spec) (*SA, error) {
 	s.tkey = inKey(s.proto, s.spi)
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	if db.in.Load().get(s.tkey) != nil {
+	// An SA that hard-expired on the datapath and awaits removal at the
+	// next Tick does not hold its SPI: the new SA replaces it.
+	if old := db.in.Load().get(s.tkey); old != nil && old.State() != StateDead {
 		return nil, fmt.Errorf("%w: inbound %v SPI 0x%08x", ErrExists, s.proto, s.spi)
 	}
 	if l := db.larval[s.tkey]; l != nil {

@@ -444,3 +444,31 @@ func TestTimerCompaction(t *testing.T) {
 		t.Fatalf("%d soft expiries, want %d", soft, want)
 	}
 }
+
+// TestReinstallAfterDatapathExpiry: an SA that hard-expired on the datapath
+// does not block a new SA with its SPI before the next Tick, and the Tick
+// does not remove the new SA.
+func TestReinstallAfterDatapathExpiry(t *testing.T) {
+	db := New(Config{Jitter: -1})
+	o, i := espPair(t, 0xb000)
+	old, err := db.AddInbound(Spec{ESP: i, Lifetime: &Lifetime{HardPackets: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := o.Seal(nil, udpPacket(10, 1))
+	if _, err := old.Open(s); err != nil {
+		t.Fatal(err)
+	}
+	if old.State() != StateDead {
+		t.Fatalf("state %v", old.State())
+	}
+	_, i2 := espPair(t, 0xb000)
+	sa, err := db.AddInbound(Spec{ESP: i2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Tick(time.Now())
+	if db.Inbound(ProtoESP, 0xb000, hostB) != sa {
+		t.Fatal("the reinstalled SA was removed with the dead one")
+	}
+}
