@@ -9,6 +9,8 @@ import (
 // Action is what the SPD does with a packet (RFC 4301 section 4.4.1,
 // "DISCARD, BYPASS, PROTECT"), with Windows' filter action names in
 // brackets: Permit, Block, Negotiate security.
+//
+// Like every enumeration here it is a plain value, safe for concurrent use.
 type Action uint8
 
 // Actions. The zero value is not an action; validation rejects it.
@@ -45,6 +47,8 @@ func (a Action) rank() int {
 
 // Encryption is an ESP encryption transform (IKEv2 transform type 1, RFC
 // 7296 section 3.3.2; IANA "Transform Type 1" registry), with key length.
+//
+// It is a plain value, safe for concurrent use.
 type Encryption uint8
 
 // Encryption transforms. EncryptionNone is ESP with NULL encryption
@@ -119,6 +123,8 @@ func ParseEncryption(s string) (Encryption, bool) {
 
 // Integrity is an ESP or AH integrity transform (IKEv2 transform type 3,
 // RFC 7296 section 3.3.2; IANA "Transform Type 3" registry).
+//
+// It is a plain value, safe for concurrent use.
 type Integrity uint8
 
 // Integrity transforms.
@@ -276,7 +282,7 @@ type FilterAction struct {
 }
 
 // AuthKind is an authentication method of IKE (Windows "Authentication
-// Methods").
+// Methods"). It is a plain value, safe for concurrent use.
 type AuthKind uint8
 
 // Authentication kinds.

@@ -7,7 +7,8 @@ import (
 	"net/netip"
 )
 
-// AddressKind says how an Address selects IP addresses.
+// AddressKind says how an Address selects IP addresses. It is a plain
+// value, safe for concurrent use.
 type AddressKind uint8
 
 // Address kinds, after the choices of a Windows IP filter ("My IP

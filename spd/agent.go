@@ -16,7 +16,8 @@ import (
 	"time"
 )
 
-// EventKind says what an agent event reports.
+// EventKind says what an agent event reports. It is a plain value, safe
+// for concurrent use.
 type EventKind uint8
 
 // Event kinds.
@@ -45,7 +46,8 @@ func (k EventKind) String() string {
 	return fmt.Sprintf("EventKind(%d)", uint8(k))
 }
 
-// Event is one report of the Policy Agent. It is a value.
+// Event is one report of the Policy Agent. It is a value, safe for
+// concurrent reads.
 type Event struct {
 	Kind   EventKind
 	Time   time.Time
@@ -71,7 +73,8 @@ func (e Event) String() string {
 // 180 minutes.
 const DefaultPollingInterval = 180 * time.Minute
 
-// AgentConfig configures an Agent.
+// AgentConfig configures an Agent. NewAgent copies it; it is not read
+// concurrently.
 type AgentConfig struct {
 	// LocalFile and DomainFile are policy files; either may be empty, and
 	// a file that does not exist counts as no policy. The domain policy

@@ -7,8 +7,9 @@ import (
 	"slices"
 )
 
-// Match is the result of a lookup. It is a value; its pointers refer to
-// the immutable rules of the Classifier that produced it.
+// Match is the result of a lookup. It is a value, safe for concurrent
+// reads; its pointers refer to the immutable rules of the Classifier that
+// produced it, which callers must not modify.
 type Match struct {
 	// Rule is the winning rule, or the policy's default rule when no filter
 	// matched (Default is then true). Never nil.
@@ -55,7 +56,8 @@ type Classifier struct {
 	local   []netip.Addr
 }
 
-// CompileOptions tunes Compile.
+// CompileOptions tunes Compile. Compile copies what it needs; the value
+// is not retained.
 type CompileOptions struct {
 	// LocalAddrs resolves "my IP address" (AddrMe). A filter on AddrMe
 	// matches nothing when it is empty.

@@ -63,7 +63,8 @@ import (
 const MaxPolicyFileSize = 64 << 20
 
 // PolicyError is one problem in a policy file: where it is and what is
-// wrong. It wraps ErrInvalidPolicy.
+// wrong. It wraps ErrInvalidPolicy. It is immutable once returned and
+// safe for concurrent reads.
 type PolicyError struct {
 	File         string
 	Line, Column int
@@ -90,7 +91,9 @@ func (e *PolicyError) Error() string {
 // Unwrap returns ErrInvalidPolicy.
 func (e *PolicyError) Unwrap() error { return ErrInvalidPolicy }
 
-// PolicyErrors is every problem found in a policy file, in file order.
+// PolicyErrors is every problem found in a policy file, in file order
+// (at most 50). It is immutable once returned and safe for concurrent
+// reads.
 type PolicyErrors []*PolicyError
 
 // Error lists the problems, one per line.

@@ -8,7 +8,8 @@ import (
 )
 
 // Direction is the direction of a packet relative to this host: outbound
-// packets leave it, inbound packets arrive (RFC 4301 section 5).
+// packets leave it, inbound packets arrive (RFC 4301 section 5). It is a
+// plain value, safe for concurrent use.
 type Direction uint8
 
 // Directions. A filter's zero Direction, DirBoth, applies to both; a

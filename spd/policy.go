@@ -8,7 +8,8 @@ import (
 )
 
 // Origin says where a rule came from. Domain rules come before local
-// rules (Group Policy: the domain overrides the local computer).
+// rules (Group Policy: the domain overrides the local computer). It is a
+// plain value, safe for concurrent use.
 type Origin uint8
 
 // Origins.

@@ -5,7 +5,8 @@ import "strconv"
 // Protocol is an IANA "Assigned Internet Protocol Number", the RFC 4301
 // section 4.4.1.1 "Next Layer Protocol" selector. The value 0 (HOPOPT) is
 // an IPv6 extension header and never a next layer protocol, so, as in
-// Windows' filters, it means "any protocol" here.
+// Windows' filters, it means "any protocol" here. It is a plain value,
+// safe for concurrent use.
 type Protocol uint8
 
 // Protocol numbers from the IANA protocol-numbers registry.

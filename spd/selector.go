@@ -5,7 +5,8 @@ import "net/netip"
 // Selector describes a packet for a lookup: the RFC 4301 section 4.4.1.1
 // selectors as they appear in the packet (Src is the packet's source
 // address, whatever the direction). An IPv4-mapped IPv6 address is the
-// IPv4 address it maps (RFC 4291 section 2.5.5.2). It is a value type.
+// IPv4 address it maps (RFC 4291 section 2.5.5.2). It is a value type,
+// safe for concurrent reads.
 type Selector struct {
 	Src, Dst netip.Addr
 	Protocol Protocol
