@@ -378,3 +378,45 @@ func TestCreateChild(t *testing.T) {
 		t.Fatalf("events %v / %v", kinds(p.evI), kinds(p.evR))
 	}
 }
+
+// TestInvalidSyntax: an authenticated request whose inner payloads do not
+// parse is answered with INVALID_SYNTAX; an INFORMATIONAL carrying
+// INVALID_SYNTAX or AUTHENTICATION_FAILED ends the IKE SA.
+func TestInvalidSyntax(t *testing.T) {
+	p := establish(t, "aes256gcm16-prfsha256-x25519", "aes256gcm16")
+	sa := p.i.sa
+	// A Delete payload whose SPI count does not fit its length.
+	bad := []byte{0, 0, 0, 9, 3, 4, 0, 9, 1}
+	plain := bad
+	n := sa.tx.sealedLen(len(plain))
+	m := isakmp.Message{Header: p.i.header(sa, isakmp.ExchangeInformational, sa.nextReqID, false),
+		Payloads: []isakmp.Payload{&isakmp.Encrypted{Inner: isakmp.PayloadDelete, Data: make([]byte, n)}}}
+	b, err := m.Append(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err = sa.tx.seal(b[:len(b)-n], plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []isakmp.Payload
+	sa.nextReqID++
+	p.i.arm(p.now, sa, &request{id: sa.nextReqID - 1, msg: b, exch: isakmp.ExchangeInformational,
+		onResponse: func(_ time.Time, _ *isakmp.Header, ps []isakmp.Payload, _ []byte) error { got = ps; return nil }})
+	p.collect()
+	p.run()
+	if findNotify(got, isakmp.NotifyInvalidSyntax) == nil {
+		t.Fatalf("response %v", got)
+	}
+	err = p.i.sendRequest(p.now, sa, isakmp.ExchangeInformational,
+		[]isakmp.Payload{notify(isakmp.NotifyAuthenticationFailed, nil)},
+		func(time.Time, *isakmp.Header, []isakmp.Payload, []byte) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.collect()
+	p.run()
+	if !p.r.Closed() || findEvent(p.evR, EventAuthFailed) == nil {
+		t.Fatalf("responder %v", kinds(p.evR))
+	}
+}

@@ -2,6 +2,7 @@ package ike
 
 import (
 	"encoding/binary"
+	"errors"
 	"time"
 
 	"github.com/ipsecgo/ipsec/isakmp"
@@ -113,6 +114,15 @@ func (s *Session) respondInformational(now time.Time, sa *ikeSA, ps []isakmp.Pay
 	if deleteIKE {
 		out = nil
 	}
+	// An authenticated INVALID_SYNTAX or AUTHENTICATION_FAILED means the
+	// peer gave up on this IKE SA (RFC 7296 2.21.2, 3.10.1).
+	var fatal error
+	for _, n := range notifies(ps) {
+		if n.NotifyType == isakmp.NotifyInvalidSyntax || n.NotifyType == isakmp.NotifyAuthenticationFailed {
+			fatal = NotifyError(n.NotifyType)
+			deleteIKE = true
+		}
+	}
 	resp, err := s.encrypt(sa, isakmp.ExchangeInformational, sa.peerReqID, true, out)
 	if err != nil {
 		return nil, err
@@ -121,7 +131,10 @@ func (s *Session) respondInformational(now time.Time, sa *ikeSA, ps []isakmp.Pay
 		if sa == s.old {
 			s.old = nil
 		} else {
-			s.shutdown(nil)
+			if fatal != nil && errors.Is(fatal, NotifyError(isakmp.NotifyAuthenticationFailed)) {
+				s.emit(Event{Kind: EventAuthFailed, Err: fatal})
+			}
+			s.shutdown(fatal)
 		}
 	}
 	return resp, nil

@@ -136,6 +136,9 @@ type Session struct {
 	// INITIAL_CONTACT (RFC 7296 2.4); the Endpoint then drops older IKE
 	// SAs with the same peer identity.
 	initialContact bool
+	// invalidSyntax is set by decrypt for an authenticated request whose
+	// inner payloads do not parse.
+	invalidSyntax bool
 
 	out    [][]byte
 	events []Event
@@ -355,8 +358,8 @@ func (s *Session) receiveRequest(now time.Time, sa *ikeSA, m *isakmp.Message, b 
 	}
 	var resp []byte
 	var err error
-	s.unsupportedCritical = nil
-	defer func() { s.unsupportedCritical = nil }()
+	s.unsupportedCritical, s.invalidSyntax = nil, false
+	defer func() { s.unsupportedCritical, s.invalidSyntax = nil, false }()
 	switch m.Header.Exchange {
 	case isakmp.ExchangeIKEAuth:
 		if sa.state != stateInitDone {
@@ -401,9 +404,13 @@ func (s *Session) receiveRequest(now time.Time, sa *ikeSA, m *isakmp.Message, b 
 	s.send(bytes.Clone(resp))
 }
 
-// answerCritical builds the UNSUPPORTED_CRITICAL_PAYLOAD response for a
-// request that decrypt refused for that reason; nil for anything else.
+// answerCritical builds the UNSUPPORTED_CRITICAL_PAYLOAD or INVALID_SYNTAX
+// response for an authenticated request that decrypt refused for that
+// reason; nil for anything else (which is dropped silently).
 func (s *Session) answerCritical(sa *ikeSA, exch isakmp.ExchangeType) ([]byte, error) {
+	if s.invalidSyntax {
+		return s.encrypt(sa, exch, sa.peerReqID, true, []isakmp.Payload{notify(isakmp.NotifyInvalidSyntax, nil)})
+	}
 	cpe := s.unsupportedCritical
 	if cpe == nil {
 		return nil, nil
@@ -446,6 +453,11 @@ func (s *Session) decrypt(sa *ikeSA, m *isakmp.Message, b []byte) ([]isakmp.Payl
 	}
 	if err != nil || n != len(inner) {
 		s.drop("malformed inner payloads", err)
+		if m.Header.Flags&isakmp.FlagResponse == 0 {
+			// Authenticated but unparseable: answer INVALID_SYNTAX (RFC
+			// 7296 3.10.1) rather than leave the peer retransmitting.
+			s.invalidSyntax = true
+		}
 		return nil, false
 	}
 	return ps, true
