@@ -196,6 +196,7 @@ func (s *Session) switchIKESA(now time.Time, n *ikeSA, c chosen, gir, ni, nr []b
 	}
 	old.rekeyAt = time.Time{}
 	s.old = old
+	s.oldUntil = now.Add(s.retransmitSchedule())
 	s.sa = n
 	s.emit(Event{Kind: EventIKERekeyed})
 	return nil

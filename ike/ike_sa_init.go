@@ -417,11 +417,17 @@ func (s *Session) refuseInit(t isakmp.NotifyType, data []byte, err error) error 
 // initiator retransmission schedule: if IKE_AUTH does not arrive by then,
 // the SA is dropped.
 func (s *Session) armAuthTimeout(now time.Time) {
+	s.halfOpenUntil = now.Add(s.retransmitSchedule())
+}
+
+// retransmitSchedule is how long a request is retransmitted before the
+// peer counts as dead.
+func (s *Session) retransmitSchedule() time.Duration {
 	total := time.Duration(0)
 	t := float64(s.cfg.retransmitTimeout())
 	for i := 0; i <= s.cfg.retransmitTries(); i++ {
 		total += time.Duration(t)
 		t *= s.cfg.retransmitBase()
 	}
-	s.halfOpenUntil = now.Add(total)
+	return total
 }

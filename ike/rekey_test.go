@@ -247,3 +247,30 @@ func TestInitRetransmission(t *testing.T) {
 		t.Fatalf("established %v, same responder %v, stats %+v", p.i.Established(), p.r == r, r.Stats())
 	}
 }
+
+// TestRekeyIKELostDelete: the Delete of the old IKE SA never arrives; both
+// sides forget the old SA anyway once its retransmission schedule is over,
+// and the new one stays up.
+func TestRekeyIKELostDelete(t *testing.T) {
+	p := establish(t, "aes256gcm16-prfsha256-x25519", "aes256gcm16")
+	oldI, _ := p.i.SPIs()
+	p.filter = func(fromI bool, b []byte) bool {
+		var h isakmp.Header
+		return !(fromI && h.Parse(b) == nil && h.Exchange == isakmp.ExchangeInformational && h.InitiatorSPI == oldI)
+	}
+	p.i.RekeyIKE(p.now)
+	p.collect()
+	p.run()
+	if p.i.old == nil || p.r.old == nil {
+		t.Fatal("old IKE SA already gone")
+	}
+	for (p.i.old != nil || p.r.old != nil) && p.advance(10*time.Minute) {
+		p.run()
+	}
+	if p.i.old != nil || p.r.old != nil || !p.i.Established() || !p.r.Established() {
+		t.Fatalf("old %v/%v, established %v/%v", p.i.old != nil, p.r.old != nil, p.i.Established(), p.r.Established())
+	}
+	if findEvent(p.evI, EventPeerDead) != nil {
+		t.Fatal("a lost Delete of the old SA killed the new one")
+	}
+}

@@ -128,6 +128,9 @@ type Session struct {
 	// halfOpenUntil is when a responder that has answered IKE_SA_INIT
 	// gives up waiting for IKE_AUTH.
 	halfOpenUntil time.Time
+	// oldUntil is when a rekeyed IKE SA is forgotten even if its Delete
+	// never arrives.
+	oldUntil time.Time
 	halfOpen      bool // counted in Config.Cookies
 	// unsupportedCritical is set by decrypt for a request carrying an
 	// unknown critical payload.
@@ -539,6 +542,9 @@ func (s *Session) Deadline() time.Time {
 	if s.sa.state == stateInitDone {
 		earlier(s.halfOpenUntil)
 	}
+	if s.old != nil && s.old.req == nil {
+		earlier(s.oldUntil)
+	}
 	if s.sa.state == stateEstablished {
 		earlier(s.dpdAt)
 		earlier(s.sa.rekeyAt)
@@ -579,6 +585,9 @@ func (s *Session) Tick(now time.Time) {
 		r.timeout = now.Add(wait)
 		s.stats.Retransmits++
 		s.send(bytes.Clone(r.msg))
+	}
+	if s.old != nil && s.old.req == nil && !now.Before(s.oldUntil) {
+		s.old = nil // its Delete never came (RFC 7296 2.18: it is deleted)
 	}
 	if s.sa.state == stateInitDone && !s.halfOpenUntil.IsZero() && !now.Before(s.halfOpenUntil) {
 		s.shutdown(fmt.Errorf("%w: no IKE_AUTH request", errHandshake))
