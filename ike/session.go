@@ -131,7 +131,7 @@ type Session struct {
 	// oldUntil is when a rekeyed IKE SA is forgotten even if its Delete
 	// never arrives.
 	oldUntil time.Time
-	halfOpen      bool // counted in Config.Cookies
+	halfOpen bool // counted in Config.Cookies
 	// unsupportedCritical is set by decrypt for a request carrying an
 	// unknown critical payload.
 	unsupportedCritical *isakmp.CriticalPayloadError
