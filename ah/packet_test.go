@@ -48,10 +48,12 @@ func ipv4Packet(opts []byte, body []byte) []byte {
 }
 
 // IPv4 options used in the tests: Router Alert (immutable, RFC 4302 A.1)
-// and Timestamp (mutable).
+// and Timestamp (mutable). The timestamp uses flag 1 (address and
+// timestamp pairs): Scapy 2.5, which TestScapyInterop compares against,
+// misparses flag-0 timestamps.
 var (
 	optRouterAlert = []byte{148, 4, 0, 0}
-	optTimestamp   = []byte{68, 12, 5, 0, 1, 2, 3, 4, 5, 6, 7, 8} // pointer 5, 2 slots
+	optTimestamp   = []byte{68, 12, 5, 1, 192, 0, 2, 9, 0, 0, 0, 42} // RFC 791: flag 1, one address and timestamp
 )
 
 // ipv6Packet builds an IPv6 packet with the extension headers in exts
@@ -93,3 +95,5 @@ func v6Exts() ([]uint8, [][]byte) {
 	rt := []byte{0, 2, 0, 0, 0, 0, 0, 0, 0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9} // 24 bytes
 	return []uint8{protoHopByHop, protoDstOpts, protoRouting}, [][]byte{hbh, dopt, rt}
 }
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
