@@ -21,16 +21,18 @@ type statWatcher struct {
 
 func newStatWatcher(path string) *statWatcher {
 	w := &statWatcher{c: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	stat := func() (int64, time.Time) {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return -1, time.Time{}
+		}
+		return fi.Size(), fi.ModTime()
+	}
+	// The state to compare with is taken before returning, so a change
+	// made right after is seen.
+	size, mod := stat()
 	go func() {
 		defer close(w.done)
-		stat := func() (int64, time.Time) {
-			fi, err := os.Stat(path)
-			if err != nil {
-				return -1, time.Time{}
-			}
-			return fi.Size(), fi.ModTime()
-		}
-		size, mod := stat()
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
