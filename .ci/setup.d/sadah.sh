@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Packages for ah's TestScapyInterop: Scapy's IPsec module (python3-scapy,
+# Packages for ah's TestScapyInterop and sad's TestBundleScapy: Scapy's IPsec module (python3-scapy,
 # with python3-cryptography for its HMACs), an independent implementation of
 # RFC 4302 AH that the test checks sealed and opened packets against, run as
 # /usr/bin/python3 (the Debian interpreter, whatever python3 is on PATH).
