@@ -905,6 +905,14 @@ func (d *decoder) rule(n *yaml.Node, path string, lists map[string]namedNode[Fil
 	if r.Tunnel.IsValid() && r.Action.Action != ActionProtect {
 		d.errf(tunnelNode, path+".tunnel", "a tunnel endpoint contradicts filter action %q (%s)", r.Action.Name, r.Action.Action)
 	}
+	if r.Tunnel.IsValid() {
+		for i := range r.Filters.Filters {
+			if r.Filters.Filters[i].Mirrored {
+				d.errf(tunnelNode, path+".tunnel", "filter list %q, filter %d: %v", r.Filters.Name, i+1, errMirroredTunnel)
+				break
+			}
+		}
+	}
 	if r.Action.Action != ActionProtect && authNode != nil && len(r.Auth) > 0 {
 		d.errf(authNode, path+".authentication", "authentication methods contradict filter action %q (%s): nothing is negotiated", r.Action.Name, r.Action.Action)
 	}

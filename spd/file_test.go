@@ -3,6 +3,7 @@ package spd
 import (
 	"errors"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,10 @@ filter_lists:
         icmp_type: 8
         icmp_code: 0
         direction: inbound
+  - name: Branch
+    filters:
+      - source: 10.1.0.0/16
+        destination: 10.2.0.0/16
 filter_actions:
   - name: Strong
     action: protect
@@ -49,7 +54,6 @@ rules:
   - name: Web
     filter_list: Web servers
     filter_action: Strong
-    tunnel: 198.51.100.1
     priority: 5
     authentication:
       - certificate: CN=Example Root CA
@@ -58,6 +62,11 @@ rules:
   - filter_list: Pings
     filter_action: Allow
     enabled: false
+  - name: Branch tunnel
+    filter_list: Branch
+    filter_action: Strong
+    tunnel: 198.51.100.1
+    authentication: [kerberos]
 default_response_rule:
   enabled: false
 `
@@ -70,7 +79,7 @@ func TestParseFullPolicy(t *testing.T) {
 	if p.Name != "Branch office" || p.Default.Action != ActionDiscard || p.PollingInterval != 15*time.Minute || p.DefaultResponse != nil {
 		t.Fatalf("policy header: %+v", p)
 	}
-	if len(p.Rules) != 2 {
+	if len(p.Rules) != 3 {
 		t.Fatalf("%d rules", len(p.Rules))
 	}
 	web := p.Rules[0]
@@ -93,13 +102,16 @@ func TestParseFullPolicy(t *testing.T) {
 	if m := a.Methods[1]; !m.UseESP || !m.UseAH || m.AHIntegrity != IntegritySHA256 || m.ESPIntegrity != IntegritySHA256 || m.Lifetime != DefaultLifetime || m.LifetimeKB != DefaultLifetimeKB {
 		t.Errorf("method 1: %+v", m)
 	}
-	if web.Tunnel != netip.MustParseAddr("198.51.100.1") || web.Priority != 5 || len(web.Auth) != 3 ||
+	if web.Tunnel.IsValid() || web.Priority != 5 || len(web.Auth) != 3 ||
 		web.Auth[0] != (AuthMethod{Kind: AuthCertificate, RootCA: "CN=Example Root CA"}) || web.Auth[1].PreSharedKey != "s3cret" || web.Auth[2].Kind != AuthKerberos {
 		t.Errorf("rule: %+v", web)
 	}
 	pings := p.Rules[1]
 	if pings.Name != "Pings" || !pings.Disabled || pings.Filters.Filters[0].ICMP != ICMPTypeCode(8, 0) {
 		t.Errorf("pings rule: %+v", pings)
+	}
+	if br := p.Rules[2]; br.Tunnel != netip.MustParseAddr("198.51.100.1") || !br.TunnelMode() {
+		t.Errorf("branch rule: %+v", br)
 	}
 }
 
@@ -145,6 +157,7 @@ func TestParseErrors(t *testing.T) {
 		{"tunnel on permit", head + "rules:\n  - filter_list: L\n    filter_action: P\n    tunnel: 192.0.2.1\n", 16, "rules[0].tunnel", "contradicts filter action"},
 		{"auth on permit", head + "rules:\n  - filter_list: L\n    filter_action: P\n    authentication: [kerberos]\n", 16, "rules[0].authentication", "nothing is negotiated"},
 		{"bad tunnel", head + "rules:\n  - filter_list: L\n    filter_action: N\n    authentication: [kerberos]\n    tunnel: gateway\n", 17, "rules[0].tunnel", "invalid tunnel endpoint"},
+		{"mirrored tunnel", strings.Replace(head, "source: me\n", "source: me\n        mirrored: true\n", 1) + "rules:\n  - filter_list: L\n    filter_action: N\n    authentication: [kerberos]\n    tunnel: 192.0.2.9\n", 18, "rules[0].tunnel", `filter list "L", filter 1: a tunnel rule cannot use mirrored filters`},
 		{"unknown auth", head + "rules:\n  - filter_list: L\n    filter_action: N\n    authentication: [ntlm]\n", 16, "rules[0].authentication[0]", `unknown authentication method "ntlm"`},
 		{"certificate without CA", head + "rules:\n  - filter_list: L\n    filter_action: N\n    authentication: [{certificate: \"\"}]\n", 16, "rules[0].authentication[0].certificate", "trusted root CA"},
 		{"priority zero", head + "rules:\n  - filter_list: L\n    filter_action: P\n    priority: 0\n", 16, "rules[0].priority", "starts at 1"},
@@ -215,6 +228,37 @@ func TestParseAddress(t *testing.T) {
 	for _, bad := range []string{"", "10.0.0.256", "10.0.0.0/33", "10.0.0.0/ff", "fe80::1%eth0", "10.0.0.1-2001:db8::1", "1-2"} {
 		if a, err := ParseAddress(bad); err == nil {
 			t.Errorf("ParseAddress(%q) = %v, want error", bad, a)
+		}
+	}
+}
+
+// TestSitePolicy parses testdata/site.yaml, the example program's input.
+func TestSitePolicy(t *testing.T) {
+	data, err := os.ReadFile("testdata/site.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ParsePolicy("testdata/site.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Compile(p, CompileOptions{LocalAddrs: []netip.Addr{netip.MustParseAddr("192.0.2.1")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		s    Selector
+		dir  Direction
+		rule string
+	}{
+		{Selector{Src: netip.MustParseAddr("192.0.2.1"), Dst: netip.MustParseAddr("192.0.2.11"), Protocol: ProtocolTCP, SrcPort: 50000, DstPort: 445}, DirOutbound, "File servers"},
+		{Selector{Src: netip.MustParseAddr("203.0.113.5"), Dst: netip.MustParseAddr("192.0.2.1"), Protocol: ProtocolTCP, DstPort: 23}, DirInbound, "No telnet"},
+		{Selector{Src: netip.MustParseAddr("10.1.2.3"), Dst: netip.MustParseAddr("10.2.3.4"), Protocol: ProtocolUDP}, DirOutbound, "Branch tunnel out"},
+		{Selector{Src: netip.MustParseAddr("10.2.3.4"), Dst: netip.MustParseAddr("10.1.2.3"), Protocol: ProtocolUDP}, DirInbound, "Branch tunnel in"},
+		{Selector{Src: netip.MustParseAddr("192.0.2.1"), Dst: netip.MustParseAddr("198.51.100.9"), Protocol: ProtocolICMP, ICMPType: 8}, DirOutbound, "Ping"},
+	} {
+		if m := c.Lookup(tc.s, tc.dir); m.Rule.Name != tc.rule {
+			t.Errorf("%+v: rule %q, want %q", tc.s, m.Rule.Name, tc.rule)
 		}
 	}
 }

@@ -85,6 +85,11 @@ type Policy struct {
 // ErrInvalidPolicy is wrapped by every validation error.
 var ErrInvalidPolicy = errors.New("spd: invalid policy")
 
+// errMirroredTunnel: a rule has one tunnel endpoint, the peer for its
+// filters' direction, so a tunnel needs one rule per direction with
+// unmirrored filters (as Windows requires).
+var errMirroredTunnel = errors.New("a tunnel rule cannot use mirrored filters: its tunnel endpoint is the far end for one direction only; write one rule per direction")
+
 // checkRule reports contradictions in a rule, or nil.
 func checkRule(r *Rule) error {
 	a := &r.Action
@@ -105,6 +110,13 @@ func checkRule(r *Rule) error {
 	case ActionProtect:
 		if len(a.Methods) == 0 {
 			return fmt.Errorf("negotiate action without security methods")
+		}
+		if r.Tunnel.IsValid() {
+			for i := range r.Filters.Filters {
+				if r.Filters.Filters[i].Mirrored {
+					return fmt.Errorf("filter %d: %w", i+1, errMirroredTunnel)
+				}
+			}
 		}
 		for i, m := range a.Methods {
 			if err := m.Check(); err != nil {
