@@ -7,9 +7,12 @@
 // section 5): outbound, the result says whether it is sent in the clear
 // (BYPASS, Windows "Permit"), dropped (DISCARD, "Block") or protected
 // (PROTECT, "Negotiate security") with the rule's security methods, which
-// the caller hands to the SAD and IKE; inbound, clear packets are checked
-// the same way, and a rule that requires protection drops them unless it
-// accepts unsecured communication.
+// the caller hands to the SAD and IKE; inbound, clear packets are looked up
+// the same way, and the caller drops those whose rule requires protection
+// unless the rule accepts unsecured communication. The package does not
+// exempt IKE traffic by itself (Windows does): a policy that protects "all
+// traffic" should carry a permit rule for UDP 500 and 4500, or the caller
+// bypasses IKE before the lookup (RFC 4301 section 5).
 //
 // # Policy model
 //
