@@ -21,8 +21,12 @@
 // destination (any, "my IP address", one address, a prefix or a range;
 // IPv4 and IPv6), protocol, ports for TCP, UDP and SCTP, ICMP type and
 // code, a direction, and may be mirrored (it then also matches the
-// reverse traffic). The policy file (ParseFile) writes all of it in YAML;
-// DefaultPolicy returns Windows' three default policies.
+// reverse traffic). The policy file (ParsePolicy; the grammar is at the
+// top of file.go) writes all of it in YAML and accepts both vocabularies
+// (permit/block/negotiate and bypass/discard/protect); DefaultPolicy
+// returns Windows' three default policies. A tunnel rule names the far
+// tunnel endpoint for its filters' direction, so, as in Windows, a tunnel
+// needs one rule per direction and its filters cannot be mirrored.
 //
 // # Filter order
 //
