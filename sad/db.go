@@ -92,13 +92,22 @@ type DB struct {
 	timers timerHeap
 	gen    uint64
 	larval map[uint64]*SA // SPIs reserved by AllocateSPI, by the inbound key
-	hasDst atomic.Bool    // some inbound SA was added with a destination
+	hasDst atomic.Bool    // multi is not empty
+	// multi holds inbound SAs added with a destination (multicast, RFC 4301
+	// section 4.1), by protocol, SPI and destination. They are rare, so the
+	// map is copied on write and read through the pointer without a lock.
+	multi atomic.Pointer[map[multiKey]*SA]
 
 	reapMu sync.Mutex
 	reap   []*SA // hard-expired on the datapath, to remove at the next Tick
 
 	eventsSent, eventsDropped atomic.Uint64
 	acquires, acquiresLimited atomic.Uint64
+}
+
+type multiKey struct {
+	k   uint64
+	dst netip.Addr
 }
 
 type acquireState struct {
@@ -145,6 +154,7 @@ func New(cfg Config) *DB {
 	}
 	db.bufs.New = func() any { b := make([]byte, 0, 2048); return &b }
 	db.in.Store(newTable(0, db.rng.Uint64()))
+	db.multi.Store(new(map[multiKey]*SA))
 	db.out.Store(newTable(0, db.rng.Uint64()))
 	return db
 }
@@ -168,7 +178,7 @@ func (db *DB) emit(e Event) {
 // Stats returns the database's counters.
 func (db *DB) Stats() Stats {
 	db.mu.Lock()
-	st := Stats{Inbound: db.in.Load().live, Outbound: db.out.Load().live, Larval: len(db.larval)}
+	st := Stats{Inbound: db.in.Load().live + len(*db.multi.Load()), Outbound: db.out.Load().live, Larval: len(db.larval)}
 	db.mu.Unlock()
 	st.EventsSent, st.EventsDropped = db.eventsSent.Load(), db.eventsDropped.Load()
 	st.Acquires, st.AcquiresLimited = db.acquires.Load(), db.acquiresLimited.Load()
@@ -176,19 +186,22 @@ func (db *DB) Stats() Stats {
 }
 
 // Inbound returns the SA for an inbound packet's SPI and protocol (for a
-// bundle, the AH SPI), or nil. dst is the packet's destination; it matters
-// only for SAs added with a destination (RFC 4301 section 4.1, multicast).
-// Larval SPIs are not returned. An SA that hard-expired on the datapath
-// may be returned until the next Tick removes it; its Open fails with
-// ErrExpired. Inbound takes no lock, does not allocate, and (unless some SA
-// was added with a destination) does not touch the SA it returns, leaving
-// that cache miss to Open, which needs the SA anyway.
+// bundle, the AH SPI), or nil. dst is the packet's destination: following
+// RFC 4301 section 4.1, an SA added with this destination (a multicast SA)
+// is preferred, the longest match; otherwise the SA for the SPI and
+// protocol alone is returned. Larval SPIs are not returned. An SA that
+// hard-expired on the datapath may be returned until the next Tick removes
+// it; its Open fails with ErrExpired. Inbound takes no lock, does not
+// allocate, and does not touch the SA it returns, leaving that cache miss to
+// Open, which needs the SA anyway.
 func (db *DB) Inbound(p Proto, spi uint32, dst netip.Addr) *SA {
-	s := db.in.Load().get(inKey(p, spi))
-	if s != nil && db.hasDst.Load() && s.dst.IsValid() && s.dst != dst {
-		return nil
+	k := inKey(p, spi)
+	if db.hasDst.Load() {
+		if s := (*db.multi.Load())[multiKey{k, dst.Unmap()}]; s != nil {
+			return s
+		}
 	}
-	return s
+	return db.in.Load().get(k)
 }
 
 // Outbound returns the SA that protects traffic of a PROTECT rule's
@@ -322,6 +335,17 @@ func (db *DB) AddInbound(spec Spec) (*SA, error) {
 	s.tkey = inKey(s.proto, s.spi)
 	db.mu.Lock()
 	defer db.mu.Unlock()
+	if s.dst.IsValid() {
+		mk := multiKey{s.tkey, s.dst}
+		if old := (*db.multi.Load())[mk]; old != nil && old.State() != StateDead {
+			return nil, fmt.Errorf("%w: inbound %v SPI 0x%08x to %v", ErrExists, s.proto, s.spi, s.dst)
+		}
+		db.gen++
+		s.gen = db.gen
+		db.setMulti(mk, s)
+		db.scheduleLifetime(s)
+		return s, nil
+	}
 	// An SA that hard-expired on the datapath and awaits removal at the
 	// next Tick does not hold its SPI: the new SA replaces it.
 	if old := db.in.Load().get(s.tkey); old != nil && old.State() != StateDead {
@@ -330,9 +354,6 @@ func (db *DB) AddInbound(spec Spec) (*SA, error) {
 	if l := db.larval[s.tkey]; l != nil {
 		l.state.Store(uint32(StateDead))
 		delete(db.larval, s.tkey)
-	}
-	if s.dst.IsValid() {
-		db.hasDst.Store(true)
 	}
 	db.insert(&db.in, s)
 	db.scheduleLifetime(s)
@@ -375,15 +396,67 @@ func (db *DB) RetireInbound(p Proto, spi uint32, grace time.Duration) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	s := db.in.Load().get(inKey(p, spi))
-	if s == nil || !s.advance(StateRetired, StateMature, StateRekeying) {
+	if s == nil || !db.retire(s, grace) {
 		return fmt.Errorf("%w: inbound %v SPI 0x%08x", ErrNotFound, p, spi)
 	}
-	db.schedule(db.clock.Now().Add(grace), s, timerGrace)
 	return nil
 }
 
-// DeleteInbound removes an inbound SA at once (for example when the peer
-// sends an IKE Delete). No event is sent: the caller asked for it.
+// Retire is RetireInbound for a given inbound SA, such as one added with a
+// destination.
+func (db *DB) Retire(s *SA, grace time.Duration) error {
+	if grace <= 0 {
+		grace = DefaultGrace
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if s.dir != Inbound || !db.installed(s) || !db.retire(s, grace) {
+		return fmt.Errorf("%w: %v is not an installed inbound SA", ErrNotFound, s)
+	}
+	return nil
+}
+
+func (db *DB) retire(s *SA, grace time.Duration) bool {
+	if !s.advance(StateRetired, StateMature, StateRekeying) {
+		return false
+	}
+	db.schedule(db.clock.Now().Add(grace), s, timerGrace)
+	return true
+}
+
+// Delete removes an SA at once, whichever kind it is. No event is sent.
+func (db *DB) Delete(s *SA) error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if !db.installed(s) {
+		return fmt.Errorf("%w: %v is not installed", ErrNotFound, s)
+	}
+	if s.State() == StateLarval {
+		delete(db.larval, s.tkey)
+	} else {
+		db.remove(s)
+	}
+	s.state.Store(uint32(StateDead))
+	return nil
+}
+
+// installed reports whether s is the SA the database holds under its key.
+// The caller holds db.mu.
+func (db *DB) installed(s *SA) bool {
+	switch {
+	case s.dir == Outbound:
+		return db.out.Load().get(s.tkey) == s
+	case s.State() == StateLarval:
+		return db.larval[s.tkey] == s
+	case s.dst.IsValid():
+		return (*db.multi.Load())[multiKey{s.tkey, s.dst}] == s
+	}
+	return db.in.Load().get(s.tkey) == s
+}
+
+// DeleteInbound removes an inbound SA (or larval SPI) at once, for example
+// when the peer sends an IKE Delete. No event is sent: the caller asked for
+// it. SAs added with a destination are removed with Delete.
 func (db *DB) DeleteInbound(p Proto, spi uint32) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
@@ -438,6 +511,13 @@ func (s *SA) event(k EventKind, r Reason, now time.Time) Event {
 // remove takes s out of its table if it is still the SA stored there. The
 // caller holds db.mu.
 func (db *DB) remove(s *SA) {
+	if s.dir == Inbound && s.dst.IsValid() {
+		mk := multiKey{s.tkey, s.dst}
+		if (*db.multi.Load())[mk] == s {
+			db.setMulti(mk, nil)
+		}
+		return
+	}
 	tp := &db.in
 	if s.dir == Outbound {
 		tp = &db.out
@@ -446,6 +526,23 @@ func (db *DB) remove(s *SA) {
 	if t.get(s.tkey) == s {
 		t.del(s.tkey)
 	}
+}
+
+// setMulti stores (or, for nil, deletes) a multicast SA in a copy of the
+// map and publishes the copy. The caller holds db.mu.
+func (db *DB) setMulti(k multiKey, s *SA) {
+	old := *db.multi.Load()
+	m := make(map[multiKey]*SA, len(old)+1)
+	for mk, v := range old {
+		m[mk] = v
+	}
+	if s != nil {
+		m[k] = s
+	} else {
+		delete(m, k)
+	}
+	db.multi.Store(&m)
+	db.hasDst.Store(len(m) > 0)
 }
 
 // Tick applies time-based lifetimes, larval timeouts and grace periods that
@@ -512,7 +609,7 @@ func (db *DB) Tick(now time.Time) {
 // or expired) once they outnumber the live ones, so that churn does not keep
 // dead SAs in memory until their deadlines. The caller holds db.mu.
 func (db *DB) compactTimers() {
-	live := db.in.Load().live + db.out.Load().live + len(db.larval)
+	live := db.in.Load().live + db.out.Load().live + len(db.larval) + len(*db.multi.Load())
 	if len(db.timers) < 1024 || len(db.timers) < 4*live {
 		return
 	}

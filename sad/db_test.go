@@ -3,6 +3,7 @@ package sad
 import (
 	"bytes"
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -341,19 +342,69 @@ func TestBundle(t *testing.T) {
 	}
 }
 
-// TestDestination: an SA added with a destination matches only it.
+// TestDestination: SAs added with a destination (multicast, RFC 4301 4.1)
+// are keyed by SPI, protocol and destination; several may share an SPI,
+// beside a unicast SA with that SPI, and the lookup prefers the longest
+// match.
 func TestDestination(t *testing.T) {
-	db := New(Config{})
-	_, in := espPair(t, 0x7000)
-	sa, err := db.AddInbound(Spec{ESP: in, Dst: hostB})
+	clk := newFakeClock()
+	db := New(Config{Clock: clk, Jitter: -1})
+	g1, g2 := netip.MustParseAddr("233.252.0.1"), netip.MustParseAddr("233.252.0.2")
+	_, i1 := espPair(t, 0x7000)
+	_, i2 := espPair(t, 0x7000)
+	_, iu := espPair(t, 0x7000)
+	m1, err := db.AddInbound(Spec{ESP: i1, Dst: g1, Lifetime: &Lifetime{HardTime: time.Minute}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if db.Inbound(ProtoESP, 0x7000, hostB) != sa || db.Inbound(ProtoESP, 0x7000, hostA) != nil {
-		t.Fatal("destination not enforced")
+	m2, err := db.AddInbound(Spec{ESP: i2, Dst: g2})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if db.Inbound(ProtoAH, 0x7000, hostB) != nil {
+	if _, err := db.AddInbound(Spec{ESP: i2, Dst: g2}); !errors.Is(err, ErrExists) {
+		t.Fatalf("duplicate SPI and destination: %v", err)
+	}
+	if db.Inbound(ProtoESP, 0x7000, hostB) != nil {
+		t.Fatal("a multicast SA matched another destination")
+	}
+	u, err := db.AddInbound(Spec{ESP: iu})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		dst  netip.Addr
+		want *SA
+	}{{g1, m1}, {g2, m2}, {hostB, u}} {
+		if got := db.Inbound(ProtoESP, 0x7000, tc.dst); got != tc.want {
+			t.Fatalf("Inbound(%v) = %v, want %v", tc.dst, got, tc.want)
+		}
+	}
+	if db.Inbound(ProtoAH, 0x7000, g1) != nil {
 		t.Fatal("protocol not part of the key")
+	}
+	if st := db.Stats(); st.Inbound != 3 || len(db.Dump()) != 3 {
+		t.Fatalf("stats %+v", st)
+	}
+	// Lifetimes, Retire and Delete work on multicast SAs too.
+	db.Tick(clk.Advance(time.Minute))
+	if db.Inbound(ProtoESP, 0x7000, g1) != u {
+		t.Fatal("expired multicast SA still found")
+	}
+	if err := db.Retire(m2, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	db.Tick(clk.Advance(time.Second))
+	if db.Inbound(ProtoESP, 0x7000, g2) != u || m2.State() != StateDead {
+		t.Fatal("retired multicast SA not removed")
+	}
+	if err := db.Delete(u); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Delete(u); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+	if st := db.Stats(); st.Inbound != 0 {
+		t.Fatalf("stats %+v", st)
 	}
 }
 

@@ -37,6 +37,9 @@ func (db *DB) Dump() []Info {
 	add := func(s *SA) { out = append(out, s.info(now)) }
 	db.in.Load().each(add)
 	db.out.Load().each(add)
+	for _, s := range *db.multi.Load() {
+		add(s)
+	}
 	db.mu.Lock()
 	for _, s := range db.larval {
 		add(s)

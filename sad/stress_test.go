@@ -30,7 +30,7 @@ func TestStress(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := db.AddOutbound(OutboundKey{Rule: 99}, Spec{AH: newAH(999)}); err != nil {
+	if _, err := db.AddOutbound(OutboundKey{Rule: 99}, Spec{AH: newAH(999), Lifetime: &Lifetime{}}); err != nil {
 		t.Fatal(err)
 	}
 	var stop atomic.Bool
