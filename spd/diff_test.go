@@ -63,3 +63,40 @@ func TestDifferential(t *testing.T) {
 	}
 	t.Logf("%d cases agree (%d default rule, %d mirrored matches)", cases, defaults, mirrored)
 }
+
+// TestIndexMatchesLinearScan checks the index against the ordered linear
+// scan on benchmark-shaped policies (many host and subnet rules around
+// "my IP address", IPv4 and IPv6), which are larger than the random
+// policies of TestDifferential. It runs under -race, unlike the
+// 100,000-filter check in TestLookupMedian.
+func TestIndexMatchesLinearScan(t *testing.T) {
+	for _, n := range []int{100, 2000} {
+		p, local := benchPolicy(n, uint64(n))
+		c, err := Compile(p, CompileOptions{LocalAddrs: local})
+		if err != nil {
+			t.Fatal(err)
+		}
+		specific := 0
+		for i, s := range benchSelectors(p, local, 2048, uint64(n)+1) {
+			for _, dir := range []Direction{DirOutbound, DirInbound, DirBoth} {
+				k := s.key(dir)
+				got, want := c.lookup(&k), linearLookup(c, s, dir)
+				if got.rank != want {
+					t.Fatalf("n=%d selector %d %+v %s: index %d, linear %d", n, i, s, dir, got.rank, want)
+				}
+				if want != noEntry {
+					e := &c.entries[want]
+					if got.rule != e.rule || got.filt != e.filt || got.mirrored != e.mirrored {
+						t.Fatalf("n=%d selector %d: hit %+v, entry %+v", n, i, got, e)
+					}
+					if r := c.policy.Rules[e.rule].Name; r != "All IP Traffic" && r != "All ICMP Traffic" {
+						specific++
+					}
+				}
+			}
+		}
+		if specific < 1000 {
+			t.Fatalf("n=%d: only %d lookups hit a specific rule", n, specific)
+		}
+	}
+}
