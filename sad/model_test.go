@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -36,7 +37,7 @@ type mEntry struct {
 }
 
 type model struct {
-	in  map[uint64]*mEntry
+	in  map[multiKey]*mEntry // unicast SAs and larval SPIs have no dst
 	out map[OutboundKey]*mEntry
 }
 
@@ -92,7 +93,9 @@ func differential(t *testing.T, seed uint64) {
 	r := rand.New(rand.NewPCG(seed, 99))
 	clk := newFakeClock()
 	db := New(Config{Clock: clk, Jitter: -1, EventQueue: 1 << 16, LarvalTimeout: 7 * time.Second})
-	m := &model{in: map[uint64]*mEntry{}, out: map[OutboundKey]*mEntry{}}
+	m := &model{in: map[multiKey]*mEntry{}, out: map[OutboundKey]*mEntry{}}
+	groups := []netip.Addr{{}, netip.MustParseAddr("233.252.0.1"), netip.MustParseAddr("ff0e::1")}
+	uni := func(k uint64) multiKey { return multiKey{k: k} }
 	protos := []Proto{ProtoESP, ProtoAH}
 	evCount := map[string]int{}
 	randSPI := func() uint32 { return 256 + uint32(r.IntN(300)) }
@@ -119,13 +122,20 @@ func differential(t *testing.T, seed uint64) {
 	checkLookups := func(step int) {
 		for _, p := range protos {
 			for spi := uint32(256); spi < 556; spi++ {
-				e := m.in[inKey(p, spi)]
-				var want *SA
-				if e != nil && e.state != mLarval {
-					want = e.sa
-				}
-				if got := db.Inbound(p, spi, hostB); got != want {
-					t.Fatalf("step %d: Inbound(%v, %d) = %v, model %v", step, p, spi, got, want)
+				for _, dst := range append(groups[1:], hostB) {
+					// RFC 4301 4.1 longest match: SPI, protocol and
+					// destination first, then SPI and protocol.
+					e := m.in[multiKey{inKey(p, spi), dst}]
+					if e == nil {
+						e = m.in[uni(inKey(p, spi))]
+					}
+					var want *SA
+					if e != nil && e.state != mLarval {
+						want = e.sa
+					}
+					if got := db.Inbound(p, spi, dst); got != want {
+						t.Fatalf("step %d: Inbound(%v, %d, %v) = %v, model %v", step, p, spi, dst, got, want)
+					}
 				}
 			}
 		}
@@ -160,17 +170,18 @@ func differential(t *testing.T, seed uint64) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m.in[inKey(p, spi)] != nil {
+			if m.in[uni(inKey(p, spi))] != nil {
 				t.Fatalf("step %d: allocated SPI %d is in use", step, spi)
 			}
-			m.in[inKey(p, spi)] = &mEntry{proto: p, spi: spi, state: mLarval,
+			m.in[uni(inKey(p, spi))] = &mEntry{proto: p, spi: spi, state: mLarval,
 				dl: []mDeadline{{clk.Now().Add(7 * time.Second), timerLarval}}}
 		case op < 35: // add inbound: a larval SPI or a random one
 			p := ProtoAH
 			spi := randSPI()
+			dst := groups[r.IntN(len(groups))] // mostly unicast
 			for k, e := range m.in {
 				if e.state == mLarval && r.IntN(2) == 0 {
-					p, spi = Proto(k>>32), e.spi
+					p, spi, dst = Proto(k.k>>32), e.spi, netip.Addr{}
 					break
 				}
 			}
@@ -178,8 +189,9 @@ func differential(t *testing.T, seed uint64) {
 				continue
 			}
 			life, dl := randLife()
-			sa, err := db.AddInbound(Spec{AH: newAH(spi), Lifetime: life})
-			e := m.in[inKey(p, spi)]
+			sa, err := db.AddInbound(Spec{AH: newAH(spi), Lifetime: life, Dst: dst})
+			mk := multiKey{inKey(p, spi), dst}
+			e := m.in[mk]
 			if e != nil && e.state != mLarval {
 				if !errors.Is(err, ErrExists) {
 					t.Fatalf("step %d: duplicate add: %v", step, err)
@@ -189,7 +201,7 @@ func differential(t *testing.T, seed uint64) {
 			if err != nil {
 				t.Fatalf("step %d: %v", step, err)
 			}
-			m.in[inKey(p, spi)] = &mEntry{sa: sa, proto: p, spi: spi, state: mLive, dl: dl}
+			m.in[mk] = &mEntry{sa: sa, proto: p, spi: spi, state: mLive, dl: dl}
 		case op < 50: // add or replace outbound
 			k := randKey()
 			life, dl := randLife()
@@ -201,13 +213,26 @@ func differential(t *testing.T, seed uint64) {
 				t.Fatalf("step %d: replaced outbound SA is %v", step, old.sa.State())
 			}
 			m.out[k] = &mEntry{sa: sa, spi: sa.SPI(), state: mLive, dl: dl}
-		case op < 58: // delete inbound
+		case op < 58: // delete inbound, by SPI (unicast) or by SA (multicast)
 			p, spi := protos[r.IntN(2)], randSPI()
+			if dst := groups[r.IntN(len(groups))]; dst.IsValid() {
+				mk := multiKey{inKey(p, spi), dst}
+				if e := m.in[mk]; e != nil {
+					if err := db.Delete(e.sa); err != nil {
+						t.Fatalf("step %d: delete: %v", step, err)
+					}
+					if err := db.Delete(e.sa); !errors.Is(err, ErrNotFound) {
+						t.Fatalf("step %d: second delete: %v", step, err)
+					}
+					delete(m.in, mk)
+				}
+				break
+			}
 			err := db.DeleteInbound(p, spi)
-			if (m.in[inKey(p, spi)] != nil) != (err == nil) {
+			if (m.in[uni(inKey(p, spi))] != nil) != (err == nil) {
 				t.Fatalf("step %d: delete: %v", step, err)
 			}
-			delete(m.in, inKey(p, spi))
+			delete(m.in, uni(inKey(p, spi)))
 		case op < 63: // delete outbound
 			k := randKey()
 			err := db.DeleteOutbound(k)
@@ -218,8 +243,17 @@ func differential(t *testing.T, seed uint64) {
 		case op < 73: // retire inbound
 			spi := randSPI()
 			grace := time.Duration(1+r.IntN(20)) * time.Second
-			err := db.RetireInbound(ProtoAH, spi, grace)
-			e := m.in[inKey(ProtoAH, spi)]
+			dst := groups[r.IntN(len(groups))]
+			e := m.in[multiKey{inKey(ProtoAH, spi), dst}]
+			var err error
+			switch {
+			case !dst.IsValid():
+				err = db.RetireInbound(ProtoAH, spi, grace)
+			case e != nil:
+				err = db.Retire(e.sa, grace)
+			default:
+				continue
+			}
 			ok := e != nil && (e.state == mLive || e.state == mRekeying)
 			if ok != (err == nil) {
 				t.Fatalf("step %d: retire: %v (model %v)", step, err, e)
