@@ -5,6 +5,7 @@ import "strconv"
 // Integrity identifies an AH integrity algorithm by its IKEv2 Transform Type 3
 // ID (IANA "Transform Type 3 - Integrity Algorithm Transform IDs"), the same
 // numbering esp uses, so that a negotiated CHILD SA maps onto either package.
+// It is a plain value, safe for concurrent use.
 type Integrity uint16
 
 // Integrity algorithms AH implements.
@@ -106,7 +107,7 @@ func (i Integrity) ICVSize() int {
 }
 
 // Mode is the AH mode of an SA (RFC 4302 section 3.1). The values match
-// esp.Mode.
+// esp.Mode. It is a plain value, safe for concurrent use.
 type Mode uint8
 
 // AH modes.

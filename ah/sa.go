@@ -19,6 +19,8 @@ import (
 const ReplayOff = -1
 
 // Config describes one unidirectional AH SA. The key is copied by NewSA.
+// NewSA only reads a Config, so one may be shared by goroutines that do not
+// modify it.
 type Config struct {
 	// SPI identifies the SA (RFC 4302 section 2.4). Values 0 to 255 are
 	// reserved and refused.
@@ -50,7 +52,8 @@ type Config struct {
 
 // Stats are an SA's counters. Packets and Bytes count successfully sealed or
 // opened packets and their inner packet bytes (the packet given to Seal, the
-// packet returned by Open); the others count packets dropped by Open.
+// packet returned by Open); the others count packets dropped by Open. Stats
+// is a snapshot value, safe for concurrent use.
 type Stats struct {
 	Packets      uint64
 	Bytes        uint64

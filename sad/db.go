@@ -18,7 +18,8 @@ import (
 	"github.com/ipsecgo/ipsec/esp"
 )
 
-// Clock tells the database the time. Tests use a fake one.
+// Clock tells the database the time. Tests use a fake one. Implementations
+// must be safe for concurrent use: the datapath and Tick both call Now.
 type Clock interface {
 	Now() time.Time
 }
@@ -37,14 +38,16 @@ const (
 	DefaultGrace           = 30 * time.Second
 )
 
-// Config configures a DB. The zero value gives the defaults.
+// Config configures a DB. The zero value gives the defaults. New copies it,
+// so it needs no synchronisation.
 type Config struct {
 	// Clock supplies the time; nil means the system clock.
 	Clock Clock
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
 	// Lifetime applies to SAs added without their own; zero means
-	// DefaultLifetime.
+	// DefaultLifetime. (An SA without any limit is added with
+	// Spec.Lifetime pointing to a zero Lifetime.)
 	Lifetime Lifetime
 	// Jitter is the largest fraction by which a soft limit is moved
 	// earlier at random; 0 means DefaultJitter (10%), negative means none.
@@ -62,7 +65,8 @@ type Config struct {
 	TickInterval time.Duration
 }
 
-// Stats are the database's counters.
+// Stats are the database's counters: a snapshot value, safe for concurrent
+// use.
 type Stats struct {
 	Inbound, Outbound, Larval int    // SAs in the tables
 	EventsSent, EventsDropped uint64 // events queued, and dropped on a full queue
@@ -277,7 +281,7 @@ func (db *DB) AllocateSPI(p Proto) (uint32, error) {
 }
 
 // Spec describes an SA to add: ESP, AH or both (a bundle: ESP inside, AH
-// outside).
+// outside). The database reads it only during the call that takes it.
 type Spec struct {
 	ESP *esp.SA
 	AH  *ah.SA

@@ -8,7 +8,7 @@ import (
 )
 
 // Info describes one SA for a dump, in the spirit of `swanctl --list-sas`
-// and `ip xfrm state`.
+// and `ip xfrm state`. Info is a snapshot value, safe for concurrent use.
 type Info struct {
 	Dir     Direction
 	Proto   Proto

@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// EventKind says what happened to an SA or a policy.
+// EventKind says what happened to an SA or a policy. It is a plain value,
+// safe for concurrent use.
 type EventKind uint8
 
 // Event kinds.
@@ -37,7 +38,8 @@ func (k EventKind) String() string {
 	return "event(" + strconv.Itoa(int(k)) + ")"
 }
 
-// Reason says which limit caused an expiry.
+// Reason says which limit caused an expiry. It is a plain value, safe for
+// concurrent use.
 type Reason uint8
 
 // Reasons.
@@ -60,6 +62,7 @@ func (r Reason) String() string {
 
 // Flow describes the packet that triggered an acquire, for IKE's traffic
 // selectors (RFC 7296 section 2.9: the first selector is the packet's).
+// It is a plain value, safe for concurrent use.
 type Flow struct {
 	Src, Dst         netip.Addr
 	Protocol         uint8
@@ -68,7 +71,8 @@ type Flow struct {
 
 // Event is one notification from the database. For an acquire, Key and
 // Flow are set; otherwise Dir, Proto, SPI (and for outbound SAs Key)
-// identify the SA.
+// identify the SA. Events are values, safe for concurrent use once
+// received.
 type Event struct {
 	Kind   EventKind
 	Reason Reason

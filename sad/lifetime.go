@@ -9,7 +9,8 @@ import (
 // 4.4.2.1). Soft limits start a rekey (an EventSoftExpire); hard limits end
 // the SA (an EventHardExpire, and the SA is removed). A zero field means no
 // limit of that kind. Bytes count the IP packets given to Seal or returned
-// by Open (the protected traffic, without IPsec overhead).
+// by Open (the protected traffic, without IPsec overhead). Lifetime is a
+// plain value, safe for concurrent use; the database copies it.
 type Lifetime struct {
 	SoftTime, HardTime       time.Duration
 	SoftBytes, HardBytes     uint64

@@ -12,7 +12,8 @@ import (
 	"github.com/ipsecgo/ipsec/esp"
 )
 
-// Proto is the IPsec protocol of an SA, by its IP protocol number.
+// Proto is the IPsec protocol of an SA, by its IP protocol number. It is a
+// plain value, safe for concurrent use.
 type Proto uint8
 
 // Protocols.
@@ -31,7 +32,8 @@ func (p Proto) String() string {
 	return "proto(" + strconv.Itoa(int(p)) + ")"
 }
 
-// Direction is inbound or outbound.
+// Direction is inbound or outbound. It is a plain value, safe for concurrent
+// use.
 type Direction uint8
 
 // Directions.
@@ -52,7 +54,8 @@ func (d Direction) String() string {
 
 // OutboundKey names what an outbound SA serves: a policy rule and one of its
 // traffic selectors, as numbered by the caller (for example the spd rule's
-// index and the index of the selector the packet matched).
+// index and the index of the selector the packet matched). It is a plain
+// value, safe for concurrent use.
 type OutboundKey struct {
 	Rule     uint32
 	Selector uint32
@@ -62,7 +65,7 @@ func (k OutboundKey) u64() uint64 { return uint64(k.Rule)<<32 | uint64(k.Selecto
 
 // State is where an SA is in its life. Transitions only go forward:
 // larval -> mature -> rekeying -> retired -> dead, skipping states as
-// events dictate.
+// events dictate. State is a plain value, safe for concurrent use.
 type State uint32
 
 // States.
