@@ -174,6 +174,15 @@ func (p *pair) advance(limit time.Duration) bool {
 	if p.r != nil {
 		p.r.Tick(p.now)
 	}
+	// Every timer that was due must have moved on: a deadline that stays
+	// in the past would make a driver spin.
+	for _, s := range []*Session{p.i, p.r} {
+		if s != nil {
+			if d := s.Deadline(); !d.IsZero() && !d.After(p.now) {
+				p.t.Fatalf("harness: a timer is stuck at %v (now %v)", d.Sub(t0), p.now.Sub(t0))
+			}
+		}
+	}
 	p.collect()
 	return true
 }

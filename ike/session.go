@@ -549,7 +549,10 @@ func (s *Session) Deadline() time.Time {
 		earlier(s.dpdAt)
 		earlier(s.sa.rekeyAt)
 		for _, c := range s.children {
-			earlier(c.rekeyAt)
+			if !c.rekeyed {
+				// A rekeyed SA only waits for its Delete (or expiry).
+				earlier(c.rekeyAt)
+			}
 			earlier(c.expireAt)
 		}
 	}
