@@ -3,6 +3,7 @@ package spd
 import (
 	"math/bits"
 	"slices"
+	"sync"
 )
 
 // The classifier's index. Each entry is stored in exactly one place: in a
@@ -173,37 +174,45 @@ func (c *Classifier) buildIndex() {
 			members[best] = append(members[best], uint32(i))
 		}
 	}
+	// The trees are independent: build them in parallel.
+	var wg sync.WaitGroup
 	for d := range numDims {
 		if len(members[d]) > 0 {
-			t := &c.index[d]
-			t.build(c.entries, members[d], d)
-			for _, i := range members[d] {
-				if s := c.entries[i].axis(d); d > dimSrc || !s.hi.less(v4Span.lo) && !v4Span.hi.less(s.lo) {
-					t.touchesV4 = true
-					break
+			wg.Go(func() {
+				t := &c.index[d]
+				t.build(c.entries, members[d], d)
+				for _, i := range members[d] {
+					if s := c.entries[i].axis(d); d > dimSrc || !s.hi.less(v4Span.lo) && !v4Span.hi.less(s.lo) {
+						t.touchesV4 = true
+						break
+					}
 				}
-			}
+			})
 		}
 	}
 	for d := range members4 {
 		if len(members4[d]) > 0 {
-			t := &c.index4[d]
-			t.build(c.entries, members4[d], d)
-			// bounds[0] is 0, below the IPv4 space; every other bound is
-			// an IPv4 address or the first address after the space, which
-			// no IPv4 key reaches. So for an IPv4 key x the leaf is the
-			// number of IPv4 bounds <= x.
-			for _, b := range t.bounds[1:] {
-				if b.isV4() {
-					t.b32 = append(t.b32, uint32(b.lo))
+			wg.Go(func() {
+				t := &c.index4[d]
+				t.build(c.entries, members4[d], d)
+				// bounds[0] is 0, below the IPv4 space; every other bound
+				// is an IPv4 address or the first address after the space,
+				// which no IPv4 key reaches. So for an IPv4 key x the leaf
+				// is the number of IPv4 bounds <= x.
+				t.b32 = make([]uint32, 0, len(t.bounds))
+				for _, b := range t.bounds[1:] {
+					if b.isV4() {
+						t.b32 = append(t.b32, uint32(b.lo))
+					}
 				}
-			}
-			for i := 0; i < len(t.b32); i += 1 << blockShift {
-				t.top32 = append(t.top32, t.b32[i])
-			}
-			t.bounds, t.top = nil, nil
+				for i := 0; i < len(t.b32); i += 1 << blockShift {
+					t.top32 = append(t.top32, t.b32[i])
+				}
+				t.bounds, t.top = nil, nil
+			})
 		}
 	}
+	wg.Wait()
 }
 
 func (s span) hash() uint32 {
