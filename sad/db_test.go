@@ -523,3 +523,38 @@ func TestReinstallAfterDatapathExpiry(t *testing.T) {
 		t.Fatal("the reinstalled SA was removed with the dead one")
 	}
 }
+
+// TestDatapathNoAllocs: looking up SAs and sealing and opening through them
+// (ESP, AH and the AH+ESP bundle) allocates nothing in steady state.
+func TestDatapathNoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items under the race detector; run without -race")
+	}
+	for _, kind := range []string{"esp", "ah", "ah+esp"} {
+		tx, rx := New(Config{}), New(Config{})
+		o, i := pairFor(t, kind, 0xc000)
+		unlimited := &Lifetime{}
+		o.Lifetime, i.Lifetime = unlimited, unlimited
+		if _, err := tx.AddOutbound(OutboundKey{Rule: 1}, o); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rx.AddInbound(i); err != nil {
+			t.Fatal(err)
+		}
+		pkt := udpPacket(200, 1)
+		buf := make([]byte, 0, 512)
+		n := testing.AllocsPerRun(200, func() {
+			s, err := tx.Outbound(OutboundKey{Rule: 1}, Flow{}).Seal(buf[:0], pkt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, spi := outerSPI(s)
+			if _, err := rx.Inbound(p, spi, hostB).Open(s); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if n != 0 {
+			t.Errorf("%s: %v allocations per packet", kind, n)
+		}
+	}
+}
