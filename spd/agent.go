@@ -12,6 +12,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -64,6 +65,9 @@ func (e Event) String() string {
 		return fmt.Sprintf("policy %q applied", e.Policy)
 	case EventRejected:
 		return fmt.Sprintf("policy rejected, last good policy kept: %v", e.Err)
+	}
+	if strings.HasPrefix(e.Rule, "<") { // the default and default response rules
+		return fmt.Sprintf("%s: %s", e.Kind, e.Rule)
 	}
 	return fmt.Sprintf("%s: %q (%s)", e.Kind, e.Rule, e.Origin)
 }

@@ -105,6 +105,6 @@ func ExampleAgent() {
 	// policy "Secure Server (Require Security)" applied
 	// rule added: "All IP Traffic" (local)
 	// rule added: "All ICMP Traffic" (local)
-	// rule changed: "<default>" (local)
-	// rule changed: "<default response>" (local)
+	// rule changed: <default>
+	// rule changed: <default response>
 }
