@@ -31,7 +31,7 @@
 // a grace period, then removes it (or DeleteInbound removes it when the
 // peer deletes it).
 //
-// AH+ESP (an SA bundle, RFC 4301 section 4.5) is an SA with both
+// AH+ESP (an SA bundle, RFC 4301 section 4.3) is an SA with both
 // transforms: Seal applies ESP and then AH, Open verifies AH and then opens
 // ESP. It lives here rather than in ah because ah must not import esp.
 //
@@ -51,8 +51,9 @@
 //
 // References:
 //   - RFC 4301 sections 4.4.2 (SAD), 4.4.2.1 (SAD fields, lifetimes),
-//     4.1 (SA identification by SPI, protocol and destination), 4.5 (SA
-//     bundles), 5.1 and 5.2 (outbound and inbound processing).
+//     4.1 (SA identification by SPI, protocol and destination), 4.3
+//     (combining SAs: bundles), 5.1 and 5.2 (outbound and inbound
+//     processing).
 //   - RFC 4303 section 2.1 and RFC 4302 section 2.4 (SPI values 1-255
 //     reserved, 0 local).
 //   - RFC 7296 sections 1.3.2 and 2.8 (rekeying CHILD SAs, deleting the old

@@ -153,9 +153,9 @@ func (s *SA) ESP() *esp.SA { return s.esp }
 func (s *SA) AH() *ah.SA { return s.ah }
 
 // Seal protects an outbound IP packet, appending the result to dst: ESP,
-// AH, or for a bundle ESP first and then AH over it (RFC 4301 section
-// 4.5.1: AH applied to the ESP packet). It counts the packet against the
-// SA's lifetime.
+// AH, or for a bundle ESP first and then AH over it (RFC 4301 section 4.3,
+// combining SAs: AH in transport mode over the ESP packet, as in RFC 2401's
+// transport adjacency). It counts the packet against the SA's lifetime.
 func (s *SA) Seal(dst, pkt []byte) ([]byte, error) {
 	if s.State() == StateDead {
 		return dst, ErrExpired
