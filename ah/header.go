@@ -164,7 +164,7 @@ func parseIPv6(pkt []byte, in bool) (ipInfo, error) {
 				return ipInfo{}, malformed("short IPv6 routing header")
 			}
 			// A routing header with segments left changes the destination
-			// en route; RFC 4302 3.3.3.1.2.2 wants the ICV over the packet
+			// en route; RFC 4302 3.3.3.1.2.3 wants the ICV over the packet
 			// as the final destination sees it. Sealing that is not
 			// implemented; receivers see segments left 0.
 			if pkt[off+3] != 0 && !in {
@@ -227,7 +227,7 @@ func walkIPv4Options(opts []byte, zero bool) (srcRoute bool, err error) {
 // walkIPv6Options checks the TLV options of a hop-by-hop or destination
 // options header and, when zero is set, zeroes the data of every option whose
 // type has the "may change en route" bit (0x20) set (RFC 8200 4.2, RFC 4302
-// 3.3.3.1.2.1). Type and length stay, as the RFC asks.
+// 3.3.3.1.2.2). Type and length stay, as the RFC asks.
 func walkIPv6Options(opts []byte, zero bool) error {
 	for i := 0; i < len(opts); {
 		t := opts[i]

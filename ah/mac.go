@@ -119,7 +119,7 @@ func (a *authenticator) compute(w *worker, data, tail, iv []byte) []byte {
 		w.x.write(a.xcbc, tail)
 		return w.x.sum(a.xcbc)
 	default:
-		// RFC 4543 section 3.1: the nonce is the salt followed by the IV;
+		// RFC 4543 section 3.2: the nonce is the salt followed by the IV;
 		// everything is authenticated data and nothing is encrypted.
 		copy(w.nonce[:gmacSaltLen], a.salt[:])
 		copy(w.nonce[gmacSaltLen:], iv)
