@@ -2,6 +2,7 @@ package ike
 
 import (
 	"bytes"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -179,7 +180,7 @@ func (p *pair) advance(limit time.Duration) bool {
 	for _, s := range []*Session{p.i, p.r} {
 		if s != nil {
 			if d := s.Deadline(); !d.IsZero() && !d.After(p.now) {
-				p.t.Fatalf("harness: a timer is stuck at %v (now %v)", d.Sub(t0), p.now.Sub(t0))
+				p.t.Fatalf("harness: a timer is stuck at %v (now %v): %s", d.Sub(t0), p.now.Sub(t0), timers(s, p.now))
 			}
 		}
 	}
@@ -215,3 +216,27 @@ func countEvents(ev []Event, k EventKind) int {
 }
 
 func newTestPSK(secret []byte) (*auth.PSK, error) { return auth.NewPSK(secret, auth.PSKOptions{}) }
+
+// timers describes a session's timers relative to now, for diagnostics.
+func timers(s *Session, now time.Time) string {
+	rel := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.Sub(now).String()
+	}
+	out := fmt.Sprintf("state %v dpd %s rekeyIKE %s halfOpen %s", s.sa.state, rel(s.dpdAt), rel(s.sa.rekeyAt), rel(s.halfOpenUntil))
+	if s.sa.req != nil {
+		out += " req " + rel(s.sa.req.timeout)
+	}
+	if s.old != nil {
+		out += " old " + rel(s.oldUntil)
+		if s.old.req != nil {
+			out += " oldreq " + rel(s.old.req.timeout)
+		}
+	}
+	for _, c := range s.children {
+		out += fmt.Sprintf(" child %x rekeyed=%v rekey %s expire %s", c.sa.InboundSPI, c.rekeyed, rel(c.rekeyAt), rel(c.expireAt))
+	}
+	return out
+}

@@ -136,7 +136,7 @@ func lossyWire(t *testing.T, simultaneous bool) {
 
 // busy reports whether the session has a request outstanding or queued.
 func busy(s *Session) bool {
-	if s.closed {
+	if s == nil || s.closed {
 		return false
 	}
 	return s.sa.req != nil || len(s.queue) > 0 || (s.old != nil && s.old.req != nil)

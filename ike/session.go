@@ -163,7 +163,6 @@ const (
 	taskDeleteChild
 	taskRekeyIKE
 	taskDeleteIKE
-	taskDPD
 	taskCreateChild
 )
 
@@ -599,14 +598,19 @@ func (s *Session) Tick(now time.Time) {
 	if s.sa.state != stateEstablished {
 		return
 	}
+	// Every timer that is due is cleared here, so that Deadline moves on.
 	for _, c := range s.children {
-		switch {
-		case !c.expireAt.IsZero() && !now.Before(c.expireAt):
-			c.expireAt = time.Time{}
+		if !c.expireAt.IsZero() && !now.Before(c.expireAt) {
+			// Hard lifetime: delete, whatever else was planned.
+			c.expireAt, c.rekeyAt = time.Time{}, time.Time{}
 			s.enqueue(task{kind: taskDeleteChild, spi: c.sa.InboundSPI})
-		case !c.rekeyed && !c.rekeyAt.IsZero() && !now.Before(c.rekeyAt):
+			continue
+		}
+		if !c.rekeyAt.IsZero() && !now.Before(c.rekeyAt) {
 			c.rekeyAt = time.Time{}
-			s.enqueue(task{kind: taskRekeyChild, spi: c.sa.InboundSPI})
+			if !c.rekeyed {
+				s.enqueue(task{kind: taskRekeyChild, spi: c.sa.InboundSPI})
+			}
 		}
 	}
 	if !s.sa.rekeyAt.IsZero() && !now.Before(s.sa.rekeyAt) {
@@ -614,12 +618,7 @@ func (s *Session) Tick(now time.Time) {
 		s.enqueue(task{kind: taskRekeyIKE})
 	}
 	if !s.dpdAt.IsZero() && !now.Before(s.dpdAt) {
-		s.dpdAt = time.Time{}
-		if now.Sub(s.lastRecv) >= s.cfg.DPDInterval {
-			s.enqueue(task{kind: taskDPD})
-		} else {
-			s.dpdAt = s.lastRecv.Add(s.cfg.DPDInterval)
-		}
+		s.dpdAt = time.Time{} // kick starts the check if the peer is still silent
 	}
 	s.kick(now)
 }
@@ -638,11 +637,6 @@ func (s *Session) kick(now time.Time) {
 	if s.closed {
 		return
 	}
-	if s.sa.state == stateEstablished && s.cfg.DPDInterval > 0 && s.sa.req == nil && len(s.queue) == 0 {
-		// The liveness check is due an interval after the peer was last
-		// heard from (RFC 7296 2.4).
-		s.dpdAt = s.lastRecv.Add(s.cfg.DPDInterval)
-	}
 	for len(s.queue) > 0 && s.sa.req == nil && s.sa.state == stateEstablished {
 		t := s.queue[0]
 		s.queue = s.queue[1:]
@@ -656,13 +650,23 @@ func (s *Session) kick(now time.Time) {
 			err = s.startRekeyIKE(now)
 		case taskDeleteIKE:
 			err = s.startDeleteIKE(now)
-		case taskDPD:
-			err = s.startDPD(now)
 		case taskCreateChild:
 			err = s.startCreateChild(now)
 		}
 		if err != nil {
 			s.log.Debug("ike: could not start request", "task", t.kind, "err", err)
+		}
+	}
+	if s.sa.state == stateEstablished && s.cfg.DPDInterval > 0 && s.sa.req == nil && len(s.queue) == 0 {
+		// The liveness check is due an interval after the peer was last
+		// heard from (RFC 7296 2.4); an outstanding request checks
+		// liveness by itself.
+		s.dpdAt = s.lastRecv.Add(s.cfg.DPDInterval)
+		if !s.dpdAt.After(now) {
+			s.dpdAt = time.Time{}
+			if err := s.startDPD(now); err != nil {
+				s.log.Debug("ike: could not start liveness check", "err", err)
+			}
 		}
 	}
 }
