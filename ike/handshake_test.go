@@ -224,3 +224,90 @@ func TestTransportModeAndAH(t *testing.T) {
 		t.Fatalf("AH SA %+v / %+v", ci.Child, cr.Child)
 	}
 }
+
+// TestHandshakeIPv6: IKE over IPv6 with IPv6 traffic selectors; the CHILD
+// SA's tunnel endpoints are the IPv6 addresses.
+func TestHandshakeIPv6(t *testing.T) {
+	a6 := netip.MustParseAddrPort("[2001:db8::1]:500")
+	b6 := netip.MustParseAddrPort("[2001:db8::2]:500")
+	icfg := pskConfig(t, true, "aes256gcm16-prfsha256-x25519", "aes256gcm16")
+	rcfg := pskConfig(t, false, "aes256gcm16-prfsha256-x25519", "aes256gcm16")
+	icfg.LocalTS = []isakmp.TrafficSelector{SelectorFromPrefix(netip.MustParsePrefix("2001:db8:1::/48"))}
+	icfg.RemoteTS = []isakmp.TrafficSelector{SelectorFromPrefix(netip.MustParsePrefix("2001:db8:2::/48"))}
+	rcfg.LocalTS, rcfg.RemoteTS = icfg.RemoteTS, icfg.LocalTS
+	i, err := NewInitiator(icfg, a6, b6, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Accept(rcfg, b6, a6, t0, i.Datagrams()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := 0; n < 10 && !(i.Established() && r.Established()); n++ {
+		for _, d := range r.Datagrams() {
+			i.Receive(t0, d)
+		}
+		for _, d := range i.Datagrams() {
+			r.Receive(t0, d)
+		}
+	}
+	ci, cr := i.ChildSAs(), r.ChildSAs()
+	if len(ci) != 1 || len(cr) != 1 {
+		t.Fatalf("CHILD SAs %d / %d", len(ci), len(cr))
+	}
+	if ci[0].LocalAddr != a6.Addr() || ci[0].RemoteAddr != b6.Addr() || ci[0].LocalTS[0].TSType != isakmp.TSIPv6AddrRange {
+		t.Fatalf("CHILD SA %+v", ci[0])
+	}
+	if i.UDPEncap() || r.UDPEncap() {
+		t.Fatal("NAT detected without a NAT")
+	}
+	checkESP(t, &ci[0], &cr[0])
+}
+
+// TestNATDetection: without a NAT neither side detects one; when the
+// responder sees the initiator at another address than the initiator
+// knows (a NAT in between), both notice (RFC 7296 2.23); ForceUDPEncap
+// fakes it.
+func TestNATDetection(t *testing.T) {
+	run := func(iLocal, rSeesI netip.AddrPort, force bool) (*Session, *Session) {
+		icfg := pskConfig(t, true, "aes256gcm16-prfsha256-x25519", "aes256gcm16")
+		icfg.ForceUDPEncap = force
+		rcfg := pskConfig(t, false, "aes256gcm16-prfsha256-x25519", "aes256gcm16")
+		i, err := NewInitiator(icfg, iLocal, addrR, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Accept(rcfg, addrR, rSeesI, t0, i.Datagrams()[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n := 0; n < 10 && !(i.Established() && r.Established()); n++ {
+			for _, d := range r.Datagrams() {
+				i.Receive(t0, d)
+			}
+			for _, d := range i.Datagrams() {
+				r.Receive(t0, d)
+			}
+		}
+		if !i.Established() || !r.Established() {
+			t.Fatal("not established")
+		}
+		return i, r
+	}
+	i, r := run(addrI, addrI, false)
+	if i.localNAT || i.remoteNAT || r.localNAT || r.remoteNAT {
+		t.Fatalf("NAT without a NAT: %v %v %v %v", i.localNAT, i.remoteNAT, r.localNAT, r.remoteNAT)
+	}
+	i, r = run(netip.MustParseAddrPort("10.0.0.1:500"), netip.MustParseAddrPort("198.51.100.7:4500"), false)
+	if !i.localNAT || i.remoteNAT || r.localNAT || !r.remoteNAT {
+		t.Fatalf("NAT not detected: %v %v %v %v", i.localNAT, i.remoteNAT, r.localNAT, r.remoteNAT)
+	}
+	c := i.ChildSAs()[0]
+	if c.EncapLocalPort == 0 || !i.UDPEncap() || !r.UDPEncap() {
+		t.Fatalf("no UDP encapsulation behind a NAT: %+v", c)
+	}
+	i, r = run(addrI, addrI, true)
+	if !i.UDPEncap() || !r.remoteNAT {
+		t.Fatal("ForceUDPEncap not seen by the responder")
+	}
+}

@@ -132,21 +132,22 @@ func (s *Session) natSourceHash() []byte {
 }
 
 // detectNAT compares the peer's NAT detection notifications with what
-// this side sees (RFC 7296 2.23). Without them, no NAT is assumed.
-func (s *Session) detectNAT(ps []isakmp.Payload) {
-	sa := s.sa
+// this side sees (RFC 7296 2.23). The hashes cover the SPIs as they stand
+// in the message's header (the responder SPI is zero in the request).
+// Without the notifications, no NAT is assumed.
+func (s *Session) detectNAT(h *isakmp.Header, ps []isakmp.Payload) {
 	var src, dst bool
 	srcMatch, dstMatch := false, false
 	for _, n := range notifies(ps) {
 		switch n.NotifyType {
 		case isakmp.NotifyNATDetectionSourceIP:
 			src = true
-			if bytes.Equal(n.Data, natHash(sa.spiI, sa.spiR, s.remote)) {
+			if bytes.Equal(n.Data, natHash(h.InitiatorSPI, h.ResponderSPI, s.remote)) {
 				srcMatch = true
 			}
 		case isakmp.NotifyNATDetectionDestinationIP:
 			dst = true
-			dstMatch = bytes.Equal(n.Data, natHash(sa.spiI, sa.spiR, s.local))
+			dstMatch = bytes.Equal(n.Data, natHash(h.InitiatorSPI, h.ResponderSPI, s.local))
 		}
 	}
 	s.remoteNAT = src && !srcMatch
@@ -211,7 +212,7 @@ func (s *Session) onInitResponse(now time.Time, h *isakmp.Header, ps []isakmp.Pa
 	sa.spiR = h.ResponderSPI
 	hs.nr = bytes.Clone(nonce.Data)
 	hs.initResp = bytes.Clone(raw)
-	s.detectNAT(ps)
+	s.detectNAT(h, ps)
 	if err := s.installKeys(sa, c, skeyseed(prfByID(c.prf), hs.ni, hs.nr, gir), hs.ni, hs.nr); err != nil {
 		return s.failInit(err)
 	}
@@ -355,8 +356,8 @@ func (s *Session) respondInit(now time.Time, m *isakmp.Message, raw []byte) erro
 	}
 	hs := &handshake{ni: bytes.Clone(nonce.Data), nr: s.random(nonceLen), kx: kx, initReq: bytes.Clone(raw)}
 	s.handshake = hs
+	s.detectNAT(&m.Header, ps)
 	sa.spiR = s.newIKESPI()
-	s.detectNAT(ps)
 	if err := s.installKeys(sa, c, skeyseed(prfByID(c.prf), hs.ni, hs.nr, gir), hs.ni, hs.nr); err != nil {
 		return s.failInit(err)
 	}
