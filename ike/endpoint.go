@@ -328,12 +328,25 @@ func (e *Endpoint) handle(now time.Time, d datagram) {
 	if es == nil {
 		return
 	}
-	if _, remote := es.s.Path(); d.natt && (!es.natt || remote != d.from) {
-		// The peer moved to NAT-T, or its NAT mapping changed.
+	oldLocal, oldRemote := es.s.Path()
+	oldNATT := es.natt
+	moved := d.natt && (!es.natt || oldRemote != d.from)
+	if moved {
+		// The peer moved to NAT-T, or its NAT mapping changed. The session
+		// sees the new path while it processes the message (a CHILD SA
+		// made now takes its ports), but the move only stands if the
+		// message authenticates (RFC 7296 2.23).
 		es.natt = true
 		es.s.SetPath(e.nattAddr, d.from)
 	}
+	before := es.s.Stats()
 	es.s.Receive(now, b)
+	if after := es.s.Stats(); moved && (after.Dropped != before.Dropped || after.IntegrityFailures != before.IntegrityFailures ||
+		after.CachedResponses != before.CachedResponses) {
+		// Not authenticated, or a replay of an old request: stay put.
+		es.natt = oldNATT
+		es.s.SetPath(oldLocal, oldRemote)
+	}
 	e.flush(now, es)
 }
 

@@ -3,6 +3,7 @@ package ike
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ipsecgo/ipsec/esp"
+	"github.com/ipsecgo/ipsec/isakmp"
 )
 
 // epPeer is one side of the loopback endpoint test: an Endpoint and the
@@ -213,5 +215,55 @@ func TestEndpointInitialContact(t *testing.T) {
 	b.mu.Unlock()
 	if !errors.Is(down.Err, errReplaced) {
 		t.Fatalf("IKE down: %v", down.Err)
+	}
+}
+
+// TestEndpointPathNeedsAuthentication: a datagram with a session's SPIs
+// but no valid integrity check, arriving on the NAT-T socket from another
+// address, does not move the session there (RFC 7296 2.23).
+func TestEndpointPathNeedsAuthentication(t *testing.T) {
+	icfg := pskConfig(t, true, "aes256gcm16-prfsha256-x25519", "aes256gcm16")
+	rcfg := pskConfig(t, false, "aes256gcm16-prfsha256-x25519", "aes256gcm16")
+	a, b := newEPPeer(t, nil), newEPPeer(t, rcfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, p := range []*epPeer{a, b} {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.ep.Run(ctx) }()
+	}
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	bIKE, bNATT := b.ep.Addrs()
+	spi, err := a.ep.Initiate(ctx, icfg, bIKE, bNATT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "CHILD SA", func() bool { return a.has(EventChildUp) && b.has(EventChildUp) })
+	var rSPI [8]byte
+	var before netip.AddrPort
+	a.ep.Session(ctx, spi, func(_ time.Time, s *Session) { _, rSPI = s.SPIs() })
+	b.ep.Session(ctx, rSPI, func(_ time.Time, s *Session) { _, before = s.Path() })
+
+	// A forged INFORMATIONAL from a third socket: right SPIs, garbage SK.
+	forger, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer forger.Close()
+	h := isakmp.Header{InitiatorSPI: spi, ResponderSPI: rSPI, Version: isakmp.VersionIKEv2,
+		Exchange: isakmp.ExchangeInformational, Flags: isakmp.FlagInitiator, MessageID: 7}
+	m := isakmp.Message{Header: h, Payloads: []isakmp.Payload{&isakmp.Encrypted{Data: make([]byte, 40)}}}
+	msg, _ := m.Append([]byte{0, 0, 0, 0})
+	if _, err := forger.WriteToUDPAddrPort(msg, bNATT); err != nil {
+		t.Fatal(err)
+	}
+	var dropped uint64
+	waitFor(t, "the forgery to be dropped", func() bool {
+		b.ep.Session(ctx, rSPI, func(_ time.Time, s *Session) { dropped = s.Stats().IntegrityFailures + s.Stats().Dropped })
+		return dropped > 0
+	})
+	var after netip.AddrPort
+	b.ep.Session(ctx, rSPI, func(_ time.Time, s *Session) { _, after = s.Path() })
+	if after != before {
+		t.Fatalf("path moved from %v to %v on an unauthenticated message", before, after)
 	}
 }
