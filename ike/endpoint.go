@@ -72,6 +72,10 @@ type Endpoint struct {
 	sessions map[[8]byte]*epSession // by this side's SPI
 	halfOpen map[halfOpenKey]*epSession
 	closeMu  sync.Once
+
+	// holdIKE, if set, sees every IKE message before it is sent and may
+	// keep it back (tests use it to make exchanges cross on the wire).
+	holdIKE func(msg []byte) bool
 }
 
 type datagram struct {
@@ -387,6 +391,9 @@ func (e *Endpoint) flush(now time.Time, es *epSession) {
 	}
 	_, remote := s.Path()
 	for _, d := range s.Datagrams() {
+		if e.holdIKE != nil && e.holdIKE(d) {
+			continue
+		}
 		var err error
 		if es.natt {
 			_, err = e.natt.WriteToUDPAddrPort(append(append(make([]byte, 0, 4+len(d)), nonESPMarker...), d...), remote)

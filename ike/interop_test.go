@@ -646,3 +646,62 @@ func TestInteropCertificates(t *testing.T) {
 		}
 	}
 }
+
+// TestInteropSimultaneousRekey makes CHILD SA rekeys from both sides
+// cross on the wire (RFC 7296 2.8.1): our CREATE_CHILD_SA request is held
+// back until charon's own rekey request has arrived and been answered,
+// then released. Both sides must settle on one CHILD SA, the one the nonce
+// rule keeps, and it must carry traffic. Repeated to see both outcomes of
+// the rule.
+func TestInteropSimultaneousRekey(t *testing.T) {
+	e := newInterop(t, interopOpts{ike: "aes256gcm16-prfsha256-x25519", esp: "aes256gcm16-x25519",
+		mutate: func(c *Config) { c.RetransmitTimeout = 5 * time.Second }})
+	e.traffic(2)
+	var held [][]byte
+	var holding atomic.Bool
+	e.ep.holdIKE = func(msg []byte) bool {
+		var h isakmp.Header
+		if !holding.Load() || h.Parse(msg) != nil || h.Exchange != isakmp.ExchangeCreateChildSA || h.Flags&isakmp.FlagResponse != 0 {
+			return false
+		}
+		held = append(held, append([]byte(nil), msg...))
+		return true
+	}
+	for round := 0; round < 4; round++ {
+		ups := e.count(EventChildUp)
+		holding.Store(true)
+		e.session(func(now time.Time, s *Session) { s.RekeyChild(now, s.ChildSAs()[0].InboundSPI) })
+		e.charon.Swanctl(t, "--rekey", "--child", "net")
+		// We answered charon's request while ours was held: the collision
+		// path reports the SA charon made as a new CHILD SA.
+		e.waitEvent(EventChildUp, ups+1)
+		holding.Store(false)
+		var msgs [][]byte
+		e.session(func(time.Time, *Session) { msgs, held = held, nil })
+		if len(msgs) == 0 {
+			t.Fatal("our rekey request was not held")
+		}
+		if _, err := e.ep.natt.WriteToUDPAddrPort(append([]byte{0, 0, 0, 0}, msgs[0]...), netip.AddrPortFrom(e.swIP, 4500)); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			var n int
+			e.session(func(_ time.Time, s *Session) { n = len(s.ChildSAs()) })
+			sas := e.swSAs()
+			if n == 1 && strings.Count(sas, "INSTALLED") == 1 && !strings.Contains(sas, "REKEYED") && !strings.Contains(sas, "DELETING") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: we have %d CHILD SAs, charon:\n%s", round, n, sas)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		var ours ChildSA
+		e.session(func(_ time.Time, s *Session) { ours = s.ChildSAs()[0] })
+		if sas := e.swSAs(); !strings.Contains(sas, fmt.Sprintf("%08x", ours.InboundSPI)) {
+			t.Fatalf("round %d: charon does not have our survivor %08x:\n%s", round, ours.InboundSPI, sas)
+		}
+		e.traffic(2)
+	}
+}
