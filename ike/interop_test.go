@@ -687,9 +687,10 @@ func TestInteropSimultaneousRekey(t *testing.T) {
 		deadline := time.Now().Add(15 * time.Second)
 		for {
 			var n int
-			e.session(func(_ time.Time, s *Session) { n = len(s.ChildSAs()) })
+			var idle bool
+			e.session(func(_ time.Time, s *Session) { n, idle = len(s.ChildSAs()), !busy(s) })
 			sas := e.swSAs()
-			if n == 1 && strings.Count(sas, "INSTALLED") == 1 && !strings.Contains(sas, "REKEYED") && !strings.Contains(sas, "DELETING") {
+			if n == 1 && idle && strings.Count(sas, "INSTALLED") == 1 && !strings.Contains(sas, "REKEYED") && !strings.Contains(sas, "DELETING") {
 				break
 			}
 			if time.Now().After(deadline) {
