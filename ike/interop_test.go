@@ -706,3 +706,64 @@ func TestInteropSimultaneousRekey(t *testing.T) {
 		e.traffic(2)
 	}
 }
+
+// TestInteropSimultaneousIKERekey makes IKE SA rekeys from both sides
+// cross: ours is held back until charon's has been answered. We answer a
+// rekey that collides with our own with TEMPORARY_FAILURE (RFC 7296 2.25);
+// charon must then accept our rekey, and both sides end with one IKE SA
+// that still carries the CHILD SA and can rekey it.
+func TestInteropSimultaneousIKERekey(t *testing.T) {
+	e := newInterop(t, interopOpts{ike: "aes256gcm16-prfsha256-x25519", esp: "aes256gcm16",
+		mutate: func(c *Config) { c.RetransmitTimeout = 5 * time.Second }})
+	e.traffic(2)
+	var held [][]byte
+	var holding atomic.Bool
+	e.ep.holdIKE = func(msg []byte) bool {
+		var h isakmp.Header
+		if !holding.Load() || h.Parse(msg) != nil || h.Exchange != isakmp.ExchangeCreateChildSA || h.Flags&isakmp.FlagResponse != 0 {
+			return false
+		}
+		held = append(held, append([]byte(nil), msg...))
+		return true
+	}
+	holding.Store(true)
+	e.session(func(now time.Time, s *Session) { s.RekeyIKE(now) })
+	e.charon.Swanctl(t, "--rekey", "--ike", "gw")
+	// charon's request is answered while ours is held.
+	time.Sleep(300 * time.Millisecond)
+	holding.Store(false)
+	var msgs [][]byte
+	e.session(func(time.Time, *Session) { msgs, held = held, nil })
+	if len(msgs) == 0 {
+		t.Fatal("our rekey request was not held")
+	}
+	if _, err := e.ep.natt.WriteToUDPAddrPort(append([]byte{0, 0, 0, 0}, msgs[0]...), netip.AddrPortFrom(e.swIP, 4500)); err != nil {
+		t.Fatal(err)
+	}
+	e.waitEvent(EventIKERekeyed, 1)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		sas := e.swSAs()
+		var idle bool
+		e.session(func(_ time.Time, s *Session) { idle = !busy(s) && s.old == nil })
+		if idle && strings.Count(sas, "ESTABLISHED") == 1 && !strings.Contains(sas, "REKEYING") && !strings.Contains(sas, "DELETING") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("charon:\n%s", sas)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var spiI, spiR [8]byte
+	e.session(func(_ time.Time, s *Session) { spiI, spiR = s.SPIs() })
+	if sas := e.swSAs(); !strings.Contains(sas, fmt.Sprintf("%x_i", spiI[:])) || !strings.Contains(sas, fmt.Sprintf("%x_r", spiR[:])) {
+		t.Fatalf("charon's IKE SA is not ours (%x/%x):\n%s", spiI, spiR, sas)
+	}
+	e.traffic(2)
+	e.charon.Swanctl(t, "--rekey", "--child", "net")
+	e.waitEvent(EventChildRekeyed, 1)
+	e.traffic(2)
+	if e.count(EventIKEDown) != 0 {
+		t.Fatal("IKE SA went down")
+	}
+}
