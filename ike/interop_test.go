@@ -659,14 +659,17 @@ func TestInteropSimultaneousRekey(t *testing.T) {
 	e.traffic(2)
 	var held [][]byte
 	var holding atomic.Bool
-	e.ep.holdIKE = func(msg []byte) bool {
-		var h isakmp.Header
-		if !holding.Load() || h.Parse(msg) != nil || h.Exchange != isakmp.ExchangeCreateChildSA || h.Flags&isakmp.FlagResponse != 0 {
-			return false
+	// Installed from the endpoint's goroutine, which calls it.
+	e.ep.do(e.ctx, func(time.Time) {
+		e.ep.holdIKE = func(msg []byte) bool {
+			var h isakmp.Header
+			if !holding.Load() || h.Parse(msg) != nil || h.Exchange != isakmp.ExchangeCreateChildSA || h.Flags&isakmp.FlagResponse != 0 {
+				return false
+			}
+			held = append(held, append([]byte(nil), msg...))
+			return true
 		}
-		held = append(held, append([]byte(nil), msg...))
-		return true
-	}
+	})
 	for round := 0; round < 4; round++ {
 		ups := e.count(EventChildUp)
 		holding.Store(true)
@@ -718,14 +721,17 @@ func TestInteropSimultaneousIKERekey(t *testing.T) {
 	e.traffic(2)
 	var held [][]byte
 	var holding atomic.Bool
-	e.ep.holdIKE = func(msg []byte) bool {
-		var h isakmp.Header
-		if !holding.Load() || h.Parse(msg) != nil || h.Exchange != isakmp.ExchangeCreateChildSA || h.Flags&isakmp.FlagResponse != 0 {
-			return false
+	// Installed from the endpoint's goroutine, which calls it.
+	e.ep.do(e.ctx, func(time.Time) {
+		e.ep.holdIKE = func(msg []byte) bool {
+			var h isakmp.Header
+			if !holding.Load() || h.Parse(msg) != nil || h.Exchange != isakmp.ExchangeCreateChildSA || h.Flags&isakmp.FlagResponse != 0 {
+				return false
+			}
+			held = append(held, append([]byte(nil), msg...))
+			return true
 		}
-		held = append(held, append([]byte(nil), msg...))
-		return true
-	}
+	})
 	holding.Store(true)
 	e.session(func(now time.Time, s *Session) { s.RekeyIKE(now) })
 	e.charon.Swanctl(t, "--rekey", "--ike", "gw")
