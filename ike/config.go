@@ -147,8 +147,10 @@ type Config struct {
 	// nil picks random SPIs of 256 and up.
 	SPI func() (uint32, error)
 
-	// Rand is the source of nonces, SPIs and MODP exponents; nil is
-	// crypto/rand.
+	// Rand is the source of nonces, SPIs, jitter and MODP exponents; nil
+	// is crypto/rand. It must not fail: a session cannot continue without
+	// randomness and panics if Rand returns an error. (Elliptic-curve keys
+	// always come from crypto/ecdh's own source.)
 	Rand io.Reader
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger

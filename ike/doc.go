@@ -40,6 +40,12 @@
 //
 // Proposals can be written in strongSwan's syntax (ParseProposals).
 //
+// Not implemented: IKEv1, EAP, IKE fragmentation (RFC 7383), MOBIKE, and
+// the nonce rule of RFC 7296 2.8.2 for IKE SA rekeys that collide (a
+// colliding IKE SA rekey is answered with TEMPORARY_FAILURE, RFC 7296
+// 2.25, and retried after a random delay; CHILD SA collisions follow
+// 2.8.1).
+//
 // Endpoint is the thin I/O driver around sessions: it owns the UDP sockets
 // for IKE (port 500) and NAT traversal (4500), dispatches datagrams by
 // SPI, runs the timers, moves sessions to port 4500 with the non-ESP
