@@ -155,11 +155,19 @@ func (s *Session) startRekeyIKE(now time.Time) error {
 		saPay.Proposals = append(saPay.Proposals, s.cfg.IKEProposals[i].wireProposal(uint8(i+1), spi[:], true))
 	}
 	ps := []isakmp.Payload{saPay, &isakmp.Nonce{Data: ni}, &isakmp.KE{Group: g, Data: kx.public()}}
-	return s.sendRequest(now, old, isakmp.ExchangeCreateChildSA, ps,
+	err = s.sendRequest(now, old, isakmp.ExchangeCreateChildSA, ps,
 		func(now time.Time, _ *isakmp.Header, ps []isakmp.Payload, _ []byte) error {
 			if n := errorNotify(ps); n != nil {
-				// TEMPORARY_FAILURE, NO_PROPOSAL_CHOSEN...: try again later.
-				old.rekeyAt = s.retryAt(now)
+				if s.pending != nil && s.sa == old {
+					// The peer's rekey crossed ours and ours was refused:
+					// the peer's new SA is the one (RFC 7296 2.8.2, 2.25).
+					s.adoptPending(now)
+					return nil
+				}
+				if s.sa == old {
+					// TEMPORARY_FAILURE, NO_PROPOSAL_CHOSEN...: try later.
+					old.rekeyAt = s.retryAt(now)
+				}
 				return NotifyError(n.NotifyType)
 			}
 			c, ok := checkAccepted(s.cfg.IKEProposals, find[*isakmp.SA](ps), true)
@@ -173,33 +181,78 @@ func (s *Session) startRekeyIKE(now time.Time) error {
 			if err != nil {
 				return err
 			}
-			n := &ikeSA{state: stateEstablished, initiator: true, spiI: spi, spiR: [8]byte(c.spi)}
-			if err := s.switchIKESA(now, n, c, gir, ni, nonce.Data); err != nil {
+			mine := &ikeSA{state: stateEstablished, initiator: true, spiI: spi, spiR: [8]byte(c.spi)}
+			if err := s.deriveRekeyed(now, old, mine, c, gir, ni, nonce.Data); err != nil {
 				return err
 			}
-			return s.startDeleteOld(now)
+			switch {
+			case s.sa != old:
+				// The peer's crossing rekey already won and the old SA is
+				// gone: ours is redundant and we made it, so we delete it.
+				s.retire(now, mine)
+				return s.startDeleteRetired(now, mine)
+			case s.pending != nil:
+				// Both rekeys completed (RFC 7296 2.8.2): the new SA with
+				// the lowest of the four nonces is redundant and is deleted
+				// by the side that created it; the other side deletes the
+				// old SA.
+				theirs := s.pending
+				if bytes.Compare(lowestNonce(mine), lowestNonce(theirs)) < 0 {
+					s.adoptPending(now)
+					s.retire(now, mine)
+					return s.startDeleteRetired(now, mine)
+				}
+				s.pending = nil
+				s.retire(now, theirs)
+				s.makeCurrent(now, mine)
+				return s.startDeleteRetired(now, old)
+			default:
+				s.makeCurrent(now, mine)
+				return s.startDeleteRetired(now, old)
+			}
 		})
+	if err == nil {
+		old.req.ikeRekey = true
+	}
+	return err
 }
 
-// switchIKESA makes n the current IKE SA: its SKEYSEED comes from the old
-// SA's SK_d with the old SA's PRF (RFC 7296 2.18), its keys from prf+ with
-// the new PRF; message IDs start again at zero.
-func (s *Session) switchIKESA(now time.Time, n *ikeSA, c chosen, gir, ni, nr []byte) error {
-	old := s.sa
+func lowestNonce(sa *ikeSA) []byte {
+	if bytes.Compare(sa.ni, sa.nr) < 0 {
+		return sa.ni
+	}
+	return sa.nr
+}
+
+// deriveRekeyed gives n, made by rekeying old, its keys: SKEYSEED from
+// old's SK_d with old's PRF (RFC 7296 2.18: the rekey exchange belongs to
+// the old SA), the keys by prf+ with the new PRF. Message IDs start at
+// zero.
+func (s *Session) deriveRekeyed(now time.Time, old, n *ikeSA, c chosen, gir, ni, nr []byte) error {
 	seed := rekeySKEYSEED(old.suite.prf, old.keys.d, gir, ni, nr)
 	if err := s.installKeys(n, c, seed, ni, nr); err != nil {
 		return err
 	}
+	n.ni, n.nr = bytes.Clone(ni), bytes.Clone(nr)
 	if r := s.cfg.ikeRekey(); r > 0 {
 		j, _ := randInt(s, int64(s.cfg.jitter(r)))
 		n.rekeyAt = now.Add(r - time.Duration(j))
 	}
-	old.rekeyAt = time.Time{}
-	s.old = old
-	s.oldUntil = now.Add(s.retransmitSchedule())
+	return nil
+}
+
+// makeCurrent switches to n; the current SA is retired until its Delete.
+func (s *Session) makeCurrent(now time.Time, n *ikeSA) {
+	s.retire(now, s.sa)
 	s.sa = n
 	s.emit(Event{Kind: EventIKERekeyed})
-	return nil
+}
+
+// adoptPending makes the SA of the peer's crossing rekey current.
+func (s *Session) adoptPending(now time.Time) {
+	n := s.pending
+	s.pending = nil
+	s.makeCurrent(now, n)
 }
 
 // respondCreateChildSA answers CREATE_CHILD_SA (RFC 7296 1.3): a new
@@ -270,9 +323,10 @@ func (s *Session) respondRekeyIKE(now time.Time, sa *ikeSA, ps []isakmp.Payload,
 	fail := func(t isakmp.NotifyType, data []byte) ([]byte, error) {
 		return s.encrypt(sa, isakmp.ExchangeCreateChildSA, sa.peerReqID, true, []isakmp.Payload{notify(t, data)})
 	}
-	if sa.req != nil && sa.req.exch == isakmp.ExchangeCreateChildSA {
-		// Our own request is in flight; the simultaneous IKE SA rekey of
-		// RFC 7296 2.8.2 is not resolved here: ask the peer to wait.
+	crossing := sa.req != nil && sa.req.ikeRekey
+	if sa.req != nil && sa.req.exch == isakmp.ExchangeCreateChildSA && !crossing || s.pending != nil {
+		// A CHILD SA exchange of ours is in flight: ask the peer to wait
+		// (RFC 7296 2.25).
 		return fail(isakmp.NotifyTemporaryFailure, nil)
 	}
 	ke := find[*isakmp.KE](ps)
@@ -306,8 +360,15 @@ func (s *Session) respondRekeyIKE(now time.Time, sa *ikeSA, ps []isakmp.Payload,
 		return nil, err
 	}
 	n := &ikeSA{state: stateEstablished, initiator: false, spiI: [8]byte(c.spi), spiR: spi}
-	if err := s.switchIKESA(now, n, c, gir, nonce.Data, nr); err != nil {
+	if err := s.deriveRekeyed(now, sa, n, c, gir, nonce.Data, nr); err != nil {
 		return nil, err
+	}
+	if crossing {
+		// Our own rekey of this SA is in flight: decide when it completes
+		// (RFC 7296 2.8.2).
+		s.pending = n
+	} else {
+		s.makeCurrent(now, n)
 	}
 	return resp, nil
 }

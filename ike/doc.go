@@ -30,7 +30,8 @@
 //     tunnel or transport mode (USE_TRANSPORT_MODE), ESP or AH;
 //   - CREATE_CHILD_SA: CHILD SA rekeying, with a new key exchange when the
 //     CHILD proposals name a group (PFS), INVALID_KE_PAYLOAD retries,
-//     simultaneous rekeys resolved by the nonce rule, and IKE SA rekeying;
+//     IKE SA rekeying, and simultaneous rekeys of either resolved by the
+//     nonce rule (RFC 7296 2.8.1, 2.8.2);
 //   - INFORMATIONAL: deletes of CHILD and IKE SAs, liveness checks;
 //   - reliability: a window of one request, retransmission with
 //     exponential back-off (strongSwan's 4 s, factor 1.8, 5 tries by
@@ -40,11 +41,7 @@
 //
 // Proposals can be written in strongSwan's syntax (ParseProposals).
 //
-// Not implemented: IKEv1, EAP, IKE fragmentation (RFC 7383), MOBIKE, and
-// the nonce rule of RFC 7296 2.8.2 for IKE SA rekeys that collide (a
-// colliding IKE SA rekey is answered with TEMPORARY_FAILURE, RFC 7296
-// 2.25, and retried after a random delay; CHILD SA collisions follow
-// 2.8.1).
+// Not implemented: IKEv1, EAP, IKE fragmentation (RFC 7383), MOBIKE.
 //
 // Endpoint is the thin I/O driver around sessions: it owns the UDP sockets
 // for IKE (port 500) and NAT traversal (4500), dispatches datagrams by

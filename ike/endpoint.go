@@ -510,10 +510,7 @@ func (e *Endpoint) tick(now time.Time) {
 // localSPIs returns this side's SPIs of the current and the old IKE SA.
 func (s *Session) localSPIs() [][8]byte {
 	var out [][8]byte
-	for _, sa := range []*ikeSA{s.sa, s.old} {
-		if sa == nil {
-			continue
-		}
+	for _, sa := range s.allSAs() {
 		spi := sa.spiR
 		if sa.initiator {
 			spi = sa.spiI

@@ -215,6 +215,10 @@ func countEvents(ev []Event, k EventKind) int {
 	return n
 }
 
+// hasOld reports whether the session still keeps a replaced or pending
+// IKE SA.
+func hasOld(s *Session) bool { return len(s.retired) > 0 || s.pending != nil }
+
 func newTestPSK(secret []byte) (*auth.PSK, error) { return auth.NewPSK(secret, auth.PSKOptions{}) }
 
 // timers describes a session's timers relative to now, for diagnostics.
@@ -229,11 +233,14 @@ func timers(s *Session, now time.Time) string {
 	if s.sa.req != nil {
 		out += " req " + rel(s.sa.req.timeout)
 	}
-	if s.old != nil {
-		out += " old " + rel(s.oldUntil)
-		if s.old.req != nil {
-			out += " oldreq " + rel(s.old.req.timeout)
+	for _, o := range s.retired {
+		out += " retired " + rel(o.until)
+		if o.req != nil {
+			out += " retiredreq " + rel(o.req.timeout)
 		}
+	}
+	if s.pending != nil {
+		out += " pending"
 	}
 	for _, c := range s.children {
 		out += fmt.Sprintf(" child %x rekeyed=%v rekey %s expire %s", c.sa.InboundSPI, c.rekeyed, rel(c.rekeyAt), rel(c.expireAt))

@@ -47,19 +47,19 @@ func (s *Session) startDeleteIKE(now time.Time) error {
 	return err
 }
 
-// startDeleteOld deletes the IKE SA that a rekey replaced (RFC 7296
-// 1.3.2: the initiator of the rekey deletes the old IKE SA).
-func (s *Session) startDeleteOld(now time.Time) error {
-	old := s.old
-	if old == nil {
+// startDeleteRetired deletes an IKE SA that a rekey replaced (RFC 7296
+// 1.3.2: the initiator of the rekey deletes the old IKE SA) or that a
+// rekey collision made redundant (2.8.2).
+func (s *Session) startDeleteRetired(now time.Time, old *ikeSA) error {
+	if old.req != nil {
+		// Our own request on it is still out (a crossed rekey); the SA
+		// goes away when that ends or times out.
 		return nil
 	}
 	err := s.sendRequest(now, old, isakmp.ExchangeInformational,
 		[]isakmp.Payload{&isakmp.Delete{Protocol: isakmp.ProtocolIKE}},
 		func(time.Time, *isakmp.Header, []isakmp.Payload, []byte) error {
-			if s.old == old {
-				s.old = nil
-			}
+			s.forget(old)
 			return nil
 		})
 	if err == nil {
@@ -128,9 +128,17 @@ func (s *Session) respondInformational(now time.Time, sa *ikeSA, ps []isakmp.Pay
 		return nil, err
 	}
 	if deleteIKE {
-		if sa == s.old {
-			s.old = nil
-		} else {
+		switch {
+		case sa != s.sa:
+			s.forget(sa)
+		case s.pending != nil && fatal == nil:
+			// The peer finished its rekey of this IKE SA before ours
+			// crossed it, and deletes the old SA: its new one is ours too.
+			// Our own rekey request dies with the old SA.
+			sa.req = nil
+			s.adoptPending(now)
+			s.forget(sa)
+		default:
 			if fatal != nil && errors.Is(fatal, NotifyError(isakmp.NotifyAuthenticationFailed)) {
 				s.emit(Event{Kind: EventAuthFailed, Err: fatal})
 			}

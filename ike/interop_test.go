@@ -711,10 +711,10 @@ func TestInteropSimultaneousRekey(t *testing.T) {
 }
 
 // TestInteropSimultaneousIKERekey makes IKE SA rekeys from both sides
-// cross: ours is held back until charon's has been answered. We answer a
-// rekey that collides with our own with TEMPORARY_FAILURE (RFC 7296 2.25);
-// charon must then accept our rekey, and both sides end with one IKE SA
-// that still carries the CHILD SA and can rekey it.
+// cross: ours is held back until charon's has been answered (as usual,
+// RFC 7296 2.25.2). charon, whose rekey completed first, deletes the old
+// IKE SA; we adopt charon's new SA (RFC 7296 2.8.2), and both sides end
+// with one IKE SA that still carries the CHILD SA and can rekey it.
 func TestInteropSimultaneousIKERekey(t *testing.T) {
 	e := newInterop(t, interopOpts{ike: "aes256gcm16-prfsha256-x25519", esp: "aes256gcm16",
 		mutate: func(c *Config) { c.RetransmitTimeout = 5 * time.Second }})
@@ -751,12 +751,14 @@ func TestInteropSimultaneousIKERekey(t *testing.T) {
 	for {
 		sas := e.swSAs()
 		var idle bool
-		e.session(func(_ time.Time, s *Session) { idle = !busy(s) && s.old == nil })
+		e.session(func(_ time.Time, s *Session) { idle = !busy(s) && !hasOld(s) })
 		if idle && strings.Count(sas, "ESTABLISHED") == 1 && !strings.Contains(sas, "REKEYING") && !strings.Contains(sas, "DELETING") {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("charon:\n%s", sas)
+			var st string
+			e.session(func(now time.Time, s *Session) { st = timers(s, now) + fmt.Sprintf(" spis %x", s.localSPIs()) })
+			t.Fatalf("idle %v; ours: %s\ncharon:\n%s", idle, st, sas)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

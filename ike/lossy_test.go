@@ -2,6 +2,7 @@ package ike
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -139,5 +140,5 @@ func busy(s *Session) bool {
 	if s == nil || s.closed {
 		return false
 	}
-	return s.sa.req != nil || len(s.queue) > 0 || (s.old != nil && s.old.req != nil)
+	return s.sa.req != nil || len(s.queue) > 0 || slices.ContainsFunc(s.retired, func(o *ikeSA) bool { return o.req != nil })
 }

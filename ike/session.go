@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/ipsecgo/ipsec/auth"
@@ -54,6 +55,8 @@ type request struct {
 	tries   int // retransmissions so far
 	// onResponse handles the decrypted response payloads.
 	onResponse responseFunc
+	// ikeRekey marks our request to rekey the IKE SA.
+	ikeRekey bool
 }
 
 // responseFunc handles the payloads of a response (decrypted, except in
@@ -78,6 +81,11 @@ type ikeSA struct {
 	lastReq   [32]byte // hash of that request, to recognise retransmissions
 
 	rekeyAt time.Time // zero: never
+	// ni and nr are the nonces of the CREATE_CHILD_SA that made this SA
+	// by rekeying (RFC 7296 2.8.2 compares them); until is when a retired
+	// SA is forgotten even if its Delete never comes.
+	ni, nr []byte
+	until  time.Time
 }
 
 func (sa *ikeSA) matches(h *isakmp.Header) bool {
@@ -110,13 +118,19 @@ func (sa *ikeSA) authPRF() auth.PRF {
 // datagrams with Receive and the clock with Tick, and collect Datagrams and
 // Events. It is not safe for concurrent use.
 type Session struct {
-	cfg       *Config
-	log       *slog.Logger
-	rand      io.Reader
-	local     netip.AddrPort
-	remote    netip.AddrPort
-	sa        *ikeSA // current IKE SA
-	old       *ikeSA // rekeyed IKE SA awaiting its delete
+	cfg    *Config
+	log    *slog.Logger
+	rand   io.Reader
+	local  netip.AddrPort
+	remote netip.AddrPort
+	sa     *ikeSA // current IKE SA
+	// retired are IKE SAs replaced by a rekey (or redundant after a
+	// rekey collision) that wait for their Delete exchange.
+	retired []*ikeSA
+	// pending is the IKE SA made by answering the peer's rekey while our
+	// own rekey of the same IKE SA was in flight (RFC 7296 2.8.2); which
+	// one survives is decided when ours completes.
+	pending   *ikeSA
 	handshake *handshake
 	children  []*child
 	queue     []task
@@ -128,10 +142,7 @@ type Session struct {
 	// halfOpenUntil is when a responder that has answered IKE_SA_INIT
 	// gives up waiting for IKE_AUTH.
 	halfOpenUntil time.Time
-	// oldUntil is when a rekeyed IKE SA is forgotten even if its Delete
-	// never arrives.
-	oldUntil time.Time
-	halfOpen bool // counted in Config.Cookies
+	halfOpen      bool // counted in Config.Cookies
 	// unsupportedCritical is set by decrypt for a request carrying an
 	// unknown critical payload.
 	unsupportedCritical *isakmp.CriticalPayloadError
@@ -291,14 +302,10 @@ func (s *Session) Receive(now time.Time, datagram []byte) {
 		return
 	}
 	h := &m.Header
-	sa := s.sa
-	if !sa.matches(h) {
-		if s.old != nil && s.old.matches(h) {
-			sa = s.old
-		} else {
-			s.drop("unknown SPIs", nil)
-			return
-		}
+	sa := s.findSA(h)
+	if sa == nil {
+		s.drop("unknown SPIs", nil)
+		return
 	}
 	// The I flag says who sent it (RFC 7296 3.1): never ourselves.
 	if (h.Flags&isakmp.FlagInitiator != 0) == sa.initiator {
@@ -311,6 +318,41 @@ func (s *Session) Receive(now time.Time, datagram []byte) {
 		s.receiveRequest(now, sa, &m, b)
 	}
 	s.kick(now)
+}
+
+// findSA returns the IKE SA a message belongs to: the current one, a
+// pending one (RFC 7296 2.8.2) or a retired one.
+func (s *Session) findSA(h *isakmp.Header) *ikeSA {
+	for _, sa := range s.allSAs() {
+		if sa.matches(h) {
+			return sa
+		}
+	}
+	return nil
+}
+
+// allSAs returns the current, pending and retired IKE SAs.
+func (s *Session) allSAs() []*ikeSA {
+	out := []*ikeSA{s.sa}
+	if s.pending != nil {
+		out = append(out, s.pending)
+	}
+	return append(out, s.retired...)
+}
+
+// retire keeps sa until its Delete exchange completes (or, without one,
+// for a retransmission schedule).
+func (s *Session) retire(now time.Time, sa *ikeSA) {
+	sa.rekeyAt = time.Time{}
+	sa.until = now.Add(s.retransmitSchedule())
+	s.retired = append(s.retired, sa)
+}
+
+func (s *Session) forget(sa *ikeSA) {
+	s.retired = slices.DeleteFunc(s.retired, func(x *ikeSA) bool { return x == sa })
+	if s.pending == sa {
+		s.pending = nil
+	}
 }
 
 func (s *Session) drop(why string, err error) {
@@ -533,16 +575,15 @@ func (s *Session) Deadline() time.Time {
 			d = t
 		}
 	}
-	for _, sa := range []*ikeSA{s.sa, s.old} {
-		if sa != nil && sa.req != nil {
+	for _, sa := range s.allSAs() {
+		if sa.req != nil {
 			earlier(sa.req.timeout)
+		} else if sa != s.sa && sa != s.pending {
+			earlier(sa.until)
 		}
 	}
 	if s.sa.state == stateInitDone {
 		earlier(s.halfOpenUntil)
-	}
-	if s.old != nil && s.old.req == nil {
-		earlier(s.oldUntil)
 	}
 	if s.sa.state == stateEstablished {
 		earlier(s.dpdAt)
@@ -564,16 +605,16 @@ func (s *Session) Tick(now time.Time) {
 	if s.closed {
 		return
 	}
-	for _, sa := range []*ikeSA{s.sa, s.old} {
-		if sa == nil || sa.req == nil || now.Before(sa.req.timeout) {
+	for _, sa := range s.allSAs() {
+		if sa.req == nil || now.Before(sa.req.timeout) {
 			continue
 		}
 		r := sa.req
 		if r.tries >= s.cfg.retransmitTries() {
 			s.log.Debug("ike: peer does not answer", "exchange", r.exch, "tries", r.tries)
-			if sa == s.old {
-				// The old IKE SA's delete went unanswered; it is gone anyway.
-				s.old = nil
+			if sa != s.sa {
+				// A retired IKE SA's Delete went unanswered; it is gone anyway.
+				s.forget(sa)
 				continue
 			}
 			err := fmt.Errorf("ike: no response to %v after %d retransmissions", r.exch, r.tries)
@@ -588,8 +629,10 @@ func (s *Session) Tick(now time.Time) {
 		s.stats.Retransmits++
 		s.send(bytes.Clone(r.msg))
 	}
-	if s.old != nil && s.old.req == nil && !now.Before(s.oldUntil) {
-		s.old = nil // its Delete never came (RFC 7296 2.18: it is deleted)
+	for _, sa := range slices.Clone(s.retired) {
+		if sa.req == nil && !now.Before(sa.until) {
+			s.forget(sa) // its Delete never came (RFC 7296 2.18: it is deleted)
+		}
 	}
 	if s.sa.state == stateInitDone && !s.halfOpenUntil.IsZero() && !now.Before(s.halfOpenUntil) {
 		s.shutdown(fmt.Errorf("%w: no IKE_AUTH request", errHandshake))
@@ -759,7 +802,7 @@ func (s *Session) shutdown(err error) {
 	s.emit(Event{Kind: EventIKEDown, Err: err})
 	s.sa.state = stateClosed
 	s.sa.req = nil
-	s.old = nil
+	s.retired, s.pending = nil, nil
 	s.queue = nil
 	s.closed = true
 }
