@@ -96,6 +96,20 @@ func parseIP(b []byte, espOrder bool) (ipPacket, bool) {
 	return ipPacket{}, false
 }
 
+// innerLen checks that p starts with an IP header of the version that next
+// header nh (4 or 41) announces, and returns the packet's length from it.
+func innerLen(p []byte, nh uint8) (int, bool) {
+	switch {
+	case nh == protoIPv4 && len(p) >= ipv4MinHdr && p[0]>>4 == 4:
+		n := int(binary.BigEndian.Uint16(p[2:4]))
+		return n, n >= int(p[0]&0x0f)*4 && n >= ipv4MinHdr && n <= len(p)
+	case nh == protoIPv6 && len(p) >= ipv6Hdr && p[0]>>4 == 6:
+		n := ipv6Hdr + int(binary.BigEndian.Uint16(p[4:6]))
+		return n, n > ipv6Hdr && n <= len(p)
+	}
+	return 0, false
+}
+
 // setLengths rewrites the length fields of an IP header in b (and the IPv4
 // checksum) for a packet that is now len(b) bytes long.
 func (p ipPacket) setLengths(b []byte) {
@@ -111,14 +125,17 @@ func (p ipPacket) setLengths(b []byte) {
 // checksum returns the Internet checksum (RFC 1071) of b, starting from the
 // partial sum initial.
 func checksum(b []byte, initial uint32) uint16 {
-	sum := initial
-	for len(b) >= 2 {
-		sum += uint32(b[0])<<8 | uint32(b[1])
-		b = b[2:]
+	sum := uint64(initial)
+	for len(b) >= 4 {
+		sum += uint64(binary.BigEndian.Uint32(b))
+		b = b[4:]
 	}
-	if len(b) == 1 {
-		sum += uint32(b[0]) << 8
-	}
+	// The tail (0 to 3 bytes) is a final, zero-padded 32-bit word.
+	var tail [4]byte
+	copy(tail[:], b)
+	sum += uint64(binary.BigEndian.Uint32(tail[:]))
+	// Fold the 32-bit words into 16 bits (RFC 1071 section 4.1: the sum
+	// is independent of word size as long as carries are folded back).
 	for sum > 0xffff {
 		sum = sum>>16 + sum&0xffff
 	}

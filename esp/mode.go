@@ -36,7 +36,7 @@ func (sa *SA) Seal(dst, pkt []byte) ([]byte, error) {
 			nh = protoIPv6
 		}
 		tfc = max(0, sa.tfcPadTo-len(payload))
-		dst, hdr = sa.appendOuter(dst, pkt)
+		dst, hdr = sa.appendOuter(dst, pkt, seq)
 	} else {
 		payload, nh = pkt[ip.hdrLen:ip.total], pkt[ip.nhOff]
 		dst = append(dst, pkt[:ip.hdrLen]...)
@@ -55,7 +55,6 @@ func (sa *SA) Seal(dst, pkt []byte) ([]byte, error) {
 		sa.fillUDP(out, hdr, out[udpOff-start:])
 	}
 	hdr.setLengths(out)
-	sa.packets.Add(1)
 	sa.bytes.Add(uint64(len(payload)))
 	return dst, nil
 }
@@ -63,7 +62,10 @@ func (sa *SA) Seal(dst, pkt []byte) ([]byte, error) {
 // appendOuter appends the outer header of tunnel mode for inner packet inner
 // (RFC 4301 section 5.1.2: DSCP copied from the inner header, ECN copied as
 // in RFC 6040's normal mode, DF copied from an inner IPv4 header).
-func (sa *SA) appendOuter(dst, inner []byte) ([]byte, ipPacket) {
+//
+// The IPv4 identification is the low 16 bits of the sequence number: unique
+// per SA for as long as a counter would be (RFC 6864 section 4).
+func (sa *SA) appendOuter(dst, inner []byte, seq uint64) ([]byte, ipPacket) {
 	var tos uint8
 	var df bool
 	if inner[0]>>4 == 4 {
@@ -78,7 +80,7 @@ func (sa *SA) appendOuter(dst, inner []byte) ([]byte, ipPacket) {
 			flags = 0x4000
 		}
 		dst = append(dst, 0x45, tos, 0, 0)
-		dst = binary.BigEndian.AppendUint16(dst, uint16(sa.ipID.Add(1)))
+		dst = binary.BigEndian.AppendUint16(dst, uint16(seq))
 		dst = binary.BigEndian.AppendUint16(dst, flags)
 		dst = append(dst, defaultTTL, 0, 0, 0)
 		dst = append(dst, sa.src.AsSlice()...)
@@ -154,13 +156,13 @@ func (sa *SA) open(pkt []byte) ([]byte, int, error) {
 		return nil, 0, err
 	}
 	if sa.mode == Tunnel {
-		inner, ok := parseIP(payload, false)
-		if !ok || (nh == protoIPv4) == inner.v6 || (nh != protoIPv4 && nh != protoIPv6) {
+		// The inner header's length drops TFC padding (RFC 4303 2.4).
+		n, ok := innerLen(payload, nh)
+		if !ok {
 			sa.malformed.Add(1)
 			return nil, 0, fmt.Errorf("%w: inner packet (next header %d)", ErrMalformed, nh)
 		}
-		// The inner header's length drops TFC padding (RFC 4303 2.4).
-		return payload[:inner.total], inner.total, nil
+		return payload[:n], n, nil
 	}
 	// Transport mode: move the IP header up against the payload and make
 	// it describe the packet without ESP (RFC 4303 section 3.4.4.1 ends

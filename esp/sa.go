@@ -119,9 +119,8 @@ type SA struct {
 	t          *transform
 	window     *replay.Window
 	seqLimit   uint64
-	seq        atomic.Uint64
-	ipID       atomic.Uint32
-	packets    atomic.Uint64
+	seq        atomic.Uint64 // last sequence number handed out
+	packets    atomic.Uint64 // opened packets; sealed ones are counted by seq
 	bytes      atomic.Uint64
 	replayDrop atomic.Uint64
 	authFail   atomic.Uint64
@@ -205,7 +204,7 @@ func (sa *SA) Overhead(n int) int {
 // Stats returns a snapshot of the SA's counters.
 func (sa *SA) Stats() Stats {
 	return Stats{
-		Packets:      sa.packets.Load(),
+		Packets:      sa.packets.Load() + min(sa.seq.Load(), sa.seqLimit),
 		Bytes:        sa.bytes.Load(),
 		ReplayDrops:  sa.replayDrop.Load(),
 		AuthFailures: sa.authFail.Load(),
@@ -239,7 +238,6 @@ func (sa *SA) SealESP(dst, payload []byte, nextHeader uint8) ([]byte, error) {
 		return dst, err
 	}
 	dst = sa.sealESP(dst, payload, 0, nextHeader, seq)
-	sa.packets.Add(1)
 	sa.bytes.Add(uint64(len(payload)))
 	return dst, nil
 }

@@ -202,7 +202,11 @@ func (t *transform) aadFor(w *worker, spi []byte, seq uint64) []byte {
 // written, room for the IV, the plaintext with its trailer, room for the ICV.
 func (t *transform) seal(b []byte, seq uint64) {
 	w := t.pool.Get().(*worker)
-	defer t.pool.Put(w)
+	t.sealWith(w, b, seq)
+	t.pool.Put(w)
+}
+
+func (t *transform) sealWith(w *worker, b []byte, seq uint64) {
 	iv := b[hdrLen : hdrLen+t.ivLen]
 	body := b[hdrLen+t.ivLen : len(b)-t.icvLen]
 	icv := b[len(b)-t.icvLen:]
@@ -242,7 +246,12 @@ func (t *transform) seal(b []byte, seq uint64) {
 // plaintext (payload and trailer). The caller has checked the lengths.
 func (t *transform) open(b []byte, seq uint64) ([]byte, bool) {
 	w := t.pool.Get().(*worker)
-	defer t.pool.Put(w)
+	pt, ok := t.openWith(w, b, seq)
+	t.pool.Put(w)
+	return pt, ok
+}
+
+func (t *transform) openWith(w *worker, b []byte, seq uint64) ([]byte, bool) {
 	iv := b[hdrLen : hdrLen+t.ivLen]
 	body := b[hdrLen+t.ivLen : len(b)-t.icvLen]
 	icv := b[len(b)-t.icvLen:]

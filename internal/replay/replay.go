@@ -10,6 +10,7 @@ package replay
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 )
 
 // Window sizes, in packets.
@@ -31,13 +32,14 @@ var errSize = errors.New("replay: window size must be 0 (off) or between 32 and 
 // Window is an anti-replay window over 64-bit sequence numbers. A packet is
 // first checked (before its ICV is verified, to drop replays cheaply) and then
 // accepted (after the ICV verifies, RFC 4303 section 3.4.3: the window is
-// updated only for authentic packets). Window is safe for concurrent use.
+// updated only for authentic packets). Window is safe for concurrent use:
+// Accept and Reset serialise on a mutex; Check, Top and InferSeq take no lock.
 type Window struct {
-	mu     sync.Mutex
-	size   uint64   // packets the window spans; 0 means anti-replay is off
-	top    uint64   // highest accepted sequence number; 0 before the first
-	blocks []uint64 // ring of bitmaps; block i holds numbers [64i, 64i+63]
-	mask   uint64   // len(blocks)-1; len(blocks) is a power of two
+	mu     sync.Mutex      // serialises writers
+	size   uint64          // packets the window spans; 0 means anti-replay is off
+	top    atomic.Uint64   // highest accepted sequence number; 0 before the first
+	blocks []atomic.Uint64 // ring of bitmaps; block i holds numbers [64i, 64i+63]
+	mask   uint64          // len(blocks)-1; len(blocks) is a power of two
 }
 
 // New returns a window that spans size packets. Size 0 turns anti-replay off:
@@ -56,26 +58,46 @@ func New(size int) (*Window, error) {
 	for n < size/64+2 {
 		n <<= 1
 	}
-	return &Window{size: uint64(size), blocks: make([]uint64, n), mask: uint64(n - 1)}, nil
+	return &Window{size: uint64(size), blocks: make([]atomic.Uint64, n), mask: uint64(n - 1)}, nil
 }
 
 // Size returns the window size in packets (0 when anti-replay is off).
 func (w *Window) Size() int { return int(w.size) }
 
 // Top returns the highest sequence number accepted so far.
-func (w *Window) Top() uint64 {
+func (w *Window) Top() uint64 { return w.top.Load() }
+
+// Reset empties the window, as if no packet had been received.
+func (w *Window) Reset() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.top
+	w.top.Store(0)
+	for i := range w.blocks {
+		w.blocks[i].Store(0)
+	}
 }
 
 // Check reports whether seq may be a new packet: it is not zero, and it is
 // either ahead of the window or inside it and not yet seen. It changes
-// nothing.
+// nothing and takes no lock. Racing with Accept it may say "fresh" for a
+// packet that Accept will then refuse, never the reverse.
 func (w *Window) Check(seq uint64) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.fresh(seq)
+	if seq == 0 {
+		return false
+	}
+	top := w.top.Load()
+	if seq > top || w.size == 0 {
+		return true
+	}
+	if top-seq >= w.size {
+		return false // top only grows, so this stays true
+	}
+	if w.blocks[(seq>>6)&w.mask].Load()&(1<<(seq&63)) == 0 {
+		return true
+	}
+	// Accept stores a new top before it sets bits for the numbers the
+	// move brought in; if top is unchanged, the bit is seq's own.
+	return w.top.Load() != top
 }
 
 // Accept records seq as received, after its ICV has verified. It reports
@@ -87,34 +109,38 @@ func (w *Window) Accept(seq uint64) bool {
 	if !w.fresh(seq) {
 		return false
 	}
+	top := w.top.Load()
 	if w.size == 0 {
-		w.top = max(w.top, seq)
+		w.top.Store(max(top, seq))
 		return true
 	}
-	if seq > w.top {
-		// Clear the blocks the window moves into (RFC 6479 section 2).
-		oldBlock, newBlock := w.top>>6, seq>>6
+	if seq > top {
+		// Clear the blocks the window moves into (RFC 6479 section 2),
+		// then publish the new top; Check relies on this order.
+		oldBlock, newBlock := top>>6, seq>>6
 		moved := min(newBlock-oldBlock, w.mask+1)
 		for i := uint64(1); i <= moved; i++ {
-			w.blocks[(oldBlock+i)&w.mask] = 0
+			w.blocks[(oldBlock+i)&w.mask].Store(0)
 		}
-		w.top = seq
+		w.top.Store(seq)
 	}
-	w.blocks[(seq>>6)&w.mask] |= 1 << (seq & 63)
+	w.blocks[(seq>>6)&w.mask].Or(1 << (seq & 63))
 	return true
 }
 
+// fresh is Check's answer computed under w.mu, where it is exact.
 func (w *Window) fresh(seq uint64) bool {
 	if seq == 0 {
 		return false // RFC 4303 section 3.3.3: the first packet is number 1
 	}
-	if seq > w.top || w.size == 0 {
+	top := w.top.Load()
+	if seq > top || w.size == 0 {
 		return true
 	}
-	if w.top-seq >= w.size {
+	if top-seq >= w.size {
 		return false
 	}
-	return w.blocks[(seq>>6)&w.mask]&(1<<(seq&63)) == 0
+	return w.blocks[(seq>>6)&w.mask].Load()&(1<<(seq&63)) == 0
 }
 
 // InferSeq returns the full 64-bit sequence number of a packet that carries
@@ -124,10 +150,7 @@ func (w *Window) fresh(seq uint64) bool {
 // wrap. When anti-replay is off, the inference uses half the 32-bit space as
 // its window.
 func (w *Window) InferSeq(low uint32) uint64 {
-	w.mu.Lock()
-	top, size := w.top, w.size
-	w.mu.Unlock()
-	return inferSeq(top, size, low)
+	return inferSeq(w.top.Load(), w.size, low)
 }
 
 func inferSeq(top, size uint64, low uint32) uint64 {

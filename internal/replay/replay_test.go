@@ -139,6 +139,22 @@ func TestInferSeqAppendixA(t *testing.T) {
 	}
 }
 
+func TestReset(t *testing.T) {
+	w, _ := New(64)
+	for s := uint64(1); s < 200; s++ {
+		w.Accept(s)
+	}
+	w.Reset()
+	if w.Top() != 0 {
+		t.Fatalf("top %d after Reset", w.Top())
+	}
+	for s := uint64(1); s < 200; s++ {
+		if !w.Accept(s) {
+			t.Fatalf("seq %d refused after Reset", s)
+		}
+	}
+}
+
 func TestNewSizes(t *testing.T) {
 	for _, bad := range []int{-1, 1, 31, MaxSize + 1} {
 		if _, err := New(bad); err == nil {
@@ -198,5 +214,54 @@ func BenchmarkAccept(b *testing.B) {
 				w.Accept(s)
 			}
 		})
+	}
+}
+
+// TestCheckNeverFalseReplay races the lock-free Check against Accept moving
+// the window in jumps that reuse ring blocks. Only even numbers are ever
+// accepted, so Check may refuse an odd number only when it is too old; a
+// refusal while the number is still inside the window (top only grows, so
+// it was inside at Check time too) is a false replay.
+func TestCheckNeverFalseReplay(t *testing.T) {
+	const size = 32 // a two-block ring: every move reuses a block
+	w, _ := New(size)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r := rand.New(rand.NewPCG(7, 7))
+		seq := uint64(3)
+		for i := 0; i < 500000; i++ {
+			w.Accept(seq)
+			for range r.IntN(4) {
+				if back := 3 * uint64(r.IntN(8)); back < seq {
+					w.Accept(seq - back) // fill in behind the top
+				}
+			}
+			// Multiples of 3 land on every bit position over time, so a
+			// stale block holds bits set for numbers that share a slot
+			// with the probed ones.
+			seq += 3 * uint64(1+r.IntN(32))
+		}
+	}()
+	r := rand.New(rand.NewPCG(8, 8))
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		top := w.Top()
+		if top < 200 {
+			continue
+		}
+		s := top - uint64(r.IntN(size))
+		if s%3 == 0 {
+			s--
+		}
+		if !w.Check(s) {
+			if now := w.Top(); now-s < size {
+				t.Fatalf("Check(%d) refused a never-accepted number inside the window (top %d)", s, now)
+			}
+		}
 	}
 }
