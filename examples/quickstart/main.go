@@ -111,7 +111,7 @@ func exchange(a, b *host, n int, src, dst netip.Addr) error {
 		}
 		got, err := b.in.Open(wire)
 		if err != nil {
-			return fmt.Errorf("B could not open request %d: %w", i, err)
+			return fmt.Errorf("host B could not open request %d: %w", i, err)
 		}
 		if string(got[28:]) != fmt.Sprintf("request %d", i) {
 			return fmt.Errorf("request %d arrived changed", i)
@@ -121,7 +121,7 @@ func exchange(a, b *host, n int, src, dst netip.Addr) error {
 			return err
 		}
 		if _, err := a.in.Open(reply); err != nil {
-			return fmt.Errorf("A could not open reply %d: %w", i, err)
+			return fmt.Errorf("host A could not open reply %d: %w", i, err)
 		}
 	}
 	fmt.Printf("%d requests and %d replies crossed intact\n", n, n)
