@@ -344,7 +344,7 @@ func craft(sa *SA, src, dst netip.Addr, mangle func(pt []byte)) []byte {
 	}
 	b[off], b[off+1] = byte(pad), protoIPv4
 	mangle(b[hdrLen+sa.t.ivLen : len(b)-sa.t.icvLen])
-	sa.t.seal(b, seq)
+	sa.t.seal(b, seq, nil)
 	outer := ipv4Packet(src, dst, 0)[:20]
 	outer[9] = protoESP
 	p := append(outer, b...)

@@ -25,47 +25,62 @@ func (sa *SA) Seal(dst, pkt []byte) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	start := len(dst)
-	var hdr ipPacket
+	// The headers in front of ESP: the outer header in tunnel mode, the
+	// packet's own in transport mode; then UDP when encapsulating.
 	var payload []byte
 	var nh uint8
-	tfc := 0
+	hdrRoom, tfc := ip.hdrLen, 0
 	if sa.mode == Tunnel {
 		payload, nh = pkt[:ip.total], protoIPv4
 		if ip.v6 {
 			nh = protoIPv6
 		}
 		tfc = max(0, sa.tfcPadTo-len(payload))
-		dst, hdr = sa.appendOuter(dst, pkt, seq)
+		hdrRoom = ipv4MinHdr
+		if sa.dst.Is6() {
+			hdrRoom = ipv6Hdr
+		}
 	} else {
 		payload, nh = pkt[ip.hdrLen:ip.total], pkt[ip.nhOff]
-		dst = append(dst, pkt[:ip.hdrLen]...)
+	}
+	espOff := hdrRoom
+	if sa.sport != 0 {
+		espOff += udpHdr
+	}
+	n := len(payload) + tfc
+	total, pad := sa.t.overhead(n)
+	start := len(dst)
+	dst = growLen(dst, espOff+total+n)
+	out := dst[start:]
+	sa.layoutESP(out[espOff:], payload, tfc, pad, nh, seq)
+	// The header area is not written yet: the transform may use it as
+	// scratch, then the headers go in.
+	sa.t.seal(out[espOff:], seq, out[:espOff])
+	var hdr ipPacket
+	if sa.mode == Tunnel {
+		hdr = sa.writeOuter(out, pkt, seq)
+	} else {
+		copy(out, pkt[:ip.hdrLen])
 		hdr = ip
 	}
-	proto := uint8(protoESP)
-	udpOff := len(dst)
+	out[hdr.nhOff] = protoESP
 	if sa.sport != 0 {
-		proto = protoUDP
-		dst = append(dst, 0, 0, 0, 0, 0, 0, 0, 0)
-	}
-	dst[start+hdr.nhOff] = proto
-	dst = sa.sealESP(dst, payload, tfc, nh, seq)
-	out := dst[start:]
-	if sa.sport != 0 {
-		sa.fillUDP(out, hdr, out[udpOff-start:])
+		out[hdr.nhOff] = protoUDP
+		sa.fillUDP(out, hdr, out[hdrRoom:])
 	}
 	hdr.setLengths(out)
 	sa.bytes.Add(uint64(len(payload)))
 	return dst, nil
 }
 
-// appendOuter appends the outer header of tunnel mode for inner packet inner
+// writeOuter writes the outer header of tunnel mode for inner packet inner
+// at the start of out
 // (RFC 4301 section 5.1.2: DSCP copied from the inner header, ECN copied as
 // in RFC 6040's normal mode, DF copied from an inner IPv4 header).
 //
 // The IPv4 identification is the low 16 bits of the sequence number: unique
 // per SA for as long as a counter would be (RFC 6864 section 4).
-func (sa *SA) appendOuter(dst, inner []byte, seq uint64) ([]byte, ipPacket) {
+func (sa *SA) writeOuter(out, inner []byte, seq uint64) ipPacket {
 	var tos uint8
 	var df bool
 	if inner[0]>>4 == 4 {
@@ -79,20 +94,23 @@ func (sa *SA) appendOuter(dst, inner []byte, seq uint64) ([]byte, ipPacket) {
 		if df {
 			flags = 0x4000
 		}
-		dst = append(dst, 0x45, tos, 0, 0)
-		dst = binary.BigEndian.AppendUint16(dst, uint16(seq))
-		dst = binary.BigEndian.AppendUint16(dst, flags)
-		dst = append(dst, defaultTTL, 0, 0, 0)
-		dst = append(dst, sa.src.AsSlice()...)
-		dst = append(dst, sa.dst.AsSlice()...)
-		return dst, ipPacket{hdrLen: ipv4MinHdr, nhOff: ipv4Proto}
+		h := out[:ipv4MinHdr]
+		h[0], h[1] = 0x45, tos
+		binary.BigEndian.PutUint16(h[4:], uint16(seq))
+		binary.BigEndian.PutUint16(h[6:], flags)
+		h[8], h[9] = defaultTTL, 0
+		s, d := sa.src.As4(), sa.dst.As4()
+		copy(h[12:], s[:])
+		copy(h[16:], d[:])
+		return ipPacket{hdrLen: ipv4MinHdr, nhOff: ipv4Proto}
 	}
-	dst = binary.BigEndian.AppendUint32(dst, 6<<28|uint32(tos)<<20)
-	dst = append(dst, 0, 0, 0, defaultTTL)
+	h := out[:ipv6Hdr]
+	binary.BigEndian.PutUint32(h, 6<<28|uint32(tos)<<20)
+	h[6], h[7] = 0, defaultTTL
 	s, d := sa.src.As16(), sa.dst.As16()
-	dst = append(dst, s[:]...)
-	dst = append(dst, d[:]...)
-	return dst, ipPacket{v6: true, hdrLen: ipv6Hdr, nhOff: ipv6NextHdr}
+	copy(h[8:], s[:])
+	copy(h[24:], d[:])
+	return ipPacket{v6: true, hdrLen: ipv6Hdr, nhOff: ipv6NextHdr}
 }
 
 // fillUDP writes the UDP header of RFC 3948 section 2.1 at udp, which runs
@@ -151,7 +169,13 @@ func (sa *SA) open(pkt []byte) ([]byte, int, error) {
 		sa.malformed.Add(1)
 		return nil, 0, fmt.Errorf("%w: not ESP", ErrMalformed)
 	}
-	payload, nh, err := sa.openESP(pkt[espOff:ip.total])
+	// In tunnel mode the outer headers are dead once parsed: the transform
+	// may use them as scratch. In transport mode they are kept.
+	var scratch []byte
+	if sa.mode == Tunnel {
+		scratch = pkt[:espOff]
+	}
+	payload, nh, err := sa.openESP(pkt[espOff:ip.total], scratch)
 	if err != nil {
 		return nil, 0, err
 	}

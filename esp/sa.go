@@ -250,6 +250,14 @@ func (sa *SA) sealESP(dst, payload []byte, tfc int, nextHeader uint8, seq uint64
 	start := len(dst)
 	dst = growLen(dst, total+n)
 	b := dst[start:]
+	sa.layoutESP(b, payload, tfc, pad, nextHeader, seq)
+	sa.t.seal(b, seq, nil)
+	return dst
+}
+
+// layoutESP writes an ESP packet's clear fields, payload and trailer into b,
+// which is exactly as long as the packet, ready for the transform.
+func (sa *SA) layoutESP(b, payload []byte, tfc, pad int, nextHeader uint8, seq uint64) {
 	copy(b, sa.spiBytes[:])
 	binary.BigEndian.PutUint32(b[4:], uint32(seq))
 	off := hdrLen + sa.t.ivLen
@@ -263,8 +271,6 @@ func (sa *SA) sealESP(dst, payload []byte, tfc int, nextHeader uint8, seq uint64
 	}
 	b[off] = byte(pad)
 	b[off+1] = nextHeader
-	sa.t.seal(b, seq)
-	return dst
 }
 
 // OpenESP verifies and decrypts an ESP packet (SPI through ICV) in place. It
@@ -272,7 +278,7 @@ func (sa *SA) sealESP(dst, payload []byte, tfc int, nextHeader uint8, seq uint64
 // ErrWrongSPI, ErrMalformed, ErrReplay, ErrAuthFailed or ErrDummy; every
 // dropped packet is counted.
 func (sa *SA) OpenESP(esp []byte) (payload []byte, nextHeader uint8, err error) {
-	payload, nextHeader, err = sa.openESP(esp)
+	payload, nextHeader, err = sa.openESP(esp, nil)
 	if err == nil {
 		sa.packets.Add(1)
 		sa.bytes.Add(uint64(len(payload)))
@@ -280,7 +286,9 @@ func (sa *SA) OpenESP(esp []byte) (payload []byte, nextHeader uint8, err error) 
 	return payload, nextHeader, err
 }
 
-func (sa *SA) openESP(b []byte) ([]byte, uint8, error) {
+// openESP opens b in place; scratch is free space for the transform (see
+// transform.seal).
+func (sa *SA) openESP(b, scratch []byte) ([]byte, uint8, error) {
 	t := sa.t
 	minLen := hdrLen + t.ivLen + trailerLen + t.icvLen
 	if len(b) < minLen || (len(b)-hdrLen-t.ivLen-t.icvLen)%t.align != 0 {
@@ -302,7 +310,7 @@ func (sa *SA) openESP(b []byte) ([]byte, uint8, error) {
 		sa.replayDrop.Add(1)
 		return nil, 0, ErrReplay
 	}
-	pt, ok := t.open(b, seq)
+	pt, ok := t.open(b, seq, scratch)
 	if !ok {
 		sa.authFail.Add(1)
 		return nil, 0, ErrAuthFailed

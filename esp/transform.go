@@ -189,21 +189,56 @@ func (t *transform) overhead(n int) (total, pad int) {
 // aadFor writes the AAD of RFC 4106 section 5 / RFC 7634 section 2.1 (SPI,
 // then the 32-bit or 64-bit sequence number) into w.aad.
 func (t *transform) aadFor(w *worker, spi []byte, seq uint64) []byte {
-	copy(w.aad[:4], spi)
-	if t.esn {
-		binary.BigEndian.PutUint64(w.aad[4:], seq)
-		return w.aad[:12]
-	}
-	binary.BigEndian.PutUint32(w.aad[4:], uint32(seq))
-	return w.aad[:8]
+	return t.aadInto(w.aad[:], spi, seq)
 }
+
+func (t *transform) aadInto(buf, spi []byte, seq uint64) []byte {
+	copy(buf[:4], spi)
+	if t.esn {
+		binary.BigEndian.PutUint64(buf[4:12], seq)
+		return buf[:12]
+	}
+	binary.BigEndian.PutUint32(buf[4:8], uint32(seq))
+	return buf[:8]
+}
+
+// scratchLen is how many bytes of caller scratch let an AEAD SA skip the
+// worker pool: a 12-byte nonce and an AAD of up to 12 bytes.
+const scratchLen = 24
 
 // seal protects b in place. b is laid out in full: SPI and sequence number
 // written, room for the IV, the plaintext with its trailer, room for the ICV.
-func (t *transform) seal(b []byte, seq uint64) {
+// scratch, when it has scratchLen bytes that are free for the duration of
+// the call (the not yet written header area in front of the packet), holds
+// the AEAD nonce and AAD instead of a pooled worker.
+func (t *transform) seal(b []byte, seq uint64, scratch []byte) {
+	if t.kind == kindAEAD && len(scratch) >= scratchLen {
+		t.sealAEAD(b, seq, scratch[:12], scratch[12:scratchLen])
+		return
+	}
 	w := t.pool.Get().(*worker)
 	t.sealWith(w, b, seq)
 	t.pool.Put(w)
+}
+
+// sealAEAD is the AES-GCM-12/16 and ChaCha20-Poly1305 seal (RFC 4106
+// section 3.1: the sequence number is the IV, unique under the key).
+func (t *transform) sealAEAD(b []byte, seq uint64, nonce, aad []byte) {
+	iv := b[hdrLen : hdrLen+aeadIVLen]
+	binary.BigEndian.PutUint64(iv, seq)
+	copy(nonce, t.salt[:])
+	copy(nonce[saltLen:], iv)
+	body := b[hdrLen+aeadIVLen : len(b)-t.icvLen]
+	t.aead.Seal(body[:0], nonce, body, t.aadInto(aad, b, seq))
+}
+
+// openAEAD is the counterpart of sealAEAD.
+func (t *transform) openAEAD(b []byte, seq uint64, nonce, aad []byte) ([]byte, bool) {
+	copy(nonce, t.salt[:])
+	copy(nonce[saltLen:], b[hdrLen:hdrLen+aeadIVLen])
+	body := b[hdrLen+aeadIVLen : len(b)-t.icvLen]
+	pt, err := t.aead.Open(body[:0], nonce, b[hdrLen+aeadIVLen:], t.aadInto(aad, b, seq))
+	return pt, err == nil
 }
 
 func (t *transform) sealWith(w *worker, b []byte, seq uint64) {
@@ -212,14 +247,15 @@ func (t *transform) sealWith(w *worker, b []byte, seq uint64) {
 	icv := b[len(b)-t.icvLen:]
 
 	switch t.kind {
-	case kindAEAD, kindGCM8, kindGMAC:
+	case kindAEAD:
+		t.sealAEAD(b, seq, w.nonce[:], w.aad[:])
+		return
+	case kindGCM8, kindGMAC:
 		// RFC 4106 section 3.1: the IV must not repeat under a key; the
 		// sequence number is such a counter.
 		binary.BigEndian.PutUint64(iv, seq)
 		nonce := t.nonce(w, iv)
 		switch t.kind {
-		case kindAEAD:
-			t.aead.Seal(body[:0], nonce, body, t.aadFor(w, b, seq))
 		case kindGCM8:
 			w.buf = t.aead.Seal(w.buf[:0], nonce, body, t.aadFor(w, b, seq))
 			copy(b[hdrLen+t.ivLen:], w.buf[:len(body)+8]) // RFC 4106 section 6: the tag's leftmost bytes
@@ -244,7 +280,11 @@ func (t *transform) sealWith(w *worker, b []byte, seq uint64) {
 
 // open verifies and decrypts the ESP packet b in place and returns the
 // plaintext (payload and trailer). The caller has checked the lengths.
-func (t *transform) open(b []byte, seq uint64) ([]byte, bool) {
+// scratch is as for seal.
+func (t *transform) open(b []byte, seq uint64, scratch []byte) ([]byte, bool) {
+	if t.kind == kindAEAD && len(scratch) >= scratchLen {
+		return t.openAEAD(b, seq, scratch[:12], scratch[12:scratchLen])
+	}
 	w := t.pool.Get().(*worker)
 	pt, ok := t.openWith(w, b, seq)
 	t.pool.Put(w)
@@ -258,8 +298,7 @@ func (t *transform) openWith(w *worker, b []byte, seq uint64) ([]byte, bool) {
 
 	switch t.kind {
 	case kindAEAD:
-		pt, err := t.aead.Open(body[:0], t.nonce(w, iv), b[hdrLen+t.ivLen:], t.aadFor(w, b, seq))
-		return pt, err == nil
+		return t.openAEAD(b, seq, w.nonce[:], w.aad[:])
 	case kindGCM8:
 		// crypto/cipher has no 8-byte GCM tags. Decrypt into scratch with
 		// the GCM keystream (counter 2 onwards, NIST SP 800-38D 7.2),
