@@ -3,6 +3,7 @@ package esp
 import (
 	"encoding/binary"
 	"fmt"
+	"net/netip"
 )
 
 // Seal protects the IP packet pkt and appends the result, a complete IP
@@ -36,10 +37,7 @@ func (sa *SA) Seal(dst, pkt []byte) ([]byte, error) {
 			nh = protoIPv6
 		}
 		tfc = max(0, sa.tfcPadTo-len(payload))
-		hdrRoom = ipv4MinHdr
-		if sa.dst.Is6() {
-			hdrRoom = ipv6Hdr
-		}
+		hdrRoom = sa.outer.hdrLen
 	} else {
 		payload, nh = pkt[ip.hdrLen:ip.total], pkt[ip.nhOff]
 	}
@@ -89,28 +87,45 @@ func (sa *SA) writeOuter(out, inner []byte, seq uint64) ipPacket {
 	} else {
 		tos = uint8(binary.BigEndian.Uint16(inner[0:2]) >> 4)
 	}
-	if sa.dst.Is4() {
-		var flags uint16
-		if df {
-			flags = 0x4000
-		}
+	if !sa.outer.v6 {
 		h := out[:ipv4MinHdr]
-		h[0], h[1] = 0x45, tos
+		copy(h, sa.outer.hdr[:ipv4MinHdr])
+		h[1] = tos
 		binary.BigEndian.PutUint16(h[4:], uint16(seq))
-		binary.BigEndian.PutUint16(h[6:], flags)
-		h[8], h[9] = defaultTTL, 0
-		s, d := sa.src.As4(), sa.dst.As4()
-		copy(h[12:], s[:])
-		copy(h[16:], d[:])
-		return ipPacket{hdrLen: ipv4MinHdr, nhOff: ipv4Proto}
+		if df {
+			h[6] = 0x40
+		}
+		return sa.outer.ipPacket
 	}
 	h := out[:ipv6Hdr]
-	binary.BigEndian.PutUint32(h, 6<<28|uint32(tos)<<20)
-	h[6], h[7] = 0, defaultTTL
-	s, d := sa.src.As16(), sa.dst.As16()
-	copy(h[8:], s[:])
-	copy(h[24:], d[:])
-	return ipPacket{v6: true, hdrLen: ipv6Hdr, nhOff: ipv6NextHdr}
+	copy(h, sa.outer.hdr[:])
+	binary.BigEndian.PutUint16(h, 6<<12|uint16(tos)<<4)
+	return sa.outer.ipPacket
+}
+
+// outerTemplate is the part of the tunnel-mode outer header that is the
+// same for every packet of an SA: version, TTL, addresses.
+type outerTemplate struct {
+	hdr [ipv6Hdr]byte
+	ipPacket
+}
+
+func newOuterTemplate(src, dst netip.Addr) outerTemplate {
+	var t outerTemplate
+	if dst.Is4() {
+		t.hdr[0], t.hdr[8] = 0x45, defaultTTL
+		s, d := src.As4(), dst.As4()
+		copy(t.hdr[12:], s[:])
+		copy(t.hdr[16:], d[:])
+		t.ipPacket = ipPacket{hdrLen: ipv4MinHdr, nhOff: ipv4Proto}
+		return t
+	}
+	t.hdr[0], t.hdr[7] = 0x60, defaultTTL
+	s, d := src.As16(), dst.As16()
+	copy(t.hdr[8:], s[:])
+	copy(t.hdr[24:], d[:])
+	t.ipPacket = ipPacket{v6: true, hdrLen: ipv6Hdr, nhOff: ipv6NextHdr}
+	return t
 }
 
 // fillUDP writes the UDP header of RFC 3948 section 2.1 at udp, which runs

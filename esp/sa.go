@@ -111,7 +111,7 @@ type SA struct {
 	spi        uint32
 	spiBytes   [4]byte
 	mode       Mode
-	src, dst   netip.Addr
+	outer      outerTemplate // tunnel mode
 	esn        bool
 	tfcPadTo   int
 	sport      uint16
@@ -176,7 +176,7 @@ func newSA(cfg Config) (*SA, error) {
 		return nil, err
 	}
 	sa := &SA{
-		spi: cfg.SPI, mode: cfg.Mode, src: cfg.TunnelSrc, dst: cfg.TunnelDst,
+		spi: cfg.SPI, mode: cfg.Mode,
 		esn: cfg.ESN, tfcPadTo: cfg.TFCPadTo, sport: cfg.EncapSrcPort, dport: cfg.EncapDstPort,
 		t: t, window: w, seqLimit: math.MaxUint32,
 	}
@@ -184,6 +184,9 @@ func newSA(cfg Config) (*SA, error) {
 		sa.seqLimit = math.MaxUint64
 	}
 	binary.BigEndian.PutUint32(sa.spiBytes[:], cfg.SPI)
+	if cfg.Mode == Tunnel {
+		sa.outer = newOuterTemplate(cfg.TunnelSrc, cfg.TunnelDst)
+	}
 	return sa, nil
 }
 
