@@ -5,13 +5,6 @@
 # /usr/bin/python3 (the Debian interpreter, whatever python3 is on PATH).
 # Idempotent; starts no daemon.
 set -euo pipefail
-pkgs="python3 python3-scapy python3-cryptography"
-missing=""
-for p in $pkgs; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y $missing
-fi
+. "$(dirname "$0")/../lib.sh"
+need_packages python3 python3-scapy python3-cryptography
 /usr/bin/python3 -c "import scapy.layers.ipsec"
