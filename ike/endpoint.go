@@ -48,6 +48,11 @@ type EndpointConfig struct {
 	// Keepalive is the NAT keepalive interval for sessions behind a NAT;
 	// zero means DefaultKeepalive, negative turns keepalives off.
 	Keepalive time.Duration
+	// ErrorRate limits the unprotected error responses of RFC 7296 1.5
+	// (INVALID_IKE_SPI for requests on unknown IKE SAs, INVALID_MAJOR_VERSION
+	// for requests of a higher IKE version), per second with a burst of as
+	// many; zero means DefaultErrorRate, negative sends none.
+	ErrorRate float64
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -71,6 +76,7 @@ type Endpoint struct {
 	// Owned by the Run goroutine.
 	sessions map[[8]byte]*epSession // by this side's SPI
 	halfOpen map[halfOpenKey]*epSession
+	errLimit *rateLimit
 	closeMu  sync.Once
 
 	// holdIKE, if set, sees every IKE message before it is sent and may
@@ -104,6 +110,14 @@ func NewEndpoint(cfg EndpointConfig) (*Endpoint, error) {
 		sessions: map[[8]byte]*epSession{}, halfOpen: map[halfOpenKey]*epSession{}}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
+	}
+	switch {
+	case cfg.ErrorRate > 0:
+		e.errLimit = newRateLimit(cfg.ErrorRate)
+	case cfg.ErrorRate < 0:
+		e.errLimit = newRateLimit(0)
+	default:
+		e.errLimit = newRateLimit(DefaultErrorRate)
 	}
 	var err error
 	if e.ike, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(cfg.IKEAddr)); err != nil {
@@ -309,14 +323,21 @@ func (e *Endpoint) handle(now time.Time, d datagram) {
 		b = b[4:] // the non-ESP marker
 	}
 	var h isakmp.Header
-	if err := h.Parse(b); err != nil || h.Major() != isakmp.MajorIKEv2 {
+	if err := h.Parse(b); err != nil {
+		return
+	}
+	if h.Major() != isakmp.MajorIKEv2 {
+		if h.Major() > isakmp.MajorIKEv2 {
+			// RFC 7296 2.5: dropped, and a request answered.
+			e.answerUnprotected(now, d, &h, isakmp.NotifyInvalidMajorVersion)
+		}
 		return
 	}
 	initiatorSent := h.Flags&isakmp.FlagInitiator != 0
 	var es *epSession
 	switch {
-	case initiatorSent && h.ResponderSPI == [8]byte{}:
-		if h.Exchange != isakmp.ExchangeIKESAInit || h.Flags&isakmp.FlagResponse != 0 {
+	case initiatorSent && h.ResponderSPI == [8]byte{} && h.Exchange == isakmp.ExchangeIKESAInit:
+		if h.Flags&isakmp.FlagResponse != 0 {
 			return
 		}
 		key := halfOpenKey{h.InitiatorSPI, d.from}
@@ -330,6 +351,10 @@ func (e *Endpoint) handle(now time.Time, d datagram) {
 		es = e.sessions[h.InitiatorSPI]
 	}
 	if es == nil {
+		// RFC 7296 1.5, 2.21.4: a request for an IKE SA we do not know
+		// (perhaps lost in a restart) may be answered, unprotected, with
+		// INVALID_IKE_SPI; responses are never answered.
+		e.answerUnprotected(now, d, &h, isakmp.NotifyInvalidIKESPI)
 		return
 	}
 	oldLocal, oldRemote := es.s.Path()
@@ -352,6 +377,29 @@ func (e *Endpoint) handle(now time.Time, d datagram) {
 		es.s.SetPath(oldLocal, oldRemote)
 	}
 	e.flush(now, es)
+}
+
+// answerUnprotected sends the one-way error response of RFC 7296 1.5 for
+// the request with header h back where it came from (on port 4500 with
+// the non-ESP marker), within Config.ErrorRate. Responses get nothing.
+func (e *Endpoint) answerUnprotected(now time.Time, d datagram, h *isakmp.Header, t isakmp.NotifyType) {
+	resp := oneWayResponse(h, t)
+	if resp == nil {
+		return
+	}
+	if !e.errLimit.allow(now) {
+		e.log.Debug("ike: endpoint: error response rate-limited", "from", d.from, "notify", t)
+		return
+	}
+	var err error
+	if d.natt {
+		_, err = e.natt.WriteToUDPAddrPort(append(append(make([]byte, 0, 4+len(resp)), nonESPMarker...), resp...), d.from)
+	} else {
+		_, err = e.ike.WriteToUDPAddrPort(resp, d.from)
+	}
+	if err != nil {
+		e.log.Debug("ike: endpoint: send", "to", d.from, "err", err)
+	}
 }
 
 func (e *Endpoint) accept(now time.Time, d datagram, b []byte, key halfOpenKey) {

@@ -160,9 +160,8 @@ func (s *Session) onAuthResponse(now time.Time, _ *isakmp.Header, ps []isakmp.Pa
 		return err
 	}
 	if err := s.verifyPeer(now, sa, ps, true); err != nil {
-		// RFC 7296 2.21.2 allows telling the responder in a separate
-		// INFORMATIONAL; the IKE SA is abandoned either way.
 		s.emit(Event{Kind: EventAuthFailed, Err: err})
+		s.sendAuthFailed(sa)
 		s.shutdown(err)
 		return err
 	}
@@ -178,6 +177,24 @@ func (s *Session) onAuthResponse(now time.Time, _ *isakmp.Header, ps []isakmp.Pa
 	}
 	s.handshake = nil
 	return nil
+}
+
+// sendAuthFailed tells the responder that its AUTH payload (or
+// certificate) did not verify: an INFORMATIONAL request carrying
+// N(AUTHENTICATION_FAILED), protected by the new IKE SA (RFC 7296 2.21.2:
+// an error found by the initiator goes into a separate INFORMATIONAL
+// exchange). The IKE SA is deleted at once, so the request is sent once
+// and neither retransmitted nor waited for; a peer that misses it lets
+// its half-open SA time out.
+func (s *Session) sendAuthFailed(sa *ikeSA) {
+	b, err := s.encrypt(sa, isakmp.ExchangeInformational, sa.nextReqID, false,
+		[]isakmp.Payload{notify(isakmp.NotifyAuthenticationFailed, nil)})
+	if err != nil {
+		s.log.Debug("ike: cannot send AUTHENTICATION_FAILED", "err", err)
+		return
+	}
+	sa.nextReqID++
+	s.send(b)
 }
 
 // establish marks the IKE SA authenticated and arms its timers.

@@ -273,8 +273,9 @@ func (s *Session) installKeys(sa *ikeSA, c chosen, seed, ni, nr []byte) error {
 // Accept handles an IKE_SA_INIT request (RFC 7296 1.2) received on local
 // from remote. It returns a responder session that has queued its
 // response. If the request is answered without keeping state (no
-// acceptable proposal, INVALID_KE_PAYLOAD), the session is already
-// Closed but still holds the answer in Datagrams. Anything that is not an
+// acceptable proposal, INVALID_KE_PAYLOAD, or INVALID_MAJOR_VERSION for
+// a request of a higher IKE major version, RFC 7296 2.5), the session is
+// already Closed but still holds the answer in Datagrams. Anything that is not an
 // IKE_SA_INIT request returns an error and should be dropped.
 func Accept(cfg *Config, local, remote netip.AddrPort, now time.Time, datagram []byte) (*Session, error) {
 	s, err := newSession(cfg, local, remote)
@@ -283,6 +284,20 @@ func Accept(cfg *Config, local, remote netip.AddrPort, now time.Time, datagram [
 	}
 	b := bytes.Clone(datagram)
 	var m isakmp.Message
+	if err := m.Header.Parse(b); err == nil && m.Header.Major() > isakmp.MajorIKEv2 {
+		// RFC 7296 2.5: drop it, and answer a request with
+		// INVALID_MAJOR_VERSION (1.5), keeping no state.
+		resp := oneWayResponse(&m.Header, isakmp.NotifyInvalidMajorVersion)
+		if resp == nil {
+			return nil, fmt.Errorf("%w: a response of IKE version %d", errBadMessage, m.Header.Major())
+		}
+		s.stats.Received++
+		s.stats.Dropped++
+		s.sa = &ikeSA{state: stateClosed, spiI: m.Header.InitiatorSPI}
+		s.send(resp)
+		s.closed = true
+		return s, nil
+	}
 	decodeErr := m.Decode(b)
 	var cpe *isakmp.CriticalPayloadError
 	if decodeErr != nil && !errors.As(decodeErr, &cpe) {
