@@ -5,13 +5,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/ipsecgo/ipsec/internal/replay"
+	"github.com/ipsecgo/ipsec/internal/seqno"
 )
 
 // ReplayOff, as Config.ReplayWindow, turns anti-replay off (RFC 4302 section
@@ -73,12 +73,11 @@ type SA struct {
 	esn      bool
 	auth     *authenticator
 	window   *replay.Window
-	seqLimit uint64
 	ahLen4   int // AH length in IPv4 (multiple of 4 bytes)
 	ahLen6   int // AH length in IPv6 (multiple of 8 bytes)
 	workers  sync.Pool
 
-	seq        atomic.Uint64
+	seq        seqno.Counter
 	ipID       atomic.Uint32
 	packets    atomic.Uint64
 	bytes      atomic.Uint64
@@ -129,12 +128,10 @@ func NewSA(cfg Config) (*SA, error) {
 	n := ahFixed + p.ivLen + p.icvLen
 	sa := &SA{
 		spi: cfg.SPI, mode: cfg.Mode, src: cfg.TunnelSrc.Unmap(), dst: cfg.TunnelDst.Unmap(),
-		esn: cfg.ESN, auth: a, window: w, seqLimit: math.MaxUint32,
+		esn: cfg.ESN, auth: a, window: w,
 		ahLen4: (n + 3) &^ 3, ahLen6: (n + 7) &^ 7,
 	}
-	if cfg.ESN {
-		sa.seqLimit = math.MaxUint64
-	}
+	sa.seq.Init(cfg.ESN)
 	sa.workers.New = func() any { return a.newWorker() }
 	return sa, nil
 }
@@ -181,14 +178,13 @@ func (sa *SA) Stats() Stats {
 }
 
 // NextSeq returns the sequence number the next sealed packet will carry.
-func (sa *SA) NextSeq() uint64 { return sa.seq.Load() + 1 }
+func (sa *SA) NextSeq() uint64 { return sa.seq.Peek() }
 
 // nextSeq takes the next outbound sequence number, refusing to wrap (RFC
 // 4302 section 3.3.2).
 func (sa *SA) nextSeq() (uint64, error) {
-	seq := sa.seq.Add(1)
-	if seq > sa.seqLimit || seq == 0 {
-		sa.seq.Store(sa.seqLimit)
+	seq, ok := sa.seq.Next()
+	if !ok {
 		return 0, ErrSeqExhausted
 	}
 	return seq, nil

@@ -79,7 +79,7 @@ func TestRoundTrip(t *testing.T) {
 							}
 							out, in := pair(t, cfg)
 							if esn {
-								out.seq.Store(math.MaxUint32 - 2) // cross the 2^32 boundary
+								out.seq.SetLast(math.MaxUint32 - 2) // cross the 2^32 boundary
 								in.window.Accept(math.MaxUint32 - 3)
 							}
 							for i := 0; i < 4; i++ {
@@ -198,7 +198,7 @@ func TestSeqExhausted(t *testing.T) {
 		if esn {
 			limit = math.MaxUint64
 		}
-		out.seq.Store(limit - 1)
+		out.seq.SetLast(limit - 1)
 		if _, err := out.Seal(nil, ipv4Packet(nil, payload(8))); err != nil {
 			t.Fatal(err)
 		}

@@ -202,7 +202,7 @@ func (c *scapyCase) sas(t *testing.T) (*SA, *SA) {
 	}
 	out, in := pair(t, cfg)
 	seq := uint64(c.Hi)<<32 | uint64(c.Low)
-	out.seq.Store(seq - 1)
+	out.seq.SetLast(seq - 1)
 	in.window.Accept(seq - 1)
 	return out, in
 }

@@ -175,7 +175,7 @@ func roundTrip(t *testing.T, cfg Config, mk func(int) []byte) {
 	out, in := pair(t, cfg)
 	if cfg.ESN {
 		// Start just below 2^32 so the high-order bits change mid-test.
-		out.seq.Store(math.MaxUint32 - 3)
+		out.seq.SetLast(math.MaxUint32 - 3)
 		in.window.Accept(math.MaxUint32 - 3)
 	}
 	var buf []byte
@@ -381,7 +381,7 @@ func TestAuthBeforeReplayUpdate(t *testing.T) {
 func TestSeqExhausted(t *testing.T) {
 	cfg := suiteConfig(0)
 	out, _ := pair(t, cfg)
-	out.seq.Store(math.MaxUint32 - 1)
+	out.seq.SetLast(math.MaxUint32 - 1)
 	p := ipv4Packet(v4a, v4b, 1)
 	if _, err := out.Seal(nil, p); err != nil {
 		t.Fatalf("last sequence number refused: %v", err)

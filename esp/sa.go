@@ -4,11 +4,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"net/netip"
 	"sync/atomic"
 
 	"github.com/ipsecgo/ipsec/internal/replay"
+	"github.com/ipsecgo/ipsec/internal/seqno"
 )
 
 // Mode is the IPsec mode of an SA (RFC 4301 section 4.1).
@@ -118,8 +118,7 @@ type SA struct {
 	dport      uint16
 	t          *transform
 	window     *replay.Window
-	seqLimit   uint64
-	seq        atomic.Uint64 // last sequence number handed out
+	seq        seqno.Counter
 	packets    atomic.Uint64 // opened packets; sealed ones are counted by seq
 	bytes      atomic.Uint64
 	replayDrop atomic.Uint64
@@ -178,11 +177,9 @@ func newSA(cfg Config) (*SA, error) {
 	sa := &SA{
 		spi: cfg.SPI, mode: cfg.Mode,
 		esn: cfg.ESN, tfcPadTo: cfg.TFCPadTo, sport: cfg.EncapSrcPort, dport: cfg.EncapDstPort,
-		t: t, window: w, seqLimit: math.MaxUint32,
+		t: t, window: w,
 	}
-	if cfg.ESN {
-		sa.seqLimit = math.MaxUint64
-	}
+	sa.seq.Init(cfg.ESN)
 	binary.BigEndian.PutUint32(sa.spiBytes[:], cfg.SPI)
 	if cfg.Mode == Tunnel {
 		sa.outer = newOuterTemplate(cfg.TunnelSrc, cfg.TunnelDst)
@@ -207,7 +204,7 @@ func (sa *SA) Overhead(n int) int {
 // Stats returns a snapshot of the SA's counters.
 func (sa *SA) Stats() Stats {
 	return Stats{
-		Packets:      sa.packets.Load() + min(sa.seq.Load(), sa.seqLimit),
+		Packets:      sa.packets.Load() + sa.seq.Sent(),
 		Bytes:        sa.bytes.Load(),
 		ReplayDrops:  sa.replayDrop.Load(),
 		AuthFailures: sa.authFail.Load(),
@@ -217,14 +214,13 @@ func (sa *SA) Stats() Stats {
 }
 
 // NextSeq returns the sequence number the next sealed packet will carry.
-func (sa *SA) NextSeq() uint64 { return sa.seq.Load() + 1 }
+func (sa *SA) NextSeq() uint64 { return sa.seq.Peek() }
 
 // nextSeq takes the next outbound sequence number, refusing to wrap (RFC
 // 4303 section 3.3.3).
 func (sa *SA) nextSeq() (uint64, error) {
-	seq := sa.seq.Add(1)
-	if seq > sa.seqLimit || seq == 0 {
-		sa.seq.Store(sa.seqLimit) // stay exhausted; never wrap
+	seq, ok := sa.seq.Next()
+	if !ok {
 		return 0, ErrSeqExhausted
 	}
 	return seq, nil

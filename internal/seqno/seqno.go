@@ -1,0 +1,48 @@
+// Package seqno is the outbound sequence number counter shared by ESP and
+// AH: atomic, starting at 1, and never wrapping (RFC 4303 section 3.3.3,
+// RFC 4302 section 3.3.2): when the space is used up, the SA must be
+// rekeyed.
+package seqno
+
+import (
+	"math"
+	"sync/atomic"
+)
+
+// Counter hands out sequence numbers. Call Init before use. Counter is safe
+// for concurrent use.
+type Counter struct {
+	last  atomic.Uint64 // the last number handed out; 0 before the first
+	limit uint64        // 2^32-1, or 2^64-1 with Extended Sequence Numbers
+}
+
+// Init sets the counter up for 32-bit sequence numbers, or 64-bit ones when
+// esn is set (RFC 4304), with none handed out yet.
+func (c *Counter) Init(esn bool) {
+	c.limit = math.MaxUint32
+	if esn {
+		c.limit = math.MaxUint64
+	}
+	c.last.Store(0)
+}
+
+// Next returns the next sequence number, or false when the space is used up.
+// Once exhausted, it stays exhausted.
+func (c *Counter) Next() (uint64, bool) {
+	n := c.last.Add(1)
+	if n > c.limit || n == 0 {
+		c.last.Store(c.limit) // never wrap, however many callers race here
+		return 0, false
+	}
+	return n, true
+}
+
+// Sent returns how many numbers have been handed out.
+func (c *Counter) Sent() uint64 { return min(c.last.Load(), c.limit) }
+
+// Peek returns the number the next call to Next will try to hand out.
+func (c *Counter) Peek() uint64 { return c.last.Load() + 1 }
+
+// SetLast moves the counter as if n numbers had been handed out; for tests
+// that exercise exhaustion.
+func (c *Counter) SetLast(n uint64) { c.last.Store(n) }
