@@ -39,7 +39,8 @@
 //     messages failing their integrity check dropped and counted;
 //   - lifetimes: CHILD and IKE SAs rekeyed before expiry, with jitter.
 //
-// Proposals can be written in strongSwan's syntax (ParseProposals).
+// Proposals can be written in strongSwan's syntax (ParseProposals, which
+// uses package isakmp's parser and keeps what this package implements).
 //
 // Not implemented: IKEv1, EAP, IKE fragmentation (RFC 7383), MOBIKE.
 //

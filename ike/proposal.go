@@ -43,98 +43,26 @@ type Proposal struct {
 
 var errProposal = errors.New("ike: invalid proposal")
 
-// Keywords of strongSwan's proposal syntax (swanctl.conf "proposals" and
-// "esp_proposals"; strongSwan's proposal_keywords_static.txt), limited to
-// the algorithms this package implements.
-var (
-	encrKeywords = map[string]Encr{
-		"aes":              {isakmp.EncrAESCBC, 128},
-		"aes128":           {isakmp.EncrAESCBC, 128},
-		"aes192":           {isakmp.EncrAESCBC, 192},
-		"aes256":           {isakmp.EncrAESCBC, 256},
-		"aes128ctr":        {isakmp.EncrAESCTR, 128},
-		"aes192ctr":        {isakmp.EncrAESCTR, 192},
-		"aes256ctr":        {isakmp.EncrAESCTR, 256},
-		"aes128gcm8":       {isakmp.EncrAESGCM8, 128},
-		"aes192gcm8":       {isakmp.EncrAESGCM8, 192},
-		"aes256gcm8":       {isakmp.EncrAESGCM8, 256},
-		"aes128gcm64":      {isakmp.EncrAESGCM8, 128},
-		"aes192gcm64":      {isakmp.EncrAESGCM8, 192},
-		"aes256gcm64":      {isakmp.EncrAESGCM8, 256},
-		"aes128gcm12":      {isakmp.EncrAESGCM12, 128},
-		"aes192gcm12":      {isakmp.EncrAESGCM12, 192},
-		"aes256gcm12":      {isakmp.EncrAESGCM12, 256},
-		"aes128gcm96":      {isakmp.EncrAESGCM12, 128},
-		"aes192gcm96":      {isakmp.EncrAESGCM12, 192},
-		"aes256gcm96":      {isakmp.EncrAESGCM12, 256},
-		"aes128gcm16":      {isakmp.EncrAESGCM16, 128},
-		"aes192gcm16":      {isakmp.EncrAESGCM16, 192},
-		"aes256gcm16":      {isakmp.EncrAESGCM16, 256},
-		"aes128gcm128":     {isakmp.EncrAESGCM16, 128},
-		"aes192gcm128":     {isakmp.EncrAESGCM16, 192},
-		"aes256gcm128":     {isakmp.EncrAESGCM16, 256},
-		"aes128gcm":        {isakmp.EncrAESGCM16, 128},
-		"aes192gcm":        {isakmp.EncrAESGCM16, 192},
-		"aes256gcm":        {isakmp.EncrAESGCM16, 256},
-		"aes128gmac":       {isakmp.EncrNullAuthAESGMAC, 128},
-		"aes192gmac":       {isakmp.EncrNullAuthAESGMAC, 192},
-		"aes256gmac":       {isakmp.EncrNullAuthAESGMAC, 256},
-		"chacha20poly1305": {isakmp.EncrChaCha20Poly1305, 0},
-		"null":             {isakmp.EncrNull, 0},
-		"3des":             {isakmp.Encr3DES, 0},
-	}
-	integKeywords = map[string]isakmp.IntegID{
-		"md5":      isakmp.IntegHMACMD5_96,
-		"sha":      isakmp.IntegHMACSHA1_96,
-		"sha1":     isakmp.IntegHMACSHA1_96,
-		"aesxcbc":  isakmp.IntegAESXCBC96,
-		"sha256":   isakmp.IntegHMACSHA2_256_128,
-		"sha2_256": isakmp.IntegHMACSHA2_256_128,
-		"sha384":   isakmp.IntegHMACSHA2_384_192,
-		"sha2_384": isakmp.IntegHMACSHA2_384_192,
-		"sha512":   isakmp.IntegHMACSHA2_512_256,
-		"sha2_512": isakmp.IntegHMACSHA2_512_256,
-	}
-	prfKeywords = map[string]isakmp.PRFID{
-		"prfsha1":    isakmp.PRFHMACSHA1,
-		"prfaesxcbc": isakmp.PRFAES128XCBC,
-		"prfsha256":  isakmp.PRFHMACSHA2_256,
-		"prfsha384":  isakmp.PRFHMACSHA2_384,
-		"prfsha512":  isakmp.PRFHMACSHA2_512,
-	}
-	keKeywords = map[string]isakmp.KEGroup{
-		"modp2048":   isakmp.GroupMODP2048,
-		"modp3072":   isakmp.GroupMODP3072,
-		"modp4096":   isakmp.GroupMODP4096,
-		"ecp256":     isakmp.GroupECP256,
-		"ecp384":     isakmp.GroupECP384,
-		"ecp521":     isakmp.GroupECP521,
-		"x25519":     isakmp.GroupCurve25519,
-		"curve25519": isakmp.GroupCurve25519,
-	}
-	// integToPRF is strongSwan's rule for IKE proposals without a PRF
-	// keyword: the PRF matching each integrity algorithm is added.
-	integToPRF = map[isakmp.IntegID]isakmp.PRFID{
-		isakmp.IntegHMACSHA1_96:      isakmp.PRFHMACSHA1,
-		isakmp.IntegAESXCBC96:        isakmp.PRFAES128XCBC,
-		isakmp.IntegHMACSHA2_256_128: isakmp.PRFHMACSHA2_256,
-		isakmp.IntegHMACSHA2_384_192: isakmp.PRFHMACSHA2_384,
-		isakmp.IntegHMACSHA2_512_256: isakmp.PRFHMACSHA2_512,
-	}
-)
-
 // ParseProposals parses a comma-separated list of proposals in strongSwan's
 // syntax, for example "aes256gcm16-prfsha256-x25519,aes128-sha256-modp2048"
-// for an IKE SA or "aes128gcm16-esn,aes128-sha256" for ESP. Each proposal is
-// a dash-separated list of algorithm keywords; the order of keywords of
-// one type is the preference order. For IKE, a proposal without a PRF gets
-// the PRFs matching its integrity algorithms, as in strongSwan. For ESP
-// and AH, "esn" and "noesn" choose extended sequence numbers (default
-// noesn), and key exchange keywords ask for PFS when rekeying.
+// for an IKE SA or "aes128gcm16-esn,aes128-sha256" for ESP. The syntax is
+// package isakmp's (isakmp.ParseProposals, the keywords of strongSwan's
+// proposal_keywords.txt): each proposal is a dash-separated list of
+// algorithm keywords, and the order of keywords of one type is the
+// preference order. For IKE, a proposal without a PRF gets the PRFs
+// matching its integrity algorithms, as in strongSwan. For ESP and AH,
+// "esn" and "noesn" choose extended sequence numbers (default noesn), and
+// key exchange keywords ask for PFS when rekeying. Beyond the syntax, a
+// proposal must name only algorithms this package implements for its
+// protocol.
 func ParseProposals(s string, proto isakmp.ProtocolID) ([]Proposal, error) {
-	var out []Proposal
-	for _, one := range strings.Split(s, ",") {
-		p, err := ParseProposal(strings.TrimSpace(one), proto)
+	ws, err := isakmp.ParseProposals(proto, s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errProposal, err)
+	}
+	out := make([]Proposal, 0, len(ws))
+	for i := range ws {
+		p, err := proposalFromWire(&ws[i])
 		if err != nil {
 			return nil, err
 		}
@@ -145,48 +73,36 @@ func ParseProposals(s string, proto isakmp.ProtocolID) ([]Proposal, error) {
 
 // ParseProposal parses one proposal; see ParseProposals.
 func ParseProposal(s string, proto isakmp.ProtocolID) (Proposal, error) {
-	p := Proposal{Protocol: proto}
-	if s == "" {
-		return p, fmt.Errorf("%w: empty proposal", errProposal)
+	w, err := isakmp.ParseProposal(proto, s)
+	if err != nil {
+		return Proposal{Protocol: proto}, fmt.Errorf("%w: %w", errProposal, err)
 	}
-	for _, kw := range strings.Split(strings.ToLower(s), "-") {
-		if e, ok := encrKeywords[kw]; ok && proto != isakmp.ProtocolAH {
-			if !slices.Contains(p.Encr, e) {
-				p.Encr = append(p.Encr, e)
-			}
-		} else if i, ok := integKeywords[kw]; ok {
-			if !slices.Contains(p.Integ, i) {
-				p.Integ = append(p.Integ, i)
-			}
-		} else if f, ok := prfKeywords[kw]; ok && proto == isakmp.ProtocolIKE {
-			if !slices.Contains(p.PRF, f) {
-				p.PRF = append(p.PRF, f)
-			}
-		} else if g, ok := keKeywords[kw]; ok {
-			if !slices.Contains(p.KE, g) {
-				p.KE = append(p.KE, g)
-			}
-		} else if (kw == "esn" || kw == "noesn") && proto != isakmp.ProtocolIKE {
-			v := isakmp.ESNNo
-			if kw == "esn" {
-				v = isakmp.ESNYes
-			}
-			if !slices.Contains(p.ESN, v) {
-				p.ESN = append(p.ESN, v)
-			}
-		} else {
-			return p, fmt.Errorf("%w %q: unknown or unsupported keyword %q for %v", errProposal, s, kw, proto)
+	return proposalFromWire(&w)
+}
+
+// proposalFromWire turns a proposal as package isakmp parsed it into a
+// Proposal (transforms of one type keep their order, which is the
+// preference order) and checks that this package implements it.
+func proposalFromWire(w *isakmp.Proposal) (Proposal, error) {
+	p := Proposal{Protocol: w.Protocol}
+	for i := range w.Transforms {
+		t := &w.Transforms[i]
+		switch t.Type {
+		case isakmp.TransformENCR:
+			kl, _ := t.KeyLength()
+			p.Encr = append(p.Encr, Encr{ID: isakmp.EncrID(t.ID), KeyBits: int(kl)})
+		case isakmp.TransformINTEG:
+			p.Integ = append(p.Integ, isakmp.IntegID(t.ID))
+		case isakmp.TransformPRF:
+			p.PRF = append(p.PRF, isakmp.PRFID(t.ID))
+		case isakmp.TransformKE:
+			p.KE = append(p.KE, isakmp.KEGroup(t.ID))
+		case isakmp.TransformESN:
+			p.ESN = append(p.ESN, isakmp.ESNID(t.ID))
+		default:
+			// Additional key exchanges (RFC 9370, ke1_... keywords).
+			return p, fmt.Errorf("%w: transform type %v is not implemented", errProposal, t.Type)
 		}
-	}
-	if proto == isakmp.ProtocolIKE && len(p.PRF) == 0 {
-		for _, i := range p.Integ {
-			if f, ok := integToPRF[i]; ok && !slices.Contains(p.PRF, f) {
-				p.PRF = append(p.PRF, f)
-			}
-		}
-	}
-	if proto != isakmp.ProtocolIKE && len(p.ESN) == 0 {
-		p.ESN = []isakmp.ESNID{isakmp.ESNNo}
 	}
 	return p, p.validate()
 }
@@ -341,44 +257,30 @@ func ikeEncr(e Encr) *encrAlg {
 	return a
 }
 
-// String formats the proposal in strongSwan's syntax where keywords exist.
+// String formats the proposal in strongSwan's syntax with
+// isakmp.FormatProposal (PRFs implied by the integrity algorithms and the
+// default noesn are left out); transforms without a keyword are printed
+// by their IANA names, which do not parse back.
 func (p Proposal) String() string {
+	w := p.wireProposal(0, nil, true)
+	if s, err := isakmp.FormatProposal(&w); err == nil {
+		return s
+	}
 	var parts []string
 	for _, e := range p.Encr {
-		parts = append(parts, keywordFor(encrKeywords, e, e.String()))
+		parts = append(parts, e.String())
 	}
 	for _, i := range p.Integ {
-		parts = append(parts, keywordFor(integKeywords, i, i.String()))
+		parts = append(parts, i.String())
 	}
 	for _, f := range p.PRF {
-		parts = append(parts, keywordFor(prfKeywords, f, f.String()))
+		parts = append(parts, f.String())
 	}
 	for _, g := range p.KE {
-		parts = append(parts, keywordFor(keKeywords, g, g.String()))
+		parts = append(parts, g.String())
 	}
-	if p.Protocol != isakmp.ProtocolIKE {
-		for _, e := range p.ESN {
-			if e == isakmp.ESNYes {
-				parts = append(parts, "esn")
-			} else {
-				parts = append(parts, "noesn")
-			}
-		}
+	for _, e := range p.ESN {
+		parts = append(parts, e.String())
 	}
 	return strings.Join(parts, "-")
-}
-
-// keywordFor returns the shortest keyword for v (ties broken
-// alphabetically), so that String is deterministic.
-func keywordFor[T comparable](m map[string]T, v T, fallback string) string {
-	best := ""
-	for k, x := range m {
-		if x == v && (best == "" || len(k) < len(best) || len(k) == len(best) && k < best) {
-			best = k
-		}
-	}
-	if best == "" {
-		return fallback
-	}
-	return best
 }

@@ -62,6 +62,14 @@ func TestParseProposals(t *testing.T) {
 		{"aes128-prfsha256", isakmp.ProtocolESP}, // PRF in ESP
 		{"esn", isakmp.ProtocolIKE},
 		{"aes128", isakmp.ProtocolAH},
+		// Parsed by package isakmp, but not implemented here.
+		{"camellia128-sha256-modp2048", isakmp.ProtocolIKE},
+		{"aes128gcm16-prfsha256-x25519-ke1_mlkem768", isakmp.ProtocolIKE},
+		{"aes128ccm16", isakmp.ProtocolESP},
+		{"aes128gmac", isakmp.ProtocolAH},
+		// Refused by package isakmp: neither confidentiality nor
+		// integrity (RFC 4303 3.2).
+		{"null", isakmp.ProtocolESP},
 	}
 	for _, c := range bad {
 		if p, err := ParseProposal(c.in, c.proto); err == nil {
@@ -71,6 +79,69 @@ func TestParseProposals(t *testing.T) {
 	list, err := ParseProposals("aes256gcm16-prfsha256-x25519, aes128-sha256-modp2048", isakmp.ProtocolIKE)
 	if err != nil || len(list) != 2 {
 		t.Fatalf("list: %v %v", list, err)
+	}
+}
+
+// TestProposalsFromIsakmp checks that ike parses proposal strings with
+// package isakmp's parser: for strings both accept, the wire proposal ike
+// sends carries the same transforms, in the same order within each type,
+// as isakmp.ParseProposal returns, and String is isakmp.FormatProposal.
+func TestProposalsFromIsakmp(t *testing.T) {
+	cases := []struct {
+		s     string
+		proto isakmp.ProtocolID
+	}{
+		{"aes256gcm16-prfsha384-ecp384-x25519", isakmp.ProtocolIKE},
+		{"aes128-aes256-sha256-sha1-modp2048-ecp256", isakmp.ProtocolIKE},
+		{"aes256-sha512-prfsha256-prfaesxcbc-modp4096", isakmp.ProtocolIKE},
+		{"chacha20poly1305-prfsha256-curve25519", isakmp.ProtocolIKE},
+		{"aes128-aesxcbc-modp3072", isakmp.ProtocolIKE},
+		{"aes128ctr-aesxcbc", isakmp.ProtocolESP},
+		{"aes128gcm12-aes256gcm16-x25519-esn-noesn", isakmp.ProtocolESP},
+		{"3des-md5", isakmp.ProtocolESP},
+		{"null-sha256", isakmp.ProtocolESP},
+		{"aes192gmac", isakmp.ProtocolESP},
+		{"sha384-sha512-ecp521", isakmp.ProtocolAH},
+	}
+	byType := func(w isakmp.Proposal) map[isakmp.TransformType][]isakmp.Transform {
+		m := map[isakmp.TransformType][]isakmp.Transform{}
+		for _, tr := range w.Transforms {
+			m[tr.Type] = append(m[tr.Type], tr)
+		}
+		return m
+	}
+	for _, c := range cases {
+		p, err := ParseProposal(c.s, c.proto)
+		if err != nil {
+			t.Errorf("%q: %v", c.s, err)
+			continue
+		}
+		want, err := isakmp.ParseProposal(c.proto, c.s)
+		if err != nil {
+			t.Fatalf("%q: isakmp: %v", c.s, err)
+		}
+		got, exp := byType(p.wireProposal(1, nil, true)), byType(want)
+		if len(got) != len(exp) {
+			t.Errorf("%q: transform types %v, isakmp %v", c.s, got, exp)
+		}
+		for typ, ts := range exp {
+			g := got[typ]
+			if len(g) != len(ts) {
+				t.Errorf("%q: %v: %v, isakmp %v", c.s, typ, g, ts)
+				continue
+			}
+			for i := range ts {
+				kg, _ := g[i].KeyLength()
+				kw, _ := ts[i].KeyLength()
+				if g[i].ID != ts[i].ID || kg != kw {
+					t.Errorf("%q: %v #%d: %+v, isakmp %+v", c.s, typ, i, g[i], ts[i])
+				}
+			}
+		}
+		f, err := isakmp.FormatProposal(&want)
+		if err != nil || p.String() != f {
+			t.Errorf("%q: String %q, FormatProposal %q (%v)", c.s, p.String(), f, err)
+		}
 	}
 }
 
