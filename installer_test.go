@@ -1,0 +1,317 @@
+package ipsec
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ipsecgo/ipsec/ike"
+	"github.com/ipsecgo/ipsec/isakmp"
+	"github.com/ipsecgo/ipsec/sad"
+)
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) add(d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+	return c.t
+}
+
+const grace = 30 * time.Second
+
+var ruleKey = sad.OutboundKey{Rule: 1}
+
+// gateway is one side: its SAD, fed by an Installer from its IKE events.
+type gateway struct {
+	name string
+	db   *sad.DB
+	x    *Installer
+	host netip.Addr // the host behind it that sends
+	sent int
+}
+
+// installed runs an in-memory IKE pair whose events drive an Installer on
+// each side.
+type installedPair struct {
+	*pair
+	clock *fakeClock
+	a, b  *gateway // initiator, responder
+}
+
+func newInstalledPair(t *testing.T, childProps string) *installedPair {
+	t.Helper()
+	const ikeProps = "aes256gcm16-prfsha256-x25519"
+	clock := &fakeClock{t: t0}
+	gw := func(name string, host netip.Addr) *gateway {
+		db := sad.New(sad.Config{Clock: clock})
+		return &gateway{name: name, db: db, x: NewInstaller(db, grace), host: host}
+	}
+	ip := &installedPair{clock: clock, a: gw("A", hostI), b: gw("B", hostR)}
+	ip.pair = newPair(t, ikeConfig(t, true, ikeProps, childProps, isakmp.ProtocolESP, ike.Tunnel),
+		ikeConfig(t, false, ikeProps, childProps, isakmp.ProtocolESP, ike.Tunnel))
+	ip.onEvent = func(initiator bool, ev ike.Event) {
+		g := ip.b
+		if initiator {
+			g = ip.a
+		}
+		if err := g.x.Handle(ev, ruleKey); err != nil {
+			t.Fatalf("%s: Handle(%v): %v", g.name, ev.Kind, err)
+		}
+	}
+	ip.run(nil)
+	if last(ip.evI, ike.EventChildUp) == nil || last(ip.evR, ike.EventChildUp) == nil {
+		t.Fatal("no CHILD SA")
+	}
+	return ip
+}
+
+// seal seals the next packet from g's host through g's outbound SA.
+func (g *gateway) seal(t *testing.T, to netip.Addr) []byte {
+	t.Helper()
+	sa := g.db.Outbound(ruleKey, sad.Flow{})
+	if sa == nil {
+		t.Fatalf("%s: no outbound SA", g.name)
+	}
+	g.sent++
+	wire, err := sa.Seal(nil, udp4(g.host, to, fmt.Appendf(nil, "%s %d", g.name, g.sent)))
+	if err != nil {
+		t.Fatalf("%s: seal: %v", g.name, err)
+	}
+	return wire
+}
+
+// open opens a packet at g.
+func (g *gateway) open(wire []byte) error {
+	sa := g.db.Inbound(sad.ProtoESP, spiOfOuter(wire), netip.Addr{})
+	if sa == nil {
+		return fmt.Errorf("%s: no inbound SA for SPI %#x", g.name, spiOfOuter(wire))
+	}
+	_, err := sa.Open(bytes.Clone(wire))
+	return err
+}
+
+// outSPI is the SPI g currently sends with.
+func (g *gateway) outSPI() uint32 {
+	if sa := g.db.Outbound(ruleKey, sad.Flow{}); sa != nil {
+		return sa.SPI()
+	}
+	return 0
+}
+
+// flow checks, between any two IKE datagrams, that a packet sealed now on
+// either side opens on the other at once; it also seals a second packet
+// each way and keeps it for deliverLate, as a packet that is still on the
+// wire when the rekey completes.
+type flow struct {
+	t       *testing.T
+	ip      *installedPair
+	late    [][2]any // (gateway to open at, packet)
+	spisA   []uint32 // A's outbound SPI at each step, in order, without repeats
+	spisB   []uint32
+	checked int
+}
+
+func (f *flow) step() {
+	f.t.Helper()
+	a, b := f.ip.a, f.ip.b
+	for _, d := range []struct{ from, to *gateway }{{a, b}, {b, a}} {
+		if err := d.to.open(d.from.seal(f.t, d.to.host)); err != nil {
+			f.t.Fatalf("after %d IKE datagrams: %s -> %s: %v", f.ip.deliveries, d.from.name, d.to.name, err)
+		}
+		f.late = append(f.late, [2]any{d.to, d.from.seal(f.t, d.to.host)})
+	}
+	f.checked++
+	if s := a.outSPI(); len(f.spisA) == 0 || f.spisA[len(f.spisA)-1] != s {
+		f.spisA = append(f.spisA, s)
+	}
+	if s := b.outSPI(); len(f.spisB) == 0 || f.spisB[len(f.spisB)-1] != s {
+		f.spisB = append(f.spisB, s)
+	}
+}
+
+// deliverLate opens every packet kept back by step.
+func (f *flow) deliverLate() {
+	f.t.Helper()
+	for i, l := range f.late {
+		if err := l[0].(*gateway).open(l[1].([]byte)); err != nil {
+			f.t.Fatalf("late packet %d: %v", i, err)
+		}
+	}
+	f.late = nil
+}
+
+// TestInstallerRekey rekeys a CHILD SA (with PFS) while checking the
+// datapath after every IKE datagram: packets sealed at any moment open on
+// the other side at once, and packets sealed at any moment but delivered
+// after the rekey (still on the wire) open too. Each side switches its
+// outbound SA exactly once, to the new CHILD SA, and keeps the old inbound
+// SA only for the grace period.
+func TestInstallerRekey(t *testing.T) {
+	ip := newInstalledPair(t, "aes128gcm16-x25519")
+	old := last(ip.evI, ike.EventChildUp).Child
+	f := &flow{t: t, ip: ip}
+	f.step()
+	ip.session(true, func(s *ike.Session) {
+		if err := s.RekeyChild(ip.now, old.InboundSPI); err != nil {
+			t.Fatal(err)
+		}
+	})
+	ip.run(f.step)
+	f.step()
+	newA := last(ip.evI, ike.EventChildRekeyed).Child
+	if newA.PFS != isakmp.GroupCurve25519 {
+		t.Fatalf("rekey without PFS: %v", newA.PFS)
+	}
+	if want := []uint32{old.OutboundSPI, newA.OutboundSPI}; fmt.Sprint(f.spisA) != fmt.Sprint(want) {
+		t.Fatalf("A's outbound SPIs %x, want %x", f.spisA, want)
+	}
+	if want := []uint32{old.InboundSPI, newA.InboundSPI}; fmt.Sprint(f.spisB) != fmt.Sprint(want) {
+		t.Fatalf("B's outbound SPIs %x, want %x", f.spisB, want)
+	}
+	t.Logf("datapath checked at %d points of the rekey", f.checked)
+	for _, g := range []*gateway{ip.a, ip.b} {
+		if st := g.db.Stats(); st.Inbound != 2 || st.Outbound != 1 {
+			t.Fatalf("%s during grace: %+v", g.name, st)
+		}
+	}
+	f.deliverLate()
+	// A packet the peer sealed with the old SA, arriving after the grace
+	// period, finds no SA.
+	stale := f.ip.b.db.Inbound(sad.ProtoESP, old.OutboundSPI, netip.Addr{})
+	if stale == nil || stale.State() != sad.StateRetired {
+		t.Fatalf("B's old inbound SA: %v", stale)
+	}
+	now := ip.clock.add(grace + time.Second)
+	for _, g := range []*gateway{ip.a, ip.b} {
+		g.db.Tick(now)
+		if st := g.db.Stats(); st.Inbound != 1 || st.Outbound != 1 {
+			t.Fatalf("%s after grace: %+v", g.name, st)
+		}
+	}
+	if ip.a.db.Inbound(sad.ProtoESP, old.InboundSPI, netip.Addr{}) != nil {
+		t.Fatal("A's old inbound SA outlived its grace period")
+	}
+	f.step()
+}
+
+// TestInstallerCollision: both sides rekey the same CHILD SA at once (RFC
+// 7296 2.8.1). One new SA survives on both sides, the redundant one and
+// the old one are retired, and the datapath works throughout.
+func TestInstallerCollision(t *testing.T) {
+	ip := newInstalledPair(t, "aes256gcm16-x25519")
+	ci := last(ip.evI, ike.EventChildUp).Child
+	cr := last(ip.evR, ike.EventChildUp).Child
+	f := &flow{t: t, ip: ip}
+	f.step()
+	ip.session(true, func(s *ike.Session) { s.RekeyChild(ip.now, ci.InboundSPI) })
+	ip.session(false, func(s *ike.Session) { s.RekeyChild(ip.now, cr.InboundSPI) })
+	ip.run(f.step)
+	f.step()
+	f.deliverLate()
+	now := ip.clock.add(grace + time.Second)
+	for _, g := range []*gateway{ip.a, ip.b} {
+		g.db.Tick(now)
+		if st := g.db.Stats(); st.Inbound != 1 || st.Outbound != 1 {
+			t.Fatalf("%s after the collision and grace: %+v", g.name, st)
+		}
+	}
+	// The surviving pair: A sends with the SPI B receives on, and back.
+	if ip.b.db.Inbound(sad.ProtoESP, ip.a.outSPI(), netip.Addr{}) == nil ||
+		ip.a.db.Inbound(sad.ProtoESP, ip.b.outSPI(), netip.Addr{}) == nil {
+		t.Fatalf("the surviving SAs do not pair: A out %#x, B out %#x", ip.a.outSPI(), ip.b.outSPI())
+	}
+	if ip.a.outSPI() == ci.OutboundSPI || ip.b.outSPI() == cr.OutboundSPI {
+		t.Fatal("still sending on the old SA")
+	}
+	f.step()
+}
+
+// TestInstallerDelete: a CHILD SA deleted without a successor takes its
+// outbound SA with it (new packets have no SA and ask for one), its
+// inbound SA is retired; closing the IKE SA does the same.
+func TestInstallerDelete(t *testing.T) {
+	ip := newInstalledPair(t, "aes128gcm16")
+	ci := last(ip.evI, ike.EventChildUp).Child
+	inFlight := ip.b.seal(t, hostI)
+	ip.session(true, func(s *ike.Session) {
+		if err := s.DeleteChild(ip.now, ci.InboundSPI); err != nil {
+			t.Fatal(err)
+		}
+	})
+	ip.run(nil)
+	for _, g := range []*gateway{ip.a, ip.b} {
+		if g.db.Outbound(ruleKey, sad.Flow{}) != nil {
+			t.Fatalf("%s still has an outbound SA", g.name)
+		}
+		if st := g.db.Stats(); st.Inbound != 1 || st.Acquires != 1 {
+			t.Fatalf("%s: %+v", g.name, st)
+		}
+	}
+	if err := ip.a.open(inFlight); err != nil {
+		t.Fatalf("packet in flight during the delete: %v", err)
+	}
+	// A new CHILD SA for the same rule is used at once.
+	ip.session(true, func(s *ike.Session) {
+		if err := s.CreateChild(ip.now); err != nil {
+			t.Fatal(err)
+		}
+	})
+	ip.run(nil)
+	f := &flow{t: t, ip: ip}
+	f.step()
+	ip.session(true, func(s *ike.Session) { s.Close(ip.now) })
+	ip.run(nil)
+	if count(ip.evI, ike.EventIKEDown) != 1 {
+		t.Fatalf("IKE SA not down: %v", ip.evI)
+	}
+	for _, g := range []*gateway{ip.a, ip.b} {
+		if g.db.Outbound(ruleKey, sad.Flow{}) != nil {
+			t.Fatalf("%s: outbound SA after the IKE SA closed", g.name)
+		}
+		g.db.Tick(ip.clock.add(grace + time.Second))
+		if st := g.db.Stats(); st.Inbound != 0 || st.Outbound != 0 {
+			t.Fatalf("%s after close and grace: %+v", g.name, st)
+		}
+	}
+}
+
+// TestInstallerHandleErrors: a CHILD SA reported up twice, and events
+// without a CHILD SA.
+func TestInstallerHandleErrors(t *testing.T) {
+	_, ci, _ := negotiate(t, "aes128gcm16", isakmp.ProtocolESP, ike.Tunnel)
+	x := NewInstaller(sad.New(sad.Config{}), 0)
+	if err := x.Handle(ike.Event{Kind: ike.EventChildUp, Child: ci}, ruleKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Handle(ike.Event{Kind: ike.EventChildUp, Child: ci}, ruleKey); err == nil {
+		t.Fatal("the same CHILD SA installed twice")
+	}
+	if err := x.Handle(ike.Event{Kind: ike.EventChildUp}, ruleKey); !errors.Is(err, ErrProtocol) {
+		t.Fatalf("EventChildUp without a CHILD SA: %v", err)
+	}
+	for _, k := range []ike.EventKind{ike.EventChildDeleted, ike.EventIKEUp, ike.EventIKEDown, ike.EventChildFailed} {
+		if err := x.Handle(ike.Event{Kind: k}, ruleKey); err != nil {
+			t.Fatalf("%v without a CHILD SA: %v", k, err)
+		}
+	}
+	other := *ci
+	other.InboundSPI++
+	if err := x.Handle(ike.Event{Kind: ike.EventChildDeleted, Child: &other}, ruleKey); err != nil {
+		t.Fatalf("deleting an SA never installed: %v", err)
+	}
+}
