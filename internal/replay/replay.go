@@ -104,16 +104,21 @@ func (w *Window) Check(seq uint64) bool {
 // false, and records nothing, if seq is a replay or too old; a packet that
 // passed Check may still fail here when a copy was accepted concurrently.
 func (w *Window) Accept(seq uint64) bool {
+	if w.size == 0 {
+		// Anti-replay is off: only the top is kept, for ESN inference.
+		for {
+			top := w.top.Load()
+			if seq <= top || w.top.CompareAndSwap(top, seq) {
+				return seq != 0
+			}
+		}
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.fresh(seq) {
 		return false
 	}
 	top := w.top.Load()
-	if w.size == 0 {
-		w.top.Store(max(top, seq))
-		return true
-	}
 	if seq > top {
 		// Clear the blocks the window moves into (RFC 6479 section 2),
 		// then publish the new top; Check relies on this order.
