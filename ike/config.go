@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -86,6 +87,14 @@ type Config struct {
 	// that checks the peer's.
 	Auth     auth.Authenticator
 	PeerAuth PeerAuthFunc
+	// SignatureKey, set instead of Auth, signs the local AUTH payload
+	// with SignatureOptions. For RFC 7427 digital signatures (method 14)
+	// without a fixed SignatureOptions.Hash, each IKE SA signs with the
+	// hash auth.ChooseHash picks from the peer's SIGNATURE_HASH_ALGORITHMS
+	// (RFC 7427 section 4); a peer that sent none, or none that fits the
+	// key, gets the key's default hash (auth.SignatureOptions).
+	SignatureKey     crypto.Signer
+	SignatureOptions auth.SignatureOptions
 	// Certificates is the DER certificate chain sent in CERT payloads
 	// (leaf first) when Auth is a signature authenticator.
 	Certificates [][]byte
@@ -160,8 +169,13 @@ var errConfig = errors.New("ike: invalid configuration")
 
 // check validates the configuration for use by a session.
 func (c *Config) check() error {
-	if c.Auth == nil || c.PeerAuth == nil {
-		return fmt.Errorf("%w: Auth and PeerAuth are required", errConfig)
+	if (c.Auth == nil) == (c.SignatureKey == nil) || c.PeerAuth == nil {
+		return fmt.Errorf("%w: PeerAuth and one of Auth and SignatureKey are required", errConfig)
+	}
+	if c.SignatureKey != nil {
+		if _, err := auth.NewSignatureAuthenticator(c.SignatureKey, c.SignatureOptions); err != nil {
+			return fmt.Errorf("%w: SignatureKey: %w", errConfig, err)
+		}
 	}
 	if err := c.LocalID.Validate(); err != nil {
 		return fmt.Errorf("%w: LocalID: %v", errConfig, err)

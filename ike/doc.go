@@ -27,7 +27,15 @@
 //     answers, NAT detection notifications;
 //   - IKE_AUTH with pre-shared keys or signatures through package auth
 //     (ID, CERT, AUTH), the first CHILD SA with traffic selector narrowing,
-//     tunnel or transport mode (USE_TRANSPORT_MODE), ESP or AH;
+//     tunnel or transport mode (USE_TRANSPORT_MODE), ESP or AH; with
+//     Config.SignatureKey, RFC 7427 signatures use the hash chosen from
+//     the peer's SIGNATURE_HASH_ALGORITHMS;
+//   - errors (RFC 7296 2.21): AUTHENTICATION_FAILED in the IKE_AUTH
+//     response, or, when the initiator cannot verify the responder, in a
+//     protected INFORMATIONAL; INVALID_MAJOR_VERSION for requests of a
+//     higher IKE version (Accept, Endpoint) and, from the Endpoint and
+//     rate-limited, INVALID_IKE_SPI for requests on unknown IKE SAs, both
+//     unprotected one-way responses (1.5);
 //   - CREATE_CHILD_SA: CHILD SA rekeying, with a new key exchange when the
 //     CHILD proposals name a group (PFS), INVALID_KE_PAYLOAD retries,
 //     IKE SA rekeying, and simultaneous rekeys of either resolved by the
@@ -67,9 +75,11 @@
 //     2.8 and 2.8.1 rekeying and collisions, 2.9 traffic selectors,
 //     2.13 prf+, 2.14 SKEYSEED and the IKE SA keys, 2.15 AUTH, 2.17 CHILD
 //     SA keying material, 2.18 rekeying the IKE SA, 2.21 error handling,
-//     2.23 NAT detection, 2.25 exchange collisions, 3 the payloads.
+//     2.23 NAT detection, 2.25 exchange collisions, 3 the payloads;
+//     1.5 and 2.5 unprotected error responses (INVALID_IKE_SPI,
+//     INVALID_MAJOR_VERSION).
 //   - RFC 3948 (UDP encapsulation: non-ESP marker, NAT keepalives),
-//     RFC 7427 (SIGNATURE_HASH_ALGORITHMS), RFC 4945 (certificates, in
+//     RFC 7427 section 4 (SIGNATURE_HASH_ALGORITHMS), RFC 4945 (certificates, in
 //     package auth).
 //   - RFC 2104 and RFC 2404 (HMAC, HMAC-SHA-1-96), RFC 4868 (HMAC-SHA2 for
 //     IPsec), RFC 3566 (AES-XCBC-MAC-96), RFC 4434 (AES-XCBC-PRF-128).

@@ -59,7 +59,11 @@ func (s *Session) authPayloads(sa *ikeSA, responder bool) ([]isakmp.Payload, err
 	if err != nil {
 		return nil, err
 	}
-	data, err := s.cfg.Auth.AuthData(sa.authPRF(), octets)
+	a, err := s.authenticator()
+	if err != nil {
+		return nil, err
+	}
+	data, err := a.AuthData(sa.authPRF(), octets)
 	if err != nil {
 		return nil, err
 	}
@@ -73,8 +77,46 @@ func (s *Session) authPayloads(sa *ikeSA, responder bool) ([]isakmp.Payload, err
 	if !responder && s.cfg.RemoteID.Type != 0 {
 		ps = append(ps, localIDPayload(s.cfg.RemoteID, true))
 	}
-	ps = append(ps, &isakmp.Auth{Method: isakmp.AuthMethod(s.cfg.Auth.Method()), Data: data})
+	ps = append(ps, &isakmp.Auth{Method: isakmp.AuthMethod(a.Method()), Data: data})
 	return ps, nil
+}
+
+// authenticator returns what signs this side's AUTH payload: Config.Auth,
+// or a signer for Config.SignatureKey that, for RFC 7427 signatures
+// without a configured hash, uses the hash chosen from the peer's
+// SIGNATURE_HASH_ALGORITHMS (RFC 7427 section 4).
+func (s *Session) authenticator() (auth.Authenticator, error) {
+	c := s.cfg
+	if c.SignatureKey == nil {
+		return c.Auth, nil
+	}
+	opts := c.SignatureOptions
+	method14 := opts.Method == 0 || opts.Method == auth.MethodDigitalSignature
+	if hs := s.handshake; method14 && opts.Hash == 0 && hs.peerHashes != nil {
+		h, err := auth.ChooseHash(c.SignatureKey.Public(), hs.peerHashes)
+		if err != nil {
+			s.log.Debug("ike: no common signature hash, using the default", "peer", hs.peerHashes, "err", err)
+		} else {
+			opts.Hash = h
+		}
+	}
+	return auth.NewSignatureAuthenticator(c.SignatureKey, opts)
+}
+
+// peerSignatureHashes records the peer's SIGNATURE_HASH_ALGORITHMS
+// notification from its IKE_SA_INIT message (RFC 7427 section 4); a
+// malformed one counts as absent.
+func (s *Session) peerSignatureHashes(ps []isakmp.Payload) {
+	n := findNotify(ps, isakmp.NotifySignatureHashAlgorithms)
+	if n == nil {
+		return
+	}
+	hs, err := auth.ParseSignatureHashAlgorithms(n.Data)
+	if err != nil {
+		s.log.Debug("ike: ignoring malformed SIGNATURE_HASH_ALGORITHMS", "err", err)
+		return
+	}
+	s.handshake.peerHashes = hs
 }
 
 // verifyPeer checks the peer's ID and AUTH payloads (RFC 7296 2.15): the

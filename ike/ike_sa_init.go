@@ -26,6 +26,9 @@ type handshake struct {
 	keRetries int
 	cookieTry int
 	child     *childReq // initiator: the CHILD SA requested in IKE_AUTH
+	// peerHashes is the peer's SIGNATURE_HASH_ALGORITHMS list (RFC 7427
+	// section 4); nil if it sent none.
+	peerHashes []auth.HashAlgorithm
 }
 
 const (
@@ -213,6 +216,7 @@ func (s *Session) onInitResponse(now time.Time, h *isakmp.Header, ps []isakmp.Pa
 	hs.nr = bytes.Clone(nonce.Data)
 	hs.initResp = bytes.Clone(raw)
 	s.detectNAT(h, ps)
+	s.peerSignatureHashes(ps)
 	if err := s.installKeys(sa, c, skeyseed(prfByID(c.prf), hs.ni, hs.nr, gir), hs.ni, hs.nr); err != nil {
 		return s.failInit(err)
 	}
@@ -372,6 +376,7 @@ func (s *Session) respondInit(now time.Time, m *isakmp.Message, raw []byte) erro
 	hs := &handshake{ni: bytes.Clone(nonce.Data), nr: s.random(nonceLen), kx: kx, initReq: bytes.Clone(raw)}
 	s.handshake = hs
 	s.detectNAT(&m.Header, ps)
+	s.peerSignatureHashes(ps)
 	sa.spiR = s.newIKESPI()
 	if err := s.installKeys(sa, c, skeyseed(prfByID(c.prf), hs.ni, hs.nr, gir), hs.ni, hs.nr); err != nil {
 		return s.failInit(err)
