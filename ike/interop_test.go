@@ -102,6 +102,11 @@ type interopOpts struct {
 	// certs switches both sides to certificate authentication with keys
 	// of this kind ("ecdsa" or "rsa").
 	certs string
+	// signatureKey makes our side sign through Config.SignatureKey (the
+	// hash chosen from charon's SIGNATURE_HASH_ALGORITHMS).
+	signatureKey bool
+	// noWait: newInterop returns without waiting for the CHILD SA.
+	noWait bool
 }
 
 func newInterop(t *testing.T, o interopOpts) *interop {
@@ -114,7 +119,7 @@ func newInterop(t *testing.T, o interopOpts) *interop {
 
 	cfg := e.config(o)
 	if o.certs != "" {
-		e.setupCerts(cfg, o.certs)
+		e.setupCerts(cfg, o.certs, o.signatureKey)
 	}
 	if o.mutate != nil {
 		o.mutate(cfg)
@@ -168,7 +173,9 @@ func newInterop(t *testing.T, o interopOpts) *interop {
 		}
 		e.setSPI(spi)
 	}
-	e.waitEvent(EventChildUp, 1)
+	if !o.noWait {
+		e.waitEvent(EventChildUp, 1)
+	}
 	return e
 }
 
@@ -312,7 +319,7 @@ func (e *interop) readSW() {
 // into a swanctl directory (x509ca, x509, private) that swanctl --load-all
 // reads through SWANCTL_DIR, and switches our configuration to signatures
 // (RFC 7427) with certificate chain checks through package auth.
-func (e *interop) setupCerts(cfg *Config, kind string) {
+func (e *interop) setupCerts(cfg *Config, kind string, signatureKey bool) {
 	t := e.t
 	ca := newTestCAAt(t, time.Now()) // charon checks validity against the real clock
 	newKey := func() crypto.Signer {
@@ -331,6 +338,9 @@ func (e *interop) setupCerts(cfg *Config, kind string) {
 	}
 	ours, theirs := newKey(), newKey()
 	*cfg = *certConfig(t, cfg, ca, ours, auth.MethodDigitalSignature)
+	if signatureKey {
+		cfg.Auth, cfg.SignatureKey = nil, ours
+	}
 	dir := e.charon.Dir + "/swanctl"
 	for _, d := range []string{"x509ca", "x509", "private"} {
 		if err := os.MkdirAll(dir+"/"+d, 0o700); err != nil {
@@ -644,6 +654,60 @@ func TestInteropCertificates(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestInteropSignatureHash: with Config.SignatureKey our side signs with
+// the strongest hash in charon's SIGNATURE_HASH_ALGORITHMS (RFC 7427
+// section 4), SHA2-512, and charon verifies it, as its log says.
+func TestInteropSignatureHash(t *testing.T) {
+	for _, c := range []struct{ kind, scheme string }{
+		{"ecdsa", "ECDSA_WITH_SHA512_DER"}, {"rsa", "RSA_EMSA_PKCS1_SHA2_512"},
+	} {
+		for _, charonInitiates := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/charon-initiates-%v", c.kind, charonInitiates), func(t *testing.T) {
+				e := newInterop(t, interopOpts{ike: "aes256gcm16-prfsha256-ecp256", esp: "aes256gcm16",
+					certs: c.kind, signatureKey: true, charonInitiates: charonInitiates})
+				e.traffic(1)
+				want := "authentication of 'left.example' with " + c.scheme + " successful"
+				if !e.charon.WaitLog(want, 10*time.Second) {
+					log, _ := os.ReadFile(e.charon.LogPath())
+					t.Fatalf("charon did not log %q:\n%s", want, lastLines(string(log), 30))
+				}
+			})
+		}
+	}
+}
+
+// TestInteropInitiatorAuthFailed: charon accepts our AUTH, but we hold
+// another key for charon, so its AUTH does not verify. We report that in
+// a protected INFORMATIONAL with N(AUTHENTICATION_FAILED) (RFC 7296
+// 2.21.2); charon parses it and deletes its IKE SA.
+func TestInteropInitiatorAuthFailed(t *testing.T) {
+	e := newInterop(t, interopOpts{ike: "aes256gcm16-prfsha256-x25519", esp: "aes256gcm16", noWait: true,
+		mutate: func(cfg *Config) {
+			store := auth.NewPSKStore(auth.PSKOptions{})
+			if err := store.Add(auth.FQDN("right.example"), []byte("not the key charon uses, but long")); err != nil {
+				t.Fatal(err)
+			}
+			cfg.PeerAuth = PSKPeers(store)
+		}})
+	e.waitEvent(EventAuthFailed, 1)
+	e.waitEvent(EventIKEDown, 1)
+	if !e.charon.WaitLog("INFORMATIONAL request 2 [ N(AUTH_FAILED) ]", 10*time.Second) {
+		log, _ := os.ReadFile(e.charon.LogPath())
+		t.Fatalf("charon did not receive our AUTHENTICATION_FAILED:\n%s", lastLines(string(log), 30))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Contains(e.swSAs(), "gw:") {
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(e.charon.LogPath())
+			t.Fatalf("charon keeps its IKE SA:\n%s\nlog:\n%s", e.swSAs(), lastLines(string(log), 30))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if e.count(EventChildUp) != 0 {
+		t.Fatal("CHILD SA installed despite the failed authentication")
 	}
 }
 
