@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -314,7 +315,7 @@ func startEndpoint(t *testing.T, cfg EndpointConfig) (*Endpoint, *udpProbe) {
 }
 
 // rawMessage encodes a message with header h and payloads ps.
-func rawMessage(t *testing.T, h isakmp.Header, ps ...isakmp.Payload) []byte {
+func rawMessage(t testing.TB, h isakmp.Header, ps ...isakmp.Payload) []byte {
 	t.Helper()
 	m := isakmp.Message{Header: h, Payloads: ps}
 	b, err := m.Append(nil)
@@ -395,5 +396,56 @@ func TestEndpointUnprotectedErrors(t *testing.T) {
 		u.send(v3Req)
 		u.send(marker)
 		expectMarker(u)
+	})
+}
+
+// FuzzOneWayResponse: for any datagram whose header parses, the one-way
+// answer is nil for a response and otherwise an IKEv2 response that
+// decodes, copies SPIs, Message ID and Exchange Type, and holds one bare
+// Notify. Accept on the same bytes never panics, and a version above 2
+// never leaves an open session.
+func FuzzOneWayResponse(f *testing.F) {
+	base := rawMessage(f, isakmp.Header{InitiatorSPI: [8]byte{1}, ResponderSPI: [8]byte{2}, Version: 0x20,
+		Exchange: isakmp.ExchangeInformational, Flags: isakmp.FlagInitiator, MessageID: 9})
+	f.Add(base)
+	f.Add(withVersion(base, 0x30))
+	f.Add(withVersion(base, 0xf2))
+	f.Add(withVersion(base, 0x10))
+	resp := bytes.Clone(base)
+	resp[19] = byte(isakmp.FlagResponse)
+	f.Add(resp)
+	f.Add(base[:27])
+	s, err := NewInitiator(pskConfig(f, true, "aes128gcm16-prfsha256-x25519", "aes128gcm16"), addrI, addrR, t0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	init := s.Datagrams()[0]
+	f.Add(init)
+	f.Add(withVersion(init, 0x30))
+	rcfg := pskConfig(f, false, "aes128gcm16-prfsha256-x25519", "aes128gcm16")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var h isakmp.Header
+		if h.Parse(b) != nil {
+			return
+		}
+		out := oneWayResponse(&h, isakmp.NotifyInvalidIKESPI)
+		if h.Flags&isakmp.FlagResponse != 0 {
+			if out != nil {
+				t.Fatal("answered a response")
+			}
+		} else {
+			var m isakmp.Message
+			if err := m.Decode(out); err != nil {
+				t.Fatalf("answer does not decode: %v", err)
+			}
+			r := m.Header
+			if r.InitiatorSPI != h.InitiatorSPI || r.ResponderSPI != h.ResponderSPI || r.MessageID != h.MessageID ||
+				r.Exchange != h.Exchange || r.Flags&isakmp.FlagResponse == 0 || len(m.Payloads) != 1 {
+				t.Fatalf("answer %+v to %+v", r, h)
+			}
+		}
+		if s, err := Accept(rcfg, addrR, addrI, t0, b); err == nil && h.Major() > isakmp.MajorIKEv2 && !s.Closed() {
+			t.Fatal("a session kept for a higher major version")
+		}
 	})
 }
