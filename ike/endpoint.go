@@ -60,7 +60,10 @@ type EndpointConfig struct {
 // Endpoint runs IKE sessions over UDP: it dispatches datagrams to sessions
 // by SPI, runs their timers, moves them to the NAT-T port when NAT is
 // detected (RFC 7296 2.23) with the non-ESP marker, sends NAT keepalives,
-// and hands UDP-encapsulated ESP to the caller. Its methods are safe for
+// and hands UDP-encapsulated ESP to the caller. Requests for IKE SAs it
+// does not know, and requests of a higher IKE major version, get the
+// unprotected INVALID_IKE_SPI and INVALID_MAJOR_VERSION answers of RFC
+// 7296 1.5 within EndpointConfig.ErrorRate. Its methods are safe for
 // concurrent use; sessions live in the goroutine of Run.
 type Endpoint struct {
 	cfg      EndpointConfig

@@ -449,3 +449,38 @@ func FuzzOneWayResponse(f *testing.F) {
 		}
 	})
 }
+
+// TestOneWayResponseIgnored: an unprotected INVALID_IKE_SPI answer to an
+// outstanding request of an established IKE SA is dropped and counted;
+// the request stays outstanding and nothing is sent back (RFC 7296 1.5:
+// the receiver must not respond or change state).
+func TestOneWayResponseIgnored(t *testing.T) {
+	p := establish(t, "aes128gcm16-prfsha256-x25519", "aes128gcm16")
+	if err := p.i.RekeyIKE(p.now); err != nil {
+		t.Fatal(err)
+	}
+	out := p.i.Datagrams()
+	if len(out) != 1 {
+		t.Fatalf("%d datagrams for the rekey", len(out))
+	}
+	var h isakmp.Header
+	if err := h.Parse(out[0]); err != nil {
+		t.Fatal(err)
+	}
+	for _, nt := range []isakmp.NotifyType{isakmp.NotifyInvalidIKESPI, isakmp.NotifyInvalidMajorVersion} {
+		before := p.i.Stats()
+		p.i.Receive(p.now, oneWayResponse(&h, nt))
+		if p.i.Stats().Dropped != before.Dropped+1 {
+			t.Fatalf("%v: not counted as dropped", nt)
+		}
+		if len(p.i.Datagrams()) != 0 || len(p.i.Events()) != 0 || !p.i.Established() || p.i.sa.req == nil {
+			t.Fatalf("%v changed the session", nt)
+		}
+	}
+	// The real answer still completes the rekey.
+	p.toR = append(p.toR, out...)
+	p.run()
+	if findEvent(p.evI, EventIKERekeyed) == nil {
+		t.Fatalf("rekey did not complete: %v", kinds(p.evI))
+	}
+}
