@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ipsecgo/ipsec/isakmp"
@@ -93,5 +94,24 @@ func TestRun(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestLossIsReported: when the network loses a packet, the demo goes on,
+// reports it lost, and fails (main exits non-zero).
+func TestLossIsReported(t *testing.T) {
+	var arrived atomic.Uint64
+	testLose = func(gw string, _ []byte) bool { return gw == "B" && arrived.Add(1) == 100 }
+	t.Cleanup(func() { testLose = nil })
+	var out bytes.Buffer
+	r, err := runIKE(context.Background(), &out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if r.lost != [2]uint64{1, 0} || r.sent[0] != r.received[0]+1 {
+		t.Fatalf("lost %v, sent %v, received %v", r.lost, r.sent, r.received)
+	}
+	if err := r.check(); err == nil || !strings.Contains(err.Error(), "A -> B") || !strings.Contains(err.Error(), "1 lost") {
+		t.Fatalf("check: %v", err)
 	}
 }
