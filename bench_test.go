@@ -55,7 +55,7 @@ func BenchmarkRekey(b *testing.B) {
 	})
 	b.Run("installer", func(b *testing.B) {
 		db := sad.New(sad.Config{})
-		x := NewInstaller(db, grace)
+		x := NewInstaller(db, InstallerConfig{Grace: grace})
 		var prev *ike.ChildSA
 		for i := 0; b.Loop(); i++ {
 			c := benchChild(uint32(i))

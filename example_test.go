@@ -47,7 +47,7 @@ func ExampleESPConfigs() {
 // and deleted SAs are retired.
 func ExampleInstaller() {
 	db := sad.New(sad.Config{})
-	x := ipsec.NewInstaller(db, 0)
+	x := ipsec.NewInstaller(db, ipsec.InstallerConfig{})
 	rule := sad.OutboundKey{Rule: 1}
 	_, err := ike.NewEndpoint(ike.EndpointConfig{
 		IKEAddr:  netip.MustParseAddrPort("127.0.0.1:0"),

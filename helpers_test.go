@@ -62,14 +62,16 @@ func ikeConfig(t testing.TB, initiator bool, ikeProps, childProps string, proto 
 // pair runs an initiator and a responder session in memory, one datagram
 // at a time, so that tests can look at the state between any two.
 type pair struct {
-	t          testing.TB
-	now        time.Time
-	rcfg       *ike.Config
-	i, r       *ike.Session
-	toR, toI   [][]byte
-	evI, evR   []ike.Event
-	onEvent    func(initiator bool, ev ike.Event) // optional, called as events appear
-	deliveries int
+	t        testing.TB
+	now      time.Time
+	rcfg     *ike.Config
+	i, r     *ike.Session
+	toR, toI [][]byte
+	evI, evR []ike.Event
+	onEvent  func(initiator bool, ev ike.Event) // optional, called as events appear
+	// beforeDeliver, if set, runs before a datagram is handed to a side.
+	beforeDeliver func(toInitiator bool)
+	deliveries    int
 }
 
 func newPair(t testing.TB, icfg, rcfg *ike.Config) *pair {
@@ -108,6 +110,12 @@ func (p *pair) collect() {
 // to its receiver; it reports whether there was one.
 func (p *pair) deliverOne() bool {
 	p.t.Helper()
+	switch {
+	case len(p.toR) > 0 && p.beforeDeliver != nil:
+		p.beforeDeliver(false)
+	case len(p.toI) > 0 && p.beforeDeliver != nil:
+		p.beforeDeliver(true)
+	}
 	switch {
 	case len(p.toR) > 0:
 		d := p.toR[0]

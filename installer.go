@@ -11,8 +11,26 @@ import (
 	"github.com/ipsecgo/ipsec/sad"
 )
 
+// Defaults of InstallerConfig.
+const (
+	DefaultSettle = time.Second
+	pollInterval  = 5 * time.Millisecond
+)
+
+// InstallerConfig configures an Installer. It is a plain value; the
+// Installer copies it.
+type InstallerConfig struct {
+	// Grace is how long an inbound SA keeps accepting packets after its
+	// CHILD SA was deleted or replaced; zero means sad.DefaultGrace.
+	Grace time.Duration
+	// Settle is how long, at most, outbound traffic stays on a deleted
+	// SA whose successor has not yet received a packet from the peer;
+	// zero means DefaultSettle. It is cut to half of Grace if longer.
+	Settle time.Duration
+}
+
 // Installer keeps a sad.DB in step with the CHILD SAs that IKE negotiates:
-// it installs them when they come up, switches traffic to their
+// it installs them when they come up, moves outbound traffic to their
 // successors when they are rekeyed, and retires them when they are
 // deleted, without losing packets in flight (make before break). It is
 // safe for concurrent use.
@@ -22,31 +40,39 @@ import (
 //  1. EventChildRekeyed (or EventChildUp for a second SA of the same key):
 //     the new inbound SA is installed at once, beside the old one, so that
 //     both keys are accepted. Its outbound SA is built but held back.
-//  2. EventChildDeleted for the SA whose outbound SA carries the traffic:
-//     the held outbound SA replaces it (sad.DB.AddOutbound, atomic for
-//     the datapath), and the deleted SA's inbound SA is retired: it keeps
+//  2. The held outbound SA replaces the old one (sad.DB.AddOutbound, atomic
+//     for the datapath) as soon as its inbound half has opened a packet:
+//     the peer sends on the new SA, so it has installed it (RFC 7296
+//     section 2.8, first condition for the responder of a rekey).
+//  3. EventChildDeleted for the old SA retires its inbound SA: it keeps
 //     accepting, for the grace period, packets the peer sealed before it
-//     switched, then the database removes it.
+//     switched, then the database removes it. If no packet has arrived on
+//     the successor yet, outbound traffic stays on the old SA for at most
+//     the settle time, then moves.
 //
-// Waiting for the Delete before switching is RFC 7296 section 2.8's rule
-// for the responder of a rekey, which may send on the new SA once it has
-// received an IKE request to close the replaced one. The Installer applies
-// it on both sides: the initiator of the rekey switches when the peer has
-// answered that Delete, which proves the peer processed the CREATE_CHILD_SA
-// exchange and installed its inbound SA, even when the peer (like
-// ike.Endpoint) sends its response before it reports the new SA. The cost
-// is one round trip longer on the old outbound SA.
+// RFC 7296 section 2.8 also lets the responder of a rekey switch as soon as
+// it receives the request to delete the old SA. The Installer waits the
+// settle time instead, on both sides (its events do not say which side
+// started the rekey): ike.Endpoint sends the messages of a step before it
+// reports that step's events, so the Delete can arrive before the peer has
+// installed the new SA. Settle must be longer than that and shorter than
+// the peer's grace period.
 //
 // A deleted SA with no successor takes its outbound SA with it. Keeping the
 // inbound SA for a grace period after its Delete departs from RFC 7296
 // section 1.4.1's immediate close only for packets already on the wire.
 type Installer struct {
-	db    *sad.DB
-	grace time.Duration
+	db     *sad.DB
+	grace  time.Duration
+	settle time.Duration
 
 	mu    sync.Mutex
 	byIn  map[childID]*installed
 	byKey map[sad.OutboundKey]*route
+	timer *time.Timer // polls routes that wait to switch; nil when none do
+	// now and manual let tests drive time and polling.
+	now    func() time.Time
+	manual bool
 }
 
 // childID names a CHILD SA by its protocol and this side's inbound SPI.
@@ -59,25 +85,45 @@ type childID struct {
 type installed struct {
 	id    childID
 	key   sad.OutboundKey
-	out   sad.Spec // the outbound SA, installed only when it carries traffic
+	inSA  *sad.SA
+	out   sad.Spec // the outbound SA, installed when it carries traffic
 	outSA *sad.SA  // out once installed
 }
 
-// route is the traffic of one outbound key: the CHILD SA whose outbound
-// SA carries it, and the newer ones waiting for it to be deleted.
+// opened reports whether e's inbound SA has opened a packet.
+func (e *installed) opened() bool {
+	if s := e.inSA.ESP(); s != nil {
+		return s.Stats().Packets > 0
+	}
+	if s := e.inSA.AH(); s != nil {
+		return s.Stats().Packets > 0
+	}
+	return false
+}
+
+// route is the traffic of one outbound key: the CHILD SA whose outbound SA
+// carries it, and the newer ones waiting to take over.
 type route struct {
 	current *installed
 	pending []*installed // oldest first
+	// carrier is the outbound SA in the database for the key: current's,
+	// or, after current was deleted while successors waited (orphaned is
+	// then when), the deleted SA's until one takes over.
+	carrier  *sad.SA
+	orphaned time.Time
 }
 
-// NewInstaller returns an Installer for db. grace is how long an inbound
-// SA stays after its CHILD SA was deleted (sad.DefaultGrace if zero or
-// negative).
-func NewInstaller(db *sad.DB, grace time.Duration) *Installer {
-	if grace <= 0 {
-		grace = sad.DefaultGrace
+// NewInstaller returns an Installer for db.
+func NewInstaller(db *sad.DB, cfg InstallerConfig) *Installer {
+	if cfg.Grace <= 0 {
+		cfg.Grace = sad.DefaultGrace
 	}
-	return &Installer{db: db, grace: grace, byIn: map[childID]*installed{}, byKey: map[sad.OutboundKey]*route{}}
+	if cfg.Settle <= 0 {
+		cfg.Settle = DefaultSettle
+	}
+	cfg.Settle = min(cfg.Settle, cfg.Grace/2)
+	return &Installer{db: db, grace: cfg.Grace, settle: cfg.Settle, now: time.Now,
+		byIn: map[childID]*installed{}, byKey: map[sad.OutboundKey]*route{}}
 }
 
 // Handle applies one IKE event to the database. key names the policy rule
@@ -89,23 +135,24 @@ func NewInstaller(db *sad.DB, grace time.Duration) *Installer {
 func (x *Installer) Handle(ev ike.Event, key sad.OutboundKey) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	var err error
 	switch ev.Kind {
 	case ike.EventChildUp:
-		return x.install(ev.Child, key)
+		err = x.install(ev.Child, key)
 	case ike.EventChildRekeyed:
 		if ev.Old != nil {
 			if old := x.byIn[idOf(ev.Old)]; old != nil {
 				key = old.key
 			}
 		}
-		return x.install(ev.Child, key)
+		err = x.install(ev.Child, key)
 	case ike.EventChildDeleted:
-		if ev.Child == nil {
-			return nil
+		if ev.Child != nil {
+			err = x.remove(idOf(ev.Child))
 		}
-		return x.remove(idOf(ev.Child))
 	}
-	return nil
+	x.arm()
+	return err
 }
 
 func idOf(c *ike.ChildSA) childID { return childID{sadProto(c.Protocol), c.InboundSPI} }
@@ -124,22 +171,23 @@ func (x *Installer) install(c *ike.ChildSA, key sad.OutboundKey) error {
 	if err != nil {
 		return err
 	}
-	if _, err := x.db.AddInbound(in); err != nil {
+	inSA, err := x.db.AddInbound(in)
+	if err != nil {
 		return fmt.Errorf("ipsec: installing CHILD SA: %w", err)
 	}
-	e := &installed{id: id, key: key, out: out}
+	e := &installed{id: id, key: key, inSA: inSA, out: out}
 	x.byIn[id] = e
 	r := x.byKey[key]
 	if r == nil {
 		r = &route{}
 		x.byKey[key] = r
 	}
-	if r.current != nil && r.current.outSA.State() != sad.StateDead {
+	if r.carrier != nil && r.carrier.State() != sad.StateDead {
 		r.pending = append(r.pending, e)
 		return nil
 	}
-	// Nothing carries this key's traffic (or its SA died in the database):
-	// use the new SA at once.
+	// Nothing carries this key's traffic (or its SA died in the
+	// database): use the new SA at once.
 	return x.switchTo(r, e)
 }
 
@@ -150,13 +198,14 @@ func (x *Installer) switchTo(r *route, e *installed) error {
 		return fmt.Errorf("ipsec: installing outbound SA: %w", err)
 	}
 	e.outSA = s
-	r.current = e
+	r.current, r.carrier, r.orphaned = e, s, time.Time{}
+	r.pending = slices.DeleteFunc(r.pending, func(p *installed) bool { return p == e })
 	return nil
 }
 
-// remove retires a deleted CHILD SA's inbound SA and, if its outbound SA
-// carried traffic, hands the traffic to the newest SA waiting for it, or
-// removes the outbound SA when there is none.
+// remove retires a deleted CHILD SA's inbound SA. If its outbound SA
+// carried traffic, the traffic waits for a successor (see advance), or the
+// outbound SA goes too when there is none.
 func (x *Installer) remove(id childID) error {
 	e := x.byIn[id]
 	if e == nil {
@@ -168,26 +217,89 @@ func (x *Installer) remove(id childID) error {
 		errs = append(errs, err)
 	}
 	r := x.byKey[e.key]
-	switch {
-	case r == nil:
-	case r.current == e:
+	if r == nil {
+		return errors.Join(errs...)
+	}
+	if r.current == e {
 		r.current = nil
-		if n := len(r.pending); n > 0 {
-			// With a rekey collision (RFC 7296 2.8.1) two new SAs may
-			// wait; the newest is the one this side made last. If it is
-			// the redundant one, its own Delete follows and hands over
-			// to the other.
-			next := r.pending[n-1]
-			r.pending = r.pending[:n-1]
-			errs = append(errs, x.switchTo(r, next))
-		} else {
-			delete(x.byKey, e.key)
-			if err := x.db.DeleteOutbound(e.key); err != nil && !errors.Is(err, sad.ErrNotFound) {
-				errs = append(errs, err)
-			}
+		if len(r.pending) > 0 {
+			r.orphaned = x.now()
+			errs = append(errs, x.advance(r, r.orphaned))
 		}
-	default:
+	} else {
 		r.pending = slices.DeleteFunc(r.pending, func(p *installed) bool { return p == e })
 	}
+	if r.current == nil && len(r.pending) == 0 {
+		// No successor: the traffic has no SA any more.
+		delete(x.byKey, e.key)
+		if err := x.db.DeleteOutbound(e.key); err != nil && !errors.Is(err, sad.ErrNotFound) {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// advance moves r's traffic to a waiting successor that has received a
+// packet (the newest such), or, once the settle time after the current
+// SA's deletion has passed, to the newest successor.
+func (x *Installer) advance(r *route, now time.Time) error {
+	for i := len(r.pending) - 1; i >= 0; i-- {
+		if r.pending[i].opened() {
+			return x.switchTo(r, r.pending[i])
+		}
+	}
+	if !r.orphaned.IsZero() && len(r.pending) > 0 && !now.Before(r.orphaned.Add(x.settle)) {
+		// With a rekey collision (RFC 7296 2.8.1) two new SAs may wait;
+		// the newest is the one this side made last. If it is the
+		// redundant one, its own Delete follows and hands over again.
+		return x.switchTo(r, r.pending[len(r.pending)-1])
+	}
+	return nil
+}
+
+// waiting reports whether any route has successors waiting.
+func (x *Installer) waiting() bool {
+	for _, r := range x.byKey {
+		if len(r.pending) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// arm starts or stops the poll timer. The caller holds x.mu.
+func (x *Installer) arm() {
+	switch {
+	case x.manual:
+	case !x.waiting():
+		if x.timer != nil {
+			x.timer.Stop()
+			x.timer = nil
+		}
+	case x.timer == nil:
+		x.timer = time.AfterFunc(pollInterval, x.tick)
+	}
+}
+
+// tick is the poll timer: it advances every waiting route and rearms.
+func (x *Installer) tick() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.poll()
+	if x.timer != nil && x.waiting() {
+		x.timer.Reset(pollInterval)
+		return
+	}
+	x.timer = nil
+}
+
+// poll advances every route. The caller holds x.mu. Errors of the
+// database (which refuses an outbound SA only for an invalid lifetime,
+// checked already for its inbound half) cannot be reported to anyone here
+// and leave the route as it was.
+func (x *Installer) poll() {
+	now := x.now()
+	for _, r := range x.byKey {
+		_ = x.advance(r, now)
+	}
 }

@@ -32,7 +32,25 @@ func (c *fakeClock) add(d time.Duration) time.Time {
 	return c.t
 }
 
-const grace = 30 * time.Second
+const (
+	grace  = 30 * time.Second
+	settle = 50 * time.Millisecond
+)
+
+// newTestInstaller returns an Installer on clock whose polling the test
+// drives with poll.
+func newTestInstaller(db *sad.DB, clock *fakeClock) *Installer {
+	x := NewInstaller(db, InstallerConfig{Grace: grace, Settle: settle})
+	x.now, x.manual = clock.Now, true
+	return x
+}
+
+// poll runs the Installer's poll as its timer would.
+func poll(x *Installer) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.poll()
+}
 
 var ruleKey = sad.OutboundKey{Rule: 1}
 
@@ -43,6 +61,29 @@ type gateway struct {
 	x    *Installer
 	host netip.Addr // the host behind it that sends
 	sent int
+	// deleted is when the last EventChildDeleted arrived; switched when
+	// the outbound SPI last changed (both on the fake clock).
+	deleted, switched time.Time
+	// lag holds back the events of a step until just before the side's
+	// next datagram, as ike.Endpoint (which sends a step's messages before
+	// it reports the step's events) does when its goroutine is slow.
+	lag   bool
+	queue []ike.Event
+	clock *fakeClock
+}
+
+// apply hands the queued events to the Installer.
+func (g *gateway) apply(t *testing.T) {
+	t.Helper()
+	for _, ev := range g.queue {
+		if err := g.x.Handle(ev, ruleKey); err != nil {
+			t.Fatalf("%s: Handle(%v): %v", g.name, ev.Kind, err)
+		}
+		if ev.Kind == ike.EventChildDeleted {
+			g.deleted = g.clock.Now()
+		}
+	}
+	g.queue = nil
 }
 
 // installed runs an in-memory IKE pair whose events drive an Installer on
@@ -59,7 +100,7 @@ func newInstalledPair(t *testing.T, childProps string) *installedPair {
 	clock := &fakeClock{t: t0}
 	gw := func(name string, host netip.Addr) *gateway {
 		db := sad.New(sad.Config{Clock: clock})
-		return &gateway{name: name, db: db, x: NewInstaller(db, grace), host: host}
+		return &gateway{name: name, db: db, x: newTestInstaller(db, clock), host: host, clock: clock}
 	}
 	ip := &installedPair{clock: clock, a: gw("A", hostI), b: gw("B", hostR)}
 	ip.pair = newPair(t, ikeConfig(t, true, ikeProps, childProps, isakmp.ProtocolESP, ike.Tunnel),
@@ -69,8 +110,16 @@ func newInstalledPair(t *testing.T, childProps string) *installedPair {
 		if initiator {
 			g = ip.a
 		}
-		if err := g.x.Handle(ev, ruleKey); err != nil {
-			t.Fatalf("%s: Handle(%v): %v", g.name, ev.Kind, err)
+		g.queue = append(g.queue, ev)
+		if !g.lag {
+			g.apply(t)
+		}
+	}
+	ip.beforeDeliver = func(toInitiator bool) {
+		if toInitiator {
+			ip.a.apply(t)
+		} else {
+			ip.b.apply(t)
 		}
 	}
 	ip.run(nil)
@@ -129,6 +178,8 @@ type flow struct {
 func (f *flow) step() {
 	f.t.Helper()
 	a, b := f.ip.a, f.ip.b
+	poll(a.x)
+	poll(b.x)
 	for _, d := range []struct{ from, to *gateway }{{a, b}, {b, a}} {
 		if err := d.to.open(d.from.seal(f.t, d.to.host)); err != nil {
 			f.t.Fatalf("after %d IKE datagrams: %s -> %s: %v", f.ip.deliveries, d.from.name, d.to.name, err)
@@ -138,10 +189,27 @@ func (f *flow) step() {
 	f.checked++
 	if s := a.outSPI(); len(f.spisA) == 0 || f.spisA[len(f.spisA)-1] != s {
 		f.spisA = append(f.spisA, s)
+		a.switched = f.ip.clock.Now()
 	}
 	if s := b.outSPI(); len(f.spisB) == 0 || f.spisB[len(f.spisB)-1] != s {
 		f.spisB = append(f.spisB, s)
+		b.switched = f.ip.clock.Now()
 	}
+}
+
+// settle steps the fake clock a millisecond at a time, checking the
+// datapath at each, until both sides send on SAs other than those given
+// (or the settle time has long passed).
+func (f *flow) settle(oldA, oldB uint32) {
+	f.t.Helper()
+	for i := 0; f.ip.a.outSPI() == oldA || f.ip.b.outSPI() == oldB; i++ {
+		if i > 3*int(settle/time.Millisecond) {
+			f.t.Fatalf("no switch %v after the rekey: A sends on %#x, B on %#x", 3*settle, f.ip.a.outSPI(), f.ip.b.outSPI())
+		}
+		f.ip.clock.add(time.Millisecond)
+		f.step()
+	}
+	f.step()
 }
 
 // deliverLate opens every packet kept back by step.
@@ -156,13 +224,26 @@ func (f *flow) deliverLate() {
 }
 
 // TestInstallerRekey rekeys a CHILD SA (with PFS) while checking the
-// datapath after every IKE datagram: packets sealed at any moment open on
-// the other side at once, and packets sealed at any moment but delivered
-// after the rekey (still on the wire) open too. Each side switches its
-// outbound SA exactly once, to the new CHILD SA, and keeps the old inbound
-// SA only for the grace period.
+// datapath after every IKE datagram and every millisecond of the settle
+// time: packets sealed at any moment open on the other side at once, and
+// packets sealed at any moment but delivered after the rekey (still on the
+// wire) open too. It does so with each side's events reported promptly,
+// or held back until the side's next IKE datagram (as ike.Endpoint may:
+// it sends a step's messages before reporting its events). Each side
+// switches its outbound SA exactly once, to the new CHILD SA, and keeps
+// the old inbound SA only for the grace period.
 func TestInstallerRekey(t *testing.T) {
+	for _, lag := range []struct {
+		name string
+		a, b bool
+	}{{"prompt", false, false}, {"initiator-lags", true, false}, {"responder-lags", false, true}, {"both-lag", true, true}} {
+		t.Run(lag.name, func(t *testing.T) { testInstallerRekey(t, lag.a, lag.b) })
+	}
+}
+
+func testInstallerRekey(t *testing.T, lagA, lagB bool) {
 	ip := newInstalledPair(t, "aes128gcm16-x25519")
+	ip.a.lag, ip.b.lag = lagA, lagB
 	old := last(ip.evI, ike.EventChildUp).Child
 	f := &flow{t: t, ip: ip}
 	f.step()
@@ -171,27 +252,47 @@ func TestInstallerRekey(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	ip.run(f.step)
+	// 10 ms between IKE datagrams: A gets the Delete response 10 ms after
+	// B got the Delete request.
+	ip.run(func() { ip.clock.add(10 * time.Millisecond); f.step() })
 	f.step()
+	ip.a.apply(t)
+	ip.b.apply(t)
 	newA := last(ip.evI, ike.EventChildRekeyed).Child
 	if newA.PFS != isakmp.GroupCurve25519 {
 		t.Fatalf("rekey without PFS: %v", newA.PFS)
 	}
+	if last(ip.evI, ike.EventChildDeleted) == nil || last(ip.evR, ike.EventChildDeleted) == nil {
+		t.Fatal("the old CHILD SA was not deleted")
+	}
+	// Neither side has seen a packet on the new SA, so both still send on
+	// the old one, which the peer keeps for its grace period.
+	if ip.a.outSPI() != old.OutboundSPI || ip.b.outSPI() != old.InboundSPI {
+		t.Fatalf("switched before any packet arrived on the new SA or the settle time passed: A %#x, B %#x",
+			ip.a.outSPI(), ip.b.outSPI())
+	}
+	f.settle(old.OutboundSPI, old.InboundSPI)
 	if want := []uint32{old.OutboundSPI, newA.OutboundSPI}; fmt.Sprint(f.spisA) != fmt.Sprint(want) {
 		t.Fatalf("A's outbound SPIs %x, want %x", f.spisA, want)
 	}
 	if want := []uint32{old.InboundSPI, newA.InboundSPI}; fmt.Sprint(f.spisB) != fmt.Sprint(want) {
 		t.Fatalf("B's outbound SPIs %x, want %x", f.spisB, want)
 	}
-	t.Logf("datapath checked at %d points of the rekey", f.checked)
+	// Each side waited the settle time after the Delete, or switched on
+	// the peer's first packet on the new SA (so after the peer switched).
+	for _, g := range [][2]*gateway{{ip.a, ip.b}, {ip.b, ip.a}} {
+		if waited := g[0].switched.Sub(g[0].deleted); waited < settle && g[0].switched.Before(g[1].switched) {
+			t.Fatalf("%s switched %v after the Delete, before the settle time and before %s", g[0].name, waited, g[1].name)
+		}
+	}
+	t.Logf("datapath checked at %d points of the rekey; A switched %v and B %v after their Deletes", f.checked,
+		ip.a.switched.Sub(ip.a.deleted), ip.b.switched.Sub(ip.b.deleted))
 	for _, g := range []*gateway{ip.a, ip.b} {
 		if st := g.db.Stats(); st.Inbound != 2 || st.Outbound != 1 {
 			t.Fatalf("%s during grace: %+v", g.name, st)
 		}
 	}
 	f.deliverLate()
-	// A packet the peer sealed with the old SA, arriving after the grace
-	// period, finds no SA.
 	stale := f.ip.b.db.Inbound(sad.ProtoESP, old.OutboundSPI, netip.Addr{})
 	if stale == nil || stale.State() != sad.StateRetired {
 		t.Fatalf("B's old inbound SA: %v", stale)
@@ -220,7 +321,12 @@ func TestInstallerCollision(t *testing.T) {
 	f.step()
 	ip.session(true, func(s *ike.Session) { s.RekeyChild(ip.now, ci.InboundSPI) })
 	ip.session(false, func(s *ike.Session) { s.RekeyChild(ip.now, cr.InboundSPI) })
-	ip.run(f.step)
+	ip.run(func() { ip.clock.add(10 * time.Millisecond); f.step() })
+	f.step()
+	f.settle(ci.OutboundSPI, cr.OutboundSPI)
+	// The redundant SA may have carried traffic for a moment; after its
+	// Delete, traffic settles on the survivor.
+	ip.clock.add(settle)
 	f.step()
 	f.deliverLate()
 	now := ip.clock.add(grace + time.Second)
@@ -294,7 +400,7 @@ func TestInstallerDelete(t *testing.T) {
 // without a CHILD SA.
 func TestInstallerHandleErrors(t *testing.T) {
 	_, ci, _ := negotiate(t, "aes128gcm16", isakmp.ProtocolESP, ike.Tunnel)
-	x := NewInstaller(sad.New(sad.Config{}), 0)
+	x := NewInstaller(sad.New(sad.Config{}), InstallerConfig{})
 	if err := x.Handle(ike.Event{Kind: ike.EventChildUp, Child: ci}, ruleKey); err != nil {
 		t.Fatal(err)
 	}
@@ -313,5 +419,42 @@ func TestInstallerHandleErrors(t *testing.T) {
 	other.InboundSPI++
 	if err := x.Handle(ike.Event{Kind: ike.EventChildDeleted, Child: &other}, ruleKey); err != nil {
 		t.Fatalf("deleting an SA never installed: %v", err)
+	}
+}
+
+// TestInstallerTimer: with the real clock and timer, a held outbound SA
+// takes over by itself once the settle time after the old SA's Delete has
+// passed, and the timer stops when nothing waits.
+func TestInstallerTimer(t *testing.T) {
+	db := sad.New(sad.Config{})
+	x := NewInstaller(db, InstallerConfig{Grace: time.Second, Settle: 20 * time.Millisecond})
+	c1, c2 := benchChild(1), benchChild(2)
+	for _, ev := range []ike.Event{
+		{Kind: ike.EventChildUp, Child: c1},
+		{Kind: ike.EventChildRekeyed, Child: c2, Old: c1},
+		{Kind: ike.EventChildDeleted, Child: c1},
+	} {
+		if err := x.Handle(ev, ruleKey); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for db.Outbound(ruleKey, sad.Flow{}).SPI() != c2.OutboundSPI {
+		if time.Now().After(deadline) {
+			t.Fatal("the new SA never took over")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for {
+		x.mu.Lock()
+		idle := x.timer == nil
+		x.mu.Unlock()
+		if idle {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the poll timer keeps running with nothing to wait for")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -58,6 +58,7 @@ const (
 	window        = 16                   // packets in flight per direction
 	stall         = 500 * time.Millisecond
 	grace         = 10 * time.Second // how long a replaced inbound SA accepts late packets
+	settle        = 200 * time.Millisecond
 	timeout       = 20 * time.Second // for the whole of part 1
 )
 
@@ -113,7 +114,9 @@ func newGateway(name, host string, responder *ike.Config) (*gateway, error) {
 	// The database ticks often so that lifetimes are applied promptly;
 	// nothing in the demo runs long enough to reach one.
 	g.db = sad.New(sad.Config{TickInterval: 100 * time.Millisecond})
-	g.x = ipsec.NewInstaller(g.db, grace)
+	// The Installer moves outbound traffic to a rekeyed SA once a packet
+	// has arrived on it, or settle after the old SA's Delete.
+	g.x = ipsec.NewInstaller(g.db, ipsec.InstallerConfig{Grace: grace, Settle: settle})
 	lo := netip.MustParseAddr("127.0.0.1")
 	ep, err := ike.NewEndpoint(ike.EndpointConfig{
 		// Port 0: the kernel picks free ports for IKE (normally 500) and
@@ -157,6 +160,14 @@ func (g *gateway) event(k ike.EventKind) *ike.Event {
 		}
 	}
 	return nil
+}
+
+// outSPI is the SPI of the outbound SA that carries the rule's traffic.
+func (g *gateway) outSPI() uint32 {
+	if sa := g.db.Outbound(rule, sad.Flow{}); sa != nil {
+		return sa.SPI()
+	}
+	return 0
 }
 
 // Outer headers that esp.Seal writes in tunnel mode with UDP
@@ -337,6 +348,11 @@ func runIKE(ctx context.Context, w io.Writer) (*report, error) {
 	}
 	r.newChild = a.event(ike.EventChildRekeyed).Child
 	fmt.Fprintf(w, "CHILD SA rekeyed (%v key exchange, PFS) while packets flowed: %s\n", r.newChild.PFS, childText(r.newChild))
+	if err := waitFor(ctx, a, b, "the switch to the new SA", func() bool {
+		return a.outSPI() == r.newChild.OutboundSPI && b.outSPI() == r.newChild.InboundSPI
+	}); err != nil {
+		return fail(err)
+	}
 	markA, markB := a.sent.Load(), b.sent.Load()
 	if err := waitFor(ctx, a, b, "packets after the rekey", func() bool {
 		return a.sent.Load() >= markA+packetsAfter && b.sent.Load() >= markB+packetsAfter
