@@ -39,24 +39,26 @@ type InstallerConfig struct {
 //
 //  1. EventChildRekeyed (or EventChildUp for a second SA of the same key):
 //     the new inbound SA is installed at once, beside the old one, so that
-//     both keys are accepted. Its outbound SA is built but held back.
-//  2. The held outbound SA replaces the old one (sad.DB.AddOutbound, atomic
+//     both keys are accepted. Its outbound SA is built but held back; the
+//     old SA, still valid, carries the traffic.
+//  2. EventChildDeleted for the old SA retires its inbound SA: it keeps
+//     accepting, for the grace period, packets the peer sealed before it
+//     switched, then the database removes it.
+//  3. The held outbound SA replaces the old one (sad.DB.AddOutbound, atomic
 //     for the datapath) as soon as its inbound half has opened a packet:
 //     the peer sends on the new SA, so it has installed it (RFC 7296
-//     section 2.8, first condition for the responder of a rekey).
-//  3. EventChildDeleted for the old SA retires its inbound SA: it keeps
-//     accepting, for the grace period, packets the peer sealed before it
-//     switched, then the database removes it. If no packet has arrived on
-//     the successor yet, outbound traffic stays on the old SA for at most
-//     the settle time, then moves.
+//     section 2.8, the first condition for the responder of a rekey). If
+//     no packet comes, it takes over at the latest Settle after the
+//     Delete.
 //
 // RFC 7296 section 2.8 also lets the responder of a rekey switch as soon as
-// it receives the request to delete the old SA. The Installer waits the
-// settle time instead, on both sides (its events do not say which side
-// started the rekey): ike.Endpoint sends the messages of a step before it
-// reports that step's events, so the Delete can arrive before the peer has
-// installed the new SA. Settle must be longer than that and shorter than
-// the peer's grace period.
+// it receives the request to delete the old SA. The Installer waits for a
+// packet or the settle time instead, on both sides (its events do not say
+// which side started the rekey): ike.Endpoint sends the messages of a step
+// before it reports that step's events, so the Delete can arrive before
+// the peer has installed the new SA. Settle must be longer than that and
+// shorter than the peer's grace period. While the Installer waits, it
+// polls the new SA's counter every few milliseconds from a timer.
 //
 // A deleted SA with no successor takes its outbound SA with it. Keeping the
 // inbound SA for a grace period after its Delete departs from RFC 7296
@@ -257,10 +259,11 @@ func (x *Installer) advance(r *route, now time.Time) error {
 	return nil
 }
 
-// waiting reports whether any route has successors waiting.
+// waiting reports whether any route lost its current SA while successors
+// wait to take over.
 func (x *Installer) waiting() bool {
 	for _, r := range x.byKey {
-		if len(r.pending) > 0 {
+		if !r.orphaned.IsZero() && len(r.pending) > 0 {
 			return true
 		}
 	}
@@ -293,13 +296,15 @@ func (x *Installer) tick() {
 	x.timer = nil
 }
 
-// poll advances every route. The caller holds x.mu. Errors of the
+// poll advances every waiting route. The caller holds x.mu. Errors of the
 // database (which refuses an outbound SA only for an invalid lifetime,
 // checked already for its inbound half) cannot be reported to anyone here
 // and leave the route as it was.
 func (x *Installer) poll() {
 	now := x.now()
 	for _, r := range x.byKey {
-		_ = x.advance(r, now)
+		if !r.orphaned.IsZero() {
+			_ = x.advance(r, now)
+		}
 	}
 }
