@@ -2,10 +2,13 @@ package ipsec
 
 import (
 	"bytes"
+	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/ipsecgo/ipsec/ike"
 	"github.com/ipsecgo/ipsec/isakmp"
+	"github.com/ipsecgo/ipsec/sad"
 )
 
 // mirror returns the peer's view of CHILD SA c: directions swapped.
@@ -97,6 +100,109 @@ func FuzzChildSpecs(f *testing.F) {
 		}
 		if err != nil || !bytes.HasSuffix(got, []byte("fuzz")) {
 			t.Fatalf("open: %v", err)
+		}
+	})
+}
+
+// FuzzInstallerModel drives an Installer with arbitrary sequences of CHILD
+// SAs coming up, being rekeyed and being deleted (in any order, also
+// deleting SAs twice or out of turn), and time passing, and checks it
+// against a model of which CHILD SAs are alive: every live SA's inbound
+// half is installed and mature; a key with live SAs has an outbound SA,
+// which once the settle time has passed belongs to a live SA of that key;
+// a key without live SAs has none; a deleted SA's inbound half is never
+// mature.
+func FuzzInstallerModel(f *testing.F) {
+	f.Add([]byte{0, 1, 5, 2, 6})       // up, rekey, delete old, settle
+	f.Add([]byte{0, 3, 0x10, 1, 2, 2}) // two keys, rekey, deletes
+	f.Add([]byte{0, 1, 1, 2, 0x12, 6, 2, 2, 6})
+	f.Add([]byte{2, 2, 0, 2, 2, 0, 6})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		// Each step checks every SA made so far: keep runs short.
+		ops = ops[:min(len(ops), 64)]
+		clock := &fakeClock{t: t0}
+		db := sad.New(sad.Config{Clock: clock})
+		x := newTestInstaller(db, clock)
+		type child struct {
+			c    *ike.ChildSA
+			key  sad.OutboundKey
+			live bool
+		}
+		var all []*child
+		next := uint32(0)
+		newChild := func(key sad.OutboundKey) *child {
+			next++
+			ch := &child{c: benchChild(next), key: key, live: true}
+			all = append(all, ch)
+			return ch
+		}
+		pickLive := func(b byte) *child {
+			var live []*child
+			for _, c := range all {
+				if c.live {
+					live = append(live, c)
+				}
+			}
+			if len(live) == 0 {
+				return nil
+			}
+			return live[int(b)%len(live)]
+		}
+		settled := true
+		for i, op := range ops {
+			arg := op >> 3
+			var err error
+			switch op & 7 {
+			case 0, 3: // a new CHILD SA for key 0 or 1
+				ch := newChild(sad.OutboundKey{Rule: uint32(arg & 1)})
+				err = x.Handle(ike.Event{Kind: ike.EventChildUp, Child: ch.c}, ch.key)
+			case 1, 4: // rekey a live SA
+				old := pickLive(arg)
+				if old == nil {
+					continue
+				}
+				ch := newChild(old.key)
+				err = x.Handle(ike.Event{Kind: ike.EventChildRekeyed, Child: ch.c, Old: old.c}, sad.OutboundKey{Rule: 99})
+			case 2, 5: // delete any SA, live or not
+				if len(all) == 0 {
+					continue
+				}
+				ch := all[int(arg)%len(all)]
+				ch.live = false
+				settled = false
+				err = x.Handle(ike.Event{Kind: ike.EventChildDeleted, Child: ch.c}, sad.OutboundKey{})
+			case 6, 7: // time passes beyond the settle time
+				clock.add(settle)
+				poll(x)
+				settled = true
+			}
+			if err != nil {
+				t.Fatalf("op %d (%#x): %v", i, op, err)
+			}
+			liveKeys := map[sad.OutboundKey][]uint32{}
+			for _, c := range all {
+				in := db.Inbound(sad.ProtoESP, c.c.InboundSPI, netip.Addr{})
+				if c.live {
+					liveKeys[c.key] = append(liveKeys[c.key], c.c.OutboundSPI)
+					if in == nil || in.State() != sad.StateMature {
+						t.Fatalf("op %d: live SA %#x: inbound %v", i, c.c.InboundSPI, in)
+					}
+				} else if in != nil && in.State() == sad.StateMature {
+					t.Fatalf("op %d: deleted SA %#x still mature", i, c.c.InboundSPI)
+				}
+			}
+			for _, key := range []sad.OutboundKey{{Rule: 0}, {Rule: 1}} {
+				out := db.Outbound(key, sad.Flow{})
+				spis := liveKeys[key]
+				switch {
+				case len(spis) == 0 && out != nil:
+					t.Fatalf("op %d: key %v has no live SA but outbound %v", i, key, out)
+				case len(spis) > 0 && out == nil:
+					t.Fatalf("op %d: key %v has live SAs %x but no outbound SA", i, key, spis)
+				case len(spis) > 0 && settled && !slices.Contains(spis, out.SPI()):
+					t.Fatalf("op %d: key %v sends on %#x, live SAs %x", i, key, out.SPI(), spis)
+				}
+			}
 		}
 	})
 }
