@@ -23,12 +23,13 @@ func benchChild(n uint32) *ike.ChildSA {
 // BenchmarkRekey measures one CHILD SA rekey as the SAD sees it: install
 // the new SA and retire the old one. The baseline makes the same sad calls
 // directly (ChildSpecs, AddInbound, AddOutbound, RetireInbound); the
-// Installer adds its bookkeeping from two IKE events. Both then delete the
+// Installer adds its bookkeeping from two IKE events and one poll after the
+// settle time (on a fake clock). Both then delete the
 // retired inbound SA at once, as if its grace period had passed, so that
 // the database keeps one SA each way.
 func BenchmarkRekey(b *testing.B) {
 	b.Run("baseline=sad-calls", func(b *testing.B) {
-		db := sad.New(sad.Config{})
+		db := sad.New(sad.Config{Clock: &fakeClock{t: t0}})
 		var prev *ike.ChildSA
 		for i := 0; b.Loop(); i++ {
 			c := benchChild(uint32(i))
@@ -54,8 +55,9 @@ func BenchmarkRekey(b *testing.B) {
 		}
 	})
 	b.Run("installer", func(b *testing.B) {
-		db := sad.New(sad.Config{})
-		x := NewInstaller(db, InstallerConfig{Grace: grace})
+		clock := &fakeClock{t: t0}
+		db := sad.New(sad.Config{Clock: clock})
+		x := newTestInstaller(db, clock)
 		var prev *ike.ChildSA
 		for i := 0; b.Loop(); i++ {
 			c := benchChild(uint32(i))
@@ -69,6 +71,13 @@ func BenchmarkRekey(b *testing.B) {
 			if prev != nil {
 				if err := x.Handle(ike.Event{Kind: ike.EventChildDeleted, Child: prev}, ruleKey); err != nil {
 					b.Fatal(err)
+				}
+				// No packet arrives on the new SA here: it takes over
+				// when the settle time has passed.
+				clock.add(settle)
+				poll(x)
+				if db.Outbound(ruleKey, sad.Flow{}).SPI() != c.OutboundSPI {
+					b.Fatal("no switch")
 				}
 				// The retired inbound SA would leave after the grace
 				// period; remove it now so both runs keep one SA.
