@@ -285,6 +285,9 @@ func runIKE(ctx context.Context, w io.Writer) (*report, error) {
 	}
 	b, err := newGateway("B", "10.2.0.7", rcfg)
 	if err != nil {
+		closed, cancel := context.WithCancel(ctx)
+		cancel()
+		a.ep.Run(closed) // closes A's sockets
 		return nil, err
 	}
 	a.peer, b.peer = b, a
