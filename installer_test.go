@@ -458,3 +458,60 @@ func TestInstallerTimer(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestInstallerAH: AH CHILD SAs go into the database under ProtoAH, and a
+// rekey moves traffic over as for ESP.
+func TestInstallerAH(t *testing.T) {
+	const ikeProps = "aes256gcm16-prfsha256-x25519"
+	p := newPair(t, ikeConfig(t, true, ikeProps, "sha256-x25519", isakmp.ProtocolAH, ike.Tunnel),
+		ikeConfig(t, false, ikeProps, "sha256-x25519", isakmp.ProtocolAH, ike.Tunnel))
+	clock := &fakeClock{t: t0}
+	dbs := [2]*sad.DB{sad.New(sad.Config{Clock: clock}), sad.New(sad.Config{Clock: clock})}
+	xs := [2]*Installer{newTestInstaller(dbs[0], clock), newTestInstaller(dbs[1], clock)}
+	p.onEvent = func(initiator bool, ev ike.Event) {
+		i := 1
+		if initiator {
+			i = 0
+		}
+		if err := xs[i].Handle(ev, ruleKey); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.run(nil)
+	// send seals a packet on side i and opens it on the other; the AH SPI
+	// follows the 20-byte outer IPv4 header and 4 bytes of AH.
+	send := func(i int) uint32 {
+		t.Helper()
+		out := dbs[i].Outbound(ruleKey, sad.Flow{})
+		if out == nil || out.Proto() != sad.ProtoAH {
+			t.Fatalf("side %d: outbound %v", i, out)
+		}
+		wire, err := out.Seal(nil, udp4(hostI, hostR, []byte("signed")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		spi := uint32(wire[24])<<24 | uint32(wire[25])<<16 | uint32(wire[26])<<8 | uint32(wire[27])
+		in := dbs[1-i].Inbound(sad.ProtoAH, spi, netip.Addr{})
+		if in == nil {
+			t.Fatalf("side %d: no inbound AH SA %#x", 1-i, spi)
+		}
+		if _, err := in.Open(wire); err != nil {
+			t.Fatalf("side %d: %v", 1-i, err)
+		}
+		return spi
+	}
+	old := send(0)
+	send(1)
+	p.session(true, func(s *ike.Session) { s.RekeyChild(p.now, last(p.evI, ike.EventChildUp).Child.InboundSPI) })
+	p.run(func() { send(0); send(1) })
+	clock.add(settle)
+	poll(xs[1]) // the settle time has passed for both sides
+	send(1)
+	poll(xs[0])
+	if send(0) == old {
+		t.Fatal("A still signs with the old AH SA")
+	}
+	if c := last(p.evI, ike.EventChildRekeyed); c == nil || c.Child.PFS != isakmp.GroupCurve25519 {
+		t.Fatalf("AH rekey: %v", c)
+	}
+}
