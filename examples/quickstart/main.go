@@ -95,7 +95,7 @@ type gateway struct {
 	x     *ipsec.Installer
 	peer  *gateway
 	natt  netip.AddrPort // this endpoint's NAT-T socket
-	errCh chan error     // the first installation error
+	errCh chan error     // the first installation or streaming error
 
 	mu     sync.Mutex
 	events []ike.Event
@@ -138,14 +138,21 @@ func newGateway(name, host string, responder *ike.Config) (*gateway, error) {
 // onEvent runs in the endpoint's goroutine for every IKE event: the
 // Installer installs, switches and retires SAs in the SAD.
 func (g *gateway) onEvent(ev ike.Event) {
+	if err := g.x.Handle(ev, rule); err != nil {
+		g.fail(fmt.Errorf("gateway %s: %v: %w", g.name, ev.Kind, err))
+	}
+	// Recorded after the Installer is done with it: whoever waits for
+	// the event finds the SAD updated.
 	g.mu.Lock()
 	g.events = append(g.events, ev)
 	g.mu.Unlock()
-	if err := g.x.Handle(ev, rule); err != nil {
-		select {
-		case g.errCh <- fmt.Errorf("gateway %s: %v: %w", g.name, ev.Kind, err):
-		default:
-		}
+}
+
+// fail records the first error of g for waitFor.
+func (g *gateway) fail(err error) {
+	select {
+	case g.errCh <- err:
+	default:
 	}
 }
 
@@ -320,12 +327,15 @@ func runIKE(ctx context.Context, w io.Writer) (*report, error) {
 
 	// Stream both ways; rekey once packetsBefore have gone each way.
 	stop := make(chan struct{})
-	streamErr := make(chan error, 2)
 	var streams sync.WaitGroup
 	for _, g := range []*gateway{a, b} {
-		streams.Go(func() { streamErr <- g.stream(ctx, stop) })
+		streams.Go(func() {
+			if err := g.stream(ctx, stop); err != nil {
+				g.fail(err)
+			}
+		})
 	}
-	stopStreams := func() { close(stop); streams.Wait(); close(streamErr) }
+	stopStreams := func() { close(stop); streams.Wait() }
 	fail := func(err error) (*report, error) {
 		stopStreams()
 		return nil, err
@@ -363,9 +373,11 @@ func runIKE(ctx context.Context, w io.Writer) (*report, error) {
 		return fail(err)
 	}
 	stopStreams()
-	for err := range streamErr {
-		if err != nil {
+	for _, g := range []*gateway{a, b} {
+		select {
+		case err := <-g.errCh:
 			return nil, err
+		default:
 		}
 	}
 	// An attacker (here: us) replays a captured packet each way: the

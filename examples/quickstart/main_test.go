@@ -17,7 +17,9 @@ import (
 // that agree between the senders, the receivers and both SADs.
 func TestIKEDemo(t *testing.T) {
 	var out bytes.Buffer
-	r, err := runIKE(context.Background(), &out)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	r, err := runIKE(ctx, &out)
 	t.Log("\n" + out.String())
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +106,9 @@ func TestLossIsReported(t *testing.T) {
 	testLose = func(gw string, _ []byte) bool { return gw == "B" && arrived.Add(1) == 100 }
 	t.Cleanup(func() { testLose = nil })
 	var out bytes.Buffer
-	r, err := runIKE(context.Background(), &out)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	r, err := runIKE(ctx, &out)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
