@@ -54,10 +54,12 @@ type InstallerConfig struct {
 // RFC 7296 section 2.8 also lets the responder of a rekey switch as soon as
 // it receives the request to delete the old SA. The Installer waits for a
 // packet or the settle time instead, on both sides (its events do not say
-// which side started the rekey): ike.Endpoint sends the messages of a step
-// before it reports that step's events, so the Delete can arrive before
-// the peer has installed the new SA. Settle must be longer than that and
-// shorter than the peer's grace period. While the Installer waits, it
+// which side started the rekey): a peer whose event handling lags its
+// messages (one that queues events to another goroutine, or another
+// implementation) may send the Delete before it has installed the new SA.
+// ike.Endpoint itself reports a step's events before it sends the step's
+// messages. Settle must be longer than such a lag and shorter than the
+// peer's grace period. While the Installer waits, it
 // polls the new SA's counter every few milliseconds from a timer.
 //
 // A deleted SA with no successor takes its outbound SA with it. Keeping the

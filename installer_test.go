@@ -65,8 +65,8 @@ type gateway struct {
 	// the outbound SPI last changed (both on the fake clock).
 	deleted, switched time.Time
 	// lag holds back the events of a step until just before the side's
-	// next datagram, as ike.Endpoint (which sends a step's messages before
-	// it reports the step's events) does when its goroutine is slow.
+	// next datagram, as a driver that hands events to another goroutine
+	// (or a slow peer implementation) may.
 	lag   bool
 	queue []ike.Event
 	clock *fakeClock
@@ -228,8 +228,8 @@ func (f *flow) deliverLate() {
 // time: packets sealed at any moment open on the other side at once, and
 // packets sealed at any moment but delivered after the rekey (still on the
 // wire) open too. It does so with each side's events reported promptly,
-// or held back until the side's next IKE datagram (as ike.Endpoint may:
-// it sends a step's messages before reporting its events). Each side
+// or held back until the side's next IKE datagram (as a driver that
+// handles events on another goroutine may). Each side
 // switches its outbound SA exactly once, to the new CHILD SA, and keeps
 // the old inbound SA only for the grace period.
 func TestInstallerRekey(t *testing.T) {

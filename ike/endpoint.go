@@ -37,8 +37,10 @@ type EndpointConfig struct {
 	// Responder, if set, answers IKE_SA_INIT requests with this
 	// configuration; without it the endpoint only initiates.
 	Responder *Config
-	// Events receives every session event, from the endpoint's goroutine.
-	// It must not block for long.
+	// Events receives every session event, from the endpoint's goroutine,
+	// before the datagrams of the same step are sent: a CHILD SA installed
+	// here is in place when the peer learns of it. It must not block for
+	// long.
 	Events func(Event)
 	// ESP receives ESP packets that arrived on the NAT-T socket
 	// (UDP-encapsulated ESP, RFC 3948), one at a time from the goroutine
@@ -430,7 +432,7 @@ func (e *Endpoint) accept(now time.Time, d datagram, b []byte, key halfOpenKey) 
 	e.flush(now, es)
 }
 
-// flush sends what the session produced, reports its events, moves it to
+// flush reports the session's events, sends what it produced, moves it to
 // NAT-T when NAT was detected, and forgets it when it is closed.
 func (e *Endpoint) flush(now time.Time, es *epSession) {
 	s := es.s
@@ -439,6 +441,15 @@ func (e *Endpoint) flush(now time.Time, es *epSession) {
 		// the responder follows when a request arrives there.
 		es.natt = true
 		s.SetPath(e.nattAddr, es.remoteNATT)
+	}
+	// Events first: the caller installs a new CHILD SA (or retires an old
+	// one) before the message that lets the peer use it, or tells it the
+	// old one is gone, leaves this host (RFC 7296 2.8: the responder's
+	// inbound SA must be ready when its CREATE_CHILD_SA response arrives).
+	for _, ev := range s.Events() {
+		if e.cfg.Events != nil {
+			e.cfg.Events(ev)
+		}
 	}
 	_, remote := s.Path()
 	for _, d := range s.Datagrams() {
@@ -455,11 +466,6 @@ func (e *Endpoint) flush(now time.Time, es *epSession) {
 			e.log.Debug("ike: endpoint: send", "to", remote, "err", err)
 		}
 		es.lastSent = now
-	}
-	for _, ev := range s.Events() {
-		if e.cfg.Events != nil {
-			e.cfg.Events(ev)
-		}
 	}
 	if s.Established() {
 		for k, v := range e.halfOpen {
