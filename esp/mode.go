@@ -66,7 +66,11 @@ func (sa *SA) Seal(dst, pkt []byte) ([]byte, error) {
 		out[hdr.nhOff] = protoUDP
 		sa.fillUDP(out, hdr, out[hdrRoom:])
 	}
-	hdr.setLengths(out)
+	if sa.mode == Tunnel && !hdr.v6 {
+		sa.outer.finishIPv4(out)
+	} else {
+		hdr.setLengths(out)
+	}
 	sa.bytes.Add(uint64(len(payload)))
 	return dst, nil
 }
@@ -108,6 +112,21 @@ func (sa *SA) writeOuter(out, inner []byte, seq uint64) ipPacket {
 type outerTemplate struct {
 	hdr [ipv6Hdr]byte
 	ipPacket
+	sum uint32 // IPv4: the template's share of the header checksum
+}
+
+// finishIPv4 sets the total length and the header checksum of an outer IPv4
+// header written from the template, adding only the fields that vary to the
+// template's precomputed sum (RFC 1071 section 2: the sum is associative).
+func (t *outerTemplate) finishIPv4(pkt []byte) {
+	h := pkt[:ipv4MinHdr]
+	binary.BigEndian.PutUint16(h[2:], uint16(len(pkt)))
+	sum := t.sum + uint32(h[1]) + uint32(len(pkt)) + uint32(binary.BigEndian.Uint16(h[4:])) +
+		uint32(binary.BigEndian.Uint16(h[6:])) + uint32(h[9])
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	binary.BigEndian.PutUint16(h[10:], ^uint16(sum))
 }
 
 func newOuterTemplate(src, dst netip.Addr) outerTemplate {
@@ -118,6 +137,12 @@ func newOuterTemplate(src, dst netip.Addr) outerTemplate {
 		copy(t.hdr[12:], s[:])
 		copy(t.hdr[16:], d[:])
 		t.ipPacket = ipPacket{hdrLen: ipv4MinHdr, nhOff: ipv4Proto}
+		// Version/IHL and TTL, then the addresses; TOS, length, ID,
+		// flags and protocol are added per packet.
+		t.sum = uint32(t.hdr[0])<<8 + uint32(t.hdr[8])<<8
+		for i := 12; i < 20; i += 2 {
+			t.sum += uint32(binary.BigEndian.Uint16(t.hdr[i:]))
+		}
 		return t
 	}
 	t.hdr[0], t.hdr[7] = 0x60, defaultTTL

@@ -290,7 +290,7 @@ func (sa *SA) OpenESP(esp []byte) (payload []byte, nextHeader uint8, err error) 
 func (sa *SA) openESP(b, scratch []byte) ([]byte, uint8, error) {
 	t := sa.t
 	minLen := hdrLen + t.ivLen + trailerLen + t.icvLen
-	if len(b) < minLen || (len(b)-hdrLen-t.ivLen-t.icvLen)%t.align != 0 {
+	if len(b) < minLen || (len(b)-hdrLen-t.ivLen-t.icvLen)&(t.align-1) != 0 {
 		sa.malformed.Add(1)
 		return nil, 0, ErrMalformed
 	}

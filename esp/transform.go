@@ -57,7 +57,7 @@ type transform struct {
 	salt   [saltLen]byte
 	ivLen  int
 	icvLen int
-	align  int // the ciphertext's alignment (RFC 4303 section 2.4)
+	align  int // the ciphertext's alignment (RFC 4303 section 2.4): 4, 8 or 16
 	esn    bool
 
 	newMAC func() hash.Hash // nil for AEADs
@@ -182,7 +182,7 @@ func (t *transform) newWorker() *worker {
 // overhead returns the bytes ESP adds around a payload of n bytes, and the
 // padding length within them.
 func (t *transform) overhead(n int) (total, pad int) {
-	pad = (t.align - (n+trailerLen)%t.align) % t.align
+	pad = -(n + trailerLen) & (t.align - 1) // align is a power of two
 	return hdrLen + t.ivLen + pad + trailerLen + t.icvLen, pad
 }
 
