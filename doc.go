@@ -51,6 +51,21 @@
 // installs CHILD SAs into the SAD and retires old ones after the rekey
 // overlap.
 //
+// # Wiring IKE to the SAD
+//
+// This package holds the little glue that only a package importing
+// everything can hold. [ESPConfigs] and [AHConfigs] turn a CHILD SA that
+// package ike negotiated into the inbound and outbound esp.Config or
+// ah.Config (keys taken from KEYMAT in the order of RFC 7296 section 2.17);
+// [ChildSpecs] wraps them as sad.Spec values. An [Installer] keeps a
+// sad.DB in step with ike events, make-before-break: on a rekey the new
+// inbound SA is installed at once, outbound switches to the new SA when a
+// packet arrives on it (RFC 7296 section 2.8) or a settle time after the
+// old SA's Delete, and the old inbound SA is retired after a grace period
+// so that packets already on the wire still open. examples/quickstart shows
+// the whole path: two ike.Endpoints on loopback, ESP in UDP (RFC 3948), a
+// rekey with PFS while packets flow, no packet lost.
+//
 // # Glossary: Windows IPsec terms and RFC 4301 terms
 //
 //	Windows Server 2003              RFC 4301 / this library
