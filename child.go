@@ -94,16 +94,18 @@ func AHConfigs(c *ike.ChildSA) (in, out ah.Config, err error) {
 
 // ChildSpecs builds the transforms of a negotiated CHILD SA (ESP or AH)
 // and returns them as the specs of its inbound and outbound SA, ready for
-// sad.DB.AddInbound and sad.DB.AddOutbound. Both carry the CHILD SA's hard
-// lifetime as a time limit, a safety net in case IKE neither rekeys nor
-// deletes the SA in time; the soft limit is IKE's business (it rekeys at
-// ChildSA.SoftLifetime), so the specs carry none, and IKEv2 negotiates no
-// byte or packet limits.
+// sad.DB.AddInbound and sad.DB.AddOutbound. Both carry the CHILD SA's soft
+// and hard lifetimes as time limits (RFC 4301 section 4.4.2.1), so that the
+// SAD shows them, reports EventSoftExpire and removes an SA that IKE
+// neither rekeyed nor deleted in time. The IKE session rekeys on its own
+// timer at the soft lifetime: a caller should not start a second rekey on
+// a time-based soft expiry, only on byte or packet limits it adds itself
+// (IKEv2 negotiates none).
 func ChildSpecs(c *ike.ChildSA) (in, out sad.Spec, err error) {
 	if c == nil {
 		return in, out, fmt.Errorf("%w: no CHILD SA", ErrProtocol)
 	}
-	life := &sad.Lifetime{HardTime: max(c.HardLifetime, 0)}
+	life := &sad.Lifetime{SoftTime: max(c.SoftLifetime, 0), HardTime: max(c.HardLifetime, 0)}
 	in.Lifetime, out.Lifetime = life, life
 	switch c.Protocol {
 	case isakmp.ProtocolESP:

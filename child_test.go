@@ -179,8 +179,8 @@ func TestChildSpecsThroughSAD(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if in.Lifetime == nil || in.Lifetime.HardTime != c.HardLifetime || in.Lifetime.SoftTime != 0 {
-					t.Fatalf("lifetime %+v, CHILD SA hard lifetime %v", in.Lifetime, c.HardLifetime)
+				if in.Lifetime == nil || in.Lifetime.HardTime != c.HardLifetime || in.Lifetime.SoftTime != c.SoftLifetime || c.SoftLifetime <= 0 || c.SoftLifetime >= c.HardLifetime {
+					t.Fatalf("lifetime %+v, CHILD SA soft %v hard %v", in.Lifetime, c.SoftLifetime, c.HardLifetime)
 				}
 				if _, err := dbs[k].AddInbound(in); err != nil {
 					t.Fatal(err)
