@@ -1,7 +1,3 @@
-// Package seqno is the outbound sequence number counter shared by ESP and
-// AH: atomic, starting at 1, and never wrapping (RFC 4303 section 3.3.3,
-// RFC 4302 section 3.3.2): when the space is used up, the SA must be
-// rekeyed.
 package seqno
 
 import (
