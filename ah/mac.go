@@ -10,6 +10,8 @@ import (
 	"crypto/sha512"
 	"errors"
 	"hash"
+
+	"github.com/ipsecgo/ipsec/internal/xcbc"
 )
 
 // GMAC sizes (RFC 4543 sections 3.1 and 4).
@@ -22,12 +24,11 @@ const (
 // authenticator computes an ICV. Its methods are safe for concurrent use:
 // per-computation state lives in the worker passed in.
 type authenticator struct {
-	alg  Integrity
-	p    params
-	hmac func() hash.Hash // HMAC algorithms
-	xcbc *xcbcKey         // AES-XCBC-MAC-96
-	gcm  cipher.AEAD      // AES-GMAC: GCM with empty plaintext
-	salt [gmacSaltLen]byte
+	alg    Integrity
+	p      params
+	newMAC func() hash.Hash // HMAC algorithms and AES-XCBC-MAC-96
+	gcm    cipher.AEAD      // AES-GMAC: GCM with empty plaintext
+	salt   [gmacSaltLen]byte
 }
 
 func newAuthenticator(alg Integrity, key []byte) (*authenticator, error) {
@@ -41,15 +42,15 @@ func newAuthenticator(alg Integrity, key []byte) (*authenticator, error) {
 	a := &authenticator{alg: alg, p: p}
 	k := append([]byte(nil), key...)
 	if h := hmacHash(alg); h != nil {
-		a.hmac = func() hash.Hash { return hmac.New(h, k) }
+		a.newMAC = func() hash.Hash { return hmac.New(h, k) }
 	}
 	switch alg {
 	case IntegAESXCBC96:
-		x, err := newXCBC(k)
+		x, err := xcbc.NewKey(k)
 		if err != nil {
 			return nil, err
 		}
-		a.xcbc = x
+		a.newMAC = func() hash.Hash { return xcbc.NewMAC(x) }
 	case IntegAES128GMAC, IntegAES192GMAC, IntegAES256GMAC:
 		n := len(k) - gmacSaltLen
 		b, err := aes.NewCipher(k[:n])
@@ -86,7 +87,6 @@ func hmacHash(alg Integrity) func() hash.Hash {
 type worker struct {
 	h     hash.Hash
 	sum   [sha512.Size]byte
-	x     xcbcState
 	nonce [12]byte
 	seqHi [4]byte // ESN high-order bits appended for the ICV
 	save  []byte  // the header bytes that are zeroed during the computation
@@ -95,8 +95,8 @@ type worker struct {
 
 func (a *authenticator) newWorker() *worker {
 	w := &worker{}
-	if a.hmac != nil {
-		w.h = a.hmac()
+	if a.newMAC != nil {
+		w.h = a.newMAC()
 	}
 	return w
 }
@@ -108,16 +108,11 @@ func (a *authenticator) newWorker() *worker {
 // aliases w and is at least a.p.icvLen bytes long.
 func (a *authenticator) compute(w *worker, data, tail, iv []byte) []byte {
 	switch {
-	case a.hmac != nil:
+	case a.newMAC != nil:
 		w.h.Reset()
 		w.h.Write(data)
 		w.h.Write(tail)
 		return w.h.Sum(w.sum[:0])
-	case a.xcbc != nil:
-		w.x.reset()
-		w.x.write(a.xcbc, data)
-		w.x.write(a.xcbc, tail)
-		return w.x.sum(a.xcbc)
 	default:
 		// RFC 4543 section 3.2: the nonce is the salt followed by the IV;
 		// everything is authenticated data and nothing is encrypted.

@@ -1,21 +1,21 @@
 package ike
 
 import (
-	"github.com/ipsecgo/ipsec/isakmp"
-
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
 	"errors"
 	"hash"
+
+	"github.com/ipsecgo/ipsec/internal/xcbc"
+	"github.com/ipsecgo/ipsec/isakmp"
 )
 
 const (
 	maxPRFPlusRounds  = 255
-	xcbcBlockSize     = 16
-	xcbcKeySize       = 16
-	xcbcPRFOutputSize = 16
+	xcbcKeySize       = xcbc.KeySize
+	xcbcPRFOutputSize = xcbc.Size
 )
 
 var errPRFPlusTooLong = errors.New("ike: prf+ output longer than 255 PRF blocks")
@@ -89,3 +89,8 @@ func (p *prfAlg) prfPlus(key, seed []byte, n int) ([]byte, error) {
 	}
 	return out[:n], nil
 }
+
+// newXCBCPRF is AES-XCBC-PRF-128 (RFC 4434) as a hash.Hash: AES-XCBC-MAC
+// (RFC 3566) under a key prepared by RFC 4434's key rule. With a 128-bit key
+// it is also the untruncated AES-XCBC-96 integrity MAC.
+func newXCBCPRF(key []byte) hash.Hash { return xcbc.NewMAC(xcbc.NewPRFKey(key)) }
