@@ -1,6 +1,10 @@
 package ah
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/ipsecgo/ipsec/internal/csum"
+)
 
 // IP protocol numbers (IANA "Assigned Internet Protocol Numbers").
 const (
@@ -281,16 +285,7 @@ func zeroMutable(pkt []byte, info *ipInfo) {
 
 // ipv4Checksum returns the Internet checksum (RFC 791, RFC 1071) of an IPv4
 // header whose checksum field is zero.
-func ipv4Checksum(h []byte) uint16 {
-	var s uint32
-	for i := 0; i+1 < len(h); i += 2 {
-		s += uint32(h[i])<<8 | uint32(h[i+1])
-	}
-	for s > 0xffff {
-		s = s&0xffff + s>>16
-	}
-	return ^uint16(s)
-}
+func ipv4Checksum(h []byte) uint16 { return csum.Checksum(h, 0) }
 
 // setIPv4Checksum recomputes the header checksum of the IPv4 header h.
 func setIPv4Checksum(h []byte) {

@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+
+	"github.com/ipsecgo/ipsec/internal/csum"
 )
 
 // suites lists every supported cipher/integrity pairing with its key sizes.
@@ -82,7 +84,7 @@ func ipv4Packet(src, dst netip.Addr, n int) []byte {
 	p[8], p[9] = 61, protoUDP
 	copy(p[12:], src.AsSlice())
 	copy(p[16:], dst.AsSlice())
-	binary.BigEndian.PutUint16(p[10:], checksum(p[:20], 0))
+	binary.BigEndian.PutUint16(p[10:], csum.Checksum(p[:20], 0))
 	u := p[20:]
 	binary.BigEndian.PutUint16(u[0:], 1234)
 	binary.BigEndian.PutUint16(u[2:], 5678)
@@ -90,7 +92,7 @@ func ipv4Packet(src, dst netip.Addr, n int) []byte {
 	for i := range n {
 		u[8+i] = byte(i)
 	}
-	binary.BigEndian.PutUint16(u[6:], checksum(u, pseudoHeaderSum(src, dst, protoUDP, len(u))))
+	binary.BigEndian.PutUint16(u[6:], csum.Checksum(u, pseudoHeaderSum(src, dst, protoUDP, len(u))))
 	return p
 }
 
@@ -120,7 +122,7 @@ func ipv6Packet(src, dst netip.Addr, n int, exts ...uint8) []byte {
 	for i := range n {
 		u[8+i] = byte(i)
 	}
-	binary.BigEndian.PutUint16(u[6:], checksum(u, pseudoHeaderSum(src, dst, protoUDP, len(u))))
+	binary.BigEndian.PutUint16(u[6:], csum.Checksum(u, pseudoHeaderSum(src, dst, protoUDP, len(u))))
 	p = append(p, u...)
 	binary.BigEndian.PutUint16(p[4:], uint16(len(p)-40))
 	return p
@@ -197,7 +199,7 @@ func roundTrip(t *testing.T, cfg Config, mk func(int) []byte) {
 				t.Fatalf("DSCP/ECN not copied: outer %#x inner %#x", tosOf(buf), tosOf(pkt))
 			}
 		}
-		if buf[0]>>4 == 4 && checksum(buf[:int(buf[0]&0xf)*4], 0) != 0 {
+		if buf[0]>>4 == 4 && csum.Checksum(buf[:int(buf[0]&0xf)*4], 0) != 0 {
 			t.Fatalf("bad IPv4 header checksum")
 		}
 		got, err := in.Open(bytes.Clone(buf))
@@ -355,7 +357,7 @@ func craft(sa *SA, src, dst netip.Addr, mangle func(pt []byte)) []byte {
 
 func fixV4(p []byte) {
 	p[10], p[11] = 0, 0
-	binary.BigEndian.PutUint16(p[10:], checksum(p[:20], 0))
+	binary.BigEndian.PutUint16(p[10:], csum.Checksum(p[:20], 0))
 }
 
 // TestAuthBeforeReplayUpdate checks that a forged packet with a fresh
@@ -460,7 +462,7 @@ func TestTransportNATChecksum(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := got[20:]
-	if checksum(u, pseudoHeaderSum(natted, v4b, protoUDP, len(u))) != 0 {
+	if csum.Checksum(u, pseudoHeaderSum(natted, v4b, protoUDP, len(u))) != 0 {
 		t.Fatalf("inner UDP checksum not fixed")
 	}
 }

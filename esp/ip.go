@@ -3,6 +3,8 @@ package esp
 import (
 	"encoding/binary"
 	"net/netip"
+
+	"github.com/ipsecgo/ipsec/internal/csum"
 )
 
 // Sizes and offsets of the IP and UDP headers this package reads and writes.
@@ -119,27 +121,7 @@ func (p ipPacket) setLengths(b []byte) {
 	}
 	binary.BigEndian.PutUint16(b[2:4], uint16(len(b)))
 	b[ipv4Csum], b[ipv4Csum+1] = 0, 0
-	binary.BigEndian.PutUint16(b[ipv4Csum:], checksum(b[:p.hdrLen], 0))
-}
-
-// checksum returns the Internet checksum (RFC 1071) of b, starting from the
-// partial sum initial.
-func checksum(b []byte, initial uint32) uint16 {
-	sum := uint64(initial)
-	for len(b) >= 4 {
-		sum += uint64(binary.BigEndian.Uint32(b))
-		b = b[4:]
-	}
-	// The tail (0 to 3 bytes) is a final, zero-padded 32-bit word.
-	var tail [4]byte
-	copy(tail[:], b)
-	sum += uint64(binary.BigEndian.Uint32(tail[:]))
-	// Fold the 32-bit words into 16 bits (RFC 1071 section 4.1: the sum
-	// is independent of word size as long as carries are folded back).
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return ^uint16(sum)
+	binary.BigEndian.PutUint16(b[ipv4Csum:], csum.Checksum(b[:p.hdrLen], 0))
 }
 
 // pseudoHeaderSum returns the partial sum of the TCP/UDP pseudo-header (RFC

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+
+	"github.com/ipsecgo/ipsec/internal/csum"
 )
 
 // Seal protects the IP packet pkt and appends the result, a complete IP
@@ -163,7 +165,7 @@ func (sa *SA) fillUDP(pkt []byte, ip ipPacket, udp []byte) {
 	udp[6], udp[7] = 0, 0
 	if ip.v6 {
 		src, dst := addrs(pkt, true)
-		c := checksum(udp, pseudoHeaderSum(src, dst, protoUDP, len(udp)))
+		c := csum.Checksum(udp, pseudoHeaderSum(src, dst, protoUDP, len(udp)))
 		if c == 0 {
 			c = 0xffff
 		}
@@ -269,7 +271,7 @@ func fixTransportChecksum(pkt []byte, ip ipPacket, proto uint8) {
 	}
 	src, dst := addrs(pkt, ip.v6)
 	l4[off], l4[off+1] = 0, 0
-	c := checksum(l4, pseudoHeaderSum(src, dst, proto, len(l4)))
+	c := csum.Checksum(l4, pseudoHeaderSum(src, dst, proto, len(l4)))
 	if c == 0 && proto == protoUDP {
 		c = 0xffff
 	}

@@ -1,11 +1,11 @@
-package esp
+package csum
 
 import (
 	"math/rand/v2"
 	"testing"
 )
 
-// checksumRef is RFC 1071 over 16-bit words, the reference for checksum.
+// checksumRef is RFC 1071 over 16-bit words, the reference for Checksum.
 func checksumRef(b []byte, initial uint32) uint16 {
 	sum := initial
 	for len(b) >= 2 {
@@ -33,8 +33,8 @@ func TestChecksumDifferential(t *testing.T) {
 			}
 		}
 		init := r.Uint32() >> r.IntN(32)
-		if got, want := checksum(b, init), checksumRef(b, init); got != want {
-			t.Fatalf("checksum(%x, %d) = %#x, reference %#x", b, init, got, want)
+		if got, want := Checksum(b, init), checksumRef(b, init); got != want {
+			t.Fatalf("Checksum(%x, %d) = %#x, reference %#x", b, init, got, want)
 		}
 	}
 }
