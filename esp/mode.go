@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/ipsecgo/ipsec/internal/csum"
 )
@@ -50,7 +51,7 @@ func (sa *SA) Seal(dst, pkt []byte) ([]byte, error) {
 	n := len(payload) + tfc
 	total, pad := sa.t.overhead(n)
 	start := len(dst)
-	dst = growLen(dst, espOff+total+n)
+	dst = slices.Grow(dst, espOff+total+n)[:start+espOff+total+n]
 	out := dst[start:]
 	sa.layoutESP(out[espOff:], payload, tfc, pad, nh, seq)
 	// The header area is not written yet: the transform may use it as

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 
 	"github.com/ipsecgo/ipsec/internal/replay"
@@ -247,7 +248,7 @@ func (sa *SA) sealESP(dst, payload []byte, tfc int, nextHeader uint8, seq uint64
 	n := len(payload) + tfc
 	total, pad := sa.t.overhead(n)
 	start := len(dst)
-	dst = growLen(dst, total+n)
+	dst = slices.Grow(dst, total+n)[:start+total+n]
 	b := dst[start:]
 	sa.layoutESP(b, payload, tfc, pad, nextHeader, seq)
 	sa.t.seal(b, seq, nil)
@@ -337,14 +338,4 @@ func (sa *SA) openESP(b, scratch []byte) ([]byte, uint8, error) {
 		return nil, nh, ErrDummy
 	}
 	return pt[:n], nh, nil
-}
-
-// growLen extends b by n bytes, reallocating only when its capacity is short.
-func growLen(b []byte, n int) []byte {
-	if cap(b)-len(b) < n {
-		nb := make([]byte, len(b), 2*cap(b)+n)
-		copy(nb, b)
-		b = nb
-	}
-	return b[:len(b)+n]
 }
