@@ -113,7 +113,6 @@ type SA struct {
 	spiBytes   [4]byte
 	mode       Mode
 	outer      outerTemplate // tunnel mode
-	esn        bool
 	tfcPadTo   int
 	sport      uint16
 	dport      uint16
@@ -177,7 +176,7 @@ func newSA(cfg Config) (*SA, error) {
 	}
 	sa := &SA{
 		spi: cfg.SPI, mode: cfg.Mode,
-		esn: cfg.ESN, tfcPadTo: cfg.TFCPadTo, sport: cfg.EncapSrcPort, dport: cfg.EncapDstPort,
+		tfcPadTo: cfg.TFCPadTo, sport: cfg.EncapSrcPort, dport: cfg.EncapDstPort,
 		t: t, window: w,
 	}
 	sa.seq.Init(cfg.ESN)
@@ -301,7 +300,7 @@ func (sa *SA) openESP(b, scratch []byte) ([]byte, uint8, error) {
 	}
 	low := binary.BigEndian.Uint32(b[4:8])
 	seq := uint64(low)
-	if sa.esn {
+	if sa.t.esn {
 		seq = sa.window.InferSeq(low) // RFC 4303 Appendix A2.2
 	}
 	// RFC 4303 section 3.4.3: a cheap replay check before the ICV, and the
