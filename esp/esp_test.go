@@ -334,19 +334,10 @@ func TestOpenRejects(t *testing.T) {
 func craft(sa *SA, src, dst netip.Addr, mangle func(pt []byte)) []byte {
 	inner := ipv4Packet(v4b, v4a, 51)
 	seq, _ := sa.nextSeq()
-	total, pad := sa.t.overhead(len(inner))
-	b := make([]byte, total+len(inner))
-	copy(b, sa.spiBytes[:])
-	binary.BigEndian.PutUint32(b[4:], uint32(seq))
-	off := hdrLen + sa.t.ivLen
-	off += copy(b[off:], inner)
-	for i := 1; i <= pad; i++ {
-		b[off] = byte(i)
-		off++
-	}
-	b[off], b[off+1] = byte(pad), protoIPv4
+	b := make([]byte, sa.t.overhead(len(inner))+len(inner))
+	sa.layoutESP(b, inner, 0, protoIPv4, seq)
 	mangle(b[hdrLen+sa.t.ivLen : len(b)-sa.t.icvLen])
-	sa.t.seal(b, seq, nil)
+	sa.t.seal(b, 0, seq)
 	outer := ipv4Packet(src, dst, 0)[:20]
 	outer[9] = protoESP
 	p := append(outer, b...)

@@ -32,12 +32,13 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
+	replay := bytes.Clone(wire) // Open works in place: keep a copy to replay
 	got, err := in.Open(wire)
 	if err != nil {
 		panic(err)
 	}
 	fmt.Printf("delivered %q, %d bytes on the wire for %d inside\n", got[20:], len(wire), len(inner))
-	_, err = in.Open(wire) // the same packet again
+	_, err = in.Open(replay) // the same packet again
 	fmt.Println(err)
 	// Output:
 	// delivered "ping", 80 bytes on the wire for 24 inside

@@ -18,9 +18,9 @@ const (
 	defaultTTL  = 64
 )
 
-// ipPacket is what the mode code needs to know about an IP packet.
+// ipPacket is what the mode code needs to know about an IP packet. It has
+// four fields so that the compiler keeps it in registers.
 type ipPacket struct {
-	v6 bool
 	// hdrLen is the length of the part that stays in front of ESP in
 	// transport mode: the IPv4 header with options, or the IPv6 header and
 	// the extension headers that precede ESP (RFC 4303 section 3.1.1).
@@ -31,10 +31,18 @@ type ipPacket struct {
 	// total is the packet's length from its own header; bytes beyond it
 	// (link padding, TFC padding) are not part of the packet.
 	total int
-	// fragment is set for IPv4 fragments and IPv6 packets with a Fragment
-	// header.
-	fragment bool
+	flags ipFlags
 }
+
+type ipFlags uint8
+
+const (
+	flagV6       ipFlags = 1 << iota
+	flagFragment         // an IPv4 fragment, or IPv6 with a Fragment header
+)
+
+func (p ipPacket) v6() bool       { return p.flags&flagV6 != 0 }
+func (p ipPacket) fragment() bool { return p.flags&flagFragment != 0 }
 
 // parseIP checks an IP header and the lengths that relate to it. For IPv6,
 // espOrder selects where the walk stops: true stops where ESP would be
@@ -55,8 +63,11 @@ func parseIP(b []byte, espOrder bool) (ipPacket, bool) {
 		if ihl < ipv4MinHdr || total < ihl || total > len(b) {
 			return ipPacket{}, false
 		}
-		frag := binary.BigEndian.Uint16(b[6:8])&0x3fff != 0 // MF or an offset
-		return ipPacket{hdrLen: ihl, nhOff: ipv4Proto, total: total, fragment: frag}, true
+		p := ipPacket{hdrLen: ihl, nhOff: ipv4Proto, total: total}
+		if binary.BigEndian.Uint16(b[6:8])&0x3fff != 0 { // MF or an offset
+			p.flags = flagFragment
+		}
+		return p, true
 	case 6:
 		if len(b) < ipv6Hdr {
 			return ipPacket{}, false
@@ -66,7 +77,7 @@ func parseIP(b []byte, espOrder bool) (ipPacket, bool) {
 		if plen == 0 || total > len(b) { // jumbograms (RFC 2675) are not supported
 			return ipPacket{}, false
 		}
-		p := ipPacket{v6: true, hdrLen: ipv6Hdr, nhOff: ipv6NextHdr, total: total}
+		p := ipPacket{hdrLen: ipv6Hdr, nhOff: ipv6NextHdr, total: total, flags: flagV6}
 		for {
 			nh := b[p.nhOff]
 			var extLen int
@@ -78,7 +89,7 @@ func parseIP(b []byte, espOrder bool) (ipPacket, bool) {
 				extLen = (int(b[p.hdrLen+1]) + 1) * 8
 			case protoFragment:
 				extLen = 8
-				p.fragment = true
+				p.flags |= flagFragment
 			default:
 				return p, true
 			}
@@ -98,24 +109,34 @@ func parseIP(b []byte, espOrder bool) (ipPacket, bool) {
 	return ipPacket{}, false
 }
 
-// innerLen checks that p starts with an IP header of the version that next
-// header nh (4 or 41) announces, and returns the packet's length from it.
-func innerLen(p []byte, nh uint8) (int, bool) {
-	switch {
-	case nh == protoIPv4 && len(p) >= ipv4MinHdr && p[0]>>4 == 4:
-		n := int(binary.BigEndian.Uint16(p[2:4]))
-		return n, n >= int(p[0]&0x0f)*4 && n >= ipv4MinHdr && n <= len(p)
-	case nh == protoIPv6 && len(p) >= ipv6Hdr && p[0]>>4 == 6:
-		n := ipv6Hdr + int(binary.BigEndian.Uint16(p[4:6]))
-		return n, n > ipv6Hdr && n <= len(p)
+// innerPacket checks that p starts with an IPv4 or IPv6 header and returns
+// the packet's length from it and the protocol number that carries it (4 or
+// 41). Bytes beyond that length (TFC padding) are not part of the packet.
+func innerPacket(p []byte) (n int, nh uint8, ok bool) {
+	if len(p) == 0 {
+		return 0, 0, false
 	}
-	return 0, false
+	switch p[0] >> 4 {
+	case 4:
+		if len(p) < ipv4MinHdr {
+			return 0, 0, false
+		}
+		n = int(binary.BigEndian.Uint16(p[2:4]))
+		return n, protoIPv4, n >= int(p[0]&0x0f)*4 && n >= ipv4MinHdr && n <= len(p)
+	case 6:
+		if len(p) < ipv6Hdr {
+			return 0, 0, false
+		}
+		n = ipv6Hdr + int(binary.BigEndian.Uint16(p[4:6]))
+		return n, protoIPv6, n > ipv6Hdr && n <= len(p) // no jumbograms (RFC 2675)
+	}
+	return 0, 0, false
 }
 
 // setLengths rewrites the length fields of an IP header in b (and the IPv4
 // checksum) for a packet that is now len(b) bytes long.
 func (p ipPacket) setLengths(b []byte) {
-	if p.v6 {
+	if p.v6() {
 		binary.BigEndian.PutUint16(b[4:6], uint16(len(b)-ipv6Hdr))
 		return
 	}

@@ -15,13 +15,45 @@ import (
 // section 3.1.1); in tunnel mode pkt becomes the inner packet of a new outer
 // header from TunnelSrc to TunnelDst (section 3.1.2). With UDP encapsulation
 // configured, ESP is carried in UDP (RFC 3948 section 2). Seal does not
+// modify pkt, which must not overlap dst's spare capacity, and does not
 // allocate when dst has room.
 func (sa *SA) Seal(dst, pkt []byte) ([]byte, error) {
+	if sa.mode == Tunnel {
+		return sa.sealTunnel(dst, pkt)
+	}
+	return sa.sealTransport(dst, pkt)
+}
+
+func (sa *SA) sealTunnel(dst, pkt []byte) ([]byte, error) {
+	n, nh, ok := innerPacket(pkt)
+	if !ok {
+		return dst, fmt.Errorf("%w: not an IP packet", ErrMalformed)
+	}
+	seq, err := sa.nextSeq()
+	if err != nil {
+		return dst, err
+	}
+	espOff := sa.outer.hdrLen + sa.udpLen
+	tfc := max(0, sa.tfcPadTo-n)
+	dst, out := sa.grow(dst, espOff, n+tfc)
+	sa.layoutESP(out[espOff:], pkt[:n], tfc, nh, seq)
+	// The header area is not written yet: the transform may use it as
+	// scratch, then the headers go in.
+	sa.t.seal(out, espOff, seq)
+	sa.writeOuter(out, pkt, seq)
+	if sa.udpLen != 0 {
+		sa.fillUDP(out, sa.outer.v6, out[sa.outer.hdrLen:])
+	}
+	sa.bytes.Add(uint64(n))
+	return dst, nil
+}
+
+func (sa *SA) sealTransport(dst, pkt []byte) ([]byte, error) {
 	ip, ok := parseIP(pkt, true)
 	if !ok {
 		return dst, fmt.Errorf("%w: not an IP packet", ErrMalformed)
 	}
-	if sa.mode == Transport && ip.fragment {
+	if ip.fragment() {
 		// RFC 4303 section 3.3: ESP is applied before fragmentation.
 		return dst, fmt.Errorf("%w: transport mode cannot protect a fragment", ErrMalformed)
 	}
@@ -29,107 +61,85 @@ func (sa *SA) Seal(dst, pkt []byte) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	// The headers in front of ESP: the outer header in tunnel mode, the
-	// packet's own in transport mode; then UDP when encapsulating.
-	var payload []byte
-	var nh uint8
-	hdrRoom, tfc := ip.hdrLen, 0
-	if sa.mode == Tunnel {
-		payload, nh = pkt[:ip.total], protoIPv4
-		if ip.v6 {
-			nh = protoIPv6
-		}
-		tfc = max(0, sa.tfcPadTo-len(payload))
-		hdrRoom = sa.outer.hdrLen
-	} else {
-		payload, nh = pkt[ip.hdrLen:ip.total], pkt[ip.nhOff]
+	payload := pkt[ip.hdrLen:ip.total]
+	espOff := ip.hdrLen + sa.udpLen
+	dst, out := sa.grow(dst, espOff, len(payload))
+	sa.layoutESP(out[espOff:], payload, 0, pkt[ip.nhOff], seq)
+	sa.t.seal(out, espOff, seq)
+	copy(out, pkt[:ip.hdrLen])
+	out[ip.nhOff] = protoESP
+	if sa.udpLen != 0 {
+		out[ip.nhOff] = protoUDP
+		sa.fillUDP(out, ip.v6(), out[ip.hdrLen:])
 	}
-	espOff := hdrRoom
-	if sa.sport != 0 {
-		espOff += udpHdr
-	}
-	n := len(payload) + tfc
-	total, pad := sa.t.overhead(n)
-	start := len(dst)
-	dst = slices.Grow(dst, espOff+total+n)[:start+espOff+total+n]
-	out := dst[start:]
-	sa.layoutESP(out[espOff:], payload, tfc, pad, nh, seq)
-	// The header area is not written yet: the transform may use it as
-	// scratch, then the headers go in.
-	sa.t.seal(out[espOff:], seq, out[:espOff])
-	var hdr ipPacket
-	if sa.mode == Tunnel {
-		hdr = sa.writeOuter(out, pkt, seq)
-	} else {
-		copy(out, pkt[:ip.hdrLen])
-		hdr = ip
-	}
-	out[hdr.nhOff] = protoESP
-	if sa.sport != 0 {
-		out[hdr.nhOff] = protoUDP
-		sa.fillUDP(out, hdr, out[hdrRoom:])
-	}
-	if sa.mode == Tunnel && !hdr.v6 {
-		sa.outer.finishIPv4(out)
-	} else {
-		hdr.setLengths(out)
-	}
+	ip.setLengths(out)
 	sa.bytes.Add(uint64(len(payload)))
 	return dst, nil
 }
 
-// writeOuter writes the outer header of tunnel mode for inner packet inner
-// at the start of out
-// (RFC 4301 section 5.1.2: DSCP copied from the inner header, ECN copied as
-// in RFC 6040's normal mode, DF copied from an inner IPv4 header).
+// grow extends dst by an ESP packet for n bytes of payload and TFC padding,
+// behind espOff bytes of headers, and returns it and the new part.
+func (sa *SA) grow(dst []byte, espOff, n int) ([]byte, []byte) {
+	total := espOff + sa.t.overhead(n) + n
+	start := len(dst)
+	dst = slices.Grow(dst, total)[:start+total]
+	return dst, dst[start:]
+}
+
+// writeOuter writes the outer IP header of tunnel mode for the inner packet
+// inner at the start of out, from the SA's template. RFC 4301 section 5.1.2:
+// DSCP is copied from the inner header, ECN as in RFC 6040's normal mode, DF
+// from an inner IPv4 header.
 //
 // The IPv4 identification is the low 16 bits of the sequence number: unique
 // per SA for as long as a counter would be (RFC 6864 section 4).
-func (sa *SA) writeOuter(out, inner []byte, seq uint64) ipPacket {
-	var tos uint8
-	var df bool
+func (sa *SA) writeOuter(out, inner []byte, seq uint64) {
+	o := &sa.outer
+	proto := uint8(protoESP)
+	if sa.udpLen != 0 {
+		proto = protoUDP
+	}
+	if o.v6 {
+		tos := inner[1]
+		if inner[0]>>4 == 6 {
+			tos = uint8(binary.BigEndian.Uint16(inner[0:2]) >> 4)
+		}
+		h := out[:ipv6Hdr]
+		copy(h, o.hdr[:])
+		binary.BigEndian.PutUint16(h, 6<<12|uint16(tos)<<4)
+		binary.BigEndian.PutUint16(h[4:], uint16(len(out)-ipv6Hdr))
+		h[ipv6NextHdr] = proto
+		return
+	}
+	// IPv4: the fields that vary are written over the template, and added
+	// to its precomputed share of the checksum (RFC 1071 section 2: the
+	// sum is associative).
+	var tos, flags uint8
 	if inner[0]>>4 == 4 {
-		tos = inner[1]
-		df = inner[6]&0x40 != 0
+		tos, flags = inner[1], inner[6]&0x40
 	} else {
 		tos = uint8(binary.BigEndian.Uint16(inner[0:2]) >> 4)
 	}
-	if !sa.outer.v6 {
-		h := out[:ipv4MinHdr]
-		copy(h, sa.outer.hdr[:ipv4MinHdr])
-		h[1] = tos
-		binary.BigEndian.PutUint16(h[4:], uint16(seq))
-		if df {
-			h[6] = 0x40
-		}
-		return sa.outer.ipPacket
-	}
-	h := out[:ipv6Hdr]
-	copy(h, sa.outer.hdr[:])
-	binary.BigEndian.PutUint16(h, 6<<12|uint16(tos)<<4)
-	return sa.outer.ipPacket
+	h := out[:ipv4MinHdr]
+	copy(h, o.hdr[:ipv4MinHdr])
+	h[1] = tos
+	binary.BigEndian.PutUint16(h[2:], uint16(len(out)))
+	binary.BigEndian.PutUint16(h[4:], uint16(seq))
+	h[6] = flags
+	h[ipv4Proto] = proto
+	sum := o.sum + uint32(tos) + uint32(len(out)) + uint32(uint16(seq)) + uint32(flags)<<8 + uint32(proto)
+	sum = sum>>16 + sum&0xffff
+	sum += sum >> 16
+	binary.BigEndian.PutUint16(h[ipv4Csum:], ^uint16(sum))
 }
 
 // outerTemplate is the part of the tunnel-mode outer header that is the
 // same for every packet of an SA: version, TTL, addresses.
 type outerTemplate struct {
-	hdr [ipv6Hdr]byte
-	ipPacket
-	sum uint32 // IPv4: the template's share of the header checksum
-}
-
-// finishIPv4 sets the total length and the header checksum of an outer IPv4
-// header written from the template, adding only the fields that vary to the
-// template's precomputed sum (RFC 1071 section 2: the sum is associative).
-func (t *outerTemplate) finishIPv4(pkt []byte) {
-	h := pkt[:ipv4MinHdr]
-	binary.BigEndian.PutUint16(h[2:], uint16(len(pkt)))
-	sum := t.sum + uint32(h[1]) + uint32(len(pkt)) + uint32(binary.BigEndian.Uint16(h[4:])) +
-		uint32(binary.BigEndian.Uint16(h[6:])) + uint32(h[9])
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	binary.BigEndian.PutUint16(h[10:], ^uint16(sum))
+	hdr    [ipv6Hdr]byte
+	hdrLen int
+	v6     bool
+	sum    uint32 // IPv4: the template's share of the header checksum
 }
 
 func newOuterTemplate(src, dst netip.Addr) outerTemplate {
@@ -139,7 +149,7 @@ func newOuterTemplate(src, dst netip.Addr) outerTemplate {
 		s, d := src.As4(), dst.As4()
 		copy(t.hdr[12:], s[:])
 		copy(t.hdr[16:], d[:])
-		t.ipPacket = ipPacket{hdrLen: ipv4MinHdr, nhOff: ipv4Proto}
+		t.hdrLen = ipv4MinHdr
 		// Version/IHL and TTL, then the addresses; TOS, length, ID,
 		// flags and protocol are added per packet.
 		t.sum = uint32(t.hdr[0])<<8 + uint32(t.hdr[8])<<8
@@ -152,19 +162,19 @@ func newOuterTemplate(src, dst netip.Addr) outerTemplate {
 	s, d := src.As16(), dst.As16()
 	copy(t.hdr[8:], s[:])
 	copy(t.hdr[24:], d[:])
-	t.ipPacket = ipPacket{v6: true, hdrLen: ipv6Hdr, nhOff: ipv6NextHdr}
+	t.hdrLen, t.v6 = ipv6Hdr, true
 	return t
 }
 
 // fillUDP writes the UDP header of RFC 3948 section 2.1 at udp, which runs
 // to the end of the packet pkt. The IPv4 checksum is zero as RFC 3948 allows;
 // over IPv6 it is computed (RFC 8200 section 8.1).
-func (sa *SA) fillUDP(pkt []byte, ip ipPacket, udp []byte) {
+func (sa *SA) fillUDP(pkt []byte, v6 bool, udp []byte) {
 	binary.BigEndian.PutUint16(udp[0:], sa.sport)
 	binary.BigEndian.PutUint16(udp[2:], sa.dport)
 	binary.BigEndian.PutUint16(udp[4:], uint16(len(udp)))
 	udp[6], udp[7] = 0, 0
-	if ip.v6 {
+	if v6 {
 		src, dst := addrs(pkt, true)
 		c := csum.Checksum(udp, pseudoHeaderSum(src, dst, protoUDP, len(udp)))
 		if c == 0 {
@@ -176,7 +186,10 @@ func (sa *SA) fillUDP(pkt []byte, ip ipPacket, udp []byte) {
 
 // Open verifies and decrypts the IP packet pkt in place and returns the
 // packet to deliver, which aliases pkt: in tunnel mode the inner packet, in
-// transport mode the original packet with ESP removed. Errors wrap
+// transport mode the original packet with ESP removed. The bytes of pkt
+// outside the returned packet are scratch afterwards (tunnel mode keeps the
+// AEAD nonce in the dead outer header), and after an error all of pkt is.
+// Errors wrap
 // ErrMalformed, ErrWrongSPI, ErrReplay, ErrAuthFailed or ErrDummy; every
 // dropped packet is counted. Open does not check the inner packet against
 // policy; that is the SPD's job (RFC 4301 section 5.2).
@@ -191,7 +204,7 @@ func (sa *SA) Open(pkt []byte) ([]byte, error) {
 
 func (sa *SA) open(pkt []byte) ([]byte, int, error) {
 	ip, ok := parseIP(pkt, false)
-	if !ok || ip.fragment {
+	if !ok || ip.fragment() {
 		sa.malformed.Add(1)
 		return nil, 0, fmt.Errorf("%w: outer IP header", ErrMalformed)
 	}
@@ -212,24 +225,24 @@ func (sa *SA) open(pkt []byte) ([]byte, int, error) {
 		sa.malformed.Add(1)
 		return nil, 0, fmt.Errorf("%w: not ESP", ErrMalformed)
 	}
-	// In tunnel mode the outer headers are dead once parsed: the transform
-	// may use them as scratch. In transport mode they are kept.
-	var scratch []byte
 	if sa.mode == Tunnel {
-		scratch = pkt[:espOff]
-	}
-	payload, nh, err := sa.openESP(pkt[espOff:ip.total], scratch)
-	if err != nil {
-		return nil, 0, err
-	}
-	if sa.mode == Tunnel {
+		// The outer headers are dead once parsed: the transform may use
+		// them as scratch.
+		payload, nh, err := sa.openESP(pkt[:ip.total], espOff)
+		if err != nil {
+			return nil, 0, err
+		}
 		// The inner header's length drops TFC padding (RFC 4303 2.4).
-		n, ok := innerLen(payload, nh)
-		if !ok {
+		n, inner, ok := innerPacket(payload)
+		if !ok || inner != nh {
 			sa.malformed.Add(1)
 			return nil, 0, fmt.Errorf("%w: inner packet (next header %d)", ErrMalformed, nh)
 		}
 		return payload[:n], n, nil
+	}
+	payload, nh, err := sa.openESP(pkt[espOff:ip.total], 0)
+	if err != nil {
+		return nil, 0, err
 	}
 	// Transport mode: move the IP header up against the payload and make
 	// it describe the packet without ESP (RFC 4303 section 3.4.4.1 ends
@@ -264,13 +277,13 @@ func fixTransportChecksum(pkt []byte, ip ipPacket, proto uint8) {
 		off = 16
 	case proto == protoUDP && len(l4) >= udpHdr:
 		off = 6
-		if !ip.v6 && l4[6] == 0 && l4[7] == 0 {
+		if !ip.v6() && l4[6] == 0 && l4[7] == 0 {
 			return
 		}
 	default:
 		return
 	}
-	src, dst := addrs(pkt, ip.v6)
+	src, dst := addrs(pkt, ip.v6())
 	l4[off], l4[off+1] = 0, 0
 	c := csum.Checksum(l4, pseudoHeaderSum(src, dst, proto, len(l4)))
 	if c == 0 && proto == protoUDP {

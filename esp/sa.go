@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"sync/atomic"
 
 	"github.com/ipsecgo/ipsec/internal/replay"
@@ -116,6 +115,7 @@ type SA struct {
 	tfcPadTo   int
 	sport      uint16
 	dport      uint16
+	udpLen     int // udpHdr with UDP encapsulation, else 0
 	t          *transform
 	window     *replay.Window
 	seq        seqno.Counter
@@ -181,6 +181,9 @@ func newSA(cfg Config) (*SA, error) {
 	}
 	sa.seq.Init(cfg.ESN)
 	binary.BigEndian.PutUint32(sa.spiBytes[:], cfg.SPI)
+	if sa.sport != 0 {
+		sa.udpLen = udpHdr
+	}
 	if cfg.Mode == Tunnel {
 		sa.outer = newOuterTemplate(cfg.TunnelSrc, cfg.TunnelDst)
 	}
@@ -197,8 +200,7 @@ func (sa *SA) Mode() Mode { return sa.mode }
 // header, IV, padding, trailer and ICV (not counting TFC padding or the
 // outer headers of tunnel mode and UDP encapsulation).
 func (sa *SA) Overhead(n int) int {
-	total, _ := sa.t.overhead(n)
-	return total
+	return sa.t.overhead(n)
 }
 
 // Stats returns a snapshot of the SA's counters.
@@ -236,40 +238,36 @@ func (sa *SA) SealESP(dst, payload []byte, nextHeader uint8) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	dst = sa.sealESP(dst, payload, 0, nextHeader, seq)
+	dst = sa.sealESP(dst, payload, nextHeader, seq)
 	sa.bytes.Add(uint64(len(payload)))
 	return dst, nil
 }
 
-// sealESP lays out and protects one ESP packet at the end of dst. tfc zero
-// bytes of TFC padding follow the payload (RFC 4303 section 2.4).
-func (sa *SA) sealESP(dst, payload []byte, tfc int, nextHeader uint8, seq uint64) []byte {
-	n := len(payload) + tfc
-	total, pad := sa.t.overhead(n)
-	start := len(dst)
-	dst = slices.Grow(dst, total+n)[:start+total+n]
-	b := dst[start:]
-	sa.layoutESP(b, payload, tfc, pad, nextHeader, seq)
-	sa.t.seal(b, seq, nil)
+// sealESP lays out and protects one ESP packet at the end of dst.
+func (sa *SA) sealESP(dst, payload []byte, nextHeader uint8, seq uint64) []byte {
+	dst, b := sa.grow(dst, 0, len(payload))
+	sa.layoutESP(b, payload, 0, nextHeader, seq)
+	sa.t.seal(b, 0, seq)
 	return dst
 }
 
-// layoutESP writes an ESP packet's clear fields, payload and trailer into b,
-// which is exactly as long as the packet, ready for the transform.
-func (sa *SA) layoutESP(b, payload []byte, tfc, pad int, nextHeader uint8, seq uint64) {
-	copy(b, sa.spiBytes[:])
-	binary.BigEndian.PutUint32(b[4:], uint32(seq))
+// defaultPadding holds the padding bytes of RFC 4303 section 2.4: 1, 2, 3,
+// and so on, up to the largest alignment less one.
+var defaultPadding = [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+
+// layoutESP writes an ESP packet's clear fields, payload, tfc bytes of TFC
+// padding (RFC 4303 section 2.4) and trailer into b, which is exactly as long
+// as the packet, ready for the transform.
+func (sa *SA) layoutESP(b, payload []byte, tfc int, nextHeader uint8, seq uint64) {
+	binary.BigEndian.PutUint64(b, uint64(sa.spi)<<32|seq&0xffffffff)
 	off := hdrLen + sa.t.ivLen
 	off += copy(b[off:], payload)
 	clear(b[off : off+tfc])
 	off += tfc
-	// RFC 4303 section 2.4: default padding is 1, 2, 3, ...
-	for i := 1; i <= pad; i++ {
-		b[off] = byte(i)
-		off++
-	}
-	b[off] = byte(pad)
-	b[off+1] = nextHeader
+	end := len(b) - sa.t.icvLen - trailerLen
+	pad := copy(b[off:end], defaultPadding[:])
+	b[end] = byte(pad)
+	b[end+1] = nextHeader
 }
 
 // OpenESP verifies and decrypts an ESP packet (SPI through ICV) in place. It
@@ -277,7 +275,7 @@ func (sa *SA) layoutESP(b, payload []byte, tfc, pad int, nextHeader uint8, seq u
 // ErrWrongSPI, ErrMalformed, ErrReplay, ErrAuthFailed or ErrDummy; every
 // dropped packet is counted.
 func (sa *SA) OpenESP(esp []byte) (payload []byte, nextHeader uint8, err error) {
-	payload, nextHeader, err = sa.openESP(esp, nil)
+	payload, nextHeader, err = sa.openESP(esp, 0)
 	if err == nil {
 		sa.packets.Add(1)
 		sa.bytes.Add(uint64(len(payload)))
@@ -285,10 +283,11 @@ func (sa *SA) OpenESP(esp []byte) (payload []byte, nextHeader uint8, err error) 
 	return payload, nextHeader, err
 }
 
-// openESP opens b in place; scratch is free space for the transform (see
-// transform.seal).
-func (sa *SA) openESP(b, scratch []byte) ([]byte, uint8, error) {
+// openESP opens the ESP packet at pkt[off:] in place; the off bytes in front
+// are free scratch for the transform (see transform.seal).
+func (sa *SA) openESP(pkt []byte, off int) ([]byte, uint8, error) {
 	t := sa.t
+	b := pkt[off:]
 	minLen := hdrLen + t.ivLen + trailerLen + t.icvLen
 	if len(b) < minLen || (len(b)-hdrLen-t.ivLen-t.icvLen)&(t.align-1) != 0 {
 		sa.malformed.Add(1)
@@ -309,7 +308,7 @@ func (sa *SA) openESP(b, scratch []byte) ([]byte, uint8, error) {
 		sa.replayDrop.Add(1)
 		return nil, 0, ErrReplay
 	}
-	pt, ok := t.open(b, seq, scratch)
+	pt, ok := t.open(pkt, off, seq)
 	if !ok {
 		sa.authFail.Add(1)
 		return nil, 0, ErrAuthFailed

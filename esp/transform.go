@@ -179,20 +179,17 @@ func (t *transform) newWorker() *worker {
 	return w
 }
 
-// overhead returns the bytes ESP adds around a payload of n bytes, and the
-// padding length within them.
-func (t *transform) overhead(n int) (total, pad int) {
-	pad = -(n + trailerLen) & (t.align - 1) // align is a power of two
-	return hdrLen + t.ivLen + pad + trailerLen + t.icvLen, pad
+// overhead returns the bytes ESP adds around a payload of n bytes: header,
+// IV, padding to the cipher's alignment, trailer and ICV.
+func (t *transform) overhead(n int) int {
+	pad := -(n + trailerLen) & (t.align - 1) // align is a power of two
+	return hdrLen + t.ivLen + pad + trailerLen + t.icvLen
 }
 
 // aadFor writes the AAD of RFC 4106 section 5 / RFC 7634 section 2.1 (SPI,
 // then the 32-bit or 64-bit sequence number) into w.aad.
 func (t *transform) aadFor(w *worker, spi []byte, seq uint64) []byte {
-	return t.aadInto(w.aad[:], spi, seq)
-}
-
-func (t *transform) aadInto(buf, spi []byte, seq uint64) []byte {
+	buf := w.aad[:]
 	copy(buf[:4], spi)
 	if t.esn {
 		binary.BigEndian.PutUint64(buf[4:12], seq)
@@ -202,42 +199,85 @@ func (t *transform) aadInto(buf, spi []byte, seq uint64) []byte {
 	return buf[:8]
 }
 
-// scratchLen is how many bytes of caller scratch let an AEAD SA skip the
-// worker pool: a 12-byte nonce and an AAD of up to 12 bytes.
-const scratchLen = 24
+// headroom is how many bytes in front of an ESP packet let an AEAD SA work
+// without a pooled worker, when the caller has them free for the duration of
+// the call (the not yet written outer header of Seal, the dead outer header
+// of a tunnel-mode Open): the 12-byte nonce goes at the start, and with ESN
+// the SPI moves into the last 4 bytes so that the AAD of RFC 4106 section 5
+// (SPI, high and low sequence number) lies in place.
+const headroom = 16
 
-// seal protects b in place. b is laid out in full: SPI and sequence number
-// written, room for the IV, the plaintext with its trailer, room for the ICV.
-// scratch, when it has scratchLen bytes that are free for the duration of
-// the call (the not yet written header area in front of the packet), holds
-// the AEAD nonce and AAD instead of a pooled worker.
-func (t *transform) seal(b []byte, seq uint64, scratch []byte) {
-	if t.kind == kindAEAD && len(scratch) >= scratchLen {
-		t.sealAEAD(b, seq, scratch[:12], scratch[12:scratchLen])
+// seal protects the ESP packet at pkt[off:] in place. It is laid out in full:
+// SPI and sequence number written, room for the IV, the plaintext with its
+// trailer, room for the ICV. The off bytes in front are free scratch.
+func (t *transform) seal(pkt []byte, off int, seq uint64) {
+	if t.kind == kindAEAD && off >= headroom {
+		t.sealAEAD(pkt, off, seq)
 		return
 	}
 	w := t.pool.Get().(*worker)
-	t.sealWith(w, b, seq)
+	t.sealWith(w, pkt[off:], seq)
 	t.pool.Put(w)
 }
 
 // sealAEAD is the AES-GCM-12/16 and ChaCha20-Poly1305 seal (RFC 4106
-// section 3.1: the sequence number is the IV, unique under the key).
-func (t *transform) sealAEAD(b []byte, seq uint64, nonce, aad []byte) {
-	iv := b[hdrLen : hdrLen+aeadIVLen]
-	binary.BigEndian.PutUint64(iv, seq)
-	copy(nonce, t.salt[:])
-	copy(nonce[saltLen:], iv)
+// section 3.1: the sequence number is the IV, unique under the key), with
+// its nonce and AAD in the headroom.
+func (t *transform) sealAEAD(pkt []byte, off int, seq uint64) {
+	b := pkt[off:]
+	binary.BigEndian.PutUint64(b[hdrLen:], seq)
+	nonce := t.nonceInto(pkt[:12], seq)
+	aad, spi := t.aadInPlace(pkt, off, seq)
 	body := b[hdrLen+aeadIVLen : len(b)-t.icvLen]
-	t.aead.Seal(body[:0], nonce, body, t.aadInto(aad, b, seq))
+	t.aead.Seal(body[:0], nonce, body, aad)
+	binary.BigEndian.PutUint32(b, spi)
 }
 
-// openAEAD is the counterpart of sealAEAD.
-func (t *transform) openAEAD(b []byte, seq uint64, nonce, aad []byte) ([]byte, bool) {
-	copy(nonce, t.salt[:])
-	copy(nonce[saltLen:], b[hdrLen:hdrLen+aeadIVLen])
+// openAEAD is the counterpart of sealAEAD for the ESP packet at pkt[off:].
+func (t *transform) openAEAD(pkt []byte, off int, seq uint64) ([]byte, bool) {
+	b := pkt[off:]
+	nonce := t.nonceInto(pkt[:12], binary.BigEndian.Uint64(b[hdrLen:]))
+	aad, spi := t.aadInPlace(pkt, off, seq)
 	body := b[hdrLen+aeadIVLen : len(b)-t.icvLen]
-	pt, err := t.aead.Open(body[:0], nonce, b[hdrLen+aeadIVLen:], t.aadInto(aad, b, seq))
+	pt, err := t.aead.Open(body[:0], nonce, b[hdrLen+aeadIVLen:], aad)
+	binary.BigEndian.PutUint32(b, spi)
+	return pt, err == nil
+}
+
+// nonceInto writes the 12-byte nonce of RFC 4106 section 4 and RFC 7634
+// section 2 (salt, then the 8-byte IV) into buf.
+func (t *transform) nonceInto(buf []byte, iv uint64) []byte {
+	copy(buf, t.salt[:])
+	binary.BigEndian.PutUint64(buf[saltLen:], iv)
+	return buf[:12]
+}
+
+// aadInPlace returns the AAD of the ESP packet at pkt[off:]: its first 8
+// bytes, or with ESN the SPI moved into pkt[off-4:off] followed by the high
+// and low halves of the sequence number (RFC 4106 section 5). It returns the
+// SPI, which the caller writes back after the AEAD call.
+func (t *transform) aadInPlace(pkt []byte, off int, seq uint64) ([]byte, uint32) {
+	spi := binary.BigEndian.Uint32(pkt[off:])
+	if !t.esn {
+		return pkt[off : off+8], spi
+	}
+	binary.BigEndian.PutUint32(pkt[off-4:], spi)
+	binary.BigEndian.PutUint32(pkt[off:], uint32(seq>>32))
+	return pkt[off-4 : off+8], spi
+}
+
+// sealAEADWith is sealAEAD with the nonce and AAD in a worker.
+func (t *transform) sealAEADWith(w *worker, b []byte, seq uint64) {
+	binary.BigEndian.PutUint64(b[hdrLen:], seq)
+	body := b[hdrLen+aeadIVLen : len(b)-t.icvLen]
+	t.aead.Seal(body[:0], t.nonceInto(w.nonce[:], seq), body, t.aadFor(w, b, seq))
+}
+
+// openAEADWith is openAEAD with the nonce and AAD in a worker.
+func (t *transform) openAEADWith(w *worker, b []byte, seq uint64) ([]byte, bool) {
+	nonce := t.nonceInto(w.nonce[:], binary.BigEndian.Uint64(b[hdrLen:]))
+	body := b[hdrLen+aeadIVLen : len(b)-t.icvLen]
+	pt, err := t.aead.Open(body[:0], nonce, b[hdrLen+aeadIVLen:], t.aadFor(w, b, seq))
 	return pt, err == nil
 }
 
@@ -248,13 +288,13 @@ func (t *transform) sealWith(w *worker, b []byte, seq uint64) {
 
 	switch t.kind {
 	case kindAEAD:
-		t.sealAEAD(b, seq, w.nonce[:], w.aad[:])
+		t.sealAEADWith(w, b, seq)
 		return
 	case kindGCM8, kindGMAC:
 		// RFC 4106 section 3.1: the IV must not repeat under a key; the
 		// sequence number is such a counter.
 		binary.BigEndian.PutUint64(iv, seq)
-		nonce := t.nonce(w, iv)
+		nonce := t.nonceInto(w.nonce[:], binary.BigEndian.Uint64(iv))
 		switch t.kind {
 		case kindGCM8:
 			w.buf = t.aead.Seal(w.buf[:0], nonce, body, t.aadFor(w, b, seq))
@@ -278,15 +318,15 @@ func (t *transform) sealWith(w *worker, b []byte, seq uint64) {
 	copy(icv, t.mac(w, b[:len(b)-t.icvLen], seq))
 }
 
-// open verifies and decrypts the ESP packet b in place and returns the
-// plaintext (payload and trailer). The caller has checked the lengths.
-// scratch is as for seal.
-func (t *transform) open(b []byte, seq uint64, scratch []byte) ([]byte, bool) {
-	if t.kind == kindAEAD && len(scratch) >= scratchLen {
-		return t.openAEAD(b, seq, scratch[:12], scratch[12:scratchLen])
+// open verifies and decrypts the ESP packet at pkt[off:] in place and returns
+// the plaintext (payload and trailer). The caller has checked the lengths.
+// The off bytes in front are free scratch, as for seal.
+func (t *transform) open(pkt []byte, off int, seq uint64) ([]byte, bool) {
+	if t.kind == kindAEAD && off >= headroom {
+		return t.openAEAD(pkt, off, seq)
 	}
 	w := t.pool.Get().(*worker)
-	pt, ok := t.openWith(w, b, seq)
+	pt, ok := t.openWith(w, pkt[off:], seq)
 	t.pool.Put(w)
 	return pt, ok
 }
@@ -298,13 +338,13 @@ func (t *transform) openWith(w *worker, b []byte, seq uint64) ([]byte, bool) {
 
 	switch t.kind {
 	case kindAEAD:
-		return t.openAEAD(b, seq, w.nonce[:], w.aad[:])
+		return t.openAEADWith(w, b, seq)
 	case kindGCM8:
 		// crypto/cipher has no 8-byte GCM tags. Decrypt into scratch with
 		// the GCM keystream (counter 2 onwards, NIST SP 800-38D 7.2),
 		// recompute the full tag, and compare its leftmost 8 bytes; the
 		// packet is not touched unless the tag matches.
-		nonce := t.nonce(w, iv)
+		nonce := t.nonceInto(w.nonce[:], binary.BigEndian.Uint64(iv))
 		w.buf = slices.Grow(w.buf[:0], 2*len(body)+16)[:len(body)]
 		copy(w.buf, body)
 		t.gcmXOR(w, nonce, w.buf)
@@ -315,7 +355,7 @@ func (t *transform) openWith(w *worker, b []byte, seq uint64) ([]byte, bool) {
 		copy(body, w.buf)
 		return body, true
 	case kindGMAC:
-		_, err := t.aead.Open(w.sum[:0], t.nonce(w, iv), icv, t.gmacAAD(w, b[:len(b)-t.icvLen], seq))
+		_, err := t.aead.Open(w.sum[:0], t.nonceInto(w.nonce[:], binary.BigEndian.Uint64(iv)), icv, t.gmacAAD(w, b[:len(b)-t.icvLen], seq))
 		return body, err == nil
 	}
 	// Encrypt-then-MAC: verify first, in constant time (RFC 4303 3.4.4.1).
@@ -332,11 +372,6 @@ func (t *transform) openWith(w *worker, b []byte, seq uint64) ([]byte, bool) {
 	return body, true
 }
 
-func (t *transform) nonce(w *worker, iv []byte) []byte {
-	copy(w.nonce[:saltLen], t.salt[:])
-	copy(w.nonce[saltLen:], iv)
-	return w.nonce[:]
-}
 
 // mac computes the truncated ICV over the packet up to the ICV, followed,
 // with ESN, by the high-order 32 bits of the sequence number (RFC 4303
