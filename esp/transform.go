@@ -372,7 +372,6 @@ func (t *transform) openWith(w *worker, b []byte, seq uint64) ([]byte, bool) {
 	return body, true
 }
 
-
 // mac computes the truncated ICV over the packet up to the ICV, followed,
 // with ESN, by the high-order 32 bits of the sequence number (RFC 4303
 // section 2.2.1, RFC 4304 section 2).
