@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -39,7 +40,7 @@ func (m *model) accept(seq uint64) bool {
 // 2^32 boundary so that ESN wrap-around is exercised.
 func TestWindowDifferential(t *testing.T) {
 	sizes := []int{0, 32, 33, 63, 64, 65, 100, 1024, 4096, 65536}
-	starts := []uint64{0, 1<<32 - 3000, 5<<32 - 70000}
+	starts := []uint64{0, 1<<32 - 3000, 5<<32 - 70000, 1<<63 - 1<<36, 1<<64 - 1<<30}
 	for _, size := range sizes {
 		for _, start := range starts {
 			r := rand.New(rand.NewPCG(uint64(size), start))
@@ -196,6 +197,81 @@ func TestConcurrentAccept(t *testing.T) {
 		if wins[s] != 1 {
 			t.Fatalf("seq %d accepted %d times, want once", s, wins[s])
 		}
+	}
+}
+
+// TestConcurrentNeverTwice races goroutines that offer the same numbers,
+// moving a small window forward in jumps and filling in behind it: no number
+// may be accepted twice, and the top must end at the highest number.
+func TestConcurrentNeverTwice(t *testing.T) {
+	const size = 64
+	r := rand.New(rand.NewPCG(3, 4))
+	var seqs []uint64
+	next := uint64(0)
+	for range 100000 {
+		switch k := r.IntN(10); {
+		case k < 6:
+			next++
+			seqs = append(seqs, next)
+		case k < 9:
+			if back := uint64(r.IntN(size + 40)); back < next {
+				seqs = append(seqs, next-back)
+			}
+		default:
+			next += uint64(r.IntN(4 * size))
+			seqs = append(seqs, next)
+		}
+	}
+	w, _ := New(size)
+	wins := make([]atomic.Int32, next+1)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i, s := range seqs {
+				if (i+g)%3 == 0 {
+					continue // not every goroutine sees every packet
+				}
+				if w.Accept(s) {
+					wins[s].Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for s := range wins {
+		if n := wins[s].Load(); n > 1 {
+			t.Fatalf("seq %d accepted %d times", s, n)
+		}
+	}
+	if w.Top() != next {
+		t.Fatalf("top %d, want %d", w.Top(), next)
+	}
+}
+
+// TestAncientTag plants a slot tag from 2^31 blocks ago, which reads as a
+// newer block: the window must not spin, and a number whose slot is misread
+// is refused, never accepted twice.
+func TestAncientTag(t *testing.T) {
+	w, _ := New(64)
+	base := uint64(1) << 40
+	if !w.Accept(base) {
+		t.Fatal("first packet refused")
+	}
+	next := base + 32 // in the next block, whose slot gets the planted tag
+	ancient := (next>>blockBits - 1<<31 - uint64(len(w.slots))) & (1<<32 - 1)
+	w.slots[(next>>blockBits)&w.mask].Store(ancient<<32 | 1)
+	for range 2 {
+		if w.Accept(next) && w.Accept(next) {
+			t.Fatal("accepted twice")
+		}
+	}
+	if top := w.Top(); top != base && top != next {
+		t.Fatalf("top %d", top)
+	}
+	if !w.Check(base+1) || !w.Accept(base+1) {
+		t.Fatal("a fresh number in another slot refused")
 	}
 }
 
