@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/ipsecgo/ipsec/internal/meter"
 	"github.com/ipsecgo/ipsec/internal/replay"
 	"github.com/ipsecgo/ipsec/internal/seqno"
 )
@@ -79,8 +80,7 @@ type SA struct {
 
 	seq        seqno.Counter
 	ipID       atomic.Uint32
-	packets    atomic.Uint64
-	bytes      atomic.Uint64
+	traffic    meter.Meter // packets signed or verified, and their bytes
 	replayDrop atomic.Uint64
 	authFail   atomic.Uint64
 	malformed  atomic.Uint64
@@ -168,9 +168,10 @@ func (sa *SA) outer6(v6 bool) bool {
 
 // Stats returns a snapshot of the SA's counters.
 func (sa *SA) Stats() Stats {
+	packets, bytes := sa.traffic.Load()
 	return Stats{
-		Packets:      sa.packets.Load(),
-		Bytes:        sa.bytes.Load(),
+		Packets:      packets,
+		Bytes:        bytes,
 		ReplayDrops:  sa.replayDrop.Load(),
 		AuthFailures: sa.authFail.Load(),
 		Malformed:    sa.malformed.Load(),
@@ -259,8 +260,7 @@ func (sa *SA) Seal(dst, ipPacket []byte) ([]byte, error) {
 	if !info.v6 {
 		setIPv4Checksum(out[:info.off])
 	}
-	sa.packets.Add(1)
-	sa.bytes.Add(uint64(len(inner)))
+	sa.traffic.Add(len(inner))
 	return dst, nil
 }
 
@@ -354,8 +354,7 @@ func (sa *SA) Open(packet []byte) ([]byte, error) {
 		}
 		return nil, err
 	}
-	sa.packets.Add(1)
-	sa.bytes.Add(uint64(len(out)))
+	sa.traffic.Add(len(out))
 	return out, nil
 }
 

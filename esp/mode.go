@@ -44,7 +44,7 @@ func (sa *SA) sealTunnel(dst, pkt []byte) ([]byte, error) {
 	if sa.udpLen != 0 {
 		sa.fillUDP(out, sa.outer.v6, out[sa.outer.hdrLen:])
 	}
-	sa.bytes.Add(uint64(n))
+	sa.traffic.Add(n)
 	return dst, nil
 }
 
@@ -73,7 +73,7 @@ func (sa *SA) sealTransport(dst, pkt []byte) ([]byte, error) {
 		sa.fillUDP(out, ip.v6(), out[ip.hdrLen:])
 	}
 	ip.setLengths(out)
-	sa.bytes.Add(uint64(len(payload)))
+	sa.traffic.Add(len(payload))
 	return dst, nil
 }
 
@@ -196,8 +196,7 @@ func (sa *SA) fillUDP(pkt []byte, v6 bool, udp []byte) {
 func (sa *SA) Open(pkt []byte) ([]byte, error) {
 	out, n, err := sa.open(pkt)
 	if err == nil {
-		sa.packets.Add(1)
-		sa.bytes.Add(uint64(n))
+		sa.traffic.Add(n)
 	}
 	return out, err
 }

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sync/atomic"
 
+	"github.com/ipsecgo/ipsec/internal/meter"
 	"github.com/ipsecgo/ipsec/internal/replay"
 	"github.com/ipsecgo/ipsec/internal/seqno"
 )
@@ -119,8 +120,7 @@ type SA struct {
 	t          *transform
 	window     *replay.Window
 	seq        seqno.Counter
-	packets    atomic.Uint64 // opened packets; sealed ones are counted by seq
-	bytes      atomic.Uint64
+	traffic    meter.Meter // packets sealed or opened, and their bytes
 	replayDrop atomic.Uint64
 	authFail   atomic.Uint64
 	malformed  atomic.Uint64
@@ -205,9 +205,10 @@ func (sa *SA) Overhead(n int) int {
 
 // Stats returns a snapshot of the SA's counters.
 func (sa *SA) Stats() Stats {
+	packets, bytes := sa.traffic.Load()
 	return Stats{
-		Packets:      sa.packets.Load() + sa.seq.Sent(),
-		Bytes:        sa.bytes.Load(),
+		Packets:      packets,
+		Bytes:        bytes,
 		ReplayDrops:  sa.replayDrop.Load(),
 		AuthFailures: sa.authFail.Load(),
 		Malformed:    sa.malformed.Load(),
@@ -239,7 +240,7 @@ func (sa *SA) SealESP(dst, payload []byte, nextHeader uint8) ([]byte, error) {
 		return dst, err
 	}
 	dst = sa.sealESP(dst, payload, nextHeader, seq)
-	sa.bytes.Add(uint64(len(payload)))
+	sa.traffic.Add(len(payload))
 	return dst, nil
 }
 
@@ -277,8 +278,7 @@ func (sa *SA) layoutESP(b, payload []byte, tfc int, nextHeader uint8, seq uint64
 func (sa *SA) OpenESP(esp []byte) (payload []byte, nextHeader uint8, err error) {
 	payload, nextHeader, err = sa.openESP(esp, 0)
 	if err == nil {
-		sa.packets.Add(1)
-		sa.bytes.Add(uint64(len(payload)))
+		sa.traffic.Add(len(payload))
 	}
 	return payload, nextHeader, err
 }

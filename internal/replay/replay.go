@@ -113,11 +113,9 @@ func (w *Window) topFrom(h uint64) uint64 {
 // run concurrently with Accept.
 func (w *Window) Reset() {
 	w.top.Store(0)
-	w.head.Store(0)
-	for i := range w.slots {
-		if w.slots[i].Load() != 0 {
-			w.slots[i].Store(0)
-		}
+	h := w.head.Swap(0)
+	for i := range w.slots[:min(h+1, uint64(len(w.slots)))] {
+		w.slots[i].Store(0)
 	}
 }
 

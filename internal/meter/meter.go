@@ -1,0 +1,72 @@
+package meter
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// The pending word holds packets in its top 24 bits and bytes in its low 40.
+// A fold moves it into the totals once either field passes half its range;
+// an Add of at most maxAdd bytes that finds a field past that point waits for
+// the fold, so a field can outgrow its half only by one Add per goroutine in
+// flight: over 500,000 concurrent callers would be needed to overflow.
+const (
+	byteBits   = 40
+	byteMask   = 1<<byteBits - 1
+	onePacket  = 1 << byteBits
+	foldBytes  = 1 << (byteBits - 2)
+	foldPkts   = 1 << (64 - byteBits - 2)
+	maxAdd     = 1 << 20 // larger counts take the slow path
+	pktsAtFold = foldPkts << byteBits
+)
+
+// Meter counts packets and their bytes. The zero value is ready to use, and
+// a Meter is safe for concurrent use.
+type Meter struct {
+	pending atomic.Uint64 // packets<<byteBits | bytes, since the last fold
+	gen     atomic.Uint64 // odd while a fold moves pending into the totals
+	packets atomic.Uint64 // folded totals
+	bytes   atomic.Uint64
+	mu      sync.Mutex // one fold at a time
+}
+
+// Add counts one packet of n bytes.
+func (m *Meter) Add(n int) {
+	if uint(n) >= maxAdd {
+		m.fold(1, uint64(n))
+		return
+	}
+	v := m.pending.Add(onePacket | uint64(n))
+	if v >= pktsAtFold || v&byteMask >= foldBytes {
+		m.fold(0, 0)
+	}
+}
+
+// fold moves the pending counts, and p packets of b bytes, into the totals.
+func (m *Meter) fold(p, b uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.gen.Add(1)
+	v := m.pending.Load()
+	m.pending.Add(-v) // what concurrent Adds put in since the Load stays
+	m.packets.Add(v>>byteBits + p)
+	m.bytes.Add(v&byteMask + b)
+	m.gen.Add(1)
+}
+
+// Load returns the packets and bytes counted so far.
+func (m *Meter) Load() (packets, bytes uint64) {
+	for {
+		g := m.gen.Load()
+		if g&1 != 0 {
+			m.mu.Lock() // a fold is under way: wait for it
+			m.mu.Unlock()
+			continue
+		}
+		v := m.pending.Load()
+		packets, bytes = m.packets.Load(), m.bytes.Load()
+		if m.gen.Load() == g {
+			return packets + v>>byteBits, bytes + v&byteMask
+		}
+	}
+}

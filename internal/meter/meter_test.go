@@ -1,0 +1,137 @@
+package meter
+
+import (
+	"math/rand/v2"
+	"sync"
+	"testing"
+)
+
+// TestSequential compares a Meter with plain sums over random sizes,
+// including counts of maxAdd and more, which take the slow path.
+func TestSequential(t *testing.T) {
+	var m Meter
+	var wantP, wantB uint64
+	r := rand.New(rand.NewPCG(1, 1))
+	for i := range 3_000_000 {
+		n := r.IntN(65536)
+		switch i % 100_000 {
+		case 7:
+			n = maxAdd + r.IntN(1<<30)
+		case 8:
+			n = 0
+		}
+		m.Add(n)
+		wantP++
+		wantB += uint64(n)
+		if i%4099 == 0 {
+			if p, b := m.Load(); p != wantP || b != wantB {
+				t.Fatalf("after %d adds: %d packets %d bytes, want %d %d", i+1, p, b, wantP, wantB)
+			}
+		}
+	}
+	if p, b := m.Load(); p != wantP || b != wantB {
+		t.Fatalf("%d packets %d bytes, want %d %d", p, b, wantP, wantB)
+	}
+}
+
+// TestPacketFold crosses the packet threshold with empty packets.
+func TestPacketFold(t *testing.T) {
+	var m Meter
+	const n = 3*foldPkts + 5
+	for range n {
+		m.Add(0)
+	}
+	if p, b := m.Load(); p != n || b != 0 {
+		t.Fatalf("%d packets %d bytes, want %d 0", p, b, n)
+	}
+	if m.pending.Load()>>byteBits >= foldPkts {
+		t.Fatal("pending packets were not folded")
+	}
+}
+
+// TestByteFold crosses the byte threshold with the largest fast-path adds.
+func TestByteFold(t *testing.T) {
+	var m Meter
+	const n = 3*foldBytes/(maxAdd-1) + 5
+	for range n {
+		m.Add(maxAdd - 1)
+	}
+	if p, b := m.Load(); p != n || b != n*(maxAdd-1) {
+		t.Fatalf("%d packets %d bytes, want %d %d", p, b, n, n*(maxAdd-1))
+	}
+	if m.pending.Load()&byteMask >= foldBytes {
+		t.Fatal("pending bytes were not folded")
+	}
+}
+
+// TestConcurrent adds from several goroutines while a reader checks that the
+// counts never go backwards, then checks the totals.
+func TestConcurrent(t *testing.T) {
+	var m Meter
+	const g, per = 4, 1_500_000
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		var lastP, lastB uint64
+		for {
+			p, b := m.Load()
+			if p < lastP || b < lastB {
+				done <- errBackwards
+				return
+			}
+			lastP, lastB = p, b
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+		}
+	}()
+	for i := range g {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range per {
+				m.Add((i*per + j) % 60000)
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var wantB uint64
+	for i := range g * per {
+		wantB += uint64(i % 60000)
+	}
+	if p, b := m.Load(); p != g*per || b != wantB {
+		t.Fatalf("%d packets %d bytes, want %d %d", p, b, g*per, wantB)
+	}
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
+
+const errBackwards = errString("counts went backwards")
+
+// BenchmarkAdd compares Meter.Add with its baseline in the same run: two
+// atomic adds, one for packets and one for bytes.
+func BenchmarkAdd(b *testing.B) {
+	b.Run("meter", func(b *testing.B) {
+		var m Meter
+		for b.Loop() {
+			m.Add(1400)
+		}
+	})
+	b.Run("two-atomics", func(b *testing.B) {
+		var m Meter // its fields stand in for two counters
+		for b.Loop() {
+			m.packets.Add(1)
+			m.bytes.Add(1400)
+		}
+	})
+}
