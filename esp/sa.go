@@ -252,10 +252,6 @@ func (sa *SA) sealESP(dst, payload []byte, nextHeader uint8, seq uint64) []byte 
 	return dst
 }
 
-// defaultPadding holds the padding bytes of RFC 4303 section 2.4: 1, 2, 3,
-// and so on, up to the largest alignment less one.
-var defaultPadding = [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
-
 // layoutESP writes an ESP packet's clear fields, payload, tfc bytes of TFC
 // padding (RFC 4303 section 2.4) and trailer into b, which is exactly as long
 // as the packet, ready for the transform.
@@ -266,7 +262,10 @@ func (sa *SA) layoutESP(b, payload []byte, tfc int, nextHeader uint8, seq uint64
 	clear(b[off : off+tfc])
 	off += tfc
 	end := len(b) - sa.t.icvLen - trailerLen
-	pad := copy(b[off:end], defaultPadding[:])
+	pad := end - off
+	for i := range b[off:end] { // RFC 4303 section 2.4: 1, 2, 3, ...
+		b[off+i] = byte(i + 1)
+	}
 	b[end] = byte(pad)
 	b[end+1] = nextHeader
 }
