@@ -78,9 +78,14 @@ type SA struct {
 	ahLen6   int // AH length in IPv6 (multiple of 8 bytes)
 	workers  sync.Pool
 
+	// The counters every packet writes, on cache lines of their own so
+	// that the fields above, which every packet reads, are not invalidated
+	// on the other cores.
+	_          [64]byte
 	seq        seqno.Counter
 	ipID       atomic.Uint32
 	traffic    meter.Meter // packets signed or verified, and their bytes
+	_          [64]byte
 	replayDrop atomic.Uint64
 	authFail   atomic.Uint64
 	malformed  atomic.Uint64

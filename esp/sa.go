@@ -109,18 +109,25 @@ type Stats struct {
 // direction: Seal for outbound, Open for inbound. SA is safe for concurrent
 // use.
 type SA struct {
-	spi        uint32
-	spiBytes   [4]byte
-	mode       Mode
-	outer      outerTemplate // tunnel mode
-	tfcPadTo   int
-	sport      uint16
-	dport      uint16
-	udpLen     int // udpHdr with UDP encapsulation, else 0
-	t          *transform
-	window     *replay.Window
-	seq        seqno.Counter
-	traffic    meter.Meter // packets sealed or opened, and their bytes
+	spi      uint32
+	spiBytes [4]byte
+	mode     Mode
+	outer    outerTemplate // tunnel mode
+	tfcPadTo int
+	sport    uint16
+	dport    uint16
+	udpLen   int // udpHdr with UDP encapsulation, else 0
+	t        *transform
+	window   *replay.Window
+
+	// The counters every packet writes, on cache lines of their own so
+	// that the fields above, which every packet reads, are not invalidated
+	// on the other cores.
+	_       [64]byte
+	seq     seqno.Counter
+	traffic meter.Meter // packets sealed or opened, and their bytes
+	_       [64]byte
+
 	replayDrop atomic.Uint64
 	authFail   atomic.Uint64
 	malformed  atomic.Uint64
