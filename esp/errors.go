@@ -1,6 +1,9 @@
 package esp
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Errors that callers branch on. Open wraps them with context; test with
 // errors.Is.
@@ -22,4 +25,16 @@ var (
 	// ErrSeqExhausted: the outbound sequence number space is used up; the
 	// SA must be rekeyed (RFC 4303 section 3.3.3).
 	ErrSeqExhausted = errors.New("esp: sequence number space exhausted, rekey the SA")
+)
+
+// The datapath's errors with context, made once so that a dropped packet
+// costs no allocation.
+var (
+	errNotIP       = fmt.Errorf("%w: not an IP packet", ErrMalformed)
+	errFragment    = fmt.Errorf("%w: transport mode cannot protect a fragment", ErrMalformed)
+	errOuterIP     = fmt.Errorf("%w: outer IP header", ErrMalformed)
+	errUnwantedUDP = fmt.Errorf("%w: UDP where ESP was expected", ErrMalformed)
+	errUDPNotESP   = fmt.Errorf("%w: UDP datagram is not ESP", ErrMalformed)
+	errNotESP      = fmt.Errorf("%w: not ESP", ErrMalformed)
+	errInner       = fmt.Errorf("%w: the inner packet is not the IP packet its next header announces", ErrMalformed)
 )

@@ -2,7 +2,6 @@ package esp
 
 import (
 	"encoding/binary"
-	"fmt"
 	"net/netip"
 	"slices"
 
@@ -27,7 +26,7 @@ func (sa *SA) Seal(dst, pkt []byte) ([]byte, error) {
 func (sa *SA) sealTunnel(dst, pkt []byte) ([]byte, error) {
 	n, nh, ok := innerPacket(pkt)
 	if !ok {
-		return dst, fmt.Errorf("%w: not an IP packet", ErrMalformed)
+		return dst, errNotIP
 	}
 	seq, err := sa.nextSeq()
 	if err != nil {
@@ -51,11 +50,11 @@ func (sa *SA) sealTunnel(dst, pkt []byte) ([]byte, error) {
 func (sa *SA) sealTransport(dst, pkt []byte) ([]byte, error) {
 	ip, ok := parseIP(pkt, true)
 	if !ok {
-		return dst, fmt.Errorf("%w: not an IP packet", ErrMalformed)
+		return dst, errNotIP
 	}
 	if ip.fragment() {
 		// RFC 4303 section 3.3: ESP is applied before fragmentation.
-		return dst, fmt.Errorf("%w: transport mode cannot protect a fragment", ErrMalformed)
+		return dst, errFragment
 	}
 	seq, err := sa.nextSeq()
 	if err != nil {
@@ -205,7 +204,7 @@ func (sa *SA) open(pkt []byte) ([]byte, int, error) {
 	ip, ok := parseIP(pkt, false)
 	if !ok || ip.fragment() {
 		sa.malformed.Add(1)
-		return nil, 0, fmt.Errorf("%w: outer IP header", ErrMalformed)
+		return nil, 0, errOuterIP
 	}
 	espOff := ip.hdrLen
 	switch pkt[ip.nhOff] {
@@ -213,16 +212,16 @@ func (sa *SA) open(pkt []byte) ([]byte, int, error) {
 	case protoUDP:
 		if sa.sport == 0 || ip.total-espOff < udpHdr {
 			sa.malformed.Add(1)
-			return nil, 0, fmt.Errorf("%w: UDP where ESP was expected", ErrMalformed)
+			return nil, 0, errUnwantedUDP
 		}
 		espOff += udpHdr
 		if Classify(pkt[espOff:ip.total]) != KindESP {
 			sa.malformed.Add(1)
-			return nil, 0, fmt.Errorf("%w: UDP datagram is not ESP", ErrMalformed)
+			return nil, 0, errUDPNotESP
 		}
 	default:
 		sa.malformed.Add(1)
-		return nil, 0, fmt.Errorf("%w: not ESP", ErrMalformed)
+		return nil, 0, errNotESP
 	}
 	if sa.mode == Tunnel {
 		// The outer headers are dead once parsed: the transform may use
@@ -235,7 +234,7 @@ func (sa *SA) open(pkt []byte) ([]byte, int, error) {
 		n, inner, ok := innerPacket(payload)
 		if !ok || inner != nh {
 			sa.malformed.Add(1)
-			return nil, 0, fmt.Errorf("%w: inner packet (next header %d)", ErrMalformed, nh)
+			return nil, 0, errInner
 		}
 		return payload[:n], n, nil
 	}

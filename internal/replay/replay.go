@@ -119,9 +119,12 @@ func (w *Window) Reset() {
 	}
 }
 
-// tooOld reports whether seq lies to the left of the window whose head block
-// is h (RFC 4303 section 3.4.3).
-func (w *Window) tooOld(seq, h uint64) bool {
+// tooOld reports whether seq, in block b, lies to the left of the window
+// whose head block is h (RFC 4303 section 3.4.3).
+func (w *Window) tooOld(seq, b, h uint64) bool {
+	if b == h {
+		return false // top is in the same block of 32, and size >= 32
+	}
 	top := w.topFrom(h)
 	return seq <= top && top-seq >= w.size
 }
@@ -153,7 +156,7 @@ func (w *Window) Check(seq uint64) bool {
 	if b > h {
 		return true
 	}
-	if w.tooOld(seq, h) {
+	if w.tooOld(seq, b, h) {
 		return false
 	}
 	s := w.slots[b&w.mask].Load()
@@ -198,7 +201,7 @@ func (w *Window) Accept(seq uint64) bool {
 			if !w.head.CompareAndSwap(h, b) {
 				continue
 			}
-		} else if w.tooOld(seq, h) {
+		} else if w.tooOld(seq, b, h) {
 			return false
 		}
 		old := slot.Load()
