@@ -549,6 +549,13 @@ func TestConcurrentSealOpen(t *testing.T) {
 	if delivered != len(sealed) {
 		t.Fatalf("delivered %d of %d", delivered, len(sealed))
 	}
+	// Every packet was offered four times: one delivery, three replays.
+	if st := in.Stats(); st.Packets != uint64(len(sealed)) || st.ReplayDrops != uint64(3*len(sealed)) || st.Bytes != uint64(len(sealed)*(64+28)) {
+		t.Fatalf("inbound stats %+v", st)
+	}
+	if st := out.Stats(); st.Packets != uint64(len(sealed)) || st.Bytes != uint64(len(sealed)*(64+28)) {
+		t.Fatalf("outbound stats %+v", st)
+	}
 }
 
 func TestClassify(t *testing.T) {
@@ -579,25 +586,32 @@ func TestSealNoAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are meaningless under the race detector (sync.Pool drops items)")
 	}
-	for _, i := range []int{0, 4, 6, 8, 10, 13} {
-		cfg := suiteConfig(i)
-		cfg.Mode, cfg.TunnelSrc, cfg.TunnelDst, cfg.ReplayWindow = Tunnel, v4a, v4b, ReplayOff
-		out, in := pair(t, cfg)
-		p := ipv4Packet(v4a, v4b, 1000)
-		buf := make([]byte, 0, 2048)
-		work := make([]byte, 2048)
-		sealed, _ := out.Seal(buf[:0], p)
-		n := testing.AllocsPerRun(200, func() {
-			b, _ := out.Seal(buf[:0], p)
-			w := work[:len(b)]
-			copy(w, b)
-			if _, err := in.Open(w); err != nil {
-				t.Fatal(err)
-			}
-		})
-		_ = sealed
-		if n != 0 {
-			t.Errorf("%s: %v allocs per Seal+Open", suites[i].name, n)
+	for _, mode := range []Mode{Tunnel, Transport} {
+		for _, i := range []int{0, 4, 6, 8, 10, 13} {
+			testNoAllocs(t, i, mode)
 		}
+	}
+}
+
+func testNoAllocs(t *testing.T, i int, mode Mode) {
+	cfg := suiteConfig(i)
+	cfg.Mode = mode // and the default replay window
+	if mode == Tunnel {
+		cfg.TunnelSrc, cfg.TunnelDst = v4a, v4b
+	}
+	out, in := pair(t, cfg)
+	p := ipv4Packet(v4a, v4b, 1000)
+	buf := make([]byte, 0, 2048)
+	work := make([]byte, 2048)
+	n := testing.AllocsPerRun(200, func() {
+		b, _ := out.Seal(buf[:0], p)
+		w := work[:len(b)]
+		copy(w, b)
+		if _, err := in.Open(w); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n != 0 {
+		t.Errorf("%s/%v: %v allocs per Seal+Open", suites[i].name, mode, n)
 	}
 }
