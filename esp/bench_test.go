@@ -37,12 +37,35 @@ func benchConfig(idx int) Config {
 
 // BenchmarkSeal: tunnel-mode Seal of an IPv4 packet of size bytes, into a
 // reused buffer.
-func BenchmarkSeal(b *testing.B) {
+func BenchmarkSeal(b *testing.B) { benchSeal(b, Tunnel) }
+
+// BenchmarkSealTransport: transport-mode Seal of an IPv4 packet whose
+// payload, what ESP protects, is size bytes.
+func BenchmarkSealTransport(b *testing.B) { benchSeal(b, Transport) }
+
+func benchConfigMode(idx int, mode Mode) Config {
+	if mode == Tunnel {
+		return benchConfig(idx)
+	}
+	return suiteConfig(idx)
+}
+
+// benchPacket is an IPv4 packet whose ESP payload in mode is size bytes: the
+// whole packet in tunnel mode, what follows the IPv4 header in transport
+// mode (ipv4Packet adds a 20-byte IPv4 and an 8-byte UDP header).
+func benchPacket(size int, mode Mode) []byte {
+	if mode == Tunnel {
+		return ipv4Packet(v4a, v4b, size-28)
+	}
+	return ipv4Packet(v4a, v4b, size-8)
+}
+
+func benchSeal(b *testing.B, mode Mode) {
 	for _, s := range benchSuites {
 		for _, size := range benchSizes {
 			b.Run(s.name+"/"+strconv.Itoa(size), func(b *testing.B) {
-				sa, _ := pair(b, benchConfig(s.idx))
-				pkt := ipv4Packet(v4a, v4b, size-28)
+				sa, _ := pair(b, benchConfigMode(s.idx, mode))
+				pkt := benchPacket(size, mode)
 				buf := make([]byte, 0, size+128)
 				b.SetBytes(int64(size))
 				b.ReportAllocs()
@@ -83,14 +106,20 @@ func BenchmarkSealParallel(b *testing.B) {
 // is small enough to stay in the L1 cache (16 of 1.4 KB), like the
 // baseline's single packet; the receiver's window is reset between batches
 // (one slot to clear: well under a nanosecond per packet).
-func BenchmarkOpen(b *testing.B) {
+func BenchmarkOpen(b *testing.B) { benchOpen(b, Tunnel) }
+
+// BenchmarkOpenTransport: BenchmarkOpen in transport mode, with size bytes
+// of ESP payload as in BenchmarkSealTransport.
+func BenchmarkOpenTransport(b *testing.B) { benchOpen(b, Transport) }
+
+func benchOpen(b *testing.B, mode Mode) {
 	const batch = 16
 	for _, s := range benchSuites {
 		for _, size := range benchSizes {
 			b.Run(s.name+"/"+strconv.Itoa(size), func(b *testing.B) {
-				cfg := benchConfig(s.idx)
+				cfg := benchConfigMode(s.idx, mode)
 				out, _ := pair(b, cfg)
-				pkt := ipv4Packet(v4a, v4b, size-28)
+				pkt := benchPacket(size, mode)
 				sealed := make([][]byte, batch)
 				for i := range sealed {
 					sealed[i], _ = out.Seal(nil, pkt)

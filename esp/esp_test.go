@@ -335,8 +335,15 @@ func craft(sa *SA, src, dst netip.Addr, mangle func(pt []byte)) []byte {
 	inner := ipv4Packet(v4b, v4a, 51)
 	seq, _ := sa.nextSeq()
 	b := make([]byte, sa.t.overhead(len(inner))+len(inner))
-	sa.layoutESP(b, inner, 0, protoIPv4, seq)
-	mangle(b[hdrLen+sa.t.ivLen : len(b)-sa.t.icvLen])
+	binary.BigEndian.PutUint32(b, sa.spi)
+	binary.BigEndian.PutUint32(b[4:], uint32(seq))
+	pt := b[hdrLen+sa.t.ivLen : len(b)-sa.t.icvLen]
+	n := copy(pt, inner)
+	for i := range pt[n : len(pt)-2] {
+		pt[n+i] = byte(i + 1)
+	}
+	pt[len(pt)-2], pt[len(pt)-1] = byte(len(pt)-2-n), protoIPv4
+	mangle(pt)
 	sa.t.seal(b, 0, seq)
 	outer := ipv4Packet(src, dst, 0)[:20]
 	outer[9] = protoESP

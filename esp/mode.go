@@ -3,7 +3,6 @@ package esp
 import (
 	"encoding/binary"
 	"net/netip"
-	"slices"
 
 	"github.com/ipsecgo/ipsec/internal/csum"
 )
@@ -32,13 +31,7 @@ func (sa *SA) sealTunnel(dst, pkt []byte) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	espOff := sa.outer.hdrLen + sa.udpLen
-	tfc := max(0, sa.tfcPadTo-n)
-	dst, out := sa.grow(dst, espOff, n+tfc)
-	sa.layoutESP(out[espOff:], pkt[:n], tfc, nh, seq)
-	// The header area is not written yet: the transform may use it as
-	// scratch, then the headers go in.
-	sa.t.seal(out, espOff, seq)
+	dst, out := sa.appendESP(dst, sa.outer.hdrLen+sa.udpLen, pkt[:n], max(0, sa.tfcPadTo-n), nh, seq)
 	sa.writeOuter(out, pkt, seq)
 	if sa.udpLen != 0 {
 		sa.fillUDP(out, sa.outer.v6, out[sa.outer.hdrLen:])
@@ -61,10 +54,7 @@ func (sa *SA) sealTransport(dst, pkt []byte) ([]byte, error) {
 		return dst, err
 	}
 	payload := pkt[ip.hdrLen:ip.total]
-	espOff := ip.hdrLen + sa.udpLen
-	dst, out := sa.grow(dst, espOff, len(payload))
-	sa.layoutESP(out[espOff:], payload, 0, pkt[ip.nhOff], seq)
-	sa.t.seal(out, espOff, seq)
+	dst, out := sa.appendESP(dst, ip.hdrLen+sa.udpLen, payload, 0, pkt[ip.nhOff], seq)
 	copy(out, pkt[:ip.hdrLen])
 	out[ip.nhOff] = protoESP
 	if sa.udpLen != 0 {
@@ -74,15 +64,6 @@ func (sa *SA) sealTransport(dst, pkt []byte) ([]byte, error) {
 	ip.setLengths(out)
 	sa.traffic.Add(len(payload))
 	return dst, nil
-}
-
-// grow extends dst by an ESP packet for n bytes of payload and TFC padding,
-// behind espOff bytes of headers, and returns it and the new part.
-func (sa *SA) grow(dst []byte, espOff, n int) ([]byte, []byte) {
-	total := espOff + sa.t.overhead(n) + n
-	start := len(dst)
-	dst = slices.Grow(dst, total)[:start+total]
-	return dst, dst[start:]
 }
 
 // writeOuter writes the outer IP header of tunnel mode for the inner packet
@@ -238,17 +219,25 @@ func (sa *SA) open(pkt []byte) ([]byte, int, error) {
 		}
 		return payload[:n], n, nil
 	}
-	payload, nh, err := sa.openESP(pkt[espOff:ip.total], 0)
+	// Transport mode: the IP header moves up against the payload at the
+	// end. A short header waits on the stack meanwhile, so that its place
+	// can be the transform's scratch.
+	var saved [64]byte
+	hdr := pkt[:ip.hdrLen]
+	scratch := 0
+	if len(hdr) <= len(saved) {
+		hdr = saved[:copy(saved[:], hdr)]
+		scratch = espOff
+	}
+	payload, nh, err := sa.openESP(pkt[espOff-scratch:ip.total], scratch)
 	if err != nil {
 		return nil, 0, err
 	}
-	// Transport mode: move the IP header up against the payload and make
-	// it describe the packet without ESP (RFC 4303 section 3.4.4.1 ends
-	// with the reconstructed original datagram).
+	// Make the header describe the packet without ESP (RFC 4303 section
+	// 3.4.4.1 ends with the reconstructed original datagram).
 	payloadOff := offsetOf(pkt, payload)
-	hdrLen := ip.hdrLen
-	start := payloadOff - hdrLen
-	copy(pkt[start:payloadOff], pkt[:hdrLen])
+	start := payloadOff - len(hdr)
+	copy(pkt[start:payloadOff], hdr)
 	out := pkt[start : payloadOff+len(payload)]
 	out[ip.nhOff] = nh
 	ip.setLengths(out)

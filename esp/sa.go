@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 
 	"github.com/ipsecgo/ipsec/internal/meter"
@@ -246,35 +247,42 @@ func (sa *SA) SealESP(dst, payload []byte, nextHeader uint8) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	dst = sa.sealESP(dst, payload, nextHeader, seq)
+	dst, _ = sa.appendESP(dst, 0, payload, 0, nextHeader, seq)
 	sa.traffic.Add(len(payload))
 	return dst, nil
 }
 
-// sealESP lays out and protects one ESP packet at the end of dst.
-func (sa *SA) sealESP(dst, payload []byte, nextHeader uint8, seq uint64) []byte {
-	dst, b := sa.grow(dst, 0, len(payload))
-	sa.layoutESP(b, payload, 0, nextHeader, seq)
-	sa.t.seal(b, 0, seq)
-	return dst
-}
-
-// layoutESP writes an ESP packet's clear fields, payload, tfc bytes of TFC
-// padding (RFC 4303 section 2.4) and trailer into b, which is exactly as long
-// as the packet, ready for the transform.
-func (sa *SA) layoutESP(b, payload []byte, tfc int, nextHeader uint8, seq uint64) {
+// appendESP appends to dst espOff bytes of room for headers and the ESP
+// packet (RFC 4303 section 2) that protects payload, followed by tfc bytes of
+// TFC padding (section 2.4), with sequence number seq. It returns dst and
+// the appended part, whose header room is left to the caller.
+func (sa *SA) appendESP(dst []byte, espOff int, payload []byte, tfc int, nextHeader uint8, seq uint64) ([]byte, []byte) {
+	t := sa.t
+	n := len(payload) + tfc
+	total := espOff + t.overhead(n) + n
+	start := len(dst)
+	dst = slices.Grow(dst, total)[:start+total]
+	out := dst[start:]
+	b := out[espOff:]
 	binary.BigEndian.PutUint64(b, uint64(sa.spi)<<32|seq&0xffffffff)
-	off := hdrLen + sa.t.ivLen
+	off := hdrLen + t.ivLen
 	off += copy(b[off:], payload)
 	clear(b[off : off+tfc])
 	off += tfc
-	end := len(b) - sa.t.icvLen - trailerLen
-	pad := end - off
-	for i := range b[off:end] { // RFC 4303 section 2.4: 1, 2, 3, ...
+	end := len(b) - t.icvLen - trailerLen
+	for i := range b[off:end] { // padding 1, 2, 3, ... (section 2.4)
 		b[off+i] = byte(i + 1)
 	}
-	b[end] = byte(pad)
+	b[end] = byte(end - off)
 	b[end+1] = nextHeader
+	// The header room is not written yet: the transform may use it as
+	// scratch.
+	if t.kind == kindAEAD && espOff >= headroom {
+		t.sealAEAD(out, espOff, seq) // the common case, one call less
+	} else {
+		t.seal(out, espOff, seq)
+	}
+	return dst, out
 }
 
 // OpenESP verifies and decrypts an ESP packet (SPI through ICV) in place. It
