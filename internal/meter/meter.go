@@ -6,18 +6,20 @@ import (
 )
 
 // The pending word holds packets in its top 24 bits and bytes in its low 40.
-// A fold moves it into the totals once either field passes half its range;
-// an Add of at most maxAdd bytes that finds a field past that point waits for
-// the fold, so a field can outgrow its half only by one Add per goroutine in
-// flight: over 500,000 concurrent callers would be needed to overflow.
+// A fold moves it into the totals once either field passes a quarter of its
+// range. An Add puts at most one packet and maxAdd bytes into pending, and
+// one that finds a field past a quarter waits for the fold, so a field can
+// pass a quarter only by one Add per goroutine in flight: more than 750,000
+// concurrent callers would be needed to overflow one.
 const (
-	byteBits   = 40
-	byteMask   = 1<<byteBits - 1
-	onePacket  = 1 << byteBits
-	foldBytes  = 1 << (byteBits - 2)
-	foldPkts   = 1 << (64 - byteBits - 2)
-	maxAdd     = 1 << 20 // larger counts take the slow path
-	pktsAtFold = foldPkts << byteBits
+	byteBits  = 40
+	byteMask  = 1<<byteBits - 1
+	onePacket = 1 << byteBits
+	foldBytes = 1 << (byteBits - 2)
+	foldPkts  = 1 << (64 - byteBits - 2)
+	maxAdd    = 1 << 20 // the part of a count above this goes straight to the totals
+	// A field is a quarter full when either of its top two bits is set.
+	foldMask = 3<<(64-2) | 3<<(byteBits-2)
 )
 
 // Meter counts packets and their bytes. The zero value is ready to use, and
@@ -32,25 +34,21 @@ type Meter struct {
 
 // Add counts one packet of n bytes.
 func (m *Meter) Add(n int) {
-	if uint(n) >= maxAdd {
-		m.fold(1, uint64(n))
-		return
-	}
-	v := m.pending.Add(onePacket | uint64(n))
-	if v >= pktsAtFold || v&byteMask >= foldBytes {
-		m.fold(0, 0)
+	if m.pending.Add(onePacket|uint64(n)&(maxAdd-1))&foldMask != 0 || n >= maxAdd {
+		m.fold(uint64(n) &^ (maxAdd - 1))
 	}
 }
 
-// fold moves the pending counts, and p packets of b bytes, into the totals.
-func (m *Meter) fold(p, b uint64) {
+// fold moves the pending counts into the totals, with extra bytes: the part
+// of an Add's count that is too large for pending.
+func (m *Meter) fold(extra uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.gen.Add(1)
 	v := m.pending.Load()
 	m.pending.Add(-v) // what concurrent Adds put in since the Load stays
-	m.packets.Add(v>>byteBits + p)
-	m.bytes.Add(v&byteMask + b)
+	m.packets.Add(v >> byteBits)
+	m.bytes.Add(v&byteMask + extra)
 	m.gen.Add(1)
 }
 
