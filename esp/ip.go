@@ -133,16 +133,34 @@ func innerPacket(p []byte) (n int, nh uint8, ok bool) {
 	return 0, 0, false
 }
 
-// setLengths rewrites the length fields of an IP header in b (and the IPv4
-// checksum) for a packet that is now len(b) bytes long.
-func (p ipPacket) setLengths(b []byte) {
+// writeHeader writes the IP header src into dst, which is as long and may
+// overlap it, with proto as the protocol after the header and the lengths of
+// a packet of length bytes. The IPv4 header checksum (RFC 791, RFC 1071) is
+// worked out from src before anything is written: summing dst just after
+// writing it in pieces would stall the CPU on store forwarding.
+func (p ipPacket) writeHeader(dst, src []byte, proto uint8, length int) {
 	if p.v6() {
-		binary.BigEndian.PutUint16(b[4:6], uint16(len(b)-ipv6Hdr))
+		copy(dst, src)
+		dst[p.nhOff] = proto
+		binary.BigEndian.PutUint16(dst[4:6], uint16(length-ipv6Hdr))
 		return
 	}
-	binary.BigEndian.PutUint16(b[2:4], uint16(len(b)))
-	b[ipv4Csum], b[ipv4Csum+1] = 0, 0
-	binary.BigEndian.PutUint16(b[ipv4Csum:], csum.Checksum(b[:p.hdrLen], 0))
+	// The sum of src's 16-bit words, modulo 0xffff, with the checksum,
+	// length and TTL/protocol words exchanged for the new ones; the
+	// version word makes the true sum positive, so a remainder of 0 is
+	// 0xffff once folded.
+	const m = 0xffff
+	sum := uint32(^csum.Checksum(src, 0)) + 3*m
+	sum -= uint32(binary.BigEndian.Uint16(src[ipv4Csum:])) + uint32(binary.BigEndian.Uint16(src[2:])) + uint32(binary.BigEndian.Uint16(src[8:]))
+	sum += uint32(length) + uint32(src[8])<<8 + uint32(proto)
+	sum %= m
+	if sum == 0 {
+		sum = m
+	}
+	copy(dst, src)
+	binary.BigEndian.PutUint16(dst[2:], uint16(length))
+	dst[ipv4Proto] = proto
+	binary.BigEndian.PutUint16(dst[ipv4Csum:], ^uint16(sum))
 }
 
 // pseudoHeaderSum returns the partial sum of the TCP/UDP pseudo-header (RFC

@@ -55,13 +55,14 @@ func (sa *SA) sealTransport(dst, pkt []byte) ([]byte, error) {
 	}
 	payload := pkt[ip.hdrLen:ip.total]
 	dst, out := sa.appendESP(dst, ip.hdrLen+sa.udpLen, payload, 0, pkt[ip.nhOff], seq)
-	copy(out, pkt[:ip.hdrLen])
-	out[ip.nhOff] = protoESP
+	proto := uint8(protoESP)
 	if sa.udpLen != 0 {
-		out[ip.nhOff] = protoUDP
+		proto = protoUDP
+	}
+	ip.writeHeader(out[:ip.hdrLen], pkt[:ip.hdrLen], proto, len(out))
+	if sa.udpLen != 0 {
 		sa.fillUDP(out, ip.v6(), out[ip.hdrLen:])
 	}
-	ip.setLengths(out)
 	sa.traffic.Add(len(payload))
 	return dst, nil
 }
@@ -237,10 +238,8 @@ func (sa *SA) open(pkt []byte) ([]byte, int, error) {
 	// 3.4.4.1 ends with the reconstructed original datagram).
 	payloadOff := offsetOf(pkt, payload)
 	start := payloadOff - len(hdr)
-	copy(pkt[start:payloadOff], hdr)
 	out := pkt[start : payloadOff+len(payload)]
-	out[ip.nhOff] = nh
-	ip.setLengths(out)
+	ip.writeHeader(out[:len(hdr)], hdr, nh, len(out))
 	if sa.sport != 0 {
 		fixTransportChecksum(out, ip, nh)
 	}
