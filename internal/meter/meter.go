@@ -57,14 +57,22 @@ func (m *Meter) Load() (packets, bytes uint64) {
 	for {
 		g := m.gen.Load()
 		if g&1 != 0 {
-			m.mu.Lock() // a fold is under way: wait for it
+			// A fold is under way: wait for it, and read while no
+			// other can start.
+			m.mu.Lock()
+			packets, bytes = m.sum()
 			m.mu.Unlock()
-			continue
+			return packets, bytes
 		}
-		v := m.pending.Load()
-		packets, bytes = m.packets.Load(), m.bytes.Load()
+		packets, bytes = m.sum()
 		if m.gen.Load() == g {
-			return packets + v>>byteBits, bytes + v&byteMask
+			return packets, bytes
 		}
 	}
+}
+
+// sum adds the pending counts to the totals.
+func (m *Meter) sum() (packets, bytes uint64) {
+	v := m.pending.Load()
+	return m.packets.Load() + v>>byteBits, m.bytes.Load() + v&byteMask
 }

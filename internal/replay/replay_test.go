@@ -262,10 +262,14 @@ func TestAncientTag(t *testing.T) {
 	next := base + 32 // in the next block, whose slot gets the planted tag
 	ancient := (next>>blockBits - 1<<31 - uint64(len(w.slots))) & (1<<32 - 1)
 	w.slots[(next>>blockBits)&w.mask].Store(ancient<<32 | 1)
-	for range 2 {
-		if w.Accept(next) && w.Accept(next) {
-			t.Fatal("accepted twice")
+	accepted := 0
+	for range 3 {
+		if w.Accept(next) {
+			accepted++
 		}
+	}
+	if accepted > 1 {
+		t.Fatalf("accepted %d times", accepted)
 	}
 	if top := w.Top(); top != base && top != next {
 		t.Fatalf("top %d", top)
