@@ -6,8 +6,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"hash"
+	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/chacha20poly1305"
 )
@@ -67,16 +69,51 @@ func benchSeal(b *testing.B, mode Mode) {
 				sa, _ := pair(b, benchConfigMode(s.idx, mode))
 				pkt := benchPacket(size, mode)
 				buf := make([]byte, 0, size+128)
-				b.SetBytes(int64(size))
-				b.ReportAllocs()
-				for b.Loop() {
+				seal := func() {
 					if _, err := sa.Seal(buf[:0], pkt); err != nil {
 						b.Fatal(err)
 					}
 				}
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				for b.Loop() {
+					seal()
+				}
+				bl, bbuf := newBaseline(s.idx), make([]byte, size+64)
+				reportRatio(b, seal, func() { bl.seal(bbuf, size) })
 			})
 		}
 	}
+}
+
+// reportRatio times the benchmarked operation op and its baseline base
+// alternately, in rounds of about a millisecond each, and reports the
+// median ratio of their times as the metric x-baseline. It is the
+// comparison of BenchmarkSeal with BenchmarkAEAD (or of BenchmarkOpen with
+// BenchmarkAEADOpen) made in one stretch of time, so that the machine's
+// drift between two benchmarks run seconds apart does not enter it. The
+// benchmark's own ns/op is measured before, by b.Loop, and is not changed.
+func reportRatio(b *testing.B, op, base func()) {
+	n := max(10, int(time.Millisecond/max(1, b.Elapsed()/time.Duration(b.N))))
+	ratios := make([]float64, 21)
+	run := func(f func()) time.Duration {
+		start := time.Now()
+		for range n {
+			f()
+		}
+		return time.Since(start)
+	}
+	for r := range ratios {
+		var tOp, tBase time.Duration
+		if r%2 == 0 { // alternate which goes first
+			tOp, tBase = run(op), run(base)
+		} else {
+			tBase, tOp = run(base), run(op)
+		}
+		ratios[r] = float64(tOp) / float64(tBase)
+	}
+	slices.Sort(ratios)
+	b.ReportMetric(ratios[len(ratios)/2], "x-baseline")
 }
 
 // BenchmarkSealParallel: one SA sealing from all cores. Compare ns/op with
@@ -126,10 +163,8 @@ func benchOpen(b *testing.B, mode Mode) {
 				}
 				work := make([]byte, len(sealed[0]))
 				in, _ := NewSA(cfg)
-				b.SetBytes(int64(size))
-				b.ReportAllocs()
 				i := 0
-				for b.Loop() {
+				open := func() {
 					if i == batch {
 						in.window.Reset() // the same packets are fresh again
 						i = 0
@@ -140,6 +175,18 @@ func benchOpen(b *testing.B, mode Mode) {
 						b.Fatal(err)
 					}
 				}
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				for b.Loop() {
+					open()
+				}
+				bl := newBaseline(s.idx)
+				bsealed := append([]byte(nil), bl.seal(make([]byte, size+64), size)...)
+				bwork, tmp := make([]byte, len(bsealed)), make([]byte, 64)
+				reportRatio(b, open, func() {
+					copy(bwork, bsealed)
+					bl.open(bwork, tmp)
+				})
 			})
 		}
 	}
