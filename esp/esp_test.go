@@ -655,3 +655,31 @@ func TestWriteHeaderDifferential(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateHeaderDifferential: for headers whose checksum is right, the
+// RFC 1624 update gives what a full recomputation gives.
+func TestUpdateHeaderDifferential(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for i := range 200000 {
+		ihl := 5 + r.IntN(11)
+		src := make([]byte, ihl*4)
+		for j := range src {
+			src[j] = byte(r.Uint32())
+		}
+		if i%7 == 0 {
+			clear(src)
+		}
+		src[0] = 0x40 | byte(ihl)
+		src[ipv4Csum], src[ipv4Csum+1] = 0, 0
+		binary.BigEndian.PutUint16(src[ipv4Csum:], csum.Checksum(src, 0))
+		length := ihl*4 + r.IntN(65536-ihl*4)
+		proto := uint8(r.Uint32())
+		ip := ipPacket{hdrLen: ihl * 4, nhOff: ipv4Proto, total: length}
+		got, want := make([]byte, len(src)), make([]byte, len(src))
+		ip.updateHeader(got, src, proto, length)
+		ip.writeHeader(want, src, proto, length)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("header %x, length %d, proto %d:\n got %x\nwant %x", src, length, proto, got, want)
+		}
+	}
+}

@@ -140,7 +140,7 @@ func innerPacket(p []byte) (n int, nh uint8, ok bool) {
 // writing it in pieces would stall the CPU on store forwarding.
 func (p ipPacket) writeHeader(dst, src []byte, proto uint8, length int) {
 	if p.v6() {
-		copy(dst, src)
+		copyHeader(dst, src)
 		dst[p.nhOff] = proto
 		binary.BigEndian.PutUint16(dst[4:6], uint16(length-ipv6Hdr))
 		return
@@ -157,10 +157,41 @@ func (p ipPacket) writeHeader(dst, src []byte, proto uint8, length int) {
 	if sum == 0 {
 		sum = m
 	}
-	copy(dst, src)
+	copyHeader(dst, src)
 	binary.BigEndian.PutUint16(dst[2:], uint16(length))
 	dst[ipv4Proto] = proto
 	binary.BigEndian.PutUint16(dst[ipv4Csum:], ^uint16(sum))
+}
+
+// updateHeader is writeHeader for a header whose checksum is already right
+// for src, as a received one is: the checksum is updated for the two words
+// that change (RFC 1624 section 3, equation 3), without summing the header.
+// A wrong checksum stays wrong.
+func (p ipPacket) updateHeader(dst, src []byte, proto uint8, length int) {
+	if p.v6() {
+		p.writeHeader(dst, src, proto, length)
+		return
+	}
+	hc := binary.BigEndian.Uint16(src[ipv4Csum:])
+	oldLen, oldTP := binary.BigEndian.Uint16(src[2:]), binary.BigEndian.Uint16(src[8:])
+	newTP := uint16(src[8])<<8 | uint16(proto)
+	sum := uint32(^hc) + uint32(^oldLen) + uint32(uint16(length)) + uint32(^oldTP) + uint32(newTP)
+	sum = sum>>16 + sum&0xffff
+	sum += sum >> 16
+	copyHeader(dst, src)
+	binary.BigEndian.PutUint16(dst[2:], uint16(length))
+	dst[ipv4Proto] = proto
+	binary.BigEndian.PutUint16(dst[ipv4Csum:], ^uint16(sum))
+}
+
+// copyHeader copies the IP header src to dst (the same length; they may
+// overlap), without a call for the usual 20-byte IPv4 header.
+func copyHeader(dst, src []byte) {
+	if len(src) == ipv4MinHdr && len(dst) == ipv4MinHdr {
+		*(*[ipv4MinHdr]byte)(dst) = [ipv4MinHdr]byte(src)
+		return
+	}
+	copy(dst, src)
 }
 
 // pseudoHeaderSum returns the partial sum of the TCP/UDP pseudo-header (RFC

@@ -227,7 +227,8 @@ func (sa *SA) open(pkt []byte) ([]byte, int, error) {
 	hdr := pkt[:ip.hdrLen]
 	scratch := 0
 	if len(hdr) <= len(saved) {
-		hdr = saved[:copy(saved[:], hdr)]
+		copyHeader(saved[:len(hdr)], hdr)
+		hdr = saved[:len(hdr)]
 		scratch = espOff
 	}
 	payload, nh, err := sa.openESP(pkt[espOff-scratch:ip.total], scratch)
@@ -239,7 +240,7 @@ func (sa *SA) open(pkt []byte) ([]byte, int, error) {
 	payloadOff := offsetOf(pkt, payload)
 	start := payloadOff - len(hdr)
 	out := pkt[start : payloadOff+len(payload)]
-	ip.writeHeader(out[:len(hdr)], hdr, nh, len(out))
+	ip.updateHeader(out[:len(hdr)], hdr, nh, len(out))
 	if sa.sport != 0 {
 		fixTransportChecksum(out, ip, nh)
 	}
