@@ -61,9 +61,10 @@ func (db *DB) Dump() []Info {
 }
 
 func (s *SA) info(now time.Time) Info {
+	packets, bytes := s.traffic.Load()
 	i := Info{
 		Dir: s.dir, Proto: s.proto, SPI: s.spi, Key: s.key, State: s.State(),
-		Age: now.Sub(s.added), Packets: s.packets.Load(), Bytes: s.bytes.Load(),
+		Age: now.Sub(s.added), Packets: packets, Bytes: bytes,
 		BytesLeft: -1, PacketsLeft: -1,
 	}
 	if s.life.SoftTime > 0 {

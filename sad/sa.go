@@ -10,6 +10,7 @@ import (
 
 	"github.com/ipsecgo/ipsec/ah"
 	"github.com/ipsecgo/ipsec/esp"
+	"github.com/ipsecgo/ipsec/internal/meter"
 )
 
 // Proto is the IPsec protocol of an SA, by its IP protocol number. It is a
@@ -118,8 +119,7 @@ type SA struct {
 	esp *esp.SA
 	ah  *ah.SA
 
-	packets atomic.Uint64
-	bytes   atomic.Uint64
+	traffic meter.Meter // packets and bytes, for the lifetimes
 
 	db    *DB
 	dir   Direction
@@ -216,8 +216,7 @@ func (s *SA) Open(pkt []byte) ([]byte, error) {
 // account counts one packet of n bytes and applies the byte and packet
 // lifetimes. The packet that reaches a hard limit is the last one.
 func (s *SA) account(n int) {
-	p := s.packets.Add(1)
-	b := s.bytes.Add(uint64(n))
+	p, b := s.traffic.AddLoad(n)
 	l := &s.life
 	switch {
 	case l.HardPackets != 0 && p >= l.HardPackets:

@@ -39,6 +39,24 @@ func (m *Meter) Add(n int) {
 	}
 }
 
+// AddLoad counts one packet of n bytes, like Add, and returns the counts
+// with it included, for callers that act on thresholds (SA lifetimes).
+// Racing with other Adds the counts may already include some of theirs;
+// they never include a packet twice.
+func (m *Meter) AddLoad(n int) (packets, bytes uint64) {
+	g := m.gen.Load()
+	m.Add(n)
+	if g&1 == 0 {
+		// No fold was under way; if none ran since, the totals and
+		// pending as read now are one consistent picture.
+		packets, bytes = m.sum()
+		if m.gen.Load() == g {
+			return packets, bytes
+		}
+	}
+	return m.Load()
+}
+
 // fold moves the pending counts into the totals, with extra bytes: the part
 // of an Add's count that is too large for pending.
 func (m *Meter) fold(extra uint64) {

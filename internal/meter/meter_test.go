@@ -1,8 +1,10 @@
 package meter
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -134,4 +136,49 @@ func BenchmarkAdd(b *testing.B) {
 			m.bytes.Add(1400)
 		}
 	})
+}
+
+// TestAddLoad: sequentially, AddLoad returns the exact running counts across
+// folds; concurrently, it never returns more packets than had been offered
+// when it returned.
+func TestAddLoad(t *testing.T) {
+	var m Meter
+	var wantB uint64
+	for i := range 3*foldPkts + 10 {
+		n := i % 1500
+		if i%1_000_003 == 5 {
+			n = maxAdd + 7
+		}
+		wantB += uint64(n)
+		if p, b := m.AddLoad(n); p != uint64(i+1) || b != wantB {
+			t.Fatalf("add %d: %d packets %d bytes, want %d %d", i+1, p, b, i+1, wantB)
+		}
+	}
+
+	var c Meter
+	var started atomic.Uint64
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 1 << 21 {
+				started.Add(1)
+				p, _ := c.AddLoad(100)
+				if s := started.Load(); p > s {
+					errs <- fmt.Errorf("AddLoad said %d packets, only %d offered", p, s)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if p, b := c.Load(); p != 4<<21 || b != 100*4<<21 {
+		t.Fatalf("%d packets %d bytes", p, b)
+	}
 }
