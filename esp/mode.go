@@ -168,12 +168,12 @@ func (sa *SA) fillUDP(pkt []byte, v6 bool, udp []byte) {
 // Open verifies and decrypts the IP packet pkt in place and returns the
 // packet to deliver, which aliases pkt: in tunnel mode the inner packet, in
 // transport mode the original packet with ESP removed. The bytes of pkt
-// outside the returned packet are scratch afterwards (tunnel mode keeps the
-// AEAD nonce in the dead outer header), and after an error all of pkt is.
-// Errors wrap
-// ErrMalformed, ErrWrongSPI, ErrReplay, ErrAuthFailed or ErrDummy; every
-// dropped packet is counted. Open does not check the inner packet against
-// policy; that is the SPD's job (RFC 4301 section 5.2).
+// outside the returned packet are scratch afterwards (the AEAD nonce is
+// built in front of ESP), and after an error all of pkt is: keep a copy of
+// what you want to log. Errors wrap ErrMalformed, ErrWrongSPI, ErrReplay,
+// ErrAuthFailed or ErrDummy; every dropped packet is counted. Open does not
+// check the inner packet against policy; that is the SPD's job (RFC 4301
+// section 5.2).
 func (sa *SA) Open(pkt []byte) ([]byte, error) {
 	out, n, err := sa.open(pkt)
 	if err == nil {
