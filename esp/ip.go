@@ -113,20 +113,11 @@ func parseIP(b []byte, espOrder bool) (ipPacket, bool) {
 // the packet's length from it and the protocol number that carries it (4 or
 // 41). Bytes beyond that length (TFC padding) are not part of the packet.
 func innerPacket(p []byte) (n int, nh uint8, ok bool) {
-	if len(p) == 0 {
-		return 0, 0, false
-	}
-	switch p[0] >> 4 {
-	case 4:
-		if len(p) < ipv4MinHdr {
-			return 0, 0, false
-		}
+	switch {
+	case len(p) >= ipv4MinHdr && p[0]>>4 == 4:
 		n = int(binary.BigEndian.Uint16(p[2:4]))
 		return n, protoIPv4, n >= int(p[0]&0x0f)*4 && n >= ipv4MinHdr && n <= len(p)
-	case 6:
-		if len(p) < ipv6Hdr {
-			return 0, 0, false
-		}
+	case len(p) >= ipv6Hdr && p[0]>>4 == 6:
 		n = ipv6Hdr + int(binary.BigEndian.Uint16(p[4:6]))
 		return n, protoIPv6, n > ipv6Hdr && n <= len(p) // no jumbograms (RFC 2675)
 	}

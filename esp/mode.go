@@ -175,18 +175,10 @@ func (sa *SA) fillUDP(pkt []byte, v6 bool, udp []byte) {
 // check the inner packet against policy; that is the SPD's job (RFC 4301
 // section 5.2).
 func (sa *SA) Open(pkt []byte) ([]byte, error) {
-	out, n, err := sa.open(pkt)
-	if err == nil {
-		sa.traffic.Add(n)
-	}
-	return out, err
-}
-
-func (sa *SA) open(pkt []byte) ([]byte, int, error) {
 	ip, ok := parseIP(pkt, false)
 	if !ok || ip.fragment() {
 		sa.malformed.Add(1)
-		return nil, 0, errOuterIP
+		return nil, errOuterIP
 	}
 	espOff := ip.hdrLen
 	switch pkt[ip.nhOff] {
@@ -194,31 +186,32 @@ func (sa *SA) open(pkt []byte) ([]byte, int, error) {
 	case protoUDP:
 		if sa.sport == 0 || ip.total-espOff < udpHdr {
 			sa.malformed.Add(1)
-			return nil, 0, errUnwantedUDP
+			return nil, errUnwantedUDP
 		}
 		espOff += udpHdr
 		if Classify(pkt[espOff:ip.total]) != KindESP {
 			sa.malformed.Add(1)
-			return nil, 0, errUDPNotESP
+			return nil, errUDPNotESP
 		}
 	default:
 		sa.malformed.Add(1)
-		return nil, 0, errNotESP
+		return nil, errNotESP
 	}
 	if sa.mode == Tunnel {
 		// The outer headers are dead once parsed: the transform may use
 		// them as scratch.
 		payload, nh, err := sa.openESP(pkt[:ip.total], espOff)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		// The inner header's length drops TFC padding (RFC 4303 2.4).
 		n, inner, ok := innerPacket(payload)
 		if !ok || inner != nh {
 			sa.malformed.Add(1)
-			return nil, 0, errInner
+			return nil, errInner
 		}
-		return payload[:n], n, nil
+		sa.traffic.Add(n)
+		return payload[:n], nil
 	}
 	// Transport mode: the IP header moves up against the payload at the
 	// end. A short header waits on the stack meanwhile, so that its place
@@ -233,7 +226,7 @@ func (sa *SA) open(pkt []byte) ([]byte, int, error) {
 	}
 	payload, nh, err := sa.openESP(pkt[espOff-scratch:ip.total], scratch)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	// Make the header describe the packet without ESP (RFC 4303 section
 	// 3.4.4.1 ends with the reconstructed original datagram).
@@ -244,7 +237,8 @@ func (sa *SA) open(pkt []byte) ([]byte, int, error) {
 	if sa.sport != 0 {
 		fixTransportChecksum(out, ip, nh)
 	}
-	return out, len(payload), nil
+	sa.traffic.Add(len(payload))
+	return out, nil
 }
 
 // offsetOf returns where sub starts inside b; sub must be a sub-slice of b.

@@ -119,12 +119,10 @@ func (w *Window) Reset() {
 	}
 }
 
-// tooOld reports whether seq, in block b, lies to the left of the window
-// whose head block is h (RFC 4303 section 3.4.3).
-func (w *Window) tooOld(seq, b, h uint64) bool {
-	if b == h {
-		return false // top is in the same block of 32, and size >= 32
-	}
+// tooOld reports whether seq lies to the left of the window whose head
+// block is h (RFC 4303 section 3.4.3). Callers skip it for a number in the
+// head block itself: top is in the same block of 32, and size >= 32.
+func (w *Window) tooOld(seq, h uint64) bool {
 	top := w.topFrom(h)
 	return seq <= top && top-seq >= w.size
 }
@@ -156,7 +154,7 @@ func (w *Window) Check(seq uint64) bool {
 	if b > h {
 		return true
 	}
-	if w.tooOld(seq, b, h) {
+	if b != h && w.tooOld(seq, h) {
 		return false
 	}
 	s := w.slots[b&w.mask].Load()
@@ -201,7 +199,7 @@ func (w *Window) Accept(seq uint64) bool {
 			if !w.head.CompareAndSwap(h, b) {
 				continue
 			}
-		} else if w.tooOld(seq, b, h) {
+		} else if b != h && w.tooOld(seq, h) {
 			return false
 		}
 		old := slot.Load()
