@@ -16,13 +16,9 @@ import (
 // modify pkt, which must not overlap dst's spare capacity, and does not
 // allocate when dst has room.
 func (sa *SA) Seal(dst, pkt []byte) ([]byte, error) {
-	if sa.mode == Tunnel {
-		return sa.sealTunnel(dst, pkt)
+	if sa.mode == Transport {
+		return sa.sealTransport(dst, pkt)
 	}
-	return sa.sealTransport(dst, pkt)
-}
-
-func (sa *SA) sealTunnel(dst, pkt []byte) ([]byte, error) {
 	n, nh, ok := innerPacket(pkt)
 	if !ok {
 		return dst, errNotIP
