@@ -277,11 +277,7 @@ func (sa *SA) appendESP(dst []byte, espOff int, payload []byte, tfc int, nextHea
 	b[end+1] = nextHeader
 	// The header room is not written yet: the transform may use it as
 	// scratch.
-	if t.kind == kindAEAD && espOff >= headroom {
-		t.sealAEAD(out, espOff, seq) // the common case, one call less
-	} else {
-		t.seal(out, espOff, seq)
-	}
+	t.seal(out, espOff, seq)
 	return dst, out
 }
 
@@ -322,13 +318,7 @@ func (sa *SA) openESP(pkt []byte, off int) ([]byte, uint8, error) {
 		sa.replayDrop.Add(1)
 		return nil, 0, ErrReplay
 	}
-	var pt []byte
-	var ok bool
-	if t.kind == kindAEAD && off >= headroom {
-		pt, ok = t.openAEAD(pkt, off, seq) // the common case, one call less
-	} else {
-		pt, ok = t.open(pkt, off, seq)
-	}
+	pt, ok := t.open(pkt, off, seq)
 	if !ok {
 		sa.authFail.Add(1)
 		return nil, 0, ErrAuthFailed
