@@ -31,9 +31,12 @@ var benchSuites = []struct {
 
 var benchSizes = []int{64, 1400, 8192}
 
-func benchConfig(idx int) Config {
+// benchConfig is the config of suite idx in mode, between v4a and v4b.
+func benchConfig(idx int, mode Mode) Config {
 	cfg := suiteConfig(idx)
-	cfg.Mode, cfg.TunnelSrc, cfg.TunnelDst = Tunnel, v4a, v4b
+	if mode == Tunnel {
+		cfg.Mode, cfg.TunnelSrc, cfg.TunnelDst = Tunnel, v4a, v4b
+	}
 	return cfg
 }
 
@@ -44,13 +47,6 @@ func BenchmarkSeal(b *testing.B) { benchSeal(b, Tunnel) }
 // BenchmarkSealTransport: transport-mode Seal of an IPv4 packet whose
 // payload, what ESP protects, is size bytes.
 func BenchmarkSealTransport(b *testing.B) { benchSeal(b, Transport) }
-
-func benchConfigMode(idx int, mode Mode) Config {
-	if mode == Tunnel {
-		return benchConfig(idx)
-	}
-	return suiteConfig(idx)
-}
 
 // benchPacket is an IPv4 packet whose ESP payload in mode is size bytes: the
 // whole packet in tunnel mode, what follows the IPv4 header in transport
@@ -66,7 +62,7 @@ func benchSeal(b *testing.B, mode Mode) {
 	for _, s := range benchSuites {
 		for _, size := range benchSizes {
 			b.Run(s.name+"/"+strconv.Itoa(size), func(b *testing.B) {
-				sa, _ := pair(b, benchConfigMode(s.idx, mode))
+				sa, _ := pair(b, benchConfig(s.idx, mode))
 				pkt := benchPacket(size, mode)
 				buf := make([]byte, 0, size+128)
 				seal := func() {
@@ -120,7 +116,7 @@ func reportRatio(b *testing.B, op, base func()) {
 // -cpu 1 and -cpu 2 (or GOMAXPROCS) to see how one SA scales.
 func BenchmarkSealParallel(b *testing.B) {
 	for _, s := range benchSuites[:1] {
-		sa, _ := pair(b, benchConfig(s.idx))
+		sa, _ := pair(b, benchConfig(s.idx, Tunnel))
 		pkt := ipv4Packet(v4a, v4b, 1400-28)
 		b.Run(s.name+"/1400", func(b *testing.B) {
 			b.SetBytes(1400)
@@ -154,7 +150,7 @@ func benchOpen(b *testing.B, mode Mode) {
 	for _, s := range benchSuites {
 		for _, size := range benchSizes {
 			b.Run(s.name+"/"+strconv.Itoa(size), func(b *testing.B) {
-				cfg := benchConfigMode(s.idx, mode)
+				cfg := benchConfig(s.idx, mode)
 				out, _ := pair(b, cfg)
 				pkt := benchPacket(size, mode)
 				sealed := make([][]byte, batch)
