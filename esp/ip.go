@@ -166,13 +166,11 @@ func (p ipPacket) updateHeader(dst, src []byte, proto uint8, length int) {
 	hc := binary.BigEndian.Uint16(src[ipv4Csum:])
 	oldLen, oldTP := binary.BigEndian.Uint16(src[2:]), binary.BigEndian.Uint16(src[8:])
 	newTP := uint16(src[8])<<8 | uint16(proto)
-	sum := uint32(^hc) + uint32(^oldLen) + uint32(uint16(length)) + uint32(^oldTP) + uint32(newTP)
-	sum = sum>>16 + sum&0xffff
-	sum += sum >> 16
+	sum := uint64(^hc) + uint64(^oldLen) + uint64(uint16(length)) + uint64(^oldTP) + uint64(newTP)
 	copyHeader(dst, src)
 	binary.BigEndian.PutUint16(dst[2:], uint16(length))
 	dst[ipv4Proto] = proto
-	binary.BigEndian.PutUint16(dst[ipv4Csum:], ^uint16(sum))
+	binary.BigEndian.PutUint16(dst[ipv4Csum:], csum.Finish(sum))
 }
 
 // copyHeader copies the IP header src to dst (the same length; they may

@@ -105,9 +105,7 @@ func (sa *SA) writeOuter(out, inner []byte, seq uint64) {
 	h[6] = flags
 	h[ipv4Proto] = proto
 	sum := o.sum + uint32(tos) + uint32(len(out)) + uint32(uint16(seq)) + uint32(flags)<<8 + uint32(proto)
-	sum = sum>>16 + sum&0xffff
-	sum += sum >> 16
-	binary.BigEndian.PutUint16(h[ipv4Csum:], ^uint16(sum))
+	binary.BigEndian.PutUint16(h[ipv4Csum:], csum.Finish(uint64(sum)))
 }
 
 // outerTemplate is the part of the tunnel-mode outer header that is the

@@ -39,9 +39,16 @@ func Checksum(b []byte, initial uint32) uint16 {
 	case 1:
 		s += uint64(b[0]) << 24
 	}
-	s = s>>32 + s&0xffffffff
-	s = s>>16 + s&0xffff
-	s = s>>16 + s&0xffff
-	s = s>>16 + s&0xffff
-	return ^uint16(s)
+	return Finish(s)
+}
+
+// Finish folds a partial sum of 16-bit words, with the carries not yet
+// added back, to 16 bits and returns its complement: the checksum (RFC 1071
+// section 4.1).
+func Finish(sum uint64) uint16 {
+	sum = sum>>32 + sum&0xffffffff
+	sum = sum>>16 + sum&0xffff
+	sum = sum>>16 + sum&0xffff
+	sum = sum>>16 + sum&0xffff
+	return ^uint16(sum)
 }
