@@ -148,10 +148,7 @@ func (p ipPacket) writeHeader(dst, src []byte, proto uint8, length int) {
 	if sum == 0 {
 		sum = m
 	}
-	copyHeader(dst, src)
-	binary.BigEndian.PutUint16(dst[2:], uint16(length))
-	dst[ipv4Proto] = proto
-	binary.BigEndian.PutUint16(dst[ipv4Csum:], ^uint16(sum))
+	putIPv4(dst, src, proto, length, ^uint16(sum))
 }
 
 // updateHeader is writeHeader for a header whose checksum is already right
@@ -167,10 +164,16 @@ func (p ipPacket) updateHeader(dst, src []byte, proto uint8, length int) {
 	oldLen, oldTP := binary.BigEndian.Uint16(src[2:]), binary.BigEndian.Uint16(src[8:])
 	newTP := uint16(src[8])<<8 | uint16(proto)
 	sum := uint64(^hc) + uint64(^oldLen) + uint64(uint16(length)) + uint64(^oldTP) + uint64(newTP)
+	putIPv4(dst, src, proto, length, csum.Finish(sum))
+}
+
+// putIPv4 copies the IPv4 header src to dst with a new total length,
+// protocol and header checksum.
+func putIPv4(dst, src []byte, proto uint8, length int, checksum uint16) {
 	copyHeader(dst, src)
 	binary.BigEndian.PutUint16(dst[2:], uint16(length))
 	dst[ipv4Proto] = proto
-	binary.BigEndian.PutUint16(dst[ipv4Csum:], csum.Finish(sum))
+	binary.BigEndian.PutUint16(dst[ipv4Csum:], checksum)
 }
 
 // copyHeader copies the IP header src to dst (the same length; they may
