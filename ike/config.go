@@ -152,6 +152,29 @@ type Config struct {
 	// 7296 2.6).
 	Cookies *CookieJar
 
+	// KeyExchange says which IKE versions this Config allows; the zero
+	// value is IKEv2 only.
+	KeyExchange KeyExchange
+
+	// GetConfigForRequest, if set on a responder's Config, chooses the
+	// Config for each request, as crypto/tls's Config.GetConfigForClient
+	// does: on the first message of an IKE SA (only the version and the
+	// addresses are known) for the IKE proposals; when the peer's
+	// identity arrives, for authentication; and for each CHILD SA
+	// request, for its proposals, selectors, mode and lifetimes. It
+	// returns nil to keep the current Config, or an error to refuse the
+	// request (answered as the version's RFC says: NO_PROPOSAL_CHOSEN,
+	// AUTHENTICATION_FAILED or TS_UNACCEPTABLE). The Config it returns is
+	// used as it is: its own GetConfigForRequest is not called. It is
+	// called from the endpoint's workers and must be safe for concurrent
+	// use.
+	GetConfigForRequest func(*ConfigRequest) (*Config, error)
+
+	// Tag is the caller's name for this Config (the root package's
+	// driver puts a policy rule's identity here). It is copied into every
+	// ChildSA negotiated with this Config.
+	Tag string
+
 	// SPI allocates inbound CHILD SA SPIs (for example from package sad);
 	// nil picks random SPIs of 256 and up.
 	SPI func() (uint32, error)

@@ -114,6 +114,11 @@ type ChildSA struct {
 	// HardLifetime when the SA must be gone (RFC 4301 4.4.2.1).
 	SoftLifetime, HardLifetime time.Duration
 	Established                time.Time
+
+	// Version is the IKE version that negotiated this CHILD SA.
+	Version Version
+	// Tag is the Tag of the Config it was negotiated with.
+	Tag string
 }
 
 // NotifyError is an error notification received from or sent to the peer
