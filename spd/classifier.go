@@ -241,8 +241,8 @@ func Compile(p *Policy, opts CompileOptions) (*Classifier, error) {
 }
 
 // Lookup returns the rule that applies to a packet with selector s
-// travelling in direction dir (DirOutbound or DirInbound; DirBoth matches
-// filters of either direction). It does not allocate.
+// travelling in direction dir (DirOutbound or DirInbound; DirBoth, or
+// zero, matches filters of either direction). It does not allocate.
 func (c *Classifier) Lookup(s Selector, dir Direction) Match {
 	k := s.key(dir)
 	h := c.lookup(&k)

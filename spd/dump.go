@@ -106,7 +106,7 @@ func dumpRule(bw *bufio.Writer, field func(int, string, string, ...any), yesNo f
 			if f.Protocol.IsICMP() {
 				icmp = strings.ToUpper(f.ICMP.String())
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", yesNo(f.Mirrored), strings.ToUpper(f.Direction.String()),
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", yesNo(f.Mirrored), strings.ToUpper(Direction(f.Direction.mask()).String()),
 				strings.ToUpper(f.Source.String()), strings.ToUpper(f.Destination.String()), f.Protocol, sp, dp, icmp, f.Description)
 		}
 		tw.Flush()

@@ -728,12 +728,12 @@ func (d *decoder) methods(v *yaml.Node, field string) []SecurityMethod {
 					}
 					switch k {
 					case "encryption":
-						if m.ESPEncryption, ok = ParseEncryption(s); !ok {
-							d.errf(v, field, "unknown ESP encryption algorithm %q (known: %s)", s, encryptionNames())
+						if m.ESPEncryption, m.ESPKeyBits, ok = ParseEncryption(s); !ok {
+							d.errf(v, field, "unknown ESP encryption algorithm %q (known: %s)", s, encryptionList())
 						}
 					case "integrity":
 						if m.ESPIntegrity, ok = ParseIntegrity(s); !ok {
-							d.errf(v, field, "unknown integrity algorithm %q (known: %s)", s, integrityNames())
+							d.errf(v, field, "unknown integrity algorithm %q (known: %s)", s, integrityList())
 						}
 					}
 				})
@@ -744,7 +744,7 @@ func (d *decoder) methods(v *yaml.Node, field string) []SecurityMethod {
 					return
 				}
 				if m.AHIntegrity, ok = ParseIntegrity(s); !ok {
-					d.errf(v, field, "unknown integrity algorithm %q (known: %s)", s, integrityNames())
+					d.errf(v, field, "unknown integrity algorithm %q (known: %s)", s, integrityList())
 				}
 			case "lifetime":
 				d.fields(v, field, []string{"seconds", "kilobytes"}, func(k string, v *yaml.Node, field string) {
@@ -773,18 +773,18 @@ func (d *decoder) methods(v *yaml.Node, field string) []SecurityMethod {
 	return out
 }
 
-func encryptionNames() string {
+func encryptionList() string {
 	var s []string
-	for _, i := range encryptionInfo {
-		s = append(s, i.names[0])
+	for _, n := range encryptionNames {
+		s = append(s, n.names[0])
 	}
 	return strings.Join(s, ", ")
 }
 
-func integrityNames() string {
+func integrityList() string {
 	var s []string
-	for _, i := range integrityInfo {
-		s = append(s, i.names[0])
+	for _, n := range integrityNames {
+		s = append(s, n.names[0])
 	}
 	return strings.Join(s, ", ")
 }
