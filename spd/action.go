@@ -299,6 +299,9 @@ type FilterAction struct {
 	// PFS asks for session key perfect forward secrecy: a fresh
 	// Diffie-Hellman exchange for every CHILD SA (RFC 7296 section 1.3).
 	PFS bool
+	// PFSGroup is the key exchange group of that exchange; GroupNone
+	// (with PFS) means the IKE SA's group, as Windows does.
+	PFSGroup Group
 	// AcceptUnsecured is Windows' "Accept unsecured communication, but
 	// always respond using IPsec": an inbound clear packet is accepted,
 	// and replies are protected.
@@ -342,6 +345,14 @@ type AuthMethod struct {
 	RootCA string
 	// PreSharedKey is the secret (AuthPreSharedKey). Dumps never show it.
 	PreSharedKey string
+	// PreSharedKeyRef names a secret the caller looks up (a keyring
+	// entry), instead of PreSharedKey, so that the policy file need not
+	// hold it.
+	PreSharedKeyRef string
+	// Principal is the Kerberos principal of the peer (AuthKerberos), e.g.
+	// "host/gw.example.com@EXAMPLE.COM"; empty: derived by the caller
+	// from the peer's name.
+	Principal string
 }
 
 // String describes the method without revealing a pre-shared key.
@@ -350,7 +361,14 @@ func (m AuthMethod) String() string {
 	case AuthCertificate:
 		return "certificate (root CA " + m.RootCA + ")"
 	case AuthPreSharedKey:
+		if m.PreSharedKeyRef != "" {
+			return "preshared_key (ref " + m.PreSharedKeyRef + ")"
+		}
 		return "preshared_key (hidden)"
+	case AuthKerberos:
+		if m.Principal != "" {
+			return "kerberos (" + m.Principal + ")"
+		}
 	}
 	return m.Kind.String()
 }
