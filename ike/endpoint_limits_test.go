@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -307,6 +308,7 @@ type fakeV1 struct {
 	mine, peer    [8]byte // our cookie, the peer's
 	initiator     bool
 	got           [][]byte
+	n             atomic.Int32 // len(got), for the test goroutine
 	out           [][]byte
 	closed        bool
 }
@@ -322,6 +324,7 @@ func (f *fakeV1) header() []byte {
 
 func (f *fakeV1) Receive(_ time.Time, d []byte) {
 	f.got = append(f.got, append([]byte(nil), d...))
+	f.n.Add(1)
 	if f.initiator {
 		f.peer = [8]byte(d[8:16])
 	}
@@ -406,8 +409,8 @@ func TestEndpointDispatchV1(t *testing.T) {
 		t.Fatalf("answers %x %x %x", r1.ResponderSPI, r2.ResponderSPI, r3.ResponderSPI)
 	}
 	mu.Lock()
-	if len(made) != 1 || len(made[0].got) != 3 {
-		t.Fatalf("%d sessions made, first got %d datagrams", len(made), len(made[0].got))
+	if len(made) != 1 || made[0].n.Load() != 3 {
+		t.Fatalf("%d sessions made, first got %d datagrams", len(made), made[0].n.Load())
 	}
 	mu.Unlock()
 	if st := resp.Stats(); st.Established != 1 || st.HalfOpen != 0 || st.IKEv1Dropped != 0 {
