@@ -191,3 +191,69 @@ func TestGetConfigForRequestV1(t *testing.T) {
 		t.Fatalf("refusal: %v", kinds(p.evI))
 	}
 }
+
+// TestNATTDraftV1: with a peer that announces only
+// draft-ietf-ipsec-nat-t-ike-02 (Windows XP and Server 2003), NAT-D uses
+// the draft payload type 130 and UDP encapsulation the draft modes 61443
+// and 61444.
+func TestNATTDraftV1(t *testing.T) {
+	for _, mode := range []Mode{Tunnel, Transport} {
+		icfg := pskConfigV1(t, true, "aes128-sha256-modp2048", "aes128-sha256")
+		rcfg := pskConfigV1(t, false, "aes128-sha256-modp2048", "aes128-sha256")
+		icfg.ForceUDPEncap, icfg.Mode, rcfg.Mode = true, mode, mode
+		p := newPairV1(t, icfg, rcfg)
+		draftNATD := false
+		p.rewrite = func(_ bool, b []byte) []byte {
+			m, err := isakmp.Parse(b)
+			if err != nil || m.Ciphertext != nil {
+				return b
+			}
+			var keep []isakmp.Payload
+			for _, pl := range m.Payloads {
+				if v, ok := pl.(*isakmp.V1VendorID); ok && string(v.Data) == string(vidRFC3947) {
+					continue
+				}
+				if pl.Type() == isakmp.PayloadV1NATDDraft {
+					draftNATD = true
+				}
+				keep = append(keep, pl)
+			}
+			m.Payloads = keep
+			out, err := m.Append(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+		p.run()
+		if p.r == nil || len(p.i.children) != 1 || len(p.r.children) != 1 {
+			t.Fatalf("%v: not established: %v / %v", mode, kinds(p.evI), kindsOr(p.r, p.evR))
+		}
+		if p.i.natt != nattDraft || !draftNATD || !p.i.UDPEncap() || !p.r.UDPEncap() {
+			t.Fatalf("%v: natt %v, draft NAT-D %v", mode, p.i.natt, draftNATD)
+		}
+		want := map[Mode]isakmp.V1EncapMode{Tunnel: isakmp.V1EncapUDPTunnelDraft, Transport: isakmp.V1EncapUDPTransportDraft}[mode]
+		for _, ex := range p.i.exchs {
+			if ex.qm != nil && ex.qm.x.encap != want {
+				t.Fatalf("%v: encapsulation mode %v", mode, ex.qm.x.encap)
+			}
+		}
+		checkESP(t, &p.i.children[0].sa, &p.r.children[0].sa)
+	}
+}
+
+// TestAHV1: Quick Mode negotiates AH (RFC 2407 4.4.3), whose CHILD SA
+// carries integrity keys only.
+func TestAHV1(t *testing.T) {
+	icfg := pskConfigV1(t, true, "aes128-sha256-modp2048", "aes128-sha256")
+	rcfg := pskConfigV1(t, false, "aes128-sha256-modp2048", "aes128-sha256")
+	icfg.ChildProposals = mustProposals(t, "sha256,sha1", isakmp.ProtocolAH)
+	rcfg.ChildProposals = mustProposals(t, "sha1", isakmp.ProtocolAH)
+	p := establishV1(t, icfg, rcfg)
+	ci, cr := findEvent(p.evI, EventChildUp), findEvent(p.evR, EventChildUp)
+	if ci == nil || cr == nil || ci.Child.Protocol != isakmp.ProtocolAH || ci.Child.Integ != isakmp.IntegHMACSHA1_96 ||
+		len(ci.Child.InboundEncKey) != 0 || len(ci.Child.OutboundIntegKey) != 20 ||
+		string(ci.Child.OutboundIntegKey) != string(cr.Child.InboundIntegKey) {
+		t.Fatalf("AH CHILD SA: %+v", ci)
+	}
+}
