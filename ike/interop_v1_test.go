@@ -1,7 +1,3 @@
-//go:build ikev1session
-
-// Built with -tags ikev1session until SessionV1 (branch v1) is merged.
-
 package ike
 
 import (
@@ -190,7 +186,7 @@ func (e *v1Env) config() *Config {
 		cfg.RemoteTS = []isakmp.TrafficSelector{SelectorFromPrefix(netip.PrefixFrom(e.swIP, 32))}
 	}
 	if e.o.aggressive {
-		v1Aggressive(cfg)
+		cfg.AggressiveMode = true
 	}
 	return cfg
 }
@@ -763,7 +759,7 @@ func TestInteropV1NATT(t *testing.T) {
 // addresses and a goroutine serving them until ctx is done (wg tracks it).
 func startV1Ours(t *testing.T, ctx context.Context, wg *sync.WaitGroup, ns string, epc EndpointConfig) v1Ours {
 	t.Helper()
-	d := &v1Driver{cfg: epc, in: make(chan datagram, 64), cmds: make(chan func(time.Time)),
+	d := &v1Driver{cfg: epc, in: make(chan v1Datagram, 64), cmds: make(chan func(time.Time)),
 		sessions: map[[8]byte]*v1DrvSession{}, halfOpen: map[halfOpenKey]*v1DrvSession{}}
 	if err := inNetns(ns, func() error {
 		var err error
@@ -788,7 +784,7 @@ func startV1Ours(t *testing.T, ctx context.Context, wg *sync.WaitGroup, ns strin
 type v1Driver struct {
 	cfg       EndpointConfig
 	ike, natt *net.UDPConn
-	in        chan datagram
+	in        chan v1Datagram
 	cmds      chan func(now time.Time)
 
 	// Owned by run's goroutine.
@@ -893,7 +889,7 @@ func (d *v1Driver) read(ctx context.Context, c *net.UDPConn, natt bool) {
 			}
 		}
 		select {
-		case d.in <- datagram{b: bytes.Clone(buf[:n]), from: from, natt: natt}:
+		case d.in <- v1Datagram{b: bytes.Clone(buf[:n]), from: from, natt: natt}:
 		case <-ctx.Done():
 			return
 		}
@@ -904,7 +900,7 @@ func (d *v1Driver) read(ctx context.Context, c *net.UDPConn, natt bool) {
 // of ISAKMP SAs we initiated and CKY-R of the others; a first message
 // (CKY-R zero) of Main or Aggressive Mode starts a responder session,
 // and its retransmissions find that session by CKY-I and address.
-func (d *v1Driver) handle(now time.Time, dg datagram) {
+func (d *v1Driver) handle(now time.Time, dg v1Datagram) {
 	b := dg.b
 	if dg.natt {
 		b = b[4:] // the non-ESP marker
@@ -1072,4 +1068,10 @@ func (d *v1Driver) IKESAs() []IKESAInfo {
 func (d *v1Driver) SendESP(to netip.AddrPort, packet []byte) error {
 	_, err := d.natt.WriteToUDPAddrPort(packet, to)
 	return err
+}
+
+type v1Datagram struct {
+	b    []byte
+	from netip.AddrPort
+	natt bool
 }
