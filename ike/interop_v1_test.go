@@ -285,6 +285,9 @@ func (e *v1Env) setupCerts(cfg *Config) {
 		method = auth.MethodRSASignature
 	}
 	*cfg = *certConfig(t, cfg, ca, ours, method)
+	// IKEv1 signs with the key itself: the method (RSA or ECDSA by
+	// curve) follows from the key (RFC 2409 5.1, RFC 4754).
+	cfg.Auth, cfg.SignatureKey = nil, ours
 	cfg.Certificates = [][]byte{ca.issueAt(t, "left.example", ours, time.Now())}
 	pk, err := x509.MarshalPKCS8PrivateKey(theirs)
 	if err != nil {
