@@ -696,13 +696,14 @@ func TestInteropV1RekeyIKE(t *testing.T) {
 func TestInteropV1DPD(t *testing.T) {
 	t.Run("charon-checks", func(t *testing.T) {
 		e := newV1(t, v1Opts{ike: "aes128-sha256-modp2048", esp: "aes128-sha256", swExtra: "dpd_delay = 1s"})
-		if !e.charon.WaitLog("received DPD Vendor ID", time.Second) {
+		if !e.charon.WaitLog("received DPD vendor ID", time.Second) {
 			t.Error("charon saw no DPD vendor ID from us")
 		}
 		time.Sleep(3 * time.Second)
 		log, _ := os.ReadFile(e.charon.LogPath())
-		if n := bytes.Count(log, []byte("R_U_THERE_ACK")); n < 2 {
-			t.Fatalf("charon got %d R_U_THERE_ACKs:\n%s", n, lastLines(string(log), 40))
+		// charon logs R-U-THERE as N(DPD) and its ACK as N(DPD_ACK).
+		if n := bytes.Count(log, []byte("N(DPD_ACK)")); n < 2 {
+			t.Fatalf("charon got %d R-U-THERE-ACKs:\n%s", n, lastLines(string(log), 40))
 		}
 		e.checkSW()
 		e.traffic(2)
@@ -715,7 +716,8 @@ func TestInteropV1DPD(t *testing.T) {
 			c.RetransmitTries = 3
 		}})
 		time.Sleep(2 * time.Second)
-		if !e.charon.WaitLog("R_U_THERE", time.Second) || e.count(EventPeerDead) != 0 {
+		if !e.logLine("parsed INFORMATIONAL_V1 request", "N(DPD)") || !e.logLine("generating INFORMATIONAL_V1 request", "N(DPD_ACK)") ||
+			e.count(EventPeerDead) != 0 {
 			log, _ := os.ReadFile(e.charon.LogPath())
 			t.Fatalf("our R-U-THERE: dead events %d\n%s", e.count(EventPeerDead), lastLines(string(log), 40))
 		}
