@@ -151,7 +151,7 @@ func (p *pairV1) runFor(d time.Duration) {
 	}
 }
 
-func establishV1(t *testing.T, icfg, rcfg *Config) *pairV1 {
+func establishV1(t testing.TB, icfg, rcfg *Config) *pairV1 {
 	t.Helper()
 	p := newPairV1(t, icfg, rcfg)
 	p.run()

@@ -205,7 +205,7 @@ func (s *SessionV1) handleDeleteV1(now time.Time, sa *isakmpSA, d *isakmp.V1Dele
 				continue
 			}
 			if sa == s.sa {
-				s.shutdown(nil)
+				s.isakmpDeleted()
 				return
 			}
 			s.forgetISAKMP(sa)
@@ -224,4 +224,22 @@ func (s *SessionV1) handleDeleteV1(now time.Time, sa *isakmpSA, d *isakmp.V1Dele
 			s.emit(Event{Kind: EventChildDeleted, Child: &cs})
 		}
 	}
+}
+
+// isakmpDeleted handles the peer's Delete of the current ISAKMP SA. IPsec
+// SAs do not depend on the ISAKMP SA that made them (RFC 2408 4.8 deletes
+// what it names, nothing more): the peer deleted ours without its CHILD
+// SAs when it replaced the ISAKMP SA by a new Main Mode, which the
+// endpoint serves as a new session. The session then keeps its CHILD SAs
+// (orphaned: no more rekeys or deletes can be sent for them) until they
+// expire, and ends with the last. Without CHILD SAs it ends at once.
+func (s *SessionV1) isakmpDeleted() {
+	if len(s.children) == 0 {
+		s.shutdown(nil)
+		return
+	}
+	s.orphaned = true
+	s.sa.state = v1Closed
+	s.exchs = map[uint32]*v1Exchange{}
+	s.pendingChild, s.dpdExch, s.dpdAt = nil, nil, time.Time{}
 }

@@ -205,10 +205,16 @@ func v1Keymat(h *v1HashAlg, skeyidD, gqm []byte, proto isakmp.ProtocolID, spi ui
 	seed = append(seed, byte(proto))
 	seed = binary.BigEndian.AppendUint32(seed, spi)
 	seed = append(append(seed, ni...), nr...)
+	return v1ExpandSeeded(h, skeyidD, seed, n)
+}
+
+// v1ExpandSeeded is the Quick Mode form of Appendix B expansion: n bytes
+// of K1 | K2 | ..., K1 = prf(key, seed), Kn = prf(key, Kn-1 | seed).
+func v1ExpandSeeded(h *v1HashAlg, key, seed []byte, n int) []byte {
 	out := make([]byte, 0, n+h.size)
 	var k []byte
 	for len(out) < n {
-		k = h.prf(skeyidD, k, seed)
+		k = h.prf(key, k, seed)
 		out = append(out, k...)
 	}
 	return out[:n]

@@ -491,3 +491,72 @@ func attrsEqual(a, b []isakmp.Attribute) bool {
 		return x.Type == y.Type && x.TV == y.TV && x.Value == y.Value && bytes.Equal(x.Data, y.Data)
 	})
 }
+
+// ParseProposalsV1 parses proposals as ParseProposals does, but checks
+// them against what IKEv1 implements: phase 1 ciphers, hashes and groups
+// of RFC 2409 (3DES, MD5 and MODP-1024 included, usable only with
+// Config.AllowLegacyV1), and CHILD proposals whose PFS groups may include
+// MODP-1024. Use it for a Config that only IKEv1 uses; ParseProposals
+// refuses the legacy algorithms.
+func ParseProposalsV1(s string, proto isakmp.ProtocolID) ([]Proposal, error) {
+	ws, err := isakmp.ParseProposals(proto, s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errProposal, err)
+	}
+	out := make([]Proposal, 0, len(ws))
+	for i := range ws {
+		p := Proposal{Protocol: ws[i].Protocol}
+		for j := range ws[i].Transforms {
+			t := &ws[i].Transforms[j]
+			switch t.Type {
+			case isakmp.TransformENCR:
+				kl, _ := t.KeyLength()
+				p.Encr = append(p.Encr, Encr{ID: isakmp.EncrID(t.ID), KeyBits: int(kl)})
+			case isakmp.TransformINTEG:
+				p.Integ = append(p.Integ, isakmp.IntegID(t.ID))
+			case isakmp.TransformPRF:
+				p.PRF = append(p.PRF, isakmp.PRFID(t.ID))
+			case isakmp.TransformKE:
+				p.KE = append(p.KE, isakmp.KEGroup(t.ID))
+			case isakmp.TransformESN:
+				p.ESN = append(p.ESN, isakmp.ESNID(t.ID))
+			default:
+				return nil, fmt.Errorf("%w: transform type %v has no IKEv1 form", errProposal, t.Type)
+			}
+		}
+		if err := p.validateV1(); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// validateV1 checks a proposal against IKEv1's algorithm tables.
+func (p *Proposal) validateV1() error {
+	for _, g := range p.KE {
+		if v1Group(g, true) == nil {
+			return fmt.Errorf("%w: %v is not available for IKEv1", errProposal, g)
+		}
+	}
+	if p.Protocol != isakmp.ProtocolIKE {
+		q := *p
+		q.KE = nil
+		return q.validate()
+	}
+	if len(p.Encr) == 0 || len(p.Integ) == 0 || len(p.KE) == 0 {
+		return fmt.Errorf("%w: an IKEv1 phase 1 proposal needs a cipher, a hash and a group", errProposal)
+	}
+	for _, e := range p.Encr {
+		c := v1CipherByEncr(e.ID)
+		if c == nil || c.keyBits != nil && !slices.Contains(c.keyBits, e.KeyBits) || c.keyBits == nil && e.KeyBits != 0 {
+			return fmt.Errorf("%w: %v is not an IKEv1 phase 1 cipher here", errProposal, e)
+		}
+	}
+	for _, i := range p.Integ {
+		if v1HashByInteg(i) == nil {
+			return fmt.Errorf("%w: %v is not an IKEv1 phase 1 hash here", errProposal, i)
+		}
+	}
+	return nil
+}

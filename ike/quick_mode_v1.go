@@ -776,7 +776,13 @@ func (s *SessionV1) receiveQM3(now time.Time, sa *isakmpSA, ex *v1Exchange, m *i
 	}
 	s.installChildV1(now, q, c)
 	if q.commit {
-		s.sendNotifyV1(now, sa, isakmp.V1NotifyConnected, c.sa.Protocol, be32(c.sa.InboundSPI), nil)
+		// CONNECTED is also the cached answer to a retransmitted QM3, so
+		// that a lost CONNECTED is sent again.
+		n := &isakmp.V1Notify{DOI: isakmp.DOIIPsec, Protocol: c.sa.Protocol, SPI: be32(c.sa.InboundSPI),
+			NotifyType: isakmp.V1NotifyConnected}
+		if info, err := s.sendInfoV1(now, sa, []isakmp.Payload{n}); err == nil {
+			ex.lastOut = info.lastOut
+		}
 	}
 	return nil
 }

@@ -133,6 +133,9 @@ type SessionV1 struct {
 
 	initialContact bool
 	halfOpenUntil  time.Time
+	// orphaned: the peer deleted the ISAKMP SA; the CHILD SAs live on
+	// until they expire (see isakmpDeleted).
+	orphaned bool
 
 	out    [][]byte
 	events []Event
@@ -523,6 +526,12 @@ func (s *SessionV1) Deadline() time.Time {
 	for _, ex := range s.exchs {
 		exch(ex)
 	}
+	if s.orphaned {
+		for _, c := range s.children {
+			earlier(c.expireAt)
+		}
+		return d
+	}
 	if s.sa.state != v1Established {
 		earlier(s.halfOpenUntil)
 		return d
@@ -565,6 +574,19 @@ func (s *SessionV1) Tick(now time.Time) {
 		if !now.Before(sa.until) {
 			s.retired = slices.DeleteFunc(s.retired, func(x *isakmpSA) bool { return x == sa })
 		}
+	}
+	if s.orphaned {
+		for _, c := range slices.Clone(s.children) {
+			if !now.Before(c.expireAt) {
+				s.removeChild(c)
+				cs := c.sa
+				s.emit(Event{Kind: EventChildDeleted, Child: &cs})
+			}
+		}
+		if len(s.children) == 0 {
+			s.shutdown(nil)
+		}
+		return
 	}
 	if s.sa.state != v1Established {
 		if !s.halfOpenUntil.IsZero() && !now.Before(s.halfOpenUntil) {
