@@ -322,7 +322,7 @@ func TestIkeScanAggressiveMode(t *testing.T) {
 	e := newIkeScanEnv(t, func(c *Config) { c.AggressiveMode = true })
 	file := filepath.Join(t.TempDir(), "psk")
 	r := e.scan("-A", "--id=left.example", "--idtype=2", "--dhgroup=14",
-		"--trans=7/256,4,1,14", "--trans=7/128,2,1,14", "--pskcrack="+file)
+		"--trans=7/256,5,1,14", "--trans=7/128,2,1,14", "--pskcrack="+file) // SHA2-384 is not in our Config
 	checkSA(t, r, "Aggressive Mode Handshake",
 		map[string]string{"Enc": "AES", "KeyLength": "128", "Hash": "SHA1", "Group": "14:modp2048", "Auth": "PSK"})
 	if r.ID != "Type=ID_FQDN, Value=right.example" {
@@ -351,11 +351,15 @@ var windows2003 = []string{"--trans=5,2,1,2", "--trans=5,1,1,2", "--trans=1,2,1,
 func TestIkeScanWindows2003(t *testing.T) {
 	t.Run("legacy", func(t *testing.T) {
 		e := newIkeScanEnv(t, func(c *Config) {
-			v1Legacy(c)
+			v1Legacy(t, c)
 			c.AggressiveMode = true
 		})
 		r := e.scan(windows2003...)
 		checkSA(t, r, "Main Mode Handshake", map[string]string{"Enc": "3DES", "Hash": "SHA1", "Group": "2:modp1024", "Auth": "PSK"})
+		// Microsoft's vendor ID, by which Windows recognises the peer.
+		if !slices.Contains(r.VIDs, "Windows-2003-or-XP-SP2") {
+			t.Errorf("no Microsoft vendor ID in %q", r.VIDs)
+		}
 		r = e.scan("--trans=5,1,1,2", "--trans=1,1,1,1", "--trans=1,1,1,2")
 		checkSA(t, r, "Main Mode Handshake", map[string]string{"Enc": "3DES", "Hash": "MD5", "Group": "2:modp1024", "Auth": "PSK"})
 		file := filepath.Join(t.TempDir(), "psk")
@@ -374,13 +378,12 @@ func TestIkeScanWindows2003(t *testing.T) {
 
 // v1Legacy turns on Config.AllowLegacyV1 and adds Windows Server 2003's
 // algorithms (3DES, HMAC-SHA1 and HMAC-MD5, MODP-1024) to the IKE
-// proposals. ParseProposals refuses 3DES for an IKE SA (it is IKEv2's
-// parser), so the proposal is written out.
-func v1Legacy(c *Config) {
+// proposals.
+func v1Legacy(t *testing.T, c *Config) {
 	c.AllowLegacyV1 = true
-	c.IKEProposals = append(c.IKEProposals, Proposal{Protocol: isakmp.ProtocolIKE,
-		Encr:  []Encr{{ID: isakmp.Encr3DES}},
-		Integ: []isakmp.IntegID{isakmp.IntegHMACSHA1_96, isakmp.IntegHMACMD5_96},
-		PRF:   []isakmp.PRFID{isakmp.PRFHMACSHA1, isakmp.PRFHMACMD5},
-		KE:    []isakmp.KEGroup{isakmp.GroupMODP1024}})
+	p, err := ParseProposalsV1("3des-sha1-md5-modp1024", isakmp.ProtocolIKE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.IKEProposals = append(c.IKEProposals, p...)
 }

@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"encoding/pem"
+	"flag"
 	"fmt"
 	"net"
 	"net/netip"
@@ -125,9 +126,9 @@ func newV1(t *testing.T, o v1Opts) *v1Env {
 		Events:   e.onEvent,
 		ESP:      e.onESP,
 	}
-	if o.charonInitiates {
-		epc.Responder = cfg
-	}
+	// Always a responder too: charon's phase 1 rekey is a new Main Mode
+	// from its side, whoever started the first.
+	epc.Responder = cfg
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	e.ours = startV1Ours(t, e.ctx, &wg, e.pair.NS[0], epc)
@@ -790,9 +791,32 @@ func TestInteropV1NATT(t *testing.T) {
 	}
 }
 
-// startV1Ours starts our side in namespace ns: the sockets of epc's
-// addresses and a goroutine serving them until ctx is done (wg tracks it).
+// startV1Ours starts our side in namespace ns: an Endpoint bound to
+// epc's addresses there, served until ctx is done (wg tracks it). With
+// -ike.v1driver the test-only driver below stands in for the Endpoint.
 func startV1Ours(t *testing.T, ctx context.Context, wg *sync.WaitGroup, ns string, epc EndpointConfig) v1Ours {
+	t.Helper()
+	if *v1DriverFlag {
+		return startV1Driver(t, ctx, wg, ns, epc)
+	}
+	ep, err := NewEndpoint(epc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The sockets belong to the namespace of the thread that opens them.
+	if err := inNetns(ns, ep.Listen); err != nil {
+		t.Fatal(err)
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); ep.Run(ctx) }()
+	t.Cleanup(func() { ep.Close() })
+	return ep
+}
+
+var v1DriverFlag = flag.Bool("ike.v1driver", false, "run the IKEv1 interop tests through the test-only driver around SessionV1 instead of the Endpoint")
+
+// startV1Driver starts the test-only driver in namespace ns.
+func startV1Driver(t *testing.T, ctx context.Context, wg *sync.WaitGroup, ns string, epc EndpointConfig) v1Ours {
 	t.Helper()
 	d := &v1Driver{cfg: epc, in: make(chan v1Datagram, 64), cmds: make(chan func(time.Time)),
 		sessions: map[[8]byte]*v1DrvSession{}, halfOpen: map[halfOpenKey]*v1DrvSession{}}
