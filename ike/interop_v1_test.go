@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"encoding/pem"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -385,17 +386,21 @@ func (e *v1Env) traffic(n int) {
 	from, to := e.fromSW.Load(), e.toSW.Load()
 	swNATT := netip.AddrPortFrom(e.swIP, 4500)
 	deadline := time.Now().Add(15 * time.Second)
-	sent := 0
 	for e.fromSW.Load() < from+int64(n) || e.toSW.Load() < to+int64(n) {
 		if time.Now().After(deadline) {
 			e.t.Fatalf("traffic: %d of %d datagrams from charon arrived, %d of %d to charon\n%s",
 				e.fromSW.Load()-from, n, e.toSW.Load()-to, n, e.swSAs())
 		}
 		// libipsec's TUN route may need a moment after a CHILD SA
-		// appears; keep sending until n arrived each way.
-		if sent < 4*n {
+		// appears; keep sending until n arrived each way (the counts
+		// take duplicates).
+		{
 			for i := 0; i < n; i++ {
-				if _, err := e.swConn.WriteToUDPAddrPort([]byte("from charon"), netip.AddrPortFrom(ourHost, 4000)); err != nil {
+				// Until charon has installed its route into libipsec's TUN
+				// device (after the last Quick Mode message, or a rekey),
+				// its subnet has no route to ours: try again.
+				if _, err := e.swConn.WriteToUDPAddrPort([]byte("from charon"), netip.AddrPortFrom(ourHost, 4000)); err != nil &&
+					!errors.Is(err, unix.ENETUNREACH) {
 					e.t.Fatalf("send in charon's namespace: %v", err)
 				}
 				e.mu.Lock()
@@ -412,7 +417,6 @@ func (e *v1Env) traffic(n int) {
 					e.t.Fatal(err)
 				}
 			}
-			sent += n
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
