@@ -309,16 +309,6 @@ func (c *Config) ikeRekey() time.Duration {
 	return DefaultIKERekey
 }
 
-func (c *Config) maxChildSAs() int {
-	switch {
-	case c.MaxChildSAs > 0:
-		return c.MaxChildSAs
-	case c.MaxChildSAs < 0:
-		return 0
-	}
-	return DefaultMaxChildSAs
-}
-
 // ikeLifetimeV1 is the ISAKMP SA lifetime an IKEv1 session proposes:
 // its hard lifetime, the rekey time plus 10% (as childLifetime), or a day
 // when IKE SA rekeying is off.
@@ -327,6 +317,16 @@ func (c *Config) ikeLifetimeV1() time.Duration {
 		return r * 11 / 10
 	}
 	return 24 * time.Hour
+}
+
+func (c *Config) maxChildSAs() int {
+	switch {
+	case c.MaxChildSAs > 0:
+		return c.MaxChildSAs
+	case c.MaxChildSAs < 0:
+		return 0
+	}
+	return DefaultMaxChildSAs
 }
 
 func (c *Config) jitter(rekey time.Duration) time.Duration {

@@ -353,7 +353,7 @@ func NewEndpoint(cfg EndpointConfig) (*Endpoint, error) {
 		return nil, err
 	}
 	if cfg.Responder != nil {
-		if err := cfg.Responder.check(); err != nil {
+		if err := cfg.Responder.checkVersions(); err != nil {
 			return nil, fmt.Errorf("ike: endpoint: Responder: %w", err)
 		}
 	}
@@ -641,7 +641,7 @@ func childConfig(cfg *Config, req *ChildRequest) (*Config, error) {
 	if req.TriggerRemote != nil {
 		c.RemoteTS = append([]isakmp.TrafficSelector{*req.TriggerRemote}, c.RemoteTS...)
 	}
-	if err := c.check(); err != nil {
+	if err := c.checkVersions(); err != nil {
 		return nil, err
 	}
 	return &c, nil

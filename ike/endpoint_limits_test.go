@@ -376,7 +376,8 @@ func TestEndpointDispatchV1(t *testing.T) {
 		mu.Unlock()
 		return f, nil
 	}
-	t.Cleanup(func() { acceptV1Session, newInitiatorV1Session = nil, nil })
+	oldAccept, oldInitiate := acceptV1Session, newInitiatorV1Session
+	t.Cleanup(func() { acceptV1Session, newInitiatorV1Session = oldAccept, oldInitiate })
 
 	rcfg := pskConfig(t, false, floodSuite, "aes128gcm16")
 	rcfg.KeyExchange = KeyExchangeAny

@@ -281,6 +281,16 @@ func (c *Charon) Swanctl(t testing.TB, args ...string) string {
 	return string(out)
 }
 
+// SwanctlErr runs swanctl like Swanctl but returns its error instead of
+// failing the test, for commands that are expected to fail (an initiate
+// whose CHILD SA charon cannot install, say).
+func (c *Charon) SwanctlErr(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := c.swanctl(ctx, args...)
+	return string(out), err
+}
+
 func (c *Charon) swanctl(ctx context.Context, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, SwanctlPath, append(args, "--uri", c.Vici)...)
 	cmd.Env = append(os.Environ(), "STRONGSWAN_CONF="+c.confPath(), "SWANCTL_DIR="+c.SwanctlDir())
