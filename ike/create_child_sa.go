@@ -35,7 +35,7 @@ func (s *Session) startCreateChild(now time.Time, req *ChildRequest) error {
 func (s *Session) startRekeyChild(now time.Time, spi uint32) error {
 	old := s.findChild(spi)
 	if old == nil || old.rekeyed {
-		return errNoChild
+		return ErrNoChild
 	}
 	r, err := s.newChildReq(old.cfg, false, old, pfsGroup(old.cfg, old), nil)
 	if err != nil {
@@ -182,7 +182,7 @@ func (s *Session) startRekeyIKE(now time.Time) error {
 			ke := find[*isakmp.KE](ps)
 			if !ok || len(c.spi) != 8 || nonce == nil || ke == nil || ke.Group != g || c.ke != g ||
 				len(nonce.Data) < minNonceLen || len(nonce.Data) > maxNonceLen {
-				return fmt.Errorf("%w: bad IKE SA rekey response", errHandshake)
+				return fmt.Errorf("%w: bad IKE SA rekey response", ErrHandshake)
 			}
 			gir, err := kx.sharedSecret(ke.Data)
 			if err != nil {
