@@ -89,8 +89,8 @@ func tsMatch(a netip.Addr, port uint16, s *spd.Selector, ts []isakmp.TrafficSele
 // endpointNegotiator is the negotiator of an ike.Endpoint.
 type endpointNegotiator struct{ ep *ike.Endpoint }
 
-func (e endpointNegotiator) initiate(ctx context.Context, cfg *ike.Config, remote netip.AddrPort, _ *ike.ChildRequest) ([8]byte, error) {
-	return e.ep.Initiate(ctx, cfg, remote, netip.AddrPort{})
+func (e endpointNegotiator) initiate(ctx context.Context, cfg *ike.Config, remote, remoteNATT netip.AddrPort, _ *ike.ChildRequest) ([8]byte, error) {
+	return e.ep.Initiate(ctx, cfg, remote, remoteNATT)
 }
 
 func (e endpointNegotiator) createChild(ctx context.Context, spi [8]byte, req ike.ChildRequest) error {
