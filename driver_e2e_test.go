@@ -76,8 +76,8 @@ rules:
 func drvPolicyFor(a bool, withTunnel bool) string {
 	r := map[string]string{"{{me}}": "127.0.0.1", "{{peer}}": "127.0.0.2", "{{mynet}}": "10.1.0.0/16",
 		"{{peernet}}": "10.2.0.0/16", "{{default}}": "permit", "{{psk}}": "a pre-shared key for the e2e test",
-		"{{webout}}": "10.1.0.0/16, destination: 10.2.0.80, protocol: tcp, destination_port: 80",
-		"{{webin}}": "10.2.0.80, destination: 10.1.0.0/16, protocol: tcp, source_port: 80",
+		"{{webout}}":    "10.1.0.0/16, destination: 10.2.0.80, protocol: tcp, destination_port: 80",
+		"{{webin}}":     "10.2.0.80, destination: 10.1.0.0/16, protocol: tcp, source_port: 80",
 		"{{acceptweb}}": "false"}
 	if !a {
 		r["{{me}}"], r["{{peer}}"] = r["{{peer}}"], r["{{me}}"]
@@ -164,8 +164,8 @@ func newGateway(t *testing.T, name string, a bool, ikeP, nattP uint16, cfg func(
 	g := &drvGateway{name: name, addr: addr, spd: &spd.SPD{}, got: map[string]int{}}
 	g.spd.Swap(compilePolicy(t, drvPolicyFor(a, true), addr))
 	dc := DriverConfig{SPD: g.spd,
-		Endpoint: ike.EndpointConfig{IKEAddr: netip.AddrPortFrom(addr, ikeP), NATTAddr: netip.AddrPortFrom(addr, nattP)},
-		PeerPorts: func(netip.Addr) (uint16, uint16) { return ikeP, nattP },
+		Endpoint:      ike.EndpointConfig{IKEAddr: netip.AddrPortFrom(addr, ikeP), NATTAddr: netip.AddrPortFrom(addr, nattP)},
+		PeerPorts:     func(netip.Addr) (uint16, uint16) { return ikeP, nattP },
 		ForceUDPEncap: true, AcquireTimeout: 3 * time.Second, RetransmitTimeout: 200 * time.Millisecond, RetransmitTries: 2,
 		Installer: InstallerConfig{Grace: 5 * time.Second, Settle: 200 * time.Millisecond},
 		Output:    func(r Result) { g.send(r) },
