@@ -284,8 +284,8 @@ type DriverStats struct {
 	Held, Acquires uint64
 }
 
-// NewDriver makes a driver and its IKE endpoint (not yet serving: see
-// Run).
+// NewDriver makes a driver and its IKE endpoint (validated, not yet
+// bound: Run binds and serves, or call Endpoint().Listen first).
 func NewDriver(cfg DriverConfig) (*Driver, error) {
 	if cfg.SPD == nil {
 		return nil, errors.New("ipsec: DriverConfig.SPD is required")
@@ -341,6 +341,12 @@ func NewDriver(cfg DriverConfig) (*Driver, error) {
 		r := d.InboundESP(from, pkt)
 		if d.cfg.Deliver != nil {
 			d.cfg.Deliver(r)
+		}
+	}
+	if ecfg.PeerNATT == nil && cfg.PeerPorts != nil {
+		ecfg.PeerNATT = func(peer netip.AddrPort) netip.AddrPort {
+			_, n := cfg.PeerPorts(peer.Addr())
+			return netip.AddrPortFrom(peer.Addr(), n)
 		}
 	}
 	d.local = ecfg.IKEAddr.Addr()
