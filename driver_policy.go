@@ -50,6 +50,9 @@ type ruleState struct {
 	fingerprint string
 	drops       [numReasons]atomic.Uint64
 	dead        atomic.Bool // removed or changed by a reload
+	// tunnelFlow is the flow of a tunnel rule (it has one peer), kept
+	// here to spare the datapath the flow map.
+	tunnelFlow atomic.Pointer[ruleFlow]
 }
 
 // ruleID is a rule's identity across reloads.
@@ -393,6 +396,9 @@ func (f *ruleFlow) clear(now time.Time) bool {
 
 // flowOf returns the flow of rule rs with peer, making it on first use.
 func (d *Driver) flowOf(rs *ruleState, peer netip.Addr) *ruleFlow {
+	if f := rs.tunnelFlow.Load(); f != nil && f.peer == peer {
+		return f
+	}
 	k := flowKey{rs.num, peer}
 	if f := (*d.flows.Load())[k]; f != nil && f.rule == rs {
 		return f
@@ -416,6 +422,9 @@ func (d *Driver) flowLocked(rs *ruleState, peer netip.Addr) *ruleFlow {
 	}
 	n[k] = f
 	d.flows.Store(&n)
+	if rs.tunnel.IsValid() && rs.tunnel.Unmap() == peer.Unmap() {
+		rs.tunnelFlow.Store(f)
+	}
 	return f
 }
 
