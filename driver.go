@@ -196,6 +196,10 @@ type DriverConfig struct {
 	SignatureKey  crypto.Signer
 	Certificates  [][]byte
 	CertVerifiers map[string]*auth.CertVerifier
+	// PreSharedKey looks up the secret of a rule's pre-shared key given
+	// by reference (spd.AuthMethod.PreSharedKeyRef); nil skips such
+	// methods.
+	PreSharedKey func(ref string) ([]byte, error)
 	// ForceUDPEncap makes every IKE SA claim a NAT, so that ESP goes in
 	// UDP (RFC 3948) even without one.
 	ForceUDPEncap bool
