@@ -20,8 +20,9 @@ import (
 // and a ruleState per rule. A packet reads one policyState, so it sees
 // either the old policy or the new one, never a mix.
 type policyState struct {
-	cls  *spd.Classifier
-	byID map[string]*ruleState
+	cls   *spd.Classifier
+	byID  map[string]*ruleState
+	order []*ruleState // in the policy's order
 	// ptrs caches the ruleState of each of the classifier's rules by
 	// pointer (what spd.Match returns), filled on first use.
 	ptrs atomic.Pointer[map[*spd.Rule]*ruleState]
@@ -121,6 +122,7 @@ func (d *Driver) reload(c *spd.Classifier) *policyState {
 			}
 		}
 		st.byID[rs.id] = rs
+		st.order = append(st.order, rs)
 	}
 	defAction := p.Default.Action
 	if defAction == 0 {
@@ -506,12 +508,24 @@ func (d *Driver) configForRequest(r *ike.ConfigRequest) (*ike.Config, error) {
 	st := d.policy()
 	remote := r.Remote.Addr().Unmap()
 	if r.TSi == nil {
-		for _, rs := range st.byID {
-			if rs.action == spd.ActionProtect && rs.cfg != nil && rs.servesPeer(remote) {
+		// The rule that names this identity, else the first rule (in
+		// policy order) that can have this peer.
+		var first *ruleState
+		for _, rs := range st.order {
+			if rs.action != spd.ActionProtect || rs.cfg == nil || !rs.servesPeer(remote) {
+				continue
+			}
+			if rs.cfg.RemoteID.Type != 0 && rs.cfg.RemoteID.Equal(r.PeerID) {
 				return rs.cfg, nil
 			}
+			if first == nil && rs.cfg.RemoteID.Type == 0 {
+				first = rs
+			}
 		}
-		return nil, errors.New("ipsec: no Negotiate rule for this peer")
+		if first == nil {
+			return nil, errors.New("ipsec: no Negotiate rule for this peer")
+		}
+		return first.cfg, nil
 	}
 	if len(r.TSi) == 0 || len(r.TSr) == 0 {
 		return nil, ike.NotifyError(isakmp.NotifyTSUnacceptable)
