@@ -3,6 +3,7 @@ package ike
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/big"
 	"slices"
@@ -28,6 +29,9 @@ type child struct {
 	// nonces of the CREATE_CHILD_SA exchange that created it, for the
 	// simultaneous-rekey rule of RFC 7296 2.8.1.
 	ni, nr []byte
+	// cfg is the Config it was negotiated with (the session's, or one
+	// from a ChildRequest or GetConfigForRequest); its rekeys use it.
+	cfg *Config
 }
 
 // childReq is a CHILD SA request of ours in flight (IKE_AUTH or
@@ -40,6 +44,7 @@ type childReq struct {
 	transport bool
 	old       *child // the SA being rekeyed, or nil
 	keRetries int
+	cfg       *Config // proposals, selectors, mode, lifetimes and Tag
 }
 
 func (s *Session) findChild(inbound uint32) *child {
@@ -78,11 +83,11 @@ func (s *Session) allocSPI() (uint32, error) {
 	}
 }
 
-// pfsGroup is the key exchange method for a CREATE_CHILD_SA request: the
-// old SA's if it had one and it is still configured, else the first
-// configured one; GroupNone without PFS.
-func (s *Session) pfsGroup(old *child) isakmp.KEGroup {
-	props := s.cfg.ChildProposals
+// pfsGroup is the key exchange method for a CREATE_CHILD_SA request with
+// cfg's proposals: the old SA's if it had one and it is still configured,
+// else the first configured one; GroupNone without PFS.
+func pfsGroup(cfg *Config, old *child) isakmp.KEGroup {
+	props := cfg.ChildProposals
 	if len(props) == 0 || len(props[0].KE) == 0 {
 		return isakmp.GroupNone
 	}
@@ -92,18 +97,27 @@ func (s *Session) pfsGroup(old *child) isakmp.KEGroup {
 	return props[0].KE[0]
 }
 
-// newChildReq prepares a CHILD SA request. inAuth: in IKE_AUTH, without
-// nonce or key exchange.
-func (s *Session) newChildReq(inAuth bool, old *child, group isakmp.KEGroup) (*childReq, error) {
+// newChildReq prepares a CHILD SA request with cfg's proposals,
+// selectors and mode, or, for a rekey, old's. inAuth: in IKE_AUTH,
+// without nonce or key exchange. The selectors of a triggering packet in
+// req, if any, go first (RFC 7296 2.9).
+func (s *Session) newChildReq(cfg *Config, inAuth bool, old *child, group isakmp.KEGroup, req *ChildRequest) (*childReq, error) {
 	spi, err := s.allocSPI()
 	if err != nil {
 		return nil, err
 	}
-	r := &childReq{spi: spi, old: old, transport: s.cfg.Mode == Transport,
-		tsi: s.cfg.LocalTS, tsr: s.cfg.RemoteTS}
+	r := &childReq{spi: spi, old: old, cfg: cfg, transport: cfg.Mode == Transport,
+		tsi: cfg.LocalTS, tsr: cfg.RemoteTS}
 	if old != nil {
 		r.tsi, r.tsr = old.sa.LocalTS, old.sa.RemoteTS
 		r.transport = old.sa.Mode == Transport
+	} else if req != nil {
+		if req.TriggerLocal != nil {
+			r.tsi = append([]isakmp.TrafficSelector{*req.TriggerLocal}, r.tsi...)
+		}
+		if req.TriggerRemote != nil {
+			r.tsr = append([]isakmp.TrafficSelector{*req.TriggerRemote}, r.tsr...)
+		}
 	}
 	if !inAuth {
 		r.ni = s.random(nonceLen)
@@ -167,18 +181,19 @@ func (s *Session) keymat(c chosen, gir, ni, nr []byte) (ei, ai, er, ar []byte, e
 	return km[:el:el], km[el : el+il : el+il], km[el+il : 2*el+il : 2*el+il], km[2*el+il:], nil
 }
 
-// newChild builds the CHILD SA from the chosen proposal and keys, and
-// arms its rekey and expiry timers with jitter (RFC 7296 2.8).
-func (s *Session) newChild(now time.Time, c chosen, inbound, outbound uint32, inKeys, outKeys [2][]byte,
+// newChild builds the CHILD SA negotiated with cfg from the chosen
+// proposal and keys, and arms its rekey and expiry timers with jitter (RFC
+// 7296 2.8).
+func (s *Session) newChild(now time.Time, cfg *Config, c chosen, inbound, outbound uint32, inKeys, outKeys [2][]byte,
 	local, remote []isakmp.TrafficSelector, transport bool, ni, nr []byte) *child {
-	rekey := s.cfg.childRekey()
-	if j := s.cfg.jitter(rekey); j > 0 {
+	rekey := cfg.childRekey()
+	if j := cfg.jitter(rekey); j > 0 {
 		n, err := randInt(s, int64(j))
 		if err == nil {
 			rekey -= time.Duration(n)
 		}
 	}
-	hard := s.cfg.childLifetime()
+	hard := cfg.childLifetime()
 	mode := Tunnel
 	if transport {
 		mode = Transport
@@ -190,9 +205,10 @@ func (s *Session) newChild(now time.Time, c chosen, inbound, outbound uint32, in
 			OutboundEncKey: outKeys[0], OutboundIntegKey: outKeys[1],
 			LocalTS: slices.Clone(local), RemoteTS: slices.Clone(remote),
 			LocalAddr: s.local.Addr(), RemoteAddr: s.remote.Addr(),
-			SoftLifetime: rekey, HardLifetime: hard, Established: now},
+			SoftLifetime: rekey, HardLifetime: hard, Established: now,
+			Version: IKEv2, Tag: cfg.Tag},
 		rekeyAt: now.Add(rekey), expireAt: now.Add(hard),
-		ni: bytes.Clone(ni), nr: bytes.Clone(nr),
+		ni: bytes.Clone(ni), nr: bytes.Clone(nr), cfg: cfg,
 	}
 	if c.proto == isakmp.ProtocolAH {
 		ch.sa.Encr = Encr{}
@@ -235,6 +251,7 @@ type childOffer struct {
 // the key exchange and nonces, and the SA made from them.
 type childAnswer struct {
 	c          chosen
+	cfg        *Config // the Config the SA is negotiated with
 	tsi, tsr   []isakmp.TrafficSelector
 	transport  bool
 	kx         *keyExchange
@@ -330,10 +347,14 @@ func parseChildOffer(ps []isakmp.Payload, inAuth bool) (*childOffer, *refusal) {
 // selectChild checks the mode, chooses a proposal (RFC 7296 2.7) and
 // narrows the selectors to the configured ones (2.9).
 func (s *Session) selectChild(o *childOffer, inAuth bool, old *child) (*childAnswer, *refusal) {
-	if len(s.cfg.ChildProposals) == 0 {
+	cfg, t := s.childConfig(o.tsi.Selectors, o.tsr.Selectors, old)
+	if t != 0 {
+		return nil, refuse(t, nil)
+	}
+	if len(cfg.ChildProposals) == 0 {
 		return nil, refuse(isakmp.NotifyNoProposalChosen, nil)
 	}
-	want := s.cfg.Mode == Transport
+	want := cfg.Mode == Transport
 	if old != nil {
 		want = old.sa.Mode == Transport
 	}
@@ -344,15 +365,15 @@ func (s *Session) selectChild(o *childOffer, inAuth bool, old *child) (*childAns
 	if o.ke != nil {
 		prefer = o.ke.Group
 	}
-	c, ok := selectProposal(s.cfg.ChildProposals, o.sa.Proposals, !inAuth, prefer)
+	c, ok := selectProposal(cfg.ChildProposals, o.sa.Proposals, !inAuth, prefer)
 	if !ok || len(c.spi) != 4 || binary.BigEndian.Uint32(c.spi) < 256 {
 		return nil, refuse(isakmp.NotifyNoProposalChosen, nil)
 	}
 	if !inAuth && c.ke != isakmp.GroupNone && (o.ke == nil || o.ke.Group != c.ke) {
 		return nil, refuse(isakmp.NotifyInvalidKEPayload, u16(uint16(c.ke)))
 	}
-	a := &childAnswer{c: c, transport: o.transport,
-		tsi: narrow(o.tsi.Selectors, s.cfg.RemoteTS), tsr: narrow(o.tsr.Selectors, s.cfg.LocalTS)}
+	a := &childAnswer{c: c, cfg: cfg, transport: o.transport,
+		tsi: narrow(o.tsi.Selectors, cfg.RemoteTS), tsr: narrow(o.tsr.Selectors, cfg.LocalTS)}
 	if len(a.tsi) == 0 || len(a.tsr) == 0 {
 		return nil, refuse(isakmp.NotifyTSUnacceptable, nil)
 	}
@@ -378,7 +399,7 @@ func (s *Session) childKeyExchange(a *childAnswer, o *childOffer) *refusal {
 // installChild makes the SA. The peer initiated this exchange: its keys
 // (i->r) are our inbound.
 func (s *Session) installChild(now time.Time, a *childAnswer) *child {
-	return s.newChild(now, a.c, a.inboundSPI, binary.BigEndian.Uint32(a.c.spi), [2][]byte{a.ei, a.ai}, [2][]byte{a.er, a.ar},
+	return s.newChild(now, a.cfg, a.c, a.inboundSPI, binary.BigEndian.Uint32(a.c.spi), [2][]byte{a.ei, a.ai}, [2][]byte{a.er, a.ar},
 		a.tsr, a.tsi, a.transport, a.ni, a.nr)
 }
 
@@ -423,7 +444,7 @@ func (s *Session) finishChild(now time.Time, r *childReq, ps []isakmp.Payload, i
 	if n := errorNotify(ps); n != nil {
 		return nil, NotifyError(n.NotifyType)
 	}
-	c, ok := checkAccepted(s.cfg.ChildProposals, find[*isakmp.SA](ps), !inAuth)
+	c, ok := checkAccepted(r.cfg.ChildProposals, find[*isakmp.SA](ps), !inAuth)
 	if !ok || len(c.spi) != 4 || binary.BigEndian.Uint32(c.spi) < 256 {
 		return nil, fmt.Errorf("%w: the responder's SA payload is not one of ours", ErrChildSA)
 	}
@@ -463,6 +484,56 @@ func (s *Session) finishChild(now time.Time, r *childReq, ps []isakmp.Payload, i
 	if err != nil {
 		return nil, err
 	}
-	return s.newChild(now, c, r.spi, binary.BigEndian.Uint32(c.spi), [2][]byte{er, ar}, [2][]byte{ei, ai},
+	return s.newChild(now, r.cfg, c, r.spi, binary.BigEndian.Uint32(c.spi), [2][]byte{er, ar}, [2][]byte{ei, ai},
 		tsi.Selectors, tsr.Selectors, r.transport, ni, nr), nil
+}
+
+// childConfig returns the Config for the peer's CHILD SA request with
+// selectors tsi and tsr: the old SA's for a rekey; otherwise the one the
+// responder's GetConfigForRequest hook chooses (RFC 7296 2.9 leaves the
+// choice of policy to the responder), or the session's. A refusal is
+// returned as the notification to answer with: the hook's NotifyError if
+// it returned one, else TS_UNACCEPTABLE.
+func (s *Session) childConfig(tsi, tsr []isakmp.TrafficSelector, old *child) (*Config, isakmp.NotifyType) {
+	if old != nil && old.cfg != nil {
+		return old.cfg, 0
+	}
+	cfg, err := s.chooseConfig(tsi, tsr)
+	if err != nil {
+		s.log.Debug("ike: CHILD SA request refused by GetConfigForRequest", "err", err)
+		var ne NotifyError
+		if errors.As(err, &ne) {
+			return nil, isakmp.NotifyType(ne)
+		}
+		return nil, isakmp.NotifyTSUnacceptable
+	}
+	return cfg, 0
+}
+
+// chooseConfig asks the responder's GetConfigForRequest hook for the
+// Config of a request, with what the session knows: the addresses, the
+// peer's identity once it arrived, and a CHILD SA request's selectors
+// (nil outside one). Without a hook, or when the hook returns nil, the
+// session's Config stays.
+func (s *Session) chooseConfig(tsi, tsr []isakmp.TrafficSelector) (*Config, error) {
+	if s.hook == nil {
+		return s.cfg, nil
+	}
+	c, err := s.hook(&ConfigRequest{Version: IKEv2, Local: s.local, Remote: s.remote,
+		PeerID: s.peerID, TSi: tsi, TSr: tsr})
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return s.cfg, nil
+	}
+	if tsi == nil {
+		err = c.check()
+	} else {
+		err = c.checkChild()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }

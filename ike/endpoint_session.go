@@ -1,7 +1,6 @@
 package ike
 
 import (
-	"errors"
 	"net/netip"
 	"slices"
 	"time"
@@ -48,16 +47,8 @@ var (
 // NAT-T, retired IKE SAs).
 type v2Session struct{ *Session }
 
-var errChildRequest = errors.New("ike: ChildRequest with its own Config or trigger selectors is not supported by this IKEv2 session")
-
-// CreateChildRequest starts a CREATE_CHILD_SA for one more CHILD SA
-// (RFC 7296 1.3.1) with the session's Config.
-func (s v2Session) CreateChildRequest(now time.Time, req ChildRequest) error {
-	if req.Config != nil && req.Config != s.cfg || req.TriggerLocal != nil || req.TriggerRemote != nil {
-		return errChildRequest
-	}
-	return s.CreateChild(now)
-}
+// CreateChildRequest is the Session's own (its Config and trigger
+// selectors are honoured, RFC 7296 2.9).
 
 // Info describes the current IKE SA.
 func (s v2Session) Info() IKESAInfo { return s.info() }

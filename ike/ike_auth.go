@@ -172,11 +172,15 @@ func (s *Session) sendAuth(now time.Time) error {
 	if s.cfg.InitialContact {
 		ps = append(ps, notify(isakmp.NotifyInitialContact, nil))
 	}
-	if len(s.cfg.ChildProposals) > 0 {
-		if hs.child, err = s.newChildReq(true, nil, isakmp.GroupNone); err != nil {
+	cfg := s.cfg
+	if hs.req != nil && hs.req.Config != nil {
+		cfg = hs.req.Config
+	}
+	if len(cfg.ChildProposals) > 0 {
+		if hs.child, err = s.newChildReq(cfg, true, nil, isakmp.GroupNone, hs.req); err != nil {
 			return err
 		}
-		ps = append(ps, hs.child.payloads(s.cfg.ChildProposals, true)...)
+		ps = append(ps, hs.child.payloads(cfg.ChildProposals, true)...)
 	}
 	return s.sendRequest(now, sa, isakmp.ExchangeIKEAuth, ps, s.onAuthResponse)
 }
@@ -257,7 +261,11 @@ func (s *Session) establish(now time.Time) {
 // answered with its error notification while the IKE SA comes up.
 func (s *Session) respondIKEAuth(now time.Time, sa *ikeSA, ps []isakmp.Payload) ([]byte, error) {
 	hs := s.handshake
-	if err := s.verifyPeer(now, sa, ps, false); err != nil {
+	err := s.configForPeer(ps)
+	if err == nil {
+		err = s.verifyPeer(now, sa, ps, false)
+	}
+	if err != nil {
 		resp, e := s.encrypt(sa, isakmp.ExchangeIKEAuth, sa.peerReqID, true,
 			[]isakmp.Payload{notify(isakmp.NotifyAuthenticationFailed, nil)})
 		s.emit(Event{Kind: EventAuthFailed, Err: err})
@@ -293,4 +301,25 @@ func (s *Session) respondIKEAuth(now time.Time, sa *ikeSA, ps []isakmp.Payload) 
 	}
 	s.handshake = nil
 	return resp, nil
+}
+
+// configForPeer lets the responder's GetConfigForRequest hook choose the
+// Config that authenticates the initiator, now that its claimed identity
+// (IDi, RFC 7296 1.2) is known; an error refuses the IKE SA with
+// AUTHENTICATION_FAILED (RFC 7296 2.21.2).
+func (s *Session) configForPeer(ps []isakmp.Payload) error {
+	if s.hook == nil {
+		return nil
+	}
+	idp := findID(ps, false)
+	if idp == nil {
+		return nil // verifyPeer refuses it
+	}
+	s.peerID = auth.Identity{Type: auth.IDType(idp.IDType), Data: bytes.Clone(idp.Data)}
+	cfg, err := s.chooseConfig(nil, nil)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrAuthenticationFailed, err)
+	}
+	s.cfg = cfg
+	return nil
 }

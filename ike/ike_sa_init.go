@@ -26,6 +26,9 @@ type handshake struct {
 	keRetries int
 	cookieTry int
 	child     *childReq // initiator: the CHILD SA requested in IKE_AUTH
+	// req is the initiator's request for that CHILD SA (its Config and
+	// the triggering packet), or nil for the session's Config.
+	req *ChildRequest
 	// peerHashes is the peer's SIGNATURE_HASH_ALGORITHMS list (RFC 7427
 	// section 4); nil if it sent none.
 	peerHashes []auth.HashAlgorithm
@@ -45,13 +48,26 @@ var ()
 // datagrams use; they feed NAT detection (RFC 7296 2.23) and become the
 // CHILD SA's tunnel endpoints.
 func NewInitiator(cfg *Config, local, remote netip.AddrPort, now time.Time) (*Session, error) {
+	return newInitiator(cfg, local, remote, now, nil)
+}
+
+// newInitiator is NewInitiator with a request for the first CHILD SA
+// (negotiated in IKE_AUTH): req.Config, if set, supplies its proposals,
+// selectors, mode, lifetimes and Tag, and the triggering packet's
+// selectors go first (RFC 7296 2.9). req may be nil.
+func newInitiator(cfg *Config, local, remote netip.AddrPort, now time.Time, req *ChildRequest) (*Session, error) {
+	if req != nil && req.Config != nil {
+		if err := req.Config.checkChild(); err != nil {
+			return nil, err
+		}
+	}
 	s, err := newSession(cfg, local, remote)
 	if err != nil {
 		return nil, err
 	}
 	s.sa = &ikeSA{state: stateInitSent, initiator: true, spiI: s.newIKESPI()}
 	g := dhGroupByID(cfg.IKEProposals[0].KE[0])
-	hs := &handshake{ni: s.random(nonceLen)}
+	hs := &handshake{ni: s.random(nonceLen), req: req}
 	if hs.kx, err = g.generate(s.rand); err != nil {
 		return nil, err
 	}
@@ -337,6 +353,10 @@ func Accept(cfg *Config, local, remote netip.AddrPort, now time.Time, datagram [
 	s.stats.Received++
 	s.lastRecv = now
 	s.sa = &ikeSA{state: stateInitDone, spiI: h.InitiatorSPI}
+	// The Endpoint consults GetConfigForRequest on the first message
+	// (with the addresses only); the session asks it again at IKE_AUTH
+	// and for each CHILD SA.
+	s.hook = cfg.GetConfigForRequest
 	if cpe != nil {
 		// RFC 7296 2.5: refuse with UNSUPPORTED_CRITICAL_PAYLOAD.
 		s.refuseInit(isakmp.NotifyUnsupportedCriticalPayload, []byte{byte(cpe.Type)}, decodeErr)
@@ -429,7 +449,7 @@ func (s *Session) respondInit(now time.Time, m *isakmp.Message, raw []byte) erro
 	s.armAuthTimeout(now)
 	if j := s.cfg.Cookies; j != nil {
 		j.halfOpen.Add(1)
-		s.halfOpen = true
+		s.halfOpen = j
 	}
 	return nil
 }
@@ -437,9 +457,9 @@ func (s *Session) respondInit(now time.Time, m *isakmp.Message, raw []byte) erro
 // leaveHalfOpen ends the half-open period of a responder SA for the
 // cookie threshold.
 func (s *Session) leaveHalfOpen() {
-	if s.halfOpen {
-		s.halfOpen = false
-		s.cfg.Cookies.halfOpen.Add(-1)
+	if s.halfOpen != nil {
+		s.halfOpen.halfOpen.Add(-1)
+		s.halfOpen = nil
 	}
 }
 

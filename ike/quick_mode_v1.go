@@ -233,7 +233,7 @@ func (s *SessionV1) startQuickMode(now time.Time, req *ChildRequest, old *child)
 	if err != nil {
 		return err
 	}
-	q := &quickMode{initiator: true, mid: s.newMessageID(), cfg: cfg, spi: spi, old: old, mode: cfg.Mode,
+	q := &quickMode{initiator: true, mid: s.newMessageID(), cfg: cfg, spi: spi, old: old, mode: cfg.childMode(),
 		ni: s.random(nonceLenV1)}
 	if len(cfg.LocalTS) == 0 || len(cfg.RemoteTS) == 0 {
 		return fmt.Errorf("%w: no selectors", errConfig)
@@ -414,7 +414,7 @@ func (s *SessionV1) decideQuickMode(now time.Time, sa *isakmpSA, mid uint32, ps 
 	if len(cfg.ChildProposals) == 0 {
 		return nil, nil, isakmp.V1NotifyNoProposalChosen
 	}
-	q := &quickMode{mid: mid, cfg: cfg, ni: append([]byte(nil), nonce.Data...), mode: cfg.Mode}
+	q := &quickMode{mid: mid, cfg: cfg, ni: append([]byte(nil), nonce.Data...), mode: cfg.childMode()}
 	// Narrowing: the responder may answer with a subset of the offered
 	// identities that its policy allows; one selector each (IKEv1 IDs).
 	ni := narrow([]isakmp.TrafficSelector{peerTS}, cfg.RemoteTS)

@@ -180,7 +180,7 @@ func (c *Config) checkV1() error {
 		if len(c.LocalTS) == 0 || len(c.RemoteTS) == 0 {
 			return fmt.Errorf("%w: CHILD proposals need LocalTS and RemoteTS", errConfig)
 		}
-		if _, err := v1Phase2Offer(c, 256, c.Mode, false, false, isakmp.GroupNone); err != nil {
+		if _, err := v1Phase2Offer(c, 256, c.childMode(), false, false, isakmp.GroupNone); err != nil {
 			return err
 		}
 	}
