@@ -204,6 +204,7 @@ func (s *Session) newChild(now time.Time, c chosen, inbound, outbound uint32, in
 		ch.sa.EncapLocalPort, ch.sa.EncapRemotePort = s.local.Port(), s.remote.Port()
 	}
 	s.children = append(s.children, ch)
+	logChildSAKeys(s.cfg.KeyLogWriter, &ch.sa)
 	return ch
 }
 
