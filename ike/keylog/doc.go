@@ -32,7 +32,7 @@
 // attribute value (RFC 2409 Appendix A: 5 = 3DES-CBC, 7 = AES-CBC).
 //
 // ESP and AH are one direction of a CHILD SA (RFC 4301 4.1): packets from
-// SRC to DST (the outer addresses) carry SPI. KEY is esp.Config's
+// SRC to DST (the outer addresses, "-" for any) carry SPI. KEY is esp.Config's
 // CipherKey (key and salt); ENCR and INTEG are the numbers of esp.Cipher
 // and esp.Integrity (IKEv2 Transform Type 1 and 3 IDs). ENCAP is 0/0 for
 // bare ESP, otherwise the UDP ports of RFC 3948 encapsulation.

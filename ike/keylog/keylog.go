@@ -105,7 +105,7 @@ func AppendChild(b []byte, sa *ChildSA) []byte {
 	} else {
 		b = append(b, LabelESP...)
 	}
-	b = fmt.Appendf(b, " SPI=%08x SRC=%v DST=%v", sa.SPI, sa.Src, sa.Dst)
+	b = fmt.Appendf(b, " SPI=%08x SRC=%s DST=%s", sa.SPI, addrString(sa.Src), addrString(sa.Dst))
 	if sa.Protocol != ProtocolAH {
 		b = appendUint(b, " ENCR=", uint64(sa.Encr))
 		b = appendHex(b, " KEY=", sa.Key)
@@ -127,6 +127,14 @@ func AppendChild(b []byte, sa *ChildSA) []byte {
 	b = append(b, " MODE="...)
 	b = append(b, mode...)
 	return append(b, '\n')
+}
+
+// addrString formats an address, "-" for none (any address).
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return "-"
+	}
+	return a.String()
 }
 
 func appendHex(b []byte, name string, v []byte) []byte {
@@ -287,6 +295,9 @@ func (p *fieldParser) u16(name string) uint16 {
 
 func (p *fieldParser) addr(name string) netip.Addr {
 	v := p.str(name)
+	if v == "-" {
+		return netip.Addr{}
+	}
 	a, err := netip.ParseAddr(v)
 	if err != nil {
 		p.fail(name, v)
