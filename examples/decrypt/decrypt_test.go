@@ -537,3 +537,74 @@ func FuzzPacket(f *testing.F) {
 		}
 	})
 }
+
+// TestDecryptPcapng: the same frames in a pcapng file (as Wireshark and
+// dumpcap write) decrypt the same.
+func TestDecryptPcapng(t *testing.T) {
+	c := newCapture(t)
+	var logw bytes.Buffer
+	handshake(t, c, &logw, "aes256gcm16-prfsha256-x25519")
+	l, err := keylog.Parse(&logw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := pcapgo.NewReader(bytes.NewReader(c.buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ng bytes.Buffer
+	w, err := pcapgo.NewNgWriter(&ng, layers.LinkTypeEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		if err := w.WritePacket(ci, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{"pcap": c.buf.Bytes(), "pcapng": ng.Bytes()} {
+		d, err := NewDecryptor(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs, err := decryptCapture(d, bytes.NewReader(b), func(gopacket.CaptureInfo, []byte) error { return nil })
+		if err != nil || len(errs) != 0 || len(d.IKE) != 4 {
+			t.Fatalf("%s: %v %v, %d IKE messages", name, err, errs, len(d.IKE))
+		}
+	}
+}
+
+// TestDecryptIKESuites: IKE_AUTH decrypts for each IKE SA protection
+// openSK implements (RFC 7296 3.14, RFC 5282, RFC 7634).
+func TestDecryptIKESuites(t *testing.T) {
+	for _, p := range []string{"chacha20poly1305-prfsha256-x25519", "aes128gcm16-prfsha256-ecp256", "aes256gcm12-prfsha384-x25519",
+		"aes256-sha512-x25519", "aes192-sha384-x25519", "aes128-sha1-x25519"} {
+		t.Run(p, func(t *testing.T) {
+			c := newCapture(t)
+			var logw bytes.Buffer
+			handshake(t, c, &logw, p)
+			l, err := keylog.Parse(&logw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := NewDecryptor(l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			errs, err := decryptCapture(d, bytes.NewReader(c.buf.Bytes()), func(gopacket.CaptureInfo, []byte) error { return nil })
+			if err != nil || len(errs) != 0 {
+				t.Fatal(err, errs)
+			}
+			if len(d.IKE) != 4 || !strings.Contains(d.IKE[3].String(), "IDr AUTH SA TSi TSr") {
+				t.Fatalf("IKE messages %v", d.IKE)
+			}
+		})
+	}
+}

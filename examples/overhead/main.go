@@ -20,7 +20,7 @@
 // overhead per suite with gonum/plot.
 //
 //	overhead [-suites aes128gcm16,aes128-sha256,ah-sha256] [-mix imix|SIZE:WEIGHT,...]
-//	         [-sizes 64,576,1400] [-size 1400] [-duration 2s] [-chart out.svg]
+//	         [-sizes 64,576,1400] [-size 1400] [-duration 1s] [-chart out.svg]
 //
 // CPU figures are per core of this machine, now: on a busy machine they
 // are lower bounds of what it can do; the x-baseline ratio is the stable
@@ -55,7 +55,7 @@ func main() {
 	flag.StringVar(&o.mix, "mix", "imix", `packet-size mix: "imix" or SIZE:WEIGHT,...`)
 	flag.StringVar(&o.sizes, "sizes", "64,576,1400", "single packet sizes (IPv4 packet bytes)")
 	flag.IntVar(&o.size, "size", 1400, "packet size of the CPU measurements")
-	flag.DurationVar(&o.duration, "duration", 2*time.Second, "CPU time spent measuring each suite")
+	flag.DurationVar(&o.duration, "duration", time.Second, "CPU time spent measuring each suite")
 	flag.StringVar(&o.ike, "ike", "aes128gcm16-prfsha256-x25519", "IKE proposal of the IKE cost measurement")
 	flag.StringVar(&o.esp, "esp", "aes128gcm16", "CHILD SA proposal of the IKE cost measurement")
 	flag.IntVar(&o.ikeRuns, "ike-runs", 50, "handshakes (each with a CHILD SA and an IKE SA rekey) to average")
