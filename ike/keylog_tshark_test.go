@@ -65,11 +65,7 @@ func newKTNet(t *testing.T, icfg, rcfg *Config) *ktNet {
 	n.pair = swtest.NewPair(t)
 	for i, cfg := range []*Config{icfg, rcfg} {
 		sd := &ktSide{ns: n.pair.NS[i], addr: n.pair.Addr[i], cfg: cfg, initiator: i == 0}
-		// tshark checks the outer UDP checksums, which veth offload
-		// leaves unfilled (INTEROP.md).
-		if ethtool, err := exec.LookPath("ethtool"); err == nil {
-			_ = exec.Command("ip", "netns", "exec", sd.ns, ethtool, "-K", n.pair.Veth[i], "tx", "off").Run()
-		}
+		txOff(n.pair, i)
 		err := inNetns(sd.ns, func() error {
 			var err error
 			if sd.ike, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(sd.addr, 500))); err != nil {
@@ -105,13 +101,15 @@ func newKTNet(t *testing.T, icfg, rcfg *Config) *ktNet {
 
 // capture runs tcpdump on side 0's veth into path until the returned
 // function is called.
-func (n *ktNet) capture(path string) func() {
-	t := n.t
+func (n *ktNet) capture(path string) func() { return startKTCapture(n.t, n.pair, path) }
+
+// startKTCapture captures UDP and ESP on side 0's veth of pair into path.
+func startKTCapture(t *testing.T, pair *swtest.Pair, path string) func() {
 	tcpdump := swtest.RequireTcpdump(t)
 	// --immediate-mode: without it packets wait in the kernel buffer for
 	// up to a second and are lost when tcpdump is interrupted. -Z root: Debian's tcpdump otherwise drops to its own user, which
 	// cannot write into the test's private temporary directory.
-	cmd := exec.Command("ip", "netns", "exec", n.pair.NS[0], tcpdump, "-Z", "root", "-i", n.pair.Veth[0],
+	cmd := exec.Command("ip", "netns", "exec", pair.NS[0], tcpdump, "-Z", "root", "-i", pair.Veth[0],
 		"--immediate-mode", "-U", "-n", "-s", "0", "-w", path, "udp or ip proto 50")
 	var stderr syncBuffer
 	cmd.Stderr = &stderr
@@ -163,6 +161,15 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// txOff turns transmit checksum offload off on side i's veth: tshark
+// checks the outer UDP checksums, which veth offload leaves unfilled
+// (INTEROP.md).
+func txOff(pair *swtest.Pair, i int) {
+	if ethtool, err := exec.LookPath("ethtool"); err == nil {
+		_ = exec.Command("ip", "netns", "exec", pair.NS[i], ethtool, "-K", pair.Veth[i], "tx", "off").Run()
+	}
 }
 
 // flush sends what the session of sd queued: on port 4500 with the non-ESP
@@ -430,4 +437,60 @@ func TestKeyLogTsharkAESGCM(t *testing.T) {
 // inside UDP 4500 (RFC 3948).
 func TestKeyLogTsharkAESCBC(t *testing.T) {
 	testKeyLogTshark(t, "aes128-sha256-prfsha256-x25519", "aes256-sha384", true)
+}
+
+// TestKeyLogTsharkStrongSwan: with strongSwan as the peer (the ike interop
+// harness: charon with libipsec's userspace ESP in UDP 4500), our key log
+// decrypts in tshark what charon sends as well as what we send: the
+// CREATE_CHILD_SA exchange of a CHILD SA rekey (with its SA, nonce and
+// TS payloads) and the ESP of the new CHILD SA both ways.
+func TestKeyLogTsharkStrongSwan(t *testing.T) {
+	testenv.NeedCommand(t, "tshark", "tshark")
+	var keys syncBuffer
+	e := newInterop(t, interopOpts{ike: "aes256gcm16-prfsha256-x25519", esp: "aes128-sha256",
+		mutate: func(c *Config) { c.KeyLogWriter = &keys }})
+	txOff(e.pair, 0)
+	txOff(e.pair, 1)
+	capPath := filepath.Join(t.TempDir(), "strongswan.pcap")
+	stop := startKTCapture(t, e.pair, capPath)
+	e.session(func(now time.Time, s *Session) {
+		if err := s.RekeyChild(now, s.ChildSAs()[0].InboundSPI); err != nil {
+			t.Error(err)
+		}
+	})
+	e.waitEvent(EventChildRekeyed, 1)
+	e.traffic(3)
+	time.Sleep(300 * time.Millisecond)
+	stop()
+
+	keyLog := []byte(keys.String())
+	cc := tsharkDecrypt(t, capPath, keyLog, "-Y", "isakmp.exchangetype == 36", "-V")
+	for _, want := range []string{"Payload: Security Association", "Payload: Nonce",
+		"Payload: Traffic Selector - Initiator", "Payload: Traffic Selector - Responder"} {
+		if strings.Count(cc, want) < 2 {
+			t.Errorf("tshark's CREATE_CHILD_SA dissection has %q fewer than twice (request and response)", want)
+		}
+	}
+	if t.Failed() {
+		t.Fatalf("key log:\n%s\ntshark output:\n%s", keyLog, lastLines(cc, 80))
+	}
+	fields := tsharkDecrypt(t, capPath, keyLog, "-Y", "esp", "-T", "fields", "-E", "separator=|",
+		"-e", "esp.icv_good", "-e", "ip.src", "-e", "data.data")
+	var fromCharon, fromUs int
+	for _, line := range strings.Split(strings.TrimSpace(fields), "\n") {
+		f := strings.Split(line, "|")
+		if len(f) != 3 || f[0] != "1" {
+			t.Errorf("ESP packet not verified: %q", line)
+			continue
+		}
+		switch {
+		case strings.HasPrefix(f[1], e.swIP.String()+","+swHost.String()):
+			fromCharon++
+		case strings.HasPrefix(f[1], e.ourIP.String()+","+ourHost.String()):
+			fromUs++
+		}
+	}
+	if fromCharon < 3 || fromUs < 3 {
+		t.Fatalf("tshark decrypted %d ESP packets from charon and %d from us, want 3 each:\n%s", fromCharon, fromUs, fields)
+	}
 }
