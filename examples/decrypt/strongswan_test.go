@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
@@ -17,7 +18,11 @@ import (
 	"github.com/google/gopacket"
 	"golang.org/x/sys/unix"
 
+	"github.com/ipsecgo/ipsec/auth"
+	"github.com/ipsecgo/ipsec/esp"
+	"github.com/ipsecgo/ipsec/ike"
 	"github.com/ipsecgo/ipsec/internal/swtest"
+	"github.com/ipsecgo/ipsec/isakmp"
 )
 
 // The decryptor checked on traffic we did not produce: two strongSwan
@@ -250,4 +255,209 @@ func decryptFiles(t *testing.T, capPath, keyPath string) *Decryptor {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// TestDecryptStrongSwanAndUs: strongSwan as one side and our ike.Session
+// (over its own sockets, NAT-T forced) as the other; the capture decrypts
+// with charon's keys: the IKE_AUTH exchange, the ESP we seal and the ESP
+// charon's libipsec seals.
+func TestDecryptStrongSwanAndUs(t *testing.T) {
+	swtest.Require(t)
+	swtest.RequireTcpdump(t)
+	p := swtest.NewPair(t)
+	ourHost, swHost := netip.MustParseAddr("10.96.1.1"), netip.MustParseAddr("10.96.2.1")
+	p.AddAddr(t, 1, swHost.String()+"/24", "lo")
+	right := p.StartCharon(t, 1, swtest.Options{LogLevels: "default = 1\n\t\t\tike = 4\n\t\t\tchd = 4\n\t\t\tcfg = 1"})
+	right.Load(t, fmt.Sprintf(swConf, p.Addr[1], p.Addr[0], "aes128-sha256-x25519", "right.test", "left.test",
+		"10.96.2.0/24", "10.96.1.0/24", "aes128gcm16"))
+	capPath := filepath.Join(t.TempDir(), "mixed.pcap")
+	stop := startTcpdump(t, p, capPath)
+
+	// Our side: sockets on 500 and 4500 in namespace 0.
+	var ikeConn, nattConn, swConn *net.UDPConn
+	if err := inNetns(p.NS[0], func() error {
+		var err error
+		if ikeConn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.Addr[0], 500))); err != nil {
+			return err
+		}
+		nattConn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.Addr[0], 4500)))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer ikeConn.Close()
+	defer nattConn.Close()
+	if err := inNetns(p.NS[1], func() error {
+		var err error
+		swConn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(swHost, 7000)))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer swConn.Close()
+	type dgram struct {
+		natt bool
+		data []byte
+	}
+	in := make(chan dgram, 16)
+	for _, c := range []*net.UDPConn{ikeConn, nattConn} {
+		go func() {
+			buf := make([]byte, 65536)
+			for {
+				n, _, err := c.ReadFromUDPAddrPort(buf)
+				if err != nil {
+					return
+				}
+				in <- dgram{c == nattConn, bytes.Clone(buf[:n])}
+			}
+		}()
+	}
+	cfg, err := sessionConfig("aes128-sha256-x25519", "aes128gcm16", "left.test", "right.test", "10.96.1.0/24", "10.96.2.0/24")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ForceUDPEncap = true // libipsec only does ESP in UDP (INTEROP.md)
+	s, err := ike.NewInitiator(cfg, netip.AddrPortFrom(p.Addr[0], 500), netip.AddrPortFrom(p.Addr[1], 500), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var child *ike.ChildSA
+	flush := func() {
+		local, remote := s.Path()
+		if s.UDPEncap() && local.Port() == 500 && !s.Established() {
+			local, remote = netip.AddrPortFrom(local.Addr(), 4500), netip.AddrPortFrom(remote.Addr(), 4500)
+			s.SetPath(local, remote) // RFC 7296 2.23
+		}
+		for _, d := range s.Datagrams() {
+			if local.Port() == 4500 {
+				_, _ = nattConn.WriteToUDPAddrPort(append(make([]byte, 4), d...), remote)
+			} else {
+				_, _ = ikeConn.WriteToUDPAddrPort(d, remote)
+			}
+		}
+		for _, ev := range s.Events() {
+			if ev.Kind == ike.EventChildUp {
+				child = ev.Child
+			}
+		}
+	}
+	flush()
+	deadline := time.After(15 * time.Second)
+	for child == nil {
+		select {
+		case d := <-in:
+			data := d.data
+			if d.natt {
+				if len(data) < 4 || !bytes.Equal(data[:4], make([]byte, 4)) {
+					continue
+				}
+				data = data[4:]
+			}
+			s.Receive(time.Now(), data)
+			flush()
+		case <-deadline:
+			t.Fatal("no CHILD SA with charon")
+		}
+	}
+	out, err := esp.NewSA(esp.Config{SPI: child.OutboundSPI, Cipher: esp.Cipher(child.Encr.ID), CipherKey: child.OutboundEncKey,
+		Integrity: esp.Integrity(child.Integ), IntegrityKey: child.OutboundIntegKey, Mode: esp.Tunnel,
+		TunnelSrc: child.LocalAddr, TunnelDst: child.RemoteAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Datagrams both ways until charon's side has received ours and
+	// charon's replies have crossed the capture.
+	const n = 3
+	got := make(chan struct{}, 64)
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			k, _, err := swConn.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			if bytes.HasPrefix(buf[:k], []byte("from us")) {
+				got <- struct{}{}
+			}
+		}
+	}()
+	received := 0
+	for k := 0; received < n && k < 100; k++ {
+		pkt := innerUDP(t, ourHost, swHost, "from us")
+		binary.BigEndian.PutUint16(pkt[22:], 7000)
+		pkt[26], pkt[27] = 0, 0 // no UDP checksum: the port changed
+		b, err := out.SealESP(nil, pkt, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := nattConn.WriteToUDPAddrPort(b, netip.AddrPortFrom(p.Addr[1], 4500)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := swConn.WriteToUDPAddrPort([]byte("from charon"), netip.AddrPortFrom(ourHost, 7000)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-got:
+			received++
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if received < n {
+		t.Fatalf("charon delivered %d of our datagrams", received)
+	}
+	time.Sleep(300 * time.Millisecond)
+	stop()
+
+	d := decryptFiles(t, capPath, right.LogPath())
+	var fromUs, fromCharon uint64
+	for _, sa := range d.Summary() {
+		if sa.ICVFailures+sa.Replays != 0 {
+			t.Errorf("SA %08x: %+v", sa.SPI, sa.Stats)
+		}
+		switch sa.SPI {
+		case child.OutboundSPI:
+			fromUs = sa.Packets
+		case child.InboundSPI:
+			fromCharon = sa.Packets
+		}
+	}
+	if fromUs < n || fromCharon < n {
+		var sum bytes.Buffer
+		d.WriteSummary(&sum)
+		t.Fatalf("decrypted %d ESP packets from us and %d from charon, want at least %d each:\n%s", fromUs, fromCharon, n, sum.String())
+	}
+	auth := 0
+	for _, m := range d.IKE {
+		if m.Exchange == isakmp.ExchangeIKEAuth && strings.Contains(m.String(), "AUTH") {
+			auth++
+		}
+	}
+	if auth != 2 {
+		t.Fatalf("%d IKE_AUTH messages decrypted: %v", auth, d.IKE)
+	}
+}
+
+// sessionConfig is a PSK configuration for our side of the strongSwan test.
+func sessionConfig(ikeProps, espProps, local, remote, lnet, rnet string) (*ike.Config, error) {
+	secret := []byte("decrypt test pre-shared key")
+	key, err := auth.NewPSK(secret, auth.PSKOptions{})
+	if err != nil {
+		return nil, err
+	}
+	store := auth.NewPSKStore(auth.PSKOptions{})
+	if err := store.Add(auth.FQDN(remote), secret); err != nil {
+		return nil, err
+	}
+	ip, err := ike.ParseProposals(ikeProps, isakmp.ProtocolIKE)
+	if err != nil {
+		return nil, err
+	}
+	ep, err := ike.ParseProposals(espProps, isakmp.ProtocolESP)
+	if err != nil {
+		return nil, err
+	}
+	return &ike.Config{LocalID: auth.FQDN(local), RemoteID: auth.FQDN(remote), Auth: key, PeerAuth: ike.PSKPeers(store),
+		IKEProposals: ip, ChildProposals: ep, RetransmitTimeout: time.Second,
+		LocalTS:  []isakmp.TrafficSelector{ike.SelectorFromPrefix(netip.MustParsePrefix(lnet))},
+		RemoteTS: []isakmp.TrafficSelector{ike.SelectorFromPrefix(netip.MustParsePrefix(rnet))}}, nil
 }
