@@ -217,6 +217,7 @@ func (s *Session) newChild(now time.Time, cfg *Config, c chosen, inbound, outbou
 		ch.sa.EncapLocalPort, ch.sa.EncapRemotePort = s.local.Port(), s.remote.Port()
 	}
 	s.children = append(s.children, ch)
+	logChildSAKeys(s.cfg.KeyLogWriter, &ch.sa)
 	return ch
 }
 

@@ -214,6 +214,15 @@ type Config struct {
 	Rand io.Reader
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
+
+	// KeyLogWriter, if set, receives the keys of every IKE SA and CHILD
+	// SA negotiated with this Config, one line per IKE SA and per CHILD
+	// SA direction, in the format of package ike/keylog, which converts
+	// it into Wireshark's decryption tables. Like crypto/tls's
+	// Config.KeyLogWriter it is for debugging only: the file holds
+	// secrets that decrypt (and forge) all the traffic of those SAs.
+	// Writes from all sessions are serialized.
+	KeyLogWriter io.Writer
 }
 
 var errConfig = errors.New("ike: invalid configuration")

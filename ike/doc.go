@@ -48,6 +48,12 @@
 //     messages failing their integrity check dropped and counted;
 //   - lifetimes: CHILD and IKE SAs rekeyed before expiry, with jitter.
 //
+// Config.KeyLogWriter, like crypto/tls's, writes the keys of every IKE SA
+// and of both directions of every CHILD SA to a file, for debugging with
+// Wireshark (package ike/keylog documents the lines and converts them
+// into Wireshark's decryption tables) or examples/decrypt. That file
+// holds secrets: whoever reads it can decrypt the traffic of those SAs.
+//
 // Proposals can be written in strongSwan's syntax (ParseProposals, which
 // uses package isakmp's parser and keeps what this package implements).
 //

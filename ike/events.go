@@ -74,7 +74,14 @@ type IKESAInfo struct {
 	PRF        isakmp.PRFID
 	KE         isakmp.KEGroup
 	LocalID    auth.Identity
-	RemoteID   auth.Identity
+	RemoteID   auth.Identity // the peer's identity, once authenticated
+	// PeerClaimedID is the identity the peer claimed in its ID payload,
+	// set as soon as that payload arrives, whether or not it
+	// authenticates: the one to log for EventAuthFailed.
+	PeerClaimedID auth.Identity
+	// LocalAddr and RemoteAddr are the IKE SA's current addresses (port
+	// 4500 after a NAT-T move).
+	LocalAddr, RemoteAddr netip.AddrPort
 	// LocalNAT and RemoteNAT report NAT detection (RFC 7296 2.23): this
 	// side or the peer is behind a NAT, so ESP and IKE should move into
 	// UDP port 4500.

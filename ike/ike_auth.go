@@ -119,17 +119,24 @@ func (s *Session) peerSignatureHashes(ps []isakmp.Payload) {
 // verifyPeer checks the peer's ID and AUTH payloads (RFC 7296 2.15): the
 // identity must be the configured RemoteID if one is set, PeerAuth must
 // know it, and the AUTH data must verify over the peer's signed octets.
-func (s *Session) verifyPeer(now time.Time, sa *ikeSA, ps []isakmp.Payload, peerIsResponder bool) error {
+func (s *Session) verifyPeer(now time.Time, sa *ikeSA, ps []isakmp.Payload, peerIsResponder bool) (err error) {
 	hs := s.handshake
 	idp := findID(ps, peerIsResponder)
 	ap := find[*isakmp.Auth](ps)
 	if idp == nil || ap == nil {
-		return fmt.Errorf("%w: ID or AUTH payload missing", ErrAuthenticationFailed)
+		return fmt.Errorf("%w: ID or AUTH payload missing (peer %v)", ErrAuthenticationFailed, s.remote)
 	}
 	id := auth.Identity{Type: auth.IDType(idp.IDType), Data: bytes.Clone(idp.Data)}
 	if err := id.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", ErrAuthenticationFailed, err)
+		return fmt.Errorf("%w: peer %v: %v", ErrAuthenticationFailed, s.remote, err)
 	}
+	s.claimedID = id
+	// Every failure below names the peer's address and claimed identity.
+	defer func() {
+		if err != nil && s.peerID.Type == 0 {
+			err = fmt.Errorf("%w (peer %v claiming %v)", err, s.remote, id)
+		}
+	}()
 	if s.cfg.RemoteID.Type != 0 && !s.cfg.RemoteID.Equal(id) {
 		return fmt.Errorf("%w: peer is %v, expected %v", ErrAuthenticationFailed, id, s.cfg.RemoteID)
 	}
@@ -189,7 +196,7 @@ func (s *Session) sendAuth(now time.Time) error {
 func (s *Session) onAuthResponse(now time.Time, _ *isakmp.Header, ps []isakmp.Payload, _ []byte) error {
 	sa, hs := s.sa, s.handshake
 	if n := findNotify(ps, isakmp.NotifyAuthenticationFailed); n != nil {
-		err := fmt.Errorf("%w: the responder sent AUTHENTICATION_FAILED", ErrAuthenticationFailed)
+		err := fmt.Errorf("%w: the responder %v sent AUTHENTICATION_FAILED", ErrAuthenticationFailed, s.remote)
 		s.emit(Event{Kind: EventAuthFailed, Err: err})
 		s.shutdown(err)
 		return err

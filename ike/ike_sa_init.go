@@ -303,6 +303,7 @@ func (s *Session) installKeys(sa *ikeSA, c chosen, seed, ni, nr []byte) error {
 		return err
 	}
 	sa.suite, sa.chosen, sa.keys = suite, c, keys
+	s.logIKESAKeys(sa)
 	if sa.initiator {
 		sa.tx, sa.rx = i2r, r2i
 	} else {

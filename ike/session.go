@@ -137,6 +137,7 @@ type Session struct {
 	lastRecv  time.Time
 	dpdAt     time.Time
 	peerID    auth.Identity
+	claimedID auth.Identity // the peer's ID payload, before authentication
 	localNAT  bool
 	remoteNAT bool
 	// halfOpenUntil is when a responder that has answered IKE_SA_INIT
@@ -259,6 +260,8 @@ func (s *Session) info() IKESAInfo {
 	i := s.sa.info()
 	i.LocalID = s.cfg.LocalID
 	i.RemoteID = s.peerID
+	i.PeerClaimedID = s.claimedID
+	i.LocalAddr, i.RemoteAddr = s.local, s.remote
 	i.LocalNAT, i.RemoteNAT = s.localNAT, s.remoteNAT
 	return i
 }
