@@ -244,6 +244,11 @@ func (s *Session) answerChild(now time.Time, ps []isakmp.Payload, inAuth bool, n
 	if len(s.cfg.ChildProposals) == 0 {
 		return refuse(isakmp.NotifyNoProposalChosen, nil)
 	}
+	if old == nil && !inAuth && s.atChildLimit() {
+		// RFC 7296 1.3: the responder may refuse more CHILD SAs.
+		s.stats.NoAdditionalSAs++
+		return refuse(isakmp.NotifyNoAdditionalSAs, nil)
+	}
 	transport := findNotify(ps, isakmp.NotifyUseTransportMode) != nil
 	want := s.cfg.Mode == Transport
 	if old != nil {
@@ -311,6 +316,22 @@ func (s *Session) answerChild(now time.Time, ps []isakmp.Payload, inAuth bool, n
 	}
 	out = append(out, &isakmp.TS{Selectors: ntsi}, &isakmp.TS{Responder: true, Selectors: ntsr})
 	return out, ch, nil
+}
+
+// atChildLimit reports whether the IKE SA has Config.MaxChildSAs CHILD
+// SAs (rekeyed ones waiting for their Delete not counted).
+func (s *Session) atChildLimit() bool {
+	limit := s.cfg.maxChildSAs()
+	if limit == 0 {
+		return false
+	}
+	n := 0
+	for _, c := range s.children {
+		if !c.rekeyed {
+			n++
+		}
+	}
+	return n >= limit
 }
 
 // finishChild handles the answer to our CHILD SA request: checks that the

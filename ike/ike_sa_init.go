@@ -107,6 +107,30 @@ func (s *Session) certReq() *isakmp.CertReq {
 	return &isakmp.CertReq{Encoding: isakmp.CertX509Sig, Data: auth.AppendCertReqData(nil, s.cfg.CertRequestCAs)}
 }
 
+// maxInitAmplification bounds an IKE_SA_INIT response against its
+// unauthenticated request: a CERTREQ list that would make the response
+// more than this many times the request's size is shortened, so that a
+// spoofed request cannot make the responder a strong amplifier.
+const maxInitAmplification = 2
+
+// certReqWithin is the CERTREQ payload for Config.CertRequestCAs cut to
+// at most budget bytes (a whole number of CA hashes, RFC 7296 3.7), or
+// nil if none fits.
+func (s *Session) certReqWithin(budget int) *isakmp.CertReq {
+	cas := s.cfg.CertRequestCAs
+	if len(cas) == 0 {
+		return nil
+	}
+	n := min(len(cas), (budget-isakmp.GenericHeaderLen-1)/sha1.Size)
+	if n < len(cas) {
+		s.stats.CertReqTrimmed++
+	}
+	if n <= 0 {
+		return nil
+	}
+	return &isakmp.CertReq{Encoding: isakmp.CertX509Sig, Data: auth.AppendCertReqData(nil, cas[:n])}
+}
+
 // sigHashNotify is the SIGNATURE_HASH_ALGORITHMS notification (RFC 7427
 // 4): the hashes package auth verifies in RFC 7427 signatures.
 func sigHashNotify() *isakmp.Notify {
@@ -389,13 +413,16 @@ func (s *Session) respondInit(now time.Time, m *isakmp.Message, raw []byte) erro
 		notify(isakmp.NotifyNATDetectionDestinationIP, natHash(sa.spiI, sa.spiR, s.remote)),
 		sigHashNotify(),
 	}
-	if cr := s.certReq(); cr != nil {
-		out = append(out, cr)
-	}
 	resp := isakmp.Message{Header: s.header(sa, isakmp.ExchangeIKESAInit, 0, true), Payloads: out}
 	b, err := resp.Append(nil)
 	if err != nil {
 		return s.failInit(err)
+	}
+	if cr := s.certReqWithin(maxInitAmplification*len(raw) - len(b)); cr != nil {
+		resp.Payloads = append(out, cr)
+		if b, err = resp.Append(nil); err != nil {
+			return s.failInit(err)
+		}
 	}
 	hs.initResp = b
 	sa.peerReqID = 1

@@ -1,0 +1,165 @@
+package ike
+
+import (
+	"net"
+	"net/netip"
+	"syscall"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// listenUDP binds addr: an IPv4 socket for an IPv4 address (so that
+// batched writes take IPv4 destinations), the dual-stack default
+// otherwise.
+func listenUDP(addr netip.AddrPort) (*net.UDPConn, error) {
+	network := "udp"
+	if addr.Addr().Is4() {
+		network = "udp4"
+	}
+	return net.ListenUDP(network, net.UDPAddrFromAddrPort(addr))
+}
+
+// setBuffers asks for socket buffers of read and write bytes (negative:
+// leave them), first with SO_RCVBUFFORCE/SO_SNDBUFFORCE, which pass the
+// system maximum (net.core.rmem_max) for a process with CAP_NET_ADMIN,
+// then with the plain options, and returns what the kernel granted.
+func setBuffers(c *net.UDPConn, read, write int) (gotRead, gotWrite int) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0, 0
+	}
+	rc.Control(func(fd uintptr) {
+		set := func(force, plain, n int) int {
+			if n > 0 {
+				// Linux doubles the value for bookkeeping; ask for n.
+				if force == 0 || syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, force, n) != nil {
+					syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, plain, n)
+				}
+			}
+			v, _ := syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, plain)
+			return v
+		}
+		gotRead = set(soRcvbufForce, syscall.SO_RCVBUF, read)
+		gotWrite = set(soSndbufForce, syscall.SO_SNDBUF, write)
+	})
+	return gotRead, gotWrite
+}
+
+// batchConn reads and writes batches of datagrams with recvmmsg and
+// sendmmsg (x/net's ReadBatch and WriteBatch) where the platform has
+// them. Writes are batched only on IPv4 sockets, whose destinations are
+// all IPv4; a dual-stack socket writes one datagram at a time.
+type batchConn struct {
+	c  *net.UDPConn
+	p4 *ipv4.PacketConn
+	p6 *ipv6.PacketConn
+}
+
+func newBatchConn(c *net.UDPConn) *batchConn {
+	b := &batchConn{c: c}
+	if la, ok := c.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() != nil {
+		b.p4 = ipv4.NewPacketConn(c)
+	} else {
+		b.p6 = ipv6.NewPacketConn(c)
+	}
+	return b
+}
+
+// readBatch reads up to len(ms) datagrams into the messages' buffers.
+func (b *batchConn) readBatch(ms []ipv4.Message) (int, error) {
+	if b.p4 != nil {
+		return b.p4.ReadBatch(ms, 0)
+	}
+	return b.p6.ReadBatch(ms, 0)
+}
+
+// write sends datagrams to their destinations, batched where possible,
+// and returns how many were sent. scratch is the caller's, reused from
+// call to call so that a batch allocates nothing.
+func (b *batchConn) write(out []outDatagram, scratch *writeScratch) (int, error) {
+	if b.p4 == nil || len(out) == 1 {
+		for i, d := range out {
+			if _, err := b.c.WriteToUDPAddrPort(d.b, d.to); err != nil {
+				return i, err
+			}
+		}
+		return len(out), nil
+	}
+	return writeAll(b.p4, scratch.messages(out))
+}
+
+// writeScratch is the reusable state of a batched write: the messages,
+// their one-buffer lists and their addresses. Not safe for concurrent
+// use: each reader and worker has its own.
+type writeScratch struct {
+	ms    []ipv4.Message
+	bufs  [][]byte
+	addrs []net.UDPAddr
+	ips   [][4]byte
+}
+
+func (w *writeScratch) messages(out []outDatagram) []ipv4.Message {
+	if len(w.ms) < len(out) {
+		n := max(len(out), 2*len(w.ms))
+		w.ms, w.bufs = make([]ipv4.Message, n), make([][]byte, n)
+		w.addrs, w.ips = make([]net.UDPAddr, n), make([][4]byte, n)
+		for i := range w.ms {
+			w.ms[i].Buffers = w.bufs[i : i+1 : i+1]
+			w.addrs[i].IP = w.ips[i][:]
+			w.ms[i].Addr = &w.addrs[i]
+		}
+	}
+	for i, d := range out {
+		w.bufs[i] = d.b
+		w.ips[i] = d.to.Addr().Unmap().As4()
+		w.addrs[i].Port = int(d.to.Port())
+	}
+	return w.ms[:len(out)]
+}
+
+// clear drops the references to sent datagrams.
+func (w *writeScratch) clear(n int) { clear(w.bufs[:min(n, len(w.bufs))]) }
+
+// writeTo sends packets to one destination, batched where possible.
+func (b *batchConn) writeTo(packets [][]byte, to netip.AddrPort) (int, error) {
+	if b.p4 == nil || len(packets) == 1 {
+		for i, p := range packets {
+			if _, err := b.c.WriteToUDPAddrPort(p, to); err != nil {
+				return i, err
+			}
+		}
+		return len(packets), nil
+	}
+	addr := net.UDPAddrFromAddrPort(to)
+	ms := make([]ipv4.Message, len(packets))
+	bufs := make([][]byte, len(packets))
+	for i, p := range packets {
+		bufs[i] = p
+		ms[i].Buffers = bufs[i : i+1]
+		ms[i].Addr = addr
+	}
+	return writeAll(b.p4, ms)
+}
+
+// writeAll calls WriteBatch until every message is sent or it fails.
+func writeAll(p *ipv4.PacketConn, ms []ipv4.Message) (int, error) {
+	sent := 0
+	for sent < len(ms) {
+		n, err := p.WriteBatch(ms[sent:], 0)
+		sent += n
+		if err != nil {
+			return sent, err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	return sent, nil
+}
+
+// outDatagram is a datagram a worker has yet to send.
+type outDatagram struct {
+	b  []byte
+	to netip.AddrPort
+}
