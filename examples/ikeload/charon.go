@@ -114,7 +114,7 @@ func runCharonInner(w io.Writer) error {
 	lo := netip.MustParseAddr("127.0.0.1")
 	tgt := target{ike: netip.AddrPortFrom(lo, 500), natt: netip.AddrPortFrom(lo, 4500), stats: c.stats}
 	o := options{sources: in.Sources, window: in.Window, measure: in.Measure}
-	res := result{Responder: "charon " + charonVersion()}
+	res := result{Responder: "charon" + charonVersion()}
 	err = runPhases(context.Background(), o, tgt, in.Live, &res, w, func() (float64, int64, error) {
 		rss, err := c.rss()
 		if err != nil {
@@ -331,10 +331,12 @@ func (c *charon) logTail() string {
 	return string(b)
 }
 
+// charonVersion returns " 5.9.8" or "".
 func charonVersion() string {
 	out, err := exec.Command(charonPath, "--version").CombinedOutput()
-	if err != nil {
+	f := strings.Fields(string(out))
+	if err != nil || len(f) == 0 {
 		return ""
 	}
-	return strings.TrimSpace(string(out))
+	return " " + f[len(f)-1]
 }

@@ -95,9 +95,9 @@ func initiatorConfig() (ike.Config, error) {
 		return ike.Config{}, err
 	}
 	return ike.Config{
-		RemoteID: auth.FQDN(responderID),
-		Auth:     psk,
-		PeerAuth: func(auth.Identity, [][]byte, time.Time) (auth.PeerAuthenticator, error) { return psk, nil },
+		RemoteID:     auth.FQDN(responderID),
+		Auth:         psk,
+		PeerAuth:     func(auth.Identity, [][]byte, time.Time) (auth.PeerAuthenticator, error) { return psk, nil },
 		IKEProposals: ikeProps, ChildProposals: childProps,
 		LocalTS:  []isakmp.TrafficSelector{ike.SelectorFromPrefix(netI)},
 		RemoteTS: []isakmp.TrafficSelector{ike.SelectorFromPrefix(netR)},
