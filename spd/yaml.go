@@ -848,6 +848,9 @@ func (p *yamlParser) blockScalar(parent int) *yamlNode {
 	for !p.eof() {
 		save := *p
 		p.newline()
+		if p.eof() {
+			break // the last line break ends the last line; no line follows
+		}
 		for p.peek() == ' ' && (ind < 0 || p.col < ind) {
 			p.advance(1)
 		}
