@@ -1,6 +1,10 @@
 package esp
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/ipsecgo/ipsec/internal/ippkt"
+)
 
 var errBatchOut = errors.New("esp: SealBatch needs an output buffer for every packet")
 
@@ -65,14 +69,15 @@ func (sa *SA) check(pkt []byte) (batchInfo, error) {
 		}
 		return batchInfo{n: n, nh: nh}, nil
 	}
-	ip, ok := parseIP(pkt, true)
+	h, ok := ippkt.Parse(pkt, ippkt.Insert)
+	ip := ipPacket{h}
 	if !ok {
 		return batchInfo{}, errNotIP
 	}
 	if ip.fragment() {
 		return batchInfo{}, errFragment // RFC 4303 section 3.3
 	}
-	return batchInfo{ip: ip, n: ip.total - ip.hdrLen, nh: pkt[ip.nhOff]}, nil
+	return batchInfo{ip: ip, n: ip.Total - ip.HdrLen, nh: pkt[ip.NhOff]}, nil
 }
 
 // sealWithSeq is Seal of a checked packet with sequence number seq, without
@@ -88,15 +93,15 @@ func (sa *SA) sealWithSeq(dst, pkt []byte, in batchInfo, seq uint64) []byte {
 		return dst
 	}
 	ip := in.ip
-	payload := pkt[ip.hdrLen:ip.total]
-	dst, out := sa.appendESP(dst, ip.hdrLen+sa.udpLen, payload, 0, in.nh, seq)
+	payload := pkt[ip.HdrLen:ip.Total]
+	dst, out := sa.appendESP(dst, ip.HdrLen+sa.udpLen, payload, 0, in.nh, seq)
 	proto := uint8(protoESP)
 	if sa.udpLen != 0 {
 		proto = protoUDP
 	}
-	ip.writeHeader(out[:ip.hdrLen], pkt[:ip.hdrLen], proto, len(out))
+	ip.writeHeader(out[:ip.HdrLen], pkt[:ip.HdrLen], proto, len(out))
 	if sa.udpLen != 0 {
-		sa.fillUDP(out, ip.v6(), out[ip.hdrLen:])
+		sa.fillUDP(out, ip.v6(), out[ip.HdrLen:])
 	}
 	return dst
 }

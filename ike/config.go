@@ -17,18 +17,24 @@ import (
 // for concurrent use.
 type Mode uint8
 
-// CHILD SA modes. Tunnel is the default of RFC 7296 1.3.1; Transport is
-// requested with the USE_TRANSPORT_MODE notification.
+// CHILD SA modes, numbered as RFC 2407 section 4.5's Encapsulation Mode
+// (the numbering esp.Mode and ah.Mode use). Tunnel is the default of RFC
+// 7296 1.3.1, and a Config whose Mode is zero (unset) asks for it;
+// Transport is requested with the USE_TRANSPORT_MODE notification. A
+// ChildSA's Mode is always Tunnel or Transport.
 const (
-	Tunnel Mode = iota
-	Transport
+	Tunnel    Mode = 1
+	Transport Mode = 2
 )
 
 func (m Mode) String() string {
-	if m == Transport {
+	switch m {
+	case Transport:
 		return "transport"
+	case Tunnel:
+		return "tunnel"
 	}
-	return "tunnel"
+	return "unset"
 }
 
 // Defaults, taken from strongSwan's where the RFC leaves the choice open.

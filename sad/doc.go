@@ -40,9 +40,9 @@
 //	db := sad.New(sad.Config{})
 //	go db.Run(ctx)
 //	spi, _ := db.AllocateSPI(sad.ProtoESP)   // responder's inbound SPI for IKE
-//	in, _ := esp.NewSA(esp.Config{SPI: spi, ...})
+//	in, _ := esp.NewSA(esp.Config{Mode: esp.Transport, SPI: spi, ...})
 //	db.AddInbound(sad.Spec{ESP: in})
-//	out, _ := esp.NewSA(esp.Config{SPI: peerSPI, ...})
+//	out, _ := esp.NewSA(esp.Config{Mode: esp.Transport, SPI: peerSPI, ...})
 //	db.AddOutbound(sad.OutboundKey{Rule: 1}, sad.Spec{ESP: out})
 //	...
 //	if sa := db.Inbound(sad.ProtoESP, spiOf(pkt), dstOf(pkt)); sa != nil {

@@ -17,12 +17,12 @@ func Example() {
 	key := bytes.Repeat([]byte{7}, 20)
 
 	spi, _ := db.AllocateSPI(sad.ProtoESP)
-	in, _ := esp.NewSA(esp.Config{SPI: spi, Cipher: esp.CipherAESGCM16, CipherKey: key})
+	in, _ := esp.NewSA(esp.Config{Mode: esp.Transport, SPI: spi, Cipher: esp.CipherAESGCM16, CipherKey: key})
 	if _, err := db.AddInbound(sad.Spec{ESP: in}); err != nil {
 		panic(err)
 	}
 	// The peer's inbound SA, our outbound one, for rule 1 selector 0.
-	out, _ := esp.NewSA(esp.Config{SPI: spi, Cipher: esp.CipherAESGCM16, CipherKey: key})
+	out, _ := esp.NewSA(esp.Config{Mode: esp.Transport, SPI: spi, Cipher: esp.CipherAESGCM16, CipherKey: key})
 	life := &sad.Lifetime{SoftPackets: 1, HardTime: time.Hour}
 	if _, err := db.AddOutbound(sad.OutboundKey{Rule: 1}, sad.Spec{ESP: out, Lifetime: life}); err != nil {
 		panic(err)

@@ -101,7 +101,7 @@ func differential(t *testing.T, seed uint64) {
 	randSPI := func() uint32 { return 256 + uint32(r.IntN(300)) }
 	randKey := func() OutboundKey { return OutboundKey{Rule: uint32(r.IntN(4)), Selector: uint32(r.IntN(4))} }
 	newAH := func(spi uint32) *ah.SA {
-		s, err := ah.NewSA(ah.Config{SPI: spi, Integrity: ah.IntegHMACSHA196, IntegrityKey: key(20, 1), ReplayWindow: ah.ReplayOff})
+		s, err := ah.NewSA(ah.Config{Mode: ah.Transport, SPI: spi, Integrity: ah.IntegHMACSHA196, IntegrityKey: key(20, 1), ReplayWindow: ah.ReplayOff})
 		if err != nil {
 			t.Fatal(err)
 		}

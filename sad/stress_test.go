@@ -18,7 +18,7 @@ func TestStress(t *testing.T) {
 	clk := newFakeClock()
 	db := New(Config{Clock: clk, EventQueue: 16})
 	newAH := func(spi uint32) *ah.SA {
-		s, err := ah.NewSA(ah.Config{SPI: spi, Integrity: ah.IntegHMACSHA196, IntegrityKey: key(20, 3), ReplayWindow: ah.ReplayOff})
+		s, err := ah.NewSA(ah.Config{Mode: ah.Transport, SPI: spi, Integrity: ah.IntegHMACSHA196, IntegrityKey: key(20, 3), ReplayWindow: ah.ReplayOff})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,7 +12,8 @@ import (
 // produced it, which callers must not modify.
 type Match struct {
 	// Rule is the winning rule, or the policy's default rule when no filter
-	// matched (Default is then true). Never nil.
+	// matched (Default is then true). Never nil. Rule.ID is always set
+	// (the default rule's is "<default>").
 	Rule *Rule
 	// Filter is the filter that matched, nil for the default rule.
 	Filter *Filter
@@ -32,12 +33,13 @@ type entry struct {
 	proto      uint8
 	anyProto   bool
 	dirs       uint8
+	flags      uint8 // candOpaque | candPorts
 	mirrored   bool
 	rule, filt uint32
 }
 
 func (e *entry) match(k *key) bool {
-	return e.dirs&k.dir != 0 &&
+	return e.dirs&k.dir != 0 && e.flags&k.forbid == 0 &&
 		(e.anyProto || e.proto == k.proto) &&
 		k.sp >= e.sp[0] && k.sp <= e.sp[1] &&
 		k.dp >= e.dp[0] && k.dp <= e.dp[1] &&
@@ -139,7 +141,13 @@ func Compile(p *Policy, opts CompileOptions) (*Classifier, error) {
 		return nil, err
 	}
 	c := &Classifier{policy: *p.Clone(), local: slices.Clone(opts.LocalAddrs)}
-	c.def = Rule{Name: "<default>", Action: c.policy.Default}
+	for i := range c.policy.Rules {
+		c.policy.Rules[i].ID = c.policy.Rules[i].Identity()
+	}
+	if dr := c.policy.DefaultResponse; dr != nil && dr.ID == "" {
+		dr.ID = "<default response>"
+	}
+	c.def = Rule{Name: "<default>", ID: "<default>", Action: c.policy.Default}
 	if c.def.Action.Action == 0 {
 		c.def.Action.Action = ActionBypass
 	}
@@ -195,6 +203,16 @@ func Compile(p *Policy, opts CompileOptions) (*Classifier, error) {
 		case f.Protocol.IsICMP():
 			base.sp[0], base.sp[1], base.dp[0], base.dp[1] = f.ICMP.bounds()
 		}
+		// RFC 4301 section 4.4.1.1: OPAQUE ports match only ANY or
+		// OPAQUE; clear ports never match OPAQUE.
+		// A range is not ANY even when it spans every port.
+		if f.Protocol.HasPorts() && (f.SourcePort.set || f.DestinationPort.set) ||
+			f.Protocol.IsICMP() && !f.ICMP.IsAny() {
+			base.flags |= candPorts
+		}
+		if f.opaque() {
+			base.flags |= candOpaque
+		}
 		for _, s := range sbuf {
 			for _, d := range dbuf {
 				e := base
@@ -230,8 +248,8 @@ func Compile(p *Policy, opts CompileOptions) (*Classifier, error) {
 }
 
 // Lookup returns the rule that applies to a packet with selector s
-// travelling in direction dir (DirOutbound or DirInbound; DirBoth matches
-// filters of either direction). It does not allocate.
+// travelling in direction dir (DirOutbound or DirInbound; DirBoth, or
+// zero, matches filters of either direction). It does not allocate.
 func (c *Classifier) Lookup(s Selector, dir Direction) Match {
 	k := s.key(dir)
 	h := c.lookup(&k)
