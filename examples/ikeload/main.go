@@ -49,7 +49,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -377,5 +376,3 @@ func report(w io.Writer, o options, results []result) {
 	fmt.Fprintf(w, "%s/none: %.2f  gomaxprocs-%d/%d: %.2f  bytes-per-ike-sa: %.0f\n",
 		label, liveRatio, hi.Procs, lo.Procs, procsRatio, hi.BytesPerIKESA)
 }
-
-var errStopped = errors.New("ikeload: stopped")
