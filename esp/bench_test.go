@@ -6,8 +6,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"hash"
+	"runtime"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -112,24 +114,134 @@ func reportRatio(b *testing.B, op, base func()) {
 	b.ReportMetric(ratios[len(ratios)/2], "x-baseline")
 }
 
-// BenchmarkSealParallel: one SA sealing from all cores. Compare ns/op with
-// -cpu 1 and -cpu 2 (or GOMAXPROCS) to see how one SA scales.
+// BenchmarkSealParallel: one SA sealing from all cores, packet by packet
+// with Seal and in batches of 32 with SealBatch. Compare ns/op with -cpu 1
+// and -cpu 2 (or GOMAXPROCS) to see how one SA scales; BenchmarkSealScaling
+// makes that comparison in one stretch of time.
 func BenchmarkSealParallel(b *testing.B) {
 	for _, s := range benchSuites[:1] {
-		sa, _ := pair(b, benchConfig(s.idx, Tunnel))
-		pkt := ipv4Packet(v4a, v4b, 1400-28)
-		b.Run(s.name+"/1400", func(b *testing.B) {
-			b.SetBytes(1400)
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				buf := make([]byte, 0, 1600)
-				for pb.Next() {
-					if _, err := sa.Seal(buf[:0], pkt); err != nil {
-						b.Fatal(err)
+		for _, batch := range []int{1, sealBatch} {
+			sa, _ := pair(b, benchConfig(s.idx, Tunnel))
+			b.Run(scalingName(batch)+"/"+s.name+"/1400", func(b *testing.B) {
+				b.SetBytes(1400)
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					seal := newBenchSealer(b, sa, batch, 1400)
+					for pb.Next() {
+						seal(1)
 					}
-				}
+				})
 			})
-		})
+		}
+	}
+}
+
+// sealBatch is the batch size of the SealBatch benchmarks.
+const sealBatch = 32
+
+func scalingName(batch int) string {
+	if batch == 1 {
+		return "seal"
+	}
+	return "batch" + strconv.Itoa(batch)
+}
+
+// newBenchSealer returns a function that seals n packets of size bytes on
+// sa, with Seal when batch is 1, else with SealBatch in batches of batch
+// (a call with n under batch seals a short batch when its share is due).
+// Each sealer has buffers of its own: one per goroutine.
+func newBenchSealer(b *testing.B, sa *SA, batch, size int) func(n int) {
+	pkt := ipv4Packet(v4a, v4b, size-28)
+	if batch == 1 {
+		buf := make([]byte, 0, 1600)
+		return func(n int) {
+			for range n {
+				if _, err := sa.Seal(buf[:0], pkt); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+	pkts, bufs := make([][]byte, batch), make([][]byte, batch)
+	for i := range pkts {
+		pkts[i], bufs[i] = pkt, make([]byte, 0, 1600)
+	}
+	pending := 0 // packets asked for and not sealed yet
+	return func(n int) {
+		pending += n
+		for pending >= batch {
+			for i := range bufs {
+				bufs[i] = bufs[i][:0]
+			}
+			if _, err := sa.SealBatch(bufs, pkts); err != nil {
+				b.Fatal(err)
+			}
+			pending -= batch
+		}
+	}
+}
+
+// BenchmarkSealScaling: two goroutines sealing on ONE SA, against one
+// goroutine on the same SA, timed alternately in rounds of a few
+// milliseconds (as reportRatio does) so that both see the same machine.
+// The metric x-1core is the throughput of two goroutines divided by that
+// of one: 2.0 is perfect scaling. ns/packet is with two goroutines (an op
+// is 2*32 packets).
+// The sub-benchmarks seal packet by packet (seal) or in batches (batch32).
+// It needs GOMAXPROCS >= 2 and two idle cores to mean anything.
+func BenchmarkSealScaling(b *testing.B) {
+	for _, s := range benchSuites[:1] {
+		for _, size := range []int{64, 1400} {
+			for _, batch := range []int{1, sealBatch} {
+				b.Run(scalingName(batch)+"/"+s.name+"/"+strconv.Itoa(size), func(b *testing.B) {
+					if runtime.GOMAXPROCS(0) < 2 {
+						b.Skip("needs GOMAXPROCS >= 2")
+					}
+					sa, _ := pair(b, benchConfig(s.idx, Tunnel))
+					sealers := []func(int){newBenchSealer(b, sa, batch, size), newBenchSealer(b, sa, batch, size)}
+					two := func(n int) {
+						var wg sync.WaitGroup
+						for _, seal := range sealers {
+							wg.Add(1)
+							go func() {
+								defer wg.Done()
+								seal(n)
+							}()
+						}
+						wg.Wait()
+					}
+					for b.Loop() {
+						two(sealBatch) // 2*sealBatch packets
+					}
+					b.ReportMetric(float64(b.Elapsed())/float64(2*sealBatch*b.N), "ns/packet")
+					perRound := 4096 * 1400 / size // packets per goroutine: a few ms
+					ratios := make([]float64, 21)
+					for r := range ratios {
+						var t1, t2 time.Duration
+						one := func() {
+							start := time.Now()
+							sealers[0](perRound)
+							t1 = time.Since(start)
+						}
+						both := func() {
+							start := time.Now()
+							two(perRound)
+							t2 = time.Since(start)
+						}
+						if r%2 == 0 {
+							one()
+							both()
+						} else {
+							both()
+							one()
+						}
+						ratios[r] = 2 * float64(t1) / float64(t2)
+					}
+					slices.Sort(ratios)
+					b.ReportMetric(ratios[len(ratios)/2], "x-1core")
+				})
+			}
+		}
 	}
 }
 

@@ -3,13 +3,13 @@ package spd
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // The policy file: YAML that reads like the Windows policy it models.
@@ -125,129 +125,116 @@ func (es PolicyErrors) Unwrap() []error {
 const maxErrors = 50
 
 type decoder struct {
+	*yamlValues
 	file string
 	errs PolicyErrors
 }
 
-func (d *decoder) errf(n *yaml.Node, field, format string, args ...any) {
+func (d *decoder) errf(n *yamlNode, field, format string, args ...any) {
 	if len(d.errs) >= maxErrors {
 		return
 	}
 	e := &PolicyError{File: d.file, Field: field, Msg: fmt.Sprintf(format, args...)}
 	if n != nil {
-		e.Line, e.Column = n.Line, n.Column
+		e.Line, e.Column = int(n.Line), int(n.Column)
 	}
 	d.errs = append(d.errs, e)
 }
 
 // ParsePolicy parses and validates a policy file. file names the file in
-// errors. On any problem it returns nil and a PolicyErrors listing them.
+// errors. On any problem it returns nil and a PolicyErrors listing them;
+// each, YAML syntax errors included, carries its line and column. The YAML
+// is read by the package's own reader (yaml.go), which allocates about 10
+// bytes per byte of file, the parsed policy included.
 func ParsePolicy(file string, data []byte) (*Policy, error) {
 	d := &decoder{file: file}
 	if len(data) > MaxPolicyFileSize {
 		d.errf(nil, "", "file is %d bytes, more than the limit of %d", len(data), MaxPolicyFileSize)
 		return nil, d.errs
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		d.errf(nil, "", "%s", strings.TrimPrefix(err.Error(), "yaml: "))
+	// One copy of the file as a string: scalar values are substrings of
+	// it (see yaml.go).
+	root, vals, err := parseYAML(string(data))
+	if err != nil {
+		ye := err.(*yamlError)
+		d.errs = append(d.errs, &PolicyError{File: file, Line: ye.line, Column: ye.col, Msg: ye.msg})
 		return nil, d.errs
 	}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
+	if root == nil {
 		d.errf(nil, "", "empty policy file")
 		return nil, d.errs
 	}
-	if bad := findAlias(doc.Content[0], 0); bad != nil {
-		d.errf(bad, "", "YAML aliases, merge keys and nesting deeper than %d levels are not accepted in a policy file", maxDepth)
-		return nil, d.errs
-	}
-	p := d.policy(doc.Content[0])
+	d.yamlValues = vals
+	p := d.policy(root)
 	if len(d.errs) > 0 {
 		return nil, d.errs
 	}
 	return p, nil
 }
 
+// maxDepth bounds the nesting of a policy file (parseYAML refuses deeper).
 const maxDepth = 20
-
-// findAlias returns the first YAML alias or merge key, which could make a
-// small file expand into a huge policy, or a node nested too deep.
-func findAlias(n *yaml.Node, depth int) *yaml.Node {
-	if n.Kind == yaml.AliasNode || n.Tag == "!!merge" || depth > maxDepth {
-		return n
-	}
-	for _, c := range n.Content {
-		if bad := findAlias(c, depth+1); bad != nil {
-			return bad
-		}
-	}
-	return nil
-}
 
 // fields walks a mapping, calling set for every known key. It reports
 // unknown and repeated keys.
-func (d *decoder) fields(n *yaml.Node, path string, known []string, set func(key string, v *yaml.Node, field string)) bool {
-	if n.Kind != yaml.MappingNode {
-		d.errf(n, path, "expected a mapping, found %s", kindName(n))
+func (d *decoder) fields(n *yamlNode, path string, known []string, set func(key string, v *yamlNode, field string)) bool {
+	if n.Kind != mappingNode {
+		d.errf(n, path, "expected a mapping, found %s", d.kindName(n))
 		return false
 	}
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		field := k.Value
+	var seen uint64 // by index in known; a map per mapping cost more than the file
+	for k := n.first; k != nil && k.next != nil; k = k.next.next {
+		v, key := k.next, d.value(k)
+		field := key
 		if path != "" {
-			field = path + "." + k.Value
+			field = path + "." + key
 		}
-		if k.Kind != yaml.ScalarNode {
+		if k.Kind != scalarNode {
 			d.errf(k, path, "keys must be plain names")
 			continue
 		}
-		if seen[k.Value] {
-			d.errf(k, field, "repeated field")
-			continue
-		}
-		seen[k.Value] = true
-		ok := false
-		for _, f := range known {
-			if f == k.Value {
-				ok = true
-			}
-		}
-		if !ok {
+		idx := slices.Index(known, key)
+		if idx < 0 {
 			d.errf(k, field, "unknown field (known: %s)", strings.Join(known, ", "))
 			continue
 		}
-		set(k.Value, v, field)
+		if seen&(1<<idx) != 0 {
+			d.errf(k, field, "repeated field")
+			continue
+		}
+		seen |= 1 << idx
+		set(key, v, field)
 	}
 	return true
 }
 
-func kindName(n *yaml.Node) string {
+func (d *decoder) kindName(n *yamlNode) string {
 	switch n.Kind {
-	case yaml.MappingNode:
+	case mappingNode:
 		return "a mapping"
-	case yaml.SequenceNode:
+	case sequenceNode:
 		return "a list"
-	case yaml.ScalarNode:
-		return fmt.Sprintf("%q", n.Value)
+	case scalarNode:
+		return fmt.Sprintf("%q", d.value(n))
 	}
 	return "something else"
 }
 
-func (d *decoder) scalar(n *yaml.Node, field string) (string, bool) {
-	if n.Kind != yaml.ScalarNode {
-		d.errf(n, field, "expected a value, found %s", kindName(n))
+func (d *decoder) scalar(n *yamlNode, field string) (string, bool) {
+	if n.Kind != scalarNode {
+		d.errf(n, field, "expected a value, found %s", d.kindName(n))
 		return "", false
 	}
-	return n.Value, true
+	return d.value(n), true
 }
 
-func (d *decoder) text(n *yaml.Node, field string) string {
+func (d *decoder) text(n *yamlNode, field string) string {
 	s, _ := d.scalar(n, field)
-	return s
+	// A copy, so that the policy does not keep the whole file alive.
+	return strings.Clone(s)
 }
 
-func (d *decoder) boolean(n *yaml.Node, field string) bool {
+func (d *decoder) boolean(n *yamlNode, field string) bool {
 	s, ok := d.scalar(n, field)
 	if !ok {
 		return false
@@ -262,7 +249,7 @@ func (d *decoder) boolean(n *yaml.Node, field string) bool {
 	return false
 }
 
-func (d *decoder) number(n *yaml.Node, field string, max uint64) (uint64, bool) {
+func (d *decoder) number(n *yamlNode, field string, max uint64) (uint64, bool) {
 	s, ok := d.scalar(n, field)
 	if !ok {
 		return 0, false
@@ -275,26 +262,34 @@ func (d *decoder) number(n *yaml.Node, field string, max uint64) (uint64, bool) 
 	return v, true
 }
 
-func (d *decoder) list(n *yaml.Node, field string) []*yaml.Node {
-	if n.Kind != yaml.SequenceNode {
-		d.errf(n, field, "expected a list, found %s", kindName(n))
-		return nil
+func (d *decoder) list(n *yamlNode, field string) iter.Seq2[int, *yamlNode] {
+	return func(yield func(int, *yamlNode) bool) {
+		if n.Kind != sequenceNode {
+			d.errf(n, field, "expected a list, found %s", d.kindName(n))
+			return
+		}
+		i := 0
+		for e := n.first; e != nil; e = e.next {
+			if !yield(i, e) {
+				return
+			}
+			i++
+		}
 	}
-	return n.Content
 }
 
 type namedNode[T any] struct {
-	node *yaml.Node
+	node *yamlNode
 	val  T
 }
 
-func (d *decoder) policy(n *yaml.Node) *Policy {
+func (d *decoder) policy(n *yamlNode) *Policy {
 	p := &Policy{}
 	lists := map[string]namedNode[FilterList]{}
 	actions := map[string]namedNode[FilterAction]{}
-	var ruleNodes, drNode *yaml.Node
+	var ruleNodes, drNode *yamlNode
 	d.fields(n, "", []string{"name", "description", "default_action", "polling_interval", "key_exchange",
-		"filter_lists", "filter_actions", "rules", "default_response_rule"}, func(k string, v *yaml.Node, field string) {
+		"filter_lists", "filter_actions", "rules", "default_response_rule"}, func(k string, v *yamlNode, field string) {
 		switch k {
 		case "name":
 			p.Name = d.text(v, field)
@@ -354,12 +349,12 @@ func (d *decoder) policy(n *yaml.Node) *Policy {
 				d.errf(e, f+".name", "duplicate rule name %q (first at line %d)", r.Name, line)
 				continue
 			}
-			names[r.Name] = e.Line
+			names[r.Name] = int(e.Line)
 			if line, dup := ids[r.Identity()]; dup {
 				d.errf(e, f+".id", "duplicate rule ID %q (first at line %d; an ID defaults to the rule's name)", r.Identity(), line)
 				continue
 			}
-			ids[r.Identity()] = e.Line
+			ids[r.Identity()] = int(e.Line)
 			p.Rules = append(p.Rules, r)
 		}
 	}
@@ -376,7 +371,7 @@ func (d *decoder) policy(n *yaml.Node) *Policy {
 	return p
 }
 
-func (d *decoder) interval(v *yaml.Node, field string) time.Duration {
+func (d *decoder) interval(v *yamlNode, field string) time.Duration {
 	s, ok := d.scalar(v, field)
 	if !ok {
 		return 0
@@ -392,16 +387,19 @@ func (d *decoder) interval(v *yaml.Node, field string) time.Duration {
 	return t
 }
 
-func (d *decoder) filterList(n *yaml.Node, path string) FilterList {
+func (d *decoder) filterList(n *yamlNode, path string) FilterList {
 	var fl FilterList
-	var nameNode *yaml.Node
-	d.fields(n, path, []string{"name", "description", "filters"}, func(k string, v *yaml.Node, field string) {
+	var nameNode *yamlNode
+	d.fields(n, path, []string{"name", "description", "filters"}, func(k string, v *yamlNode, field string) {
 		switch k {
 		case "name":
 			fl.Name, nameNode = d.text(v, field), v
 		case "description":
 			fl.Description = d.text(v, field)
 		case "filters":
+			if v.Kind == sequenceNode {
+				fl.Filters = make([]Filter, 0, count(v))
+			}
 			for i, e := range d.list(v, field) {
 				f := fmt.Sprintf("%s[%d]", field, i)
 				if flt, ok := d.filter(e, f); ok {
@@ -410,26 +408,26 @@ func (d *decoder) filterList(n *yaml.Node, path string) FilterList {
 			}
 		}
 	})
-	if fl.Name == "" && n.Kind == yaml.MappingNode {
+	if fl.Name == "" && n.Kind == mappingNode {
 		d.errf(firstNonNil(nameNode, n), path+".name", "a filter list needs a name")
 	}
 	return fl
 }
 
-func firstNonNil(a, b *yaml.Node) *yaml.Node {
+func firstNonNil(a, b *yamlNode) *yamlNode {
 	if a != nil {
 		return a
 	}
 	return b
 }
 
-func (d *decoder) filter(n *yaml.Node, path string) (Filter, bool) {
+func (d *decoder) filter(n *yamlNode, path string) (Filter, bool) {
 	var f Filter
 	before := len(d.errs)
-	var protoNode *yaml.Node
+	var protoNode *yamlNode
 	icmpType, icmpCode := -1, -1
 	d.fields(n, path, []string{"description", "source", "destination", "protocol", "source_port",
-		"destination_port", "icmp_type", "icmp_code", "mirrored", "direction"}, func(k string, v *yaml.Node, field string) {
+		"destination_port", "icmp_type", "icmp_code", "mirrored", "direction"}, func(k string, v *yamlNode, field string) {
 		switch k {
 		case "description":
 			f.Description = d.text(v, field)
@@ -485,7 +483,7 @@ func (d *decoder) filter(n *yaml.Node, path string) (Filter, bool) {
 }
 
 // anyByte parses "any" (-1) or 0-255.
-func (d *decoder) anyByte(v *yaml.Node, field string) int {
+func (d *decoder) anyByte(v *yamlNode, field string) int {
 	s, ok := d.scalar(v, field)
 	if !ok {
 		return -1
@@ -501,7 +499,7 @@ func (d *decoder) anyByte(v *yaml.Node, field string) int {
 	return int(x)
 }
 
-func (d *decoder) address(v *yaml.Node, field string) Address {
+func (d *decoder) address(v *yamlNode, field string) Address {
 	s, ok := d.scalar(v, field)
 	if !ok {
 		return Address{}
@@ -587,7 +585,7 @@ func maskBits(m netip.Addr) (int, bool) {
 	return n, true
 }
 
-func (d *decoder) protocol(v *yaml.Node, field string) Protocol {
+func (d *decoder) protocol(v *yamlNode, field string) Protocol {
 	s, ok := d.scalar(v, field)
 	if !ok {
 		return ProtocolAny
@@ -619,7 +617,7 @@ func ParseProtocol(s string) (Protocol, bool) {
 	return 0, false
 }
 
-func (d *decoder) portRange(v *yaml.Node, field string) PortRange {
+func (d *decoder) portRange(v *yamlNode, field string) PortRange {
 	s, ok := d.scalar(v, field)
 	if !ok {
 		return AnyPort()
@@ -656,7 +654,7 @@ func ParsePortRange(s string) (PortRange, error) {
 	return PortSpan(uint16(a), uint16(b)), nil
 }
 
-func (d *decoder) action(v *yaml.Node, field string) Action {
+func (d *decoder) action(v *yamlNode, field string) Action {
 	s, ok := d.scalar(v, field)
 	if !ok {
 		return 0
@@ -673,12 +671,12 @@ func (d *decoder) action(v *yaml.Node, field string) Action {
 	return 0
 }
 
-func (d *decoder) filterAction(n *yaml.Node, path string) FilterAction {
+func (d *decoder) filterAction(n *yamlNode, path string) FilterAction {
 	var fa FilterAction
-	var methodsNode *yaml.Node
+	var methodsNode *yamlNode
 	before := len(d.errs)
 	d.fields(n, path, []string{"name", "description", "action", "security_methods", "pfs",
-		"accept_unsecured", "fallback_to_clear"}, func(k string, v *yaml.Node, field string) {
+		"accept_unsecured", "fallback_to_clear"}, func(k string, v *yamlNode, field string) {
 		switch k {
 		case "name":
 			fa.Name = d.text(v, field)
@@ -697,7 +695,7 @@ func (d *decoder) filterAction(n *yaml.Node, path string) FilterAction {
 			fa.FallbackToClear = d.boolean(v, field)
 		}
 	})
-	if n.Kind != yaml.MappingNode || len(d.errs) != before {
+	if n.Kind != mappingNode || len(d.errs) != before {
 		return fa
 	}
 	if fa.Name == "" {
@@ -725,17 +723,17 @@ func (d *decoder) filterAction(n *yaml.Node, path string) FilterAction {
 	return fa
 }
 
-func (d *decoder) methods(v *yaml.Node, field string) []SecurityMethod {
+func (d *decoder) methods(v *yamlNode, field string) []SecurityMethod {
 	var out []SecurityMethod
 	for i, e := range d.list(v, field) {
 		f := fmt.Sprintf("%s[%d]", field, i)
 		m := SecurityMethod{Lifetime: DefaultLifetime, LifetimeKB: DefaultLifetimeKB}
 		before := len(d.errs)
-		d.fields(e, f, []string{"esp", "ah", "lifetime"}, func(k string, v *yaml.Node, field string) {
+		d.fields(e, f, []string{"esp", "ah", "lifetime"}, func(k string, v *yamlNode, field string) {
 			switch k {
 			case "esp":
 				m.UseESP = true
-				d.fields(v, field, []string{"encryption", "integrity"}, func(k string, v *yaml.Node, field string) {
+				d.fields(v, field, []string{"encryption", "integrity"}, func(k string, v *yamlNode, field string) {
 					s, ok := d.scalar(v, field)
 					if !ok {
 						return
@@ -761,7 +759,7 @@ func (d *decoder) methods(v *yaml.Node, field string) []SecurityMethod {
 					d.errf(v, field, "unknown integrity algorithm %q (known: %s)", s, integrityList())
 				}
 			case "lifetime":
-				d.fields(v, field, []string{"seconds", "kilobytes"}, func(k string, v *yaml.Node, field string) {
+				d.fields(v, field, []string{"seconds", "kilobytes"}, func(k string, v *yamlNode, field string) {
 					switch k {
 					case "seconds":
 						if s, ok := d.number(v, field, 1<<31); ok {
@@ -803,19 +801,19 @@ func integrityList() string {
 	return strings.Join(s, ", ")
 }
 
-func (d *decoder) auth(v *yaml.Node, field string) []AuthMethod {
+func (d *decoder) auth(v *yamlNode, field string) []AuthMethod {
 	var out []AuthMethod
 	for i, e := range d.list(v, field) {
 		f := fmt.Sprintf("%s[%d]", field, i)
 		switch e.Kind {
-		case yaml.ScalarNode:
-			if strings.EqualFold(e.Value, "kerberos") {
+		case scalarNode:
+			if strings.EqualFold(d.value(e), "kerberos") {
 				out = append(out, AuthMethod{Kind: AuthKerberos})
 				continue
 			}
-			d.errf(e, f, "unknown authentication method %q (expected kerberos, {kerberos: <principal>}, {certificate: <root CA>}, {preshared_key: <key>} or {preshared_key_ref: <name>})", e.Value)
-		case yaml.MappingNode:
-			d.fields(e, f, []string{"kerberos", "certificate", "preshared_key", "preshared_key_ref"}, func(k string, v *yaml.Node, field string) {
+			d.errf(e, f, "unknown authentication method %q (expected kerberos, {kerberos: <principal>}, {certificate: <root CA>}, {preshared_key: <key>} or {preshared_key_ref: <name>})", d.value(e))
+		case mappingNode:
+			d.fields(e, f, []string{"kerberos", "certificate", "preshared_key", "preshared_key_ref"}, func(k string, v *yamlNode, field string) {
 				switch k {
 				case "kerberos":
 					// {kerberos: <peer principal>}, or {kerberos: ""}.
@@ -843,29 +841,29 @@ func (d *decoder) auth(v *yaml.Node, field string) []AuthMethod {
 					out = append(out, AuthMethod{Kind: AuthPreSharedKey, PreSharedKey: k})
 				}
 			})
-			if len(e.Content) != 2 {
+			if count(e) != 2 {
 				d.errf(e, f, "each authentication method is one entry")
 			}
 		default:
-			d.errf(e, f, "expected an authentication method, found %s", kindName(e))
+			d.errf(e, f, "expected an authentication method, found %s", d.kindName(e))
 		}
 	}
 	return out
 }
 
-func (d *decoder) rule(n *yaml.Node, path string, lists map[string]namedNode[FilterList], actions map[string]namedNode[FilterAction]) (Rule, bool) {
+func (d *decoder) rule(n *yamlNode, path string, lists map[string]namedNode[FilterList], actions map[string]namedNode[FilterAction]) (Rule, bool) {
 	var r Rule
 	enabled := true
-	var listNode, actionNode, authNode, tunnelNode, negNode, tlNode *yaml.Node
+	var listNode, actionNode, authNode, tunnelNode, negNode, tlNode *yamlNode
 	negField := ""
-	neg := func(v *yaml.Node, field string) {
+	neg := func(v *yamlNode, field string) {
 		if negNode == nil {
 			negNode, negField = v, field
 		}
 	}
 	before := len(d.errs)
 	d.fields(n, path, []string{"name", "id", "filter_list", "filter_action", "authentication", "local_id", "remote_id",
-		"key_exchange", "tunnel", "tunnel_local", "priority", "enabled"}, func(k string, v *yaml.Node, field string) {
+		"key_exchange", "tunnel", "tunnel_local", "priority", "enabled"}, func(k string, v *yamlNode, field string) {
 		switch k {
 		case "name":
 			r.Name = d.text(v, field)
@@ -922,7 +920,7 @@ func (d *decoder) rule(n *yaml.Node, path string, lists map[string]namedNode[Fil
 		}
 	})
 	r.Disabled = !enabled
-	if n.Kind != yaml.MappingNode || len(d.errs) != before {
+	if n.Kind != mappingNode || len(d.errs) != before {
 		return r, false
 	}
 	if listNode == nil {
@@ -966,11 +964,11 @@ func (d *decoder) rule(n *yaml.Node, path string, lists map[string]namedNode[Fil
 	return r, len(d.errs) == before
 }
 
-func (d *decoder) defaultResponse(n *yaml.Node, path string) *Rule {
+func (d *decoder) defaultResponse(n *yamlNode, path string) *Rule {
 	r := &Rule{Name: "<Dynamic> default response", Action: FilterAction{Name: "Default Response", Action: ActionProtect}}
 	enabled := true
-	var methodsNode, authNode *yaml.Node
-	d.fields(n, path, []string{"enabled", "security_methods", "pfs", "authentication"}, func(k string, v *yaml.Node, field string) {
+	var methodsNode, authNode *yamlNode
+	d.fields(n, path, []string{"enabled", "security_methods", "pfs", "authentication"}, func(k string, v *yamlNode, field string) {
 		switch k {
 		case "enabled":
 			enabled = d.boolean(v, field)

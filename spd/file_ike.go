@@ -5,8 +5,6 @@ import (
 	"net/netip"
 	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // The policy file's IKE settings (grammar at the top of file.go):
@@ -19,9 +17,9 @@ import (
 //	    - {encryption: aes256-gcm16, prf: sha384, group: ecp384}
 //	    - {encryption: aes128-cbc, integrity: sha256, group: modp2048}
 
-func (d *decoder) keyExchange(n *yaml.Node, path string) KeyExchange {
+func (d *decoder) keyExchange(n *yamlNode, path string) KeyExchange {
 	var k KeyExchange
-	d.fields(n, path, []string{"versions", "methods", "lifetime", "master_key_pfs"}, func(key string, v *yaml.Node, field string) {
+	d.fields(n, path, []string{"versions", "methods", "lifetime", "master_key_pfs"}, func(key string, v *yamlNode, field string) {
 		switch key {
 		case "versions":
 			seen := map[IKEVersion]bool{}
@@ -56,7 +54,7 @@ func (d *decoder) keyExchange(n *yaml.Node, path string) KeyExchange {
 				}
 			}
 		case "lifetime":
-			d.fields(v, field, []string{"minutes", "seconds", "sessions"}, func(key string, v *yaml.Node, field string) {
+			d.fields(v, field, []string{"minutes", "seconds", "sessions"}, func(key string, v *yamlNode, field string) {
 				switch key {
 				case "minutes":
 					if m, ok := d.number(v, field, 1<<20); ok {
@@ -79,10 +77,10 @@ func (d *decoder) keyExchange(n *yaml.Node, path string) KeyExchange {
 	return k
 }
 
-func (d *decoder) ikeMethod(n *yaml.Node, path string) (IKEMethod, bool) {
+func (d *decoder) ikeMethod(n *yamlNode, path string) (IKEMethod, bool) {
 	var m IKEMethod
 	before := len(d.errs)
-	d.fields(n, path, []string{"encryption", "integrity", "prf", "group"}, func(k string, v *yaml.Node, field string) {
+	d.fields(n, path, []string{"encryption", "integrity", "prf", "group"}, func(k string, v *yamlNode, field string) {
 		s, ok := d.scalar(v, field)
 		if !ok {
 			return
@@ -106,7 +104,7 @@ func (d *decoder) ikeMethod(n *yaml.Node, path string) (IKEMethod, bool) {
 			}
 		}
 	})
-	if len(d.errs) != before || n.Kind != yaml.MappingNode {
+	if len(d.errs) != before || n.Kind != mappingNode {
 		return m, false
 	}
 	if err := m.Check(); err != nil {
@@ -117,7 +115,7 @@ func (d *decoder) ikeMethod(n *yaml.Node, path string) (IKEMethod, bool) {
 }
 
 // pfs reads "pfs: true | false | <group>".
-func (d *decoder) pfs(v *yaml.Node, field string) (bool, Group) {
+func (d *decoder) pfs(v *yamlNode, field string) (bool, Group) {
 	s, ok := d.scalar(v, field)
 	if !ok {
 		return false, GroupNone
@@ -135,7 +133,7 @@ func (d *decoder) pfs(v *yaml.Node, field string) (bool, Group) {
 	return false, GroupNone
 }
 
-func (d *decoder) identity(v *yaml.Node, field string) Identity {
+func (d *decoder) identity(v *yamlNode, field string) Identity {
 	s, ok := d.scalar(v, field)
 	if !ok {
 		return Identity{}
@@ -148,7 +146,7 @@ func (d *decoder) identity(v *yaml.Node, field string) Identity {
 }
 
 // endpoint reads a tunnel endpoint address ("none" or empty: unset).
-func (d *decoder) endpoint(v *yaml.Node, field string) netip.Addr {
+func (d *decoder) endpoint(v *yamlNode, field string) netip.Addr {
 	s := d.text(v, field)
 	if strings.EqualFold(s, "none") || s == "" {
 		return netip.Addr{}

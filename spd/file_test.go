@@ -125,7 +125,10 @@ func TestParseErrors(t *testing.T) {
 		field      string
 		msg        string
 	}{
-		{"syntax", "name: [unclosed\n", 0, "", "did not find expected"},
+		{"syntax", "name: [unclosed\n", 2, "", "did not find expected ',' or ']' (the list opened at 1:7)"},
+		{"syntax in block", "name: a\nfilter_lists:\n  - name: b\n   x: c\n", 4, "", "did not find expected"},
+		{"unterminated quote", "name: 'a\n", 2, "", "quoted scalar"},
+		{"tab indentation", "name: a\nfilter_lists:\n\t- name: b\n", 3, "", "tab"},
 		{"not a mapping", "- a\n", 1, "", "expected a mapping"},
 		{"unknown top field", "nmae: x\n", 1, "nmae", "unknown field"},
 		{"unknown algorithm", "filter_actions:\n  - name: X\n    action: negotiate\n    security_methods:\n      - esp: {encryption: rot13}\n", 5, "filter_actions[0].security_methods[0].esp.encryption", `unknown ESP encryption algorithm "rot13"`},
@@ -165,7 +168,7 @@ func TestParseErrors(t *testing.T) {
 		{"default negotiate", "default_action: negotiate\n", 1, "default_action", "only permit or block"},
 		{"bad bool", "filter_lists:\n  - name: A\n    filters:\n      - mirrored: maybe\n", 4, "filter_lists[0].filters[0].mirrored", "true or false"},
 		{"repeated key", "name: a\nname: b\n", 2, "name", "repeated field"},
-		{"alias", "filter_lists:\n  - &x {name: A, filters: [{}]}\n  - *x\n", 3, "", "aliases"},
+		{"alias", "filter_lists:\n  - &x {name: A, filters: [{}]}\n  - *x\n", 2, "", "aliases"},
 		{"bad interval", "polling_interval: soon\n", 1, "polling_interval", "positive duration"},
 		{"default response without methods", "default_response_rule:\n  authentication: [kerberos]\n", 2, "default_response_rule.security_methods", "needs security methods"},
 	} {

@@ -7,10 +7,11 @@ import (
 
 // The pending word holds packets in its top 24 bits and bytes in its low 40.
 // A fold moves it into the totals once either field passes a quarter of its
-// range. An Add puts at most one packet and maxAdd bytes into pending, and
-// one that finds a field past a quarter waits for the fold, so a field can
-// pass a quarter only by one Add per goroutine in flight: more than 750,000
-// concurrent callers would be needed to overflow one.
+// range. An Add puts at most one packet and maxAdd bytes into pending (an
+// AddN at most maxAddN packets), and one that finds a field past a quarter
+// waits for the fold, so a field can pass a quarter only by one Add per
+// goroutine in flight: more than 750,000 concurrent callers (2,900 with
+// AddN) would be needed to overflow one.
 const (
 	byteBits  = 40
 	byteMask  = 1<<byteBits - 1
@@ -18,6 +19,7 @@ const (
 	foldBytes = 1 << (byteBits - 2)
 	foldPkts  = 1 << (64 - byteBits - 2)
 	maxAdd    = 1 << 20 // the part of a count above this goes straight to the totals
+	maxAddN   = 1 << 8  // AddN packets above this go straight to the totals
 	// A field is a quarter full when either of its top two bits is set.
 	foldMask = 3<<(64-2) | 3<<(byteBits-2)
 )
@@ -35,7 +37,19 @@ type Meter struct {
 // Add counts one packet of n bytes.
 func (m *Meter) Add(n int) {
 	if m.pending.Add(onePacket|uint64(n)&(maxAdd-1))&foldMask != 0 || n >= maxAdd {
-		m.fold(uint64(n) &^ (maxAdd - 1))
+		m.fold(0, uint64(n)&^(maxAdd-1))
+	}
+}
+
+// AddN counts packets packets of bytes bytes in all, with one atomic add
+// for a batch where Add would take one per packet.
+func (m *Meter) AddN(packets, bytes int) {
+	if packets <= 0 && bytes <= 0 {
+		return
+	}
+	p := uint64(packets) & (maxAddN - 1)
+	if m.pending.Add(p<<byteBits|uint64(bytes)&(maxAdd-1))&foldMask != 0 || packets >= maxAddN || bytes >= maxAdd {
+		m.fold(uint64(packets)&^(maxAddN-1), uint64(bytes)&^(maxAdd-1))
 	}
 }
 
@@ -57,15 +71,15 @@ func (m *Meter) AddLoad(n int) (packets, bytes uint64) {
 	return m.Load()
 }
 
-// fold moves the pending counts into the totals, with extra bytes: the part
-// of an Add's count that is too large for pending.
-func (m *Meter) fold(extra uint64) {
+// fold moves the pending counts into the totals, with extra packets and
+// bytes: the part of an Add's count that is too large for pending.
+func (m *Meter) fold(extraPackets, extra uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.gen.Add(1)
 	v := m.pending.Load()
 	m.pending.Add(-v) // what concurrent Adds put in since the Load stays
-	m.packets.Add(v >> byteBits)
+	m.packets.Add(v>>byteBits + extraPackets)
 	m.bytes.Add(v&byteMask + extra)
 	m.gen.Add(1)
 }

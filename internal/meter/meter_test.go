@@ -182,3 +182,56 @@ func TestAddLoad(t *testing.T) {
 		t.Fatalf("%d packets %d bytes", p, b)
 	}
 }
+
+// TestAddN: batches of every size, small and past the pending fields'
+// limits, add up like the same packets counted one at a time (the
+// reference is a plain sum), alone and from several goroutines.
+func TestAddN(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	var m Meter
+	var wantP, wantB uint64
+	for range 20000 {
+		p, b := r.IntN(64), r.IntN(64*1500)
+		switch r.IntN(50) {
+		case 0:
+			p = maxAddN + r.IntN(3*maxAddN)
+		case 1:
+			b = maxAdd + r.IntN(3*maxAdd)
+		}
+		m.AddN(p, b)
+		wantP += uint64(p)
+		wantB += uint64(b)
+		if gp, gb := m.Load(); gp != wantP || gb != wantB {
+			t.Fatalf("after AddN(%d, %d): %d packets %d bytes, want %d %d", p, b, gp, gb, wantP, wantB)
+		}
+	}
+	var c Meter
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 1 << 16 {
+				if (i+g)%3 == 0 {
+					c.Add(100)
+				} else {
+					c.AddN(32, 3200)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var wp uint64
+	for g := range 4 {
+		for i := range 1 << 16 {
+			if (i+g)%3 == 0 {
+				wp++
+			} else {
+				wp += 32
+			}
+		}
+	}
+	if p, b := c.Load(); p != wp || b != 100*wp {
+		t.Fatalf("concurrent: %d packets %d bytes, want %d and %d", p, b, wp, 100*wp)
+	}
+}

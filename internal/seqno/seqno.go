@@ -33,6 +33,29 @@ func (c *Counter) Next() (uint64, bool) {
 	return n, true
 }
 
+// Reserve hands out a run of up to n consecutive numbers with one atomic
+// add: first, first+1, ..., first+got-1. got is less than n only when the
+// space runs out inside the run (RFC 4303 section 3.3.3: never wrap); the
+// counter then stays exhausted, as after Next. Runs handed to concurrent
+// callers never overlap, and Next and Reserve may be mixed freely.
+func (c *Counter) Reserve(n uint64) (first, got uint64) {
+	if n == 0 {
+		return 0, 0
+	}
+	end := c.last.Add(n)
+	prev := end - n // the last number handed out before this run
+	if end > c.limit || end < n {
+		// Past the limit, or wrapped around 2^64: grant what is left
+		// below the limit, and park the counter there.
+		c.last.Store(c.limit)
+		if prev >= c.limit {
+			return 0, 0
+		}
+		return prev + 1, c.limit - prev
+	}
+	return prev + 1, n
+}
+
 // Sent returns how many numbers have been handed out.
 func (c *Counter) Sent() uint64 { return min(c.last.Load(), c.limit) }
 
