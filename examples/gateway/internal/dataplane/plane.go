@@ -32,7 +32,7 @@ const (
 	// at once, and TUN GRO coalesces into the first packet's buffer.
 	bigBuf = Headroom + 65536
 	// queueDepth is the number of batches in flight per direction.
-	queueDepth = 16
+	queueDepth = 4
 )
 
 // Dest is where a sealed packet goes: the peer's address and whether it
