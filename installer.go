@@ -77,6 +77,10 @@ type Installer struct {
 	// now and manual let tests drive time and polling.
 	now    func() time.Time
 	manual bool
+	// lifetime, if set, gives the SAD lifetime of a CHILD SA's SAs (the
+	// driver adds its rule's byte limits); nil uses ChildSpecs' time
+	// limits.
+	lifetime func(*ike.ChildSA) sad.Lifetime
 }
 
 // childID names a CHILD SA by its protocol and this side's inbound SPI.
@@ -174,6 +178,10 @@ func (x *Installer) install(c *ike.ChildSA, key sad.OutboundKey) error {
 	in, out, err := ChildSpecs(c)
 	if err != nil {
 		return err
+	}
+	if x.lifetime != nil {
+		life := x.lifetime(c)
+		in.Lifetime, out.Lifetime = &life, &life
 	}
 	inSA, err := x.db.AddInbound(in)
 	if err != nil {

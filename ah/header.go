@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 
 	"github.com/ipsecgo/ipsec/internal/csum"
+	"github.com/ipsecgo/ipsec/internal/ippkt"
 )
 
 // IP protocol numbers (IANA "Assigned Internet Protocol Numbers").
@@ -87,86 +88,62 @@ func parseInner(pkt []byte) (ipInfo, error) {
 }
 
 func parseIPv4(pkt []byte, in bool) (ipInfo, error) {
-	if len(pkt) < ipv4MinHeader {
-		return ipInfo{}, malformed("short IPv4 header")
-	}
-	ihl := int(pkt[0]&0x0f) * 4
-	total := int(binary.BigEndian.Uint16(pkt[2:4]))
-	if ihl < ipv4MinHeader || total < ihl || total > len(pkt) {
+	h, ok := ippkt.Parse(pkt, ippkt.Insert)
+	if !ok {
 		return ipInfo{}, malformed("IPv4 header or total length out of range")
 	}
 	// RFC 4302 3.3.4 / 3.4.1: AH protects whole datagrams; fragments are
 	// reassembled before AH processing.
-	if binary.BigEndian.Uint16(pkt[6:8])&0x3fff != 0 {
+	if h.Fragment() {
 		return ipInfo{}, malformed("IPv4 fragment: reassemble before AH")
 	}
-	srcRoute, err := walkIPv4Options(pkt[ipv4MinHeader:ihl], false)
+	srcRoute, err := walkIPv4Options(pkt[ipv4MinHeader:h.HdrLen], false)
 	if err != nil {
 		return ipInfo{}, err
 	}
 	if srcRoute && !in {
 		return ipInfo{}, ErrUnsupported
 	}
-	info := ipInfo{end: total, nhOff: 9, off: ihl, proto: pkt[9]}
+	info := ipInfo{end: h.Total, nhOff: h.NhOff, off: h.HdrLen, proto: pkt[h.NhOff]}
 	if in && info.proto != protoAH {
 		return ipInfo{}, malformed("IPv4 protocol is not AH")
 	}
 	return info, nil
 }
 
+// parseIPv6 finds AH (in) or its place (out) with the shared walk
+// (internal/ippkt checks every extension header's length), then checks
+// what AH adds: no fragments, hop-by-hop first, well-formed options, and
+// no routing header with segments left on output.
 func parseIPv6(pkt []byte, in bool) (ipInfo, error) {
-	if len(pkt) < ipv6Header {
-		return ipInfo{}, malformed("short IPv6 header")
+	stop := ippkt.Insert
+	if in {
+		stop = ippkt.Upper
 	}
-	plen := int(binary.BigEndian.Uint16(pkt[4:6]))
-	end := ipv6Header + plen
-	if plen == 0 || end > len(pkt) {
+	h, ok := ippkt.Parse(pkt, stop)
+	if !ok {
 		// Payload Length 0 means a jumbogram (RFC 2675); AH does not
 		// carry those here.
-		return ipInfo{}, malformed("IPv6 payload length out of range")
+		return ipInfo{}, malformed("IPv6 payload length or extension header length out of range")
 	}
-	info := ipInfo{v6: true, end: end, nhOff: 6, off: ipv6Header, proto: pkt[6]}
-	for {
-		nh := info.proto
-		if in && nh == protoAH {
-			return info, nil
-		}
-		switch nh {
-		case protoHopByHop, protoDstOpts, protoRouting:
-		case protoFragment:
-			return ipInfo{}, malformed("IPv6 fragment: reassemble before AH")
-		default:
-			if in {
-				return ipInfo{}, malformed("no AH header in the IPv6 packet")
-			}
-			return info, nil
-		}
-		off := info.off
+	if h.Fragment() {
+		return ipInfo{}, malformed("IPv6 fragment: reassemble before AH")
+	}
+	info := ipInfo{v6: true, end: h.Total, nhOff: h.NhOff, off: h.HdrLen, proto: pkt[h.NhOff]}
+	if in && info.proto != protoAH {
+		return ipInfo{}, malformed("no AH header in the IPv6 packet")
+	}
+	for off, nh := ipv6Header, pkt[ippkt.IPv6NextHdr]; off < h.HdrLen; {
+		hl, _ := ippkt.ExtLen(pkt, off, h.Total, nh) // checked by Parse
 		if nh == protoHopByHop && off != ipv6Header {
 			return ipInfo{}, malformed("IPv6 hop-by-hop header not first")
 		}
-		if off+2 > end {
-			return ipInfo{}, malformed("short IPv6 extension header")
-		}
-		hl := (int(pkt[off+1]) + 1) * 8
-		if off+hl > end {
-			return ipInfo{}, malformed("IPv6 extension header overruns the packet")
-		}
-		next := pkt[off]
 		switch nh {
 		case protoHopByHop, protoDstOpts:
 			if err := walkIPv6Options(pkt[off+2:off+hl], false); err != nil {
 				return ipInfo{}, err
 			}
-			// On output, destination options go before AH only when a
-			// routing header follows them (RFC 4302 3.1.1).
-			if nh == protoDstOpts && !in && next != protoRouting {
-				return info, nil
-			}
 		case protoRouting:
-			if hl < 8 {
-				return ipInfo{}, malformed("short IPv6 routing header")
-			}
 			// A routing header with segments left changes the destination
 			// en route; RFC 4302 3.3.3.1.2.3 wants the ICV over the packet
 			// as the final destination sees it. Sealing that is not
@@ -175,10 +152,10 @@ func parseIPv6(pkt []byte, in bool) (ipInfo, error) {
 				return ipInfo{}, ErrUnsupported
 			}
 		}
-		info.nhOff = off
-		info.off = off + hl
-		info.proto = next
+		nh = pkt[off]
+		off += hl
 	}
+	return info, nil
 }
 
 // IPv4 option types that are immutable in transit (RFC 4302 Appendix A.1).

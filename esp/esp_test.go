@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/ipsecgo/ipsec/internal/csum"
+	"github.com/ipsecgo/ipsec/internal/ippkt"
 )
 
 // suites lists every supported cipher/integrity pairing with its key sizes.
@@ -643,7 +644,7 @@ func TestHeaderRewriteDifferential(t *testing.T) {
 		src[0] = 0x40 | byte(ihl)
 		length := ihl*4 + r.IntN(65536-ihl*4)
 		proto := uint8(r.Uint32())
-		ip := ipPacket{hdrLen: ihl * 4, nhOff: ipv4Proto, total: length}
+		ip := ipPacket{ippkt.Header{HdrLen: ihl * 4, NhOff: ipv4Proto, Total: length}}
 
 		want := bytes.Clone(src)
 		binary.BigEndian.PutUint16(want[2:], uint16(length))

@@ -5,44 +5,29 @@ import (
 	"net/netip"
 
 	"github.com/ipsecgo/ipsec/internal/csum"
+	"github.com/ipsecgo/ipsec/internal/ippkt"
 )
 
 // Sizes and offsets of the IP and UDP headers this package reads and writes.
 const (
-	ipv4MinHdr  = 20
-	ipv6Hdr     = 40
+	ipv4MinHdr  = ippkt.IPv4MinHeader
+	ipv6Hdr     = ippkt.IPv6Header
 	udpHdr      = 8
-	ipv4Proto   = 9  // offset of the IPv4 protocol field
+	ipv4Proto   = ippkt.IPv4Proto
 	ipv4Csum    = 10 // offset of the IPv4 header checksum
-	ipv6NextHdr = 6  // offset of the IPv6 next header field
+	ipv6NextHdr = ippkt.IPv6NextHdr
 	defaultTTL  = 64
 )
 
-// ipPacket is what the mode code needs to know about an IP packet. It has
-// four fields so that the compiler keeps it in registers.
-type ipPacket struct {
-	// hdrLen is the length of the part that stays in front of ESP in
-	// transport mode: the IPv4 header with options, or the IPv6 header and
-	// the extension headers that precede ESP (RFC 4303 section 3.1.1).
-	hdrLen int
-	// nhOff is the offset of the byte holding the protocol that follows
-	// hdrLen (IPv4 protocol, or the last preceding header's next header).
-	nhOff int
-	// total is the packet's length from its own header; bytes beyond it
-	// (link padding, TFC padding) are not part of the packet.
-	total int
-	flags ipFlags
-}
+// ipPacket is what the mode code needs to know about an IP packet: the
+// shared header walk's result (internal/ippkt), with the header writers
+// below. In transport mode HdrLen is the part that stays in front of ESP:
+// the IPv4 header with options, or the IPv6 header and the extension
+// headers that precede ESP (RFC 4303 section 3.1.1).
+type ipPacket struct{ ippkt.Header }
 
-type ipFlags uint8
-
-const (
-	flagV6       ipFlags = 1 << iota
-	flagFragment         // an IPv4 fragment, or IPv6 with a Fragment header
-)
-
-func (p ipPacket) v6() bool       { return p.flags&flagV6 != 0 }
-func (p ipPacket) fragment() bool { return p.flags&flagFragment != 0 }
+func (p ipPacket) v6() bool       { return p.V6() }
+func (p ipPacket) fragment() bool { return p.Fragment() }
 
 // parseIP checks an IP header and the lengths that relate to it. For IPv6,
 // espOrder selects where the walk stops: true stops where ESP would be
@@ -50,63 +35,12 @@ func (p ipPacket) fragment() bool { return p.flags&flagFragment != 0 }
 // followed by routing); false walks every extension header, as a receiver
 // does to find ESP or UDP.
 func parseIP(b []byte, espOrder bool) (ipPacket, bool) {
-	if len(b) < 1 {
-		return ipPacket{}, false
+	stop := ippkt.Upper
+	if espOrder {
+		stop = ippkt.Insert
 	}
-	switch b[0] >> 4 {
-	case 4:
-		if len(b) < ipv4MinHdr {
-			return ipPacket{}, false
-		}
-		ihl := int(b[0]&0x0f) * 4
-		total := int(binary.BigEndian.Uint16(b[2:4]))
-		if ihl < ipv4MinHdr || total < ihl || total > len(b) {
-			return ipPacket{}, false
-		}
-		p := ipPacket{hdrLen: ihl, nhOff: ipv4Proto, total: total}
-		if binary.BigEndian.Uint16(b[6:8])&0x3fff != 0 { // MF or an offset
-			p.flags = flagFragment
-		}
-		return p, true
-	case 6:
-		if len(b) < ipv6Hdr {
-			return ipPacket{}, false
-		}
-		plen := int(binary.BigEndian.Uint16(b[4:6]))
-		total := ipv6Hdr + plen
-		if plen == 0 || total > len(b) { // jumbograms (RFC 2675) are not supported
-			return ipPacket{}, false
-		}
-		p := ipPacket{hdrLen: ipv6Hdr, nhOff: ipv6NextHdr, total: total, flags: flagV6}
-		for {
-			nh := b[p.nhOff]
-			var extLen int
-			switch nh {
-			case protoHopByHop, protoRouting, protoDstOpts:
-				if p.hdrLen+2 > total {
-					return ipPacket{}, false
-				}
-				extLen = (int(b[p.hdrLen+1]) + 1) * 8
-			case protoFragment:
-				extLen = 8
-				p.flags |= flagFragment
-			default:
-				return p, true
-			}
-			if p.hdrLen+extLen > total {
-				return ipPacket{}, false
-			}
-			if espOrder && nh == protoDstOpts && b[p.hdrLen] != protoRouting {
-				// A destination options header not followed by a
-				// routing header is for the final destination only and
-				// goes inside ESP.
-				return p, true
-			}
-			p.nhOff = p.hdrLen
-			p.hdrLen += extLen
-		}
-	}
-	return ipPacket{}, false
+	h, ok := ippkt.Parse(b, stop)
+	return ipPacket{h}, ok
 }
 
 // innerPacket checks that p starts with an IPv4 or IPv6 header and returns
@@ -132,7 +66,7 @@ func innerPacket(p []byte) (n int, nh uint8, ok bool) {
 func (p ipPacket) writeHeader(dst, src []byte, proto uint8, length int) {
 	if p.v6() {
 		copyHeader(dst, src)
-		dst[p.nhOff] = proto
+		dst[p.NhOff] = proto
 		binary.BigEndian.PutUint16(dst[4:6], uint16(length-ipv6Hdr))
 		return
 	}

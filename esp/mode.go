@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/ipsecgo/ipsec/internal/csum"
+	"github.com/ipsecgo/ipsec/internal/ippkt"
 )
 
 // Seal protects the IP packet pkt and appends the result, a complete IP
@@ -37,7 +38,8 @@ func (sa *SA) Seal(dst, pkt []byte) ([]byte, error) {
 }
 
 func (sa *SA) sealTransport(dst, pkt []byte) ([]byte, error) {
-	ip, ok := parseIP(pkt, true)
+	h, ok := ippkt.Parse(pkt, ippkt.Insert)
+	ip := ipPacket{h}
 	if !ok {
 		return dst, errNotIP
 	}
@@ -49,15 +51,15 @@ func (sa *SA) sealTransport(dst, pkt []byte) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	payload := pkt[ip.hdrLen:ip.total]
-	dst, out := sa.appendESP(dst, ip.hdrLen+sa.udpLen, payload, 0, pkt[ip.nhOff], seq)
+	payload := pkt[ip.HdrLen:ip.Total]
+	dst, out := sa.appendESP(dst, ip.HdrLen+sa.udpLen, payload, 0, pkt[ip.NhOff], seq)
 	proto := uint8(protoESP)
 	if sa.udpLen != 0 {
 		proto = protoUDP
 	}
-	ip.writeHeader(out[:ip.hdrLen], pkt[:ip.hdrLen], proto, len(out))
+	ip.writeHeader(out[:ip.HdrLen], pkt[:ip.HdrLen], proto, len(out))
 	if sa.udpLen != 0 {
-		sa.fillUDP(out, ip.v6(), out[ip.hdrLen:])
+		sa.fillUDP(out, ip.v6(), out[ip.HdrLen:])
 	}
 	sa.traffic.Add(len(payload))
 	return dst, nil
@@ -169,21 +171,22 @@ func (sa *SA) fillUDP(pkt []byte, v6 bool, udp []byte) {
 // check the inner packet against policy; that is the SPD's job (RFC 4301
 // section 5.2).
 func (sa *SA) Open(pkt []byte) ([]byte, error) {
-	ip, ok := parseIP(pkt, false)
+	h, ok := ippkt.Parse(pkt, ippkt.Upper)
+	ip := ipPacket{h}
 	if !ok || ip.fragment() {
 		sa.malformed.Add(1)
 		return nil, errOuterIP
 	}
-	espOff := ip.hdrLen
-	switch pkt[ip.nhOff] {
+	espOff := ip.HdrLen
+	switch pkt[ip.NhOff] {
 	case protoESP:
 	case protoUDP:
-		if sa.sport == 0 || ip.total-espOff < udpHdr {
+		if sa.sport == 0 || ip.Total-espOff < udpHdr {
 			sa.malformed.Add(1)
 			return nil, errUnwantedUDP
 		}
 		espOff += udpHdr
-		if Classify(pkt[espOff:ip.total]) != KindESP {
+		if Classify(pkt[espOff:ip.Total]) != KindESP {
 			sa.malformed.Add(1)
 			return nil, errUDPNotESP
 		}
@@ -194,7 +197,7 @@ func (sa *SA) Open(pkt []byte) ([]byte, error) {
 	if sa.mode == Tunnel {
 		// The outer headers are dead once parsed: the transform may use
 		// them as scratch.
-		payload, nh, err := sa.openESP(pkt[:ip.total], espOff)
+		payload, nh, err := sa.openESP(pkt[:ip.Total], espOff)
 		if err != nil {
 			return nil, err
 		}
@@ -211,14 +214,14 @@ func (sa *SA) Open(pkt []byte) ([]byte, error) {
 	// end. A short header waits on the stack meanwhile, so that its place
 	// can be the transform's scratch.
 	var saved [64]byte
-	hdr := pkt[:ip.hdrLen]
+	hdr := pkt[:ip.HdrLen]
 	scratch := 0
 	if len(hdr) <= len(saved) {
 		copyHeader(saved[:len(hdr)], hdr)
 		hdr = saved[:len(hdr)]
 		scratch = espOff
 	}
-	payload, nh, err := sa.openESP(pkt[espOff-scratch:ip.total], scratch)
+	payload, nh, err := sa.openESP(pkt[espOff-scratch:ip.Total], scratch)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +248,7 @@ func offsetOf(b, sub []byte) int {
 // sender computed it over addresses that NAT has since changed. A UDP
 // checksum of zero over IPv4 means "none" and stays zero.
 func fixTransportChecksum(pkt []byte, ip ipPacket, proto uint8) {
-	l4 := pkt[ip.hdrLen:]
+	l4 := pkt[ip.HdrLen:]
 	var off int
 	switch {
 	case proto == protoTCP && len(l4) >= 20:

@@ -12,8 +12,15 @@ import (
 // startCreateChild requests a new CHILD SA (RFC 7296 1.3.1):
 //
 //	HDR, SK {[N(USE_TRANSPORT_MODE),] SA, Ni, [KEi,] TSi, TSr}
-func (s *Session) startCreateChild(now time.Time) error {
-	r, err := s.newChildReq(false, nil, s.pfsGroup(nil))
+//
+// with req's Config (nil: the session's) and the triggering packet's
+// selectors first in TSi and TSr (RFC 7296 2.9).
+func (s *Session) startCreateChild(now time.Time, req *ChildRequest) error {
+	cfg := s.cfg
+	if req != nil && req.Config != nil {
+		cfg = req.Config
+	}
+	r, err := s.newChildReq(cfg, false, nil, pfsGroup(cfg, nil), req)
 	if err != nil {
 		return err
 	}
@@ -28,9 +35,9 @@ func (s *Session) startCreateChild(now time.Time) error {
 func (s *Session) startRekeyChild(now time.Time, spi uint32) error {
 	old := s.findChild(spi)
 	if old == nil || old.rekeyed {
-		return errNoChild
+		return ErrNoChild
 	}
-	r, err := s.newChildReq(false, old, s.pfsGroup(old))
+	r, err := s.newChildReq(old.cfg, false, old, pfsGroup(old.cfg, old), nil)
 	if err != nil {
 		return err
 	}
@@ -38,7 +45,7 @@ func (s *Session) startRekeyChild(now time.Time, spi uint32) error {
 }
 
 func (s *Session) sendChildRequest(now time.Time, r *childReq) error {
-	ps := r.payloads(s.cfg.ChildProposals, false)
+	ps := r.payloads(r.cfg.ChildProposals, false)
 	if r.old != nil {
 		r.old.rekeying = true
 	}
@@ -61,7 +68,7 @@ func (s *Session) onChildResponse(now time.Time, r *childReq, ps []isakmp.Payloa
 	}
 	if n := findNotify(ps, isakmp.NotifyInvalidKEPayload); n != nil && len(n.Data) == 2 && r.keRetries < maxKERetries {
 		g := isakmp.KEGroup(binary.BigEndian.Uint16(n.Data))
-		if offersGroup(s.cfg.ChildProposals, g) && (r.kx == nil || g != r.kx.group.id) {
+		if offersGroup(r.cfg.ChildProposals, g) && (r.kx == nil || g != r.kx.group.id) {
 			kx, err := dhGroupByID(g).generate(s.rand)
 			if err != nil {
 				return err
@@ -175,7 +182,7 @@ func (s *Session) startRekeyIKE(now time.Time) error {
 			ke := find[*isakmp.KE](ps)
 			if !ok || len(c.spi) != 8 || nonce == nil || ke == nil || ke.Group != g || c.ke != g ||
 				len(nonce.Data) < minNonceLen || len(nonce.Data) > maxNonceLen {
-				return fmt.Errorf("%w: bad IKE SA rekey response", errHandshake)
+				return fmt.Errorf("%w: bad IKE SA rekey response", ErrHandshake)
 			}
 			gir, err := kx.sharedSecret(ke.Data)
 			if err != nil {
@@ -379,4 +386,29 @@ func (s *Session) retryAt(now time.Time) time.Time {
 	base := 4 * s.cfg.retransmitTimeout()
 	j, _ := randInt(s, int64(base))
 	return now.Add(base + time.Duration(j))
+}
+
+// checkChild validates the parts of a Config that a CHILD SA uses (from a
+// ChildRequest or GetConfigForRequest): its proposals and, with
+// proposals, its selectors.
+func (c *Config) checkChild() error {
+	if len(c.ChildProposals) > 255 {
+		return fmt.Errorf("%w: more than 255 CHILD proposals", errConfig)
+	}
+	for i := range c.ChildProposals {
+		p := &c.ChildProposals[i]
+		if p.Protocol != isakmp.ProtocolESP && p.Protocol != isakmp.ProtocolAH {
+			return fmt.Errorf("%w: CHILD proposal %d has protocol %v", errConfig, i+1, p.Protocol)
+		}
+		if err := p.validate(); err != nil {
+			return err
+		}
+		if p.Protocol != c.ChildProposals[0].Protocol {
+			return fmt.Errorf("%w: CHILD proposals mix ESP and AH", errConfig)
+		}
+	}
+	if len(c.ChildProposals) > 0 && (len(c.LocalTS) == 0 || len(c.RemoteTS) == 0) {
+		return fmt.Errorf("%w: CHILD proposals need LocalTS and RemoteTS", errConfig)
+	}
+	return nil
 }

@@ -26,6 +26,9 @@ type handshake struct {
 	keRetries int
 	cookieTry int
 	child     *childReq // initiator: the CHILD SA requested in IKE_AUTH
+	// req is the initiator's request for that CHILD SA (its Config and
+	// the triggering packet), or nil for the session's Config.
+	req *ChildRequest
 	// peerHashes is the peer's SIGNATURE_HASH_ALGORITHMS list (RFC 7427
 	// section 4); nil if it sent none.
 	peerHashes []auth.HashAlgorithm
@@ -37,10 +40,7 @@ const (
 	maxCookieLen     = 64 // RFC 7296 2.6: 1 to 64 octets
 )
 
-var (
-	errNoProposal = errors.New("ike: no acceptable proposal")
-	errHandshake  = errors.New("ike: invalid IKE_SA_INIT")
-)
+var ()
 
 // NewInitiator starts an IKE SA with the peer at remote: it queues the
 // IKE_SA_INIT request (RFC 7296 1.2) and, once that is answered, IKE_AUTH
@@ -48,13 +48,26 @@ var (
 // datagrams use; they feed NAT detection (RFC 7296 2.23) and become the
 // CHILD SA's tunnel endpoints.
 func NewInitiator(cfg *Config, local, remote netip.AddrPort, now time.Time) (*Session, error) {
+	return newInitiator(cfg, local, remote, now, nil)
+}
+
+// newInitiator is NewInitiator with a request for the first CHILD SA
+// (negotiated in IKE_AUTH): req.Config, if set, supplies its proposals,
+// selectors, mode, lifetimes and Tag, and the triggering packet's
+// selectors go first (RFC 7296 2.9). req may be nil.
+func newInitiator(cfg *Config, local, remote netip.AddrPort, now time.Time, req *ChildRequest) (*Session, error) {
+	if req != nil && req.Config != nil {
+		if err := req.Config.checkChild(); err != nil {
+			return nil, err
+		}
+	}
 	s, err := newSession(cfg, local, remote)
 	if err != nil {
 		return nil, err
 	}
 	s.sa = &ikeSA{state: stateInitSent, initiator: true, spiI: s.newIKESPI()}
 	g := dhGroupByID(cfg.IKEProposals[0].KE[0])
-	hs := &handshake{ni: s.random(nonceLen)}
+	hs := &handshake{ni: s.random(nonceLen), req: req}
 	if hs.kx, err = g.generate(s.rand); err != nil {
 		return nil, err
 	}
@@ -167,7 +180,7 @@ func (s *Session) onInitResponse(now time.Time, h *isakmp.Header, ps []isakmp.Pa
 	hs, sa := s.handshake, s.sa
 	if n := findNotify(ps, isakmp.NotifyCookie); n != nil {
 		if len(n.Data) == 0 || len(n.Data) > maxCookieLen || hs.cookieTry >= maxCookieRetries {
-			return s.failInit(fmt.Errorf("%w: unusable COOKIE", errHandshake))
+			return s.failInit(fmt.Errorf("%w: unusable COOKIE", ErrHandshake))
 		}
 		hs.cookieTry++
 		hs.cookie = bytes.Clone(n.Data)
@@ -175,11 +188,11 @@ func (s *Session) onInitResponse(now time.Time, h *isakmp.Header, ps []isakmp.Pa
 	}
 	if n := findNotify(ps, isakmp.NotifyInvalidKEPayload); n != nil {
 		if len(n.Data) != 2 {
-			return s.failInit(fmt.Errorf("%w: malformed INVALID_KE_PAYLOAD", errHandshake))
+			return s.failInit(fmt.Errorf("%w: malformed INVALID_KE_PAYLOAD", ErrHandshake))
 		}
 		g := isakmp.KEGroup(binary.BigEndian.Uint16(n.Data))
 		if hs.keRetries >= maxKERetries || g == hs.kx.group.id || !offersGroup(s.cfg.IKEProposals, g) {
-			return s.failInit(fmt.Errorf("%w: responder asks for %v, which was not offered", errHandshake, g))
+			return s.failInit(fmt.Errorf("%w: responder asks for %v, which was not offered", ErrHandshake, g))
 		}
 		hs.keRetries++
 		kx, err := dhGroupByID(g).generate(s.rand)
@@ -194,19 +207,19 @@ func (s *Session) onInitResponse(now time.Time, h *isakmp.Header, ps []isakmp.Pa
 		return s.failInit(NotifyError(n.NotifyType))
 	}
 	if h.ResponderSPI == ([8]byte{}) {
-		return s.failInit(fmt.Errorf("%w: zero responder SPI", errHandshake))
+		return s.failInit(fmt.Errorf("%w: zero responder SPI", ErrHandshake))
 	}
 	c, ok := checkAccepted(s.cfg.IKEProposals, find[*isakmp.SA](ps), true)
 	if !ok {
-		return s.failInit(fmt.Errorf("%w: the responder's SA payload is not one of ours", errHandshake))
+		return s.failInit(fmt.Errorf("%w: the responder's SA payload is not one of ours", ErrHandshake))
 	}
 	ke := find[*isakmp.KE](ps)
 	nonce := find[*isakmp.Nonce](ps)
 	if ke == nil || nonce == nil || ke.Group != c.ke || c.ke != hs.kx.group.id {
-		return s.failInit(fmt.Errorf("%w: missing or mismatched KE or Nonce", errHandshake))
+		return s.failInit(fmt.Errorf("%w: missing or mismatched KE or Nonce", ErrHandshake))
 	}
 	if len(nonce.Data) < minNonceLen || len(nonce.Data) > maxNonceLen {
-		return s.failInit(fmt.Errorf("%w: nonce of %d bytes", errHandshake, len(nonce.Data)))
+		return s.failInit(fmt.Errorf("%w: nonce of %d bytes", ErrHandshake, len(nonce.Data)))
 	}
 	gir, err := hs.kx.sharedSecret(ke.Data)
 	if err != nil {
@@ -246,11 +259,11 @@ func offersGroup(props []Proposal, g isakmp.KEGroup) bool {
 func (s *Session) installKeys(sa *ikeSA, c chosen, seed, ni, nr []byte) error {
 	suite := ikeSuite{encr: ikeEncr(c.encr), encrBits: c.encr.KeyBits, prf: prfByID(c.prf)}
 	if suite.encr == nil || suite.prf == nil {
-		return errNoProposal
+		return ErrNoProposalChosen
 	}
 	if c.integ != isakmp.IntegNone {
 		if suite.integ = integByID(c.integ); suite.integ == nil {
-			return errNoProposal
+			return ErrNoProposalChosen
 		}
 	}
 	keys, err := deriveIKESAKeys(&suite, seed, ni, nr, sa.spiI, sa.spiR)
@@ -316,6 +329,15 @@ func Accept(cfg *Config, local, remote netip.AddrPort, now time.Time, datagram [
 	s.stats.Received++
 	s.lastRecv = now
 	s.sa = &ikeSA{state: stateInitDone, spiI: h.InitiatorSPI}
+	s.hook = cfg.GetConfigForRequest
+	if c, err := s.chooseConfig(nil, nil); err != nil {
+		// Refused on the addresses alone (RFC 7296 2.7: no proposal
+		// of ours will do).
+		s.refuseInit(isakmp.NotifyNoProposalChosen, nil, err)
+		return s, nil
+	} else {
+		s.cfg = c
+	}
 	if cpe != nil {
 		// RFC 7296 2.5: refuse with UNSUPPORTED_CRITICAL_PAYLOAD.
 		s.refuseInit(isakmp.NotifyUnsupportedCriticalPayload, []byte{byte(cpe.Type)}, decodeErr)
@@ -342,7 +364,7 @@ func (s *Session) respondInit(now time.Time, m *isakmp.Message, raw []byte) erro
 	nonce := find[*isakmp.Nonce](ps)
 	if saPay == nil || ke == nil || nonce == nil {
 		s.stats.Dropped++
-		return s.refuseInit(isakmp.NotifyInvalidSyntax, nil, fmt.Errorf("%w: SA, KE or Nonce missing", errHandshake))
+		return s.refuseInit(isakmp.NotifyInvalidSyntax, nil, fmt.Errorf("%w: SA, KE or Nonce missing", ErrHandshake))
 	}
 	if j := s.cfg.Cookies; j != nil && j.needed() {
 		// RFC 7296 2.6: under load, only an initiator that returns our
@@ -350,19 +372,19 @@ func (s *Session) respondInit(now time.Time, m *isakmp.Message, raw []byte) erro
 		n := findNotify(ps, isakmp.NotifyCookie)
 		if n == nil || !j.check(n.Data, nonce.Data, s.remote.Addr(), sa.spiI) {
 			return s.refuseInit(isakmp.NotifyCookie, j.make(nonce.Data, s.remote.Addr(), sa.spiI),
-				fmt.Errorf("%w: cookie required", errHandshake))
+				fmt.Errorf("%w: cookie required", ErrHandshake))
 		}
 	}
 	c, ok := selectProposal(s.cfg.IKEProposals, saPay.Proposals, true, ke.Group)
 	if !ok {
-		return s.refuseInit(isakmp.NotifyNoProposalChosen, nil, errNoProposal)
+		return s.refuseInit(isakmp.NotifyNoProposalChosen, nil, ErrNoProposalChosen)
 	}
 	if ke.Group != c.ke {
 		return s.refuseInit(isakmp.NotifyInvalidKEPayload, u16(uint16(c.ke)),
-			fmt.Errorf("%w: KE payload for %v, %v chosen", errHandshake, ke.Group, c.ke))
+			fmt.Errorf("%w: KE payload for %v, %v chosen", ErrHandshake, ke.Group, c.ke))
 	}
 	if len(nonce.Data) < minNonceLen || len(nonce.Data) > maxNonceLen {
-		return s.refuseInit(isakmp.NotifyInvalidSyntax, nil, fmt.Errorf("%w: nonce of %d bytes", errHandshake, len(nonce.Data)))
+		return s.refuseInit(isakmp.NotifyInvalidSyntax, nil, fmt.Errorf("%w: nonce of %d bytes", ErrHandshake, len(nonce.Data)))
 	}
 	kx, err := dhGroupByID(c.ke).generate(s.rand)
 	if err != nil {
@@ -405,7 +427,7 @@ func (s *Session) respondInit(now time.Time, m *isakmp.Message, raw []byte) erro
 	s.armAuthTimeout(now)
 	if j := s.cfg.Cookies; j != nil {
 		j.halfOpen.Add(1)
-		s.halfOpen = true
+		s.halfOpen = j
 	}
 	return nil
 }
@@ -413,9 +435,9 @@ func (s *Session) respondInit(now time.Time, m *isakmp.Message, raw []byte) erro
 // leaveHalfOpen ends the half-open period of a responder SA for the
 // cookie threshold.
 func (s *Session) leaveHalfOpen() {
-	if s.halfOpen {
-		s.halfOpen = false
-		s.cfg.Cookies.halfOpen.Add(-1)
+	if s.halfOpen != nil {
+		s.halfOpen.halfOpen.Add(-1)
+		s.halfOpen = nil
 	}
 }
 

@@ -38,9 +38,6 @@ var stateNames = map[saState]string{
 func (s saState) String() string { return stateNames[s] }
 
 var (
-	errClosed     = errors.New("ike: session closed")
-	errBusy       = errors.New("ike: the IKE SA is not established")
-	errNoChild    = errors.New("ike: no such CHILD SA")
 	errBadMessage = errors.New("ike: malformed message")
 	errReplaced   = errors.New("ike: replaced by a new IKE SA with INITIAL_CONTACT")
 )
@@ -118,7 +115,10 @@ func (sa *ikeSA) authPRF() auth.PRF {
 // datagrams with Receive and the clock with Tick, and collect Datagrams and
 // Events. It is not safe for concurrent use.
 type Session struct {
-	cfg    *Config
+	cfg *Config
+	// hook is the responder's Config.GetConfigForRequest, kept from the
+	// Config given to Accept while s.cfg changes to the Configs it picks.
+	hook   func(*ConfigRequest) (*Config, error)
 	log    *slog.Logger
 	rand   io.Reader
 	local  netip.AddrPort
@@ -142,7 +142,7 @@ type Session struct {
 	// halfOpenUntil is when a responder that has answered IKE_SA_INIT
 	// gives up waiting for IKE_AUTH.
 	halfOpenUntil time.Time
-	halfOpen      bool // counted in Config.Cookies
+	halfOpen      *CookieJar // counts this SA as half-open; nil when not counted
 	// unsupportedCritical is set by decrypt for a request carrying an
 	// unknown critical payload.
 	unsupportedCritical *isakmp.CriticalPayloadError
@@ -164,7 +164,8 @@ type Session struct {
 // outstanding (RFC 7296 2.3, window size 1).
 type task struct {
 	kind taskKind
-	spi  uint32 // the CHILD SA concerned, by inbound SPI
+	spi  uint32        // the CHILD SA concerned, by inbound SPI
+	req  *ChildRequest // taskCreateChild: what to ask for, or nil
 }
 
 type taskKind uint8
@@ -635,7 +636,7 @@ func (s *Session) Tick(now time.Time) {
 		}
 	}
 	if s.sa.state == stateInitDone && !s.halfOpenUntil.IsZero() && !now.Before(s.halfOpenUntil) {
-		s.shutdown(fmt.Errorf("%w: no IKE_AUTH request", errHandshake))
+		s.shutdown(fmt.Errorf("%w: no IKE_AUTH request", ErrHandshake))
 		return
 	}
 	if s.sa.state != stateEstablished {
@@ -694,7 +695,7 @@ func (s *Session) kick(now time.Time) {
 		case taskDeleteIKE:
 			err = s.startDeleteIKE(now)
 		case taskCreateChild:
-			err = s.startCreateChild(now)
+			err = s.startCreateChild(now, t.req)
 		}
 		if err != nil {
 			s.log.Debug("ike: could not start request", "task", t.kind, "err", err)
@@ -719,10 +720,10 @@ func (s *Session) kick(now time.Time) {
 // one (PFS).
 func (s *Session) RekeyChild(now time.Time, inboundSPI uint32) error {
 	if s.closed {
-		return errClosed
+		return ErrClosed
 	}
 	if s.findChild(inboundSPI) == nil {
-		return errNoChild
+		return ErrNoChild
 	}
 	s.enqueue(task{kind: taskRekeyChild, spi: inboundSPI})
 	s.kick(now)
@@ -734,12 +735,35 @@ func (s *Session) RekeyChild(now time.Time, inboundSPI uint32) error {
 // the CHILD proposals name one.
 func (s *Session) CreateChild(now time.Time) error {
 	if s.closed {
-		return errClosed
+		return ErrClosed
 	}
 	if len(s.cfg.ChildProposals) == 0 {
-		return errNoChild
+		return ErrNoChild
 	}
 	s.queue = append(s.queue, task{kind: taskCreateChild})
+	s.kick(now)
+	return nil
+}
+
+// CreateChildRequest negotiates an additional CHILD SA as req asks (RFC
+// 7296 1.3.1): with req.Config's proposals, selectors, mode, lifetimes and
+// Tag (nil: the session's Config), and the selectors of the packet that
+// triggered it first in TSi and TSr (RFC 7296 2.9).
+func (s *Session) CreateChildRequest(now time.Time, req ChildRequest) error {
+	if s.closed {
+		return ErrClosed
+	}
+	cfg := s.cfg
+	if req.Config != nil {
+		if err := req.Config.checkChild(); err != nil {
+			return err
+		}
+		cfg = req.Config
+	}
+	if len(cfg.ChildProposals) == 0 {
+		return ErrNoChild
+	}
+	s.queue = append(s.queue, task{kind: taskCreateChild, req: &req})
 	s.kick(now)
 	return nil
 }
@@ -748,10 +772,10 @@ func (s *Session) CreateChild(now time.Time) error {
 // 1.4.1).
 func (s *Session) DeleteChild(now time.Time, inboundSPI uint32) error {
 	if s.closed {
-		return errClosed
+		return ErrClosed
 	}
 	if s.findChild(inboundSPI) == nil {
-		return errNoChild
+		return ErrNoChild
 	}
 	s.enqueue(task{kind: taskDeleteChild, spi: inboundSPI})
 	s.kick(now)
@@ -761,10 +785,10 @@ func (s *Session) DeleteChild(now time.Time, inboundSPI uint32) error {
 // RekeyIKE starts rekeying the IKE SA (RFC 7296 1.3.2).
 func (s *Session) RekeyIKE(now time.Time) error {
 	if s.closed {
-		return errClosed
+		return ErrClosed
 	}
 	if s.sa.state != stateEstablished {
-		return errBusy
+		return ErrNotEstablished
 	}
 	s.enqueue(task{kind: taskRekeyIKE})
 	s.kick(now)
@@ -779,7 +803,7 @@ func (s *Session) Close(now time.Time) {
 		return
 	}
 	if s.sa.state != stateEstablished {
-		s.shutdown(errClosed)
+		s.shutdown(ErrClosed)
 		return
 	}
 	s.queue = nil

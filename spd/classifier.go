@@ -32,12 +32,13 @@ type entry struct {
 	proto      uint8
 	anyProto   bool
 	dirs       uint8
+	flags      uint8 // candOpaque | candPorts
 	mirrored   bool
 	rule, filt uint32
 }
 
 func (e *entry) match(k *key) bool {
-	return e.dirs&k.dir != 0 &&
+	return e.dirs&k.dir != 0 && e.flags&k.forbid == 0 &&
 		(e.anyProto || e.proto == k.proto) &&
 		k.sp >= e.sp[0] && k.sp <= e.sp[1] &&
 		k.dp >= e.dp[0] && k.dp <= e.dp[1] &&
@@ -194,6 +195,16 @@ func Compile(p *Policy, opts CompileOptions) (*Classifier, error) {
 			base.dp[0], base.dp[1] = f.DestinationPort.Bounds()
 		case f.Protocol.IsICMP():
 			base.sp[0], base.sp[1], base.dp[0], base.dp[1] = f.ICMP.bounds()
+		}
+		// RFC 4301 section 4.4.1.1: OPAQUE ports match only ANY or
+		// OPAQUE; clear ports never match OPAQUE.
+		// A range is not ANY even when it spans every port.
+		if f.Protocol.HasPorts() && (f.SourcePort.set || f.DestinationPort.set) ||
+			f.Protocol.IsICMP() && !f.ICMP.IsAny() {
+			base.flags |= candPorts
+		}
+		if f.opaque() {
+			base.flags |= candOpaque
 		}
 		for _, s := range sbuf {
 			for _, d := range dbuf {

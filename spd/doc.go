@@ -44,8 +44,8 @@
 //     "any" 0.
 //  4. Protocol weight: a named protocol (1) before any (0).
 //  5. Port weight, higher first: the sum over source and destination port
-//     of 16 - ceil(log2(number of ports)); for ICMP, 16 each for a named
-//     type and a named code.
+//     of 16 - ceil(log2(number of ports)), OPAQUE counting 16; for ICMP,
+//     16 each for a named type and a named code.
 //  6. Action: block, then negotiate, then permit (the most restrictive of
 //     equally specific filters wins).
 //  7. Position: the rule's index in the policy, then the filter's index in
@@ -63,6 +63,33 @@
 // allocating; index.go explains it. An SPD holds the classifier in force
 // behind an atomic pointer: lookups take no lock, and a new policy is
 // swapped in whole.
+//
+// # Packets and OPAQUE ports
+//
+// ParseSelector reads a packet's selector (IPv4 or IPv6, through IPv6
+// extension-header chains) without allocating; esp and ah walk headers
+// with the same code (internal/ippkt). Ports that cannot be read, in a
+// fragment other than the first or behind an IPv6 extension header the
+// parser does not walk, are OPAQUE (RFC 4301 section 4.4.1.1,
+// Selector.Opaque): such a packet matches only filters whose ports (and
+// ICMP type and code) are any, or OpaquePort ("opaque" in the policy
+// file). A rule on ports therefore never applies to a later fragment, and
+// fragmenting cannot make a packet match a more permissive port rule;
+// later fragments get the rules without ports, or the default. RFC 4301
+// section 7 describes the stateful alternative (reassembly, or tracking
+// fragments of a first fragment that passed), which this package leaves
+// to the caller.
+//
+// Windows Server 2003 is different in two ways. Its filters have no
+// OPAQUE value, and its documentation does not say how a port filter
+// treats a fragment other than the first, so this package does not try
+// to copy it. And traffic that no filter matches is always permitted in
+// Windows (blocking it takes an explicit "All IP Traffic" filter with a
+// Block action), whereas RFC 4301 section 4.4.1 asks for an explicit
+// final entry, usually DISCARD. Here the policy states its default
+// (Policy.Default, "default_action" in the file), so a policy with
+// "default_action: block" drops the later fragments that no rule without
+// ports claims.
 //
 // # Policy Agent
 //

@@ -27,7 +27,7 @@ import (
 //	      - source: any | me | 192.0.2.1 | 192.0.2.0/24 | 192.0.2.0/255.255.255.0 | 192.0.2.1-192.0.2.9
 //	        destination: (as source)
 //	        protocol: any | tcp | udp | sctp | icmp | icmpv6 | <name> | 0-255
-//	        source_port: any | 80 | 1024-65535      # tcp, udp, sctp
+//	        source_port: any | opaque | 80 | 1024-65535  # tcp, udp, sctp; opaque: later fragments
 //	        destination_port: (as source_port)
 //	        icmp_type: any | 0-255                   # icmp, icmpv6
 //	        icmp_code: any | 0-255
@@ -617,11 +617,15 @@ func (d *decoder) portRange(v *yaml.Node, field string) PortRange {
 	return r
 }
 
-// ParsePortRange parses any, a port, or an inclusive range lo-hi.
+// ParsePortRange parses any, opaque (OpaquePort), a port, or an
+// inclusive range lo-hi.
 func ParsePortRange(s string) (PortRange, error) {
 	s = strings.TrimSpace(s)
 	if strings.EqualFold(s, "any") || s == "*" {
 		return AnyPort(), nil
+	}
+	if strings.EqualFold(s, "opaque") {
+		return OpaquePort(), nil
 	}
 	lo, hi, isRange := strings.Cut(s, "-")
 	a, err1 := strconv.ParseUint(strings.TrimSpace(lo), 10, 16)
@@ -630,7 +634,7 @@ func ParsePortRange(s string) (PortRange, error) {
 		b, err2 = strconv.ParseUint(strings.TrimSpace(hi), 10, 16)
 	}
 	if err1 != nil || err2 != nil {
-		return AnyPort(), fmt.Errorf("expected any, a port from 0 to 65535 or a range lo-hi, found %q", s)
+		return AnyPort(), fmt.Errorf("expected any, opaque, a port from 0 to 65535 or a range lo-hi, found %q", s)
 	}
 	if a > b {
 		return AnyPort(), fmt.Errorf("%w: port range %q is empty (%d > %d)", ErrNeverMatches, s, a, b)

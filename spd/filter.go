@@ -54,26 +54,37 @@ func (d Direction) reverse() Direction {
 }
 
 // PortRange selects TCP, UDP or SCTP ports. The zero value matches any
-// port. It is a value type and safe for concurrent reads.
+// port, including OPAQUE ones (RFC 4301 section 4.4.1.1: ANY encompasses
+// OPAQUE). It is a value type and safe for concurrent reads.
 type PortRange struct {
 	lo, hi uint16
 	set    bool
+	opaque bool
 }
 
 // AnyPort matches every port.
 func AnyPort() PortRange { return PortRange{} }
 
 // Port matches one port.
-func Port(p uint16) PortRange { return PortRange{p, p, true} }
+func Port(p uint16) PortRange { return PortRange{lo: p, hi: p, set: true} }
 
 // PortSpan matches the inclusive range lo..hi. A range with lo > hi can
 // never match; validation rejects it.
-func PortSpan(lo, hi uint16) PortRange { return PortRange{lo, hi, true} }
+func PortSpan(lo, hi uint16) PortRange { return PortRange{lo: lo, hi: hi, set: true} }
+
+// OpaquePort matches only packets whose ports cannot be read (the RFC
+// 4301 section 4.4.1.1 value OPAQUE: fragments other than the first; see
+// Selector.Opaque). A filter that uses it for one port has it, or any,
+// for the other.
+func OpaquePort() PortRange { return PortRange{opaque: true} }
 
 // IsAny reports whether the range matches every port.
-func (r PortRange) IsAny() bool { return !r.set }
+func (r PortRange) IsAny() bool { return !r.set && !r.opaque }
 
-// Bounds returns the inclusive bounds (0, 65535 for any).
+// IsOpaque reports whether the range is OpaquePort.
+func (r PortRange) IsOpaque() bool { return r.opaque }
+
+// Bounds returns the inclusive bounds (0, 65535 for any and for OPAQUE).
 func (r PortRange) Bounds() (lo, hi uint16) {
 	if !r.set {
 		return 0, 0xffff
@@ -81,9 +92,22 @@ func (r PortRange) Bounds() (lo, hi uint16) {
 	return r.lo, r.hi
 }
 
-// String returns "any", "80" or "1024-65535".
+// weight is the range's share of the port weight of doc.go ("Filter
+// order"): 16 minus the bits needed to count the range; OPAQUE, which
+// matches fewer packets than any, weighs as much as one port.
+func (r PortRange) weight() int {
+	if r.opaque {
+		return 16
+	}
+	lo, hi := r.Bounds()
+	return portBits(lo, hi)
+}
+
+// String returns "any", "opaque", "80" or "1024-65535".
 func (r PortRange) String() string {
 	switch {
+	case r.opaque:
+		return "opaque"
 	case !r.set:
 		return "any"
 	case r.lo == r.hi:
@@ -143,6 +167,11 @@ func (m ICMPMatch) String() string {
 	return t + "/" + c
 }
 
+// opaque reports whether the filter matches only OPAQUE ports.
+func (f *Filter) opaque() bool {
+	return f.Protocol.HasPorts() && (f.SourcePort.IsOpaque() || f.DestinationPort.IsOpaque())
+}
+
 // Filter is one IP filter of a filter list (RFC 4301 section 4.4.1.1
 // selectors, in the shape of a Windows IP filter). The zero value matches
 // every packet in both directions. It is a value type and safe for
@@ -195,6 +224,11 @@ func (f *Filter) Check() error {
 				return bad("port range %d-%d is empty", lo, hi)
 			}
 		}
+		if (f.SourcePort.IsOpaque() || f.DestinationPort.IsOpaque()) &&
+			(f.SourcePort.set || f.DestinationPort.set) {
+			// A packet's ports are read together or not at all.
+			return bad("opaque ports combine only with opaque or any, not %s and %s", f.SourcePort, f.DestinationPort)
+		}
 	}
 	if !f.ICMP.IsAny() {
 		if !f.Protocol.IsICMP() {
@@ -230,9 +264,7 @@ func (f *Filter) weights(srcSpec, dstSpec int) (addr, proto, port int) {
 	}
 	switch {
 	case f.Protocol.HasPorts():
-		slo, shi := f.SourcePort.Bounds()
-		dlo, dhi := f.DestinationPort.Bounds()
-		port = portBits(slo, shi) + portBits(dlo, dhi)
+		port = f.SourcePort.weight() + f.DestinationPort.weight()
 	case f.Protocol.IsICMP():
 		tlo, thi, clo, chi := f.ICMP.bounds()
 		port = portBits(tlo, thi) + portBits(clo, chi)

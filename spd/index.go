@@ -58,6 +58,8 @@ type cand struct {
 const (
 	candAnyProto = 4
 	candMirrored = 8
+	candOpaque   = 16 // matches only OPAQUE ports
+	candPorts    = 32 // restricts ports or ICMP type/code: never matches OPAQUE
 )
 
 // hit is the result of an index lookup.
@@ -290,7 +292,7 @@ func (t *segIndex) build(entries []entry, members []uint32, d int) {
 	}
 	for mi, i := range members {
 		e := &entries[i]
-		cd := cand{other: fullSpan, sp: e.sp, dp: e.dp, rank: i, rule: e.rule, filt: e.filt, proto: e.proto, flags: e.dirs}
+		cd := cand{other: fullSpan, sp: e.sp, dp: e.dp, rank: i, rule: e.rule, filt: e.filt, proto: e.proto, flags: e.dirs | e.flags}
 		if e.anyProto {
 			cd.flags |= candAnyProto
 		}
@@ -390,7 +392,7 @@ func (t *segIndex) walk(leaf int, o u128, k *key, best *cand) *cand {
 			if cd.rank >= best.rank {
 				break
 			}
-			if cd.flags&k.dir != 0 &&
+			if cd.flags&k.dir != 0 && cd.flags&k.forbid == 0 &&
 				(cd.flags&candAnyProto != 0 || cd.proto == k.proto) &&
 				k.sp >= cd.sp[0] && k.sp <= cd.sp[1] &&
 				k.dp >= cd.dp[0] && k.dp <= cd.dp[1] &&

@@ -41,7 +41,15 @@ func refAddrMatch(a Address, x netip.Addr, local []netip.Addr) bool {
 	return false
 }
 
-func refPortMatch(r PortRange, p uint16) bool {
+// refPortMatch is RFC 4301 section 4.4.1.1: ANY matches every port and
+// OPAQUE; OPAQUE matches only OPAQUE; a range matches readable ports in it.
+func refPortMatch(r PortRange, p uint16, opaque bool) bool {
+	switch {
+	case r.IsAny():
+		return true
+	case r.IsOpaque() || opaque:
+		return r.IsOpaque() && opaque
+	}
 	lo, hi := r.Bounds()
 	return lo <= p && p <= hi
 }
@@ -68,10 +76,13 @@ func refMatch(f *Filter, s Selector, dir Direction, local []netip.Addr, mirrored
 	if !refAddrMatch(src, s.Src, local) || !refAddrMatch(dst, s.Dst, local) {
 		return false
 	}
-	if f.Protocol.HasPorts() && (!refPortMatch(sport, s.SrcPort) || !refPortMatch(dport, s.DstPort)) {
+	if f.Protocol.HasPorts() && (!refPortMatch(sport, s.SrcPort, s.Opaque) || !refPortMatch(dport, s.DstPort, s.Opaque)) {
 		return false
 	}
-	if f.Protocol.IsICMP() {
+	if f.Protocol.IsICMP() && s.Opaque && !f.ICMP.IsAny() {
+		return false
+	}
+	if f.Protocol.IsICMP() && !s.Opaque {
 		if t, ok := f.ICMP.Type(); ok && t != s.ICMPType {
 			return false
 		}
@@ -136,9 +147,14 @@ func refLookup(p *Policy, s Selector, dir Direction, local []netip.Addr) refResu
 				port := 0
 				switch {
 				case f.Protocol.HasPorts():
-					a, b := f.SourcePort.Bounds()
-					c, d := f.DestinationPort.Bounds()
-					port = refPortWeight(a, b) + refPortWeight(c, d)
+					for _, r := range []PortRange{f.SourcePort, f.DestinationPort} {
+						if r.IsOpaque() {
+							port += 16 // doc.go: OPAQUE weighs as one port
+							continue
+						}
+						a, b := r.Bounds()
+						port += refPortWeight(a, b)
+					}
 				case f.Protocol.IsICMP():
 					if _, ok := f.ICMP.Type(); ok {
 						port += 16
@@ -296,6 +312,15 @@ func (g *gen) filter(id int) Filter {
 		f.Protocol = ProtocolAny
 	}
 	switch {
+	case f.Protocol.HasPorts() && g.r.IntN(8) == 0:
+		// OPAQUE pairs only with OPAQUE or any.
+		f.SourcePort, f.DestinationPort = OpaquePort(), OpaquePort()
+		switch g.r.IntN(3) {
+		case 0:
+			f.SourcePort = AnyPort()
+		case 1:
+			f.DestinationPort = AnyPort()
+		}
 	case f.Protocol.HasPorts():
 		f.SourcePort, f.DestinationPort = g.portRange(), g.portRange()
 	case f.Protocol.IsICMP():
@@ -374,5 +399,6 @@ func (g *gen) selector() Selector {
 		s.DstPort = uint16(g.r.IntN(65536))
 	}
 	s.ICMPType, s.ICMPCode = uint8(g.r.IntN(4)), uint8(g.r.IntN(2))
+	s.Opaque = g.r.IntN(6) == 0
 	return s
 }

@@ -14,6 +14,13 @@ type Selector struct {
 	SrcPort, DstPort uint16
 	// ICMPType and ICMPCode are read for ICMP and ICMPv6.
 	ICMPType, ICMPCode uint8
+	// Opaque says that the ports (or ICMP type and code) could not be
+	// read: the RFC 4301 section 4.4.1.1 value OPAQUE, as for a fragment
+	// other than the first (see ParseSelector). The port and ICMP fields
+	// are then ignored, and the packet matches only filters whose ports
+	// and ICMP type and code are any, or whose ports are OpaquePort, so a
+	// rule on ports cannot be bypassed by fragmenting.
+	Opaque bool
 }
 
 // key is a selector on the classifier's axes. IPv4-mapped IPv6 addresses
@@ -23,6 +30,9 @@ type key struct {
 	sp, dp   uint16 // ports, or ICMP type and code
 	proto    uint8
 	dir      uint8 // Direction.mask()
+	// forbid holds the candidate flag that rules an entry out:
+	// candPorts for an OPAQUE selector, candOpaque otherwise.
+	forbid uint8
 }
 
 func (s *Selector) key(dir Direction) key {
@@ -32,6 +42,11 @@ func (s *Selector) key(dir Direction) key {
 		proto: uint8(s.Protocol),
 		dir:   dir.mask(),
 	}
+	if s.Opaque {
+		k.forbid = candPorts
+		return k
+	}
+	k.forbid = candOpaque
 	switch {
 	case s.Protocol.HasPorts():
 		k.sp, k.dp = s.SrcPort, s.DstPort

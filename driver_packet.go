@@ -1,0 +1,118 @@
+package ipsec
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/ipsecgo/ipsec/ike"
+	"github.com/ipsecgo/ipsec/isakmp"
+	"github.com/ipsecgo/ipsec/spd"
+)
+
+const (
+	protoESP = 50
+	protoAH  = 51
+)
+
+var (
+	errUnsupportedCarrier = errors.New("ipsec: ESP in UDP needs a tunnel-mode ESP SA")
+)
+
+// parseSelector reads a packet's selectors (spd.ParseSelector: OPAQUE
+// ports for fragments other than the first, RFC 4301 4.4.1.1).
+func parseSelector(pkt []byte) (spd.Selector, error) { return spd.ParseSelector(pkt) }
+
+// outerProto returns an IP packet's next protocol after the IPv4 header
+// or the IPv6 header and its extension headers, and its offset.
+func outerProto(pkt []byte) (proto uint8, off int, ok bool) {
+	if len(pkt) < 1 {
+		return 0, 0, false
+	}
+	switch pkt[0] >> 4 {
+	case 4:
+		if len(pkt) < 20 {
+			return 0, 0, false
+		}
+		ihl := int(pkt[0]&0xf) * 4
+		if ihl < 20 || len(pkt) < ihl {
+			return 0, 0, false
+		}
+		return pkt[9], ihl, true
+	case 6:
+		if len(pkt) < 40 {
+			return 0, 0, false
+		}
+		proto, off = pkt[6], 40
+		for proto == 0 || proto == 43 || proto == 60 {
+			if len(pkt) < off+8 {
+				return 0, 0, false
+			}
+			proto, off = pkt[off], off+8+int(pkt[off+1])*8
+		}
+		return proto, off, off <= len(pkt)
+	}
+	return 0, 0, false
+}
+
+// inSelectors reports whether a packet from the peer lies inside a CHILD
+// SA's selectors: its source in one of remote, its destination in one of
+// local, with protocol and ports (RFC 4301 5.2, RFC 7296 2.9).
+func inSelectors(s *spd.Selector, remote, local []isakmp.TrafficSelector) bool {
+	return tsMatch(s.Src, s.SrcPort, s, remote) && tsMatch(s.Dst, s.DstPort, s, local)
+}
+
+func tsMatch(a netip.Addr, port uint16, s *spd.Selector, ts []isakmp.TrafficSelector) bool {
+	a = a.Unmap()
+	for i := range ts {
+		t := &ts[i]
+		if t.Start.Is4() != a.Is4() || a.Compare(t.Start) < 0 || a.Compare(t.End) > 0 {
+			continue
+		}
+		if t.IPProtocol != 0 && t.IPProtocol != uint8(s.Protocol) {
+			continue
+		}
+		if t.StartPort == 0 && t.EndPort == 0xffff {
+			return true
+		}
+		if s.Opaque || !s.Protocol.HasPorts() {
+			continue // OPAQUE ports match only ANY (RFC 4301 4.4.1.1)
+		}
+		if port >= t.StartPort && port <= t.EndPort {
+			return true
+		}
+	}
+	return false
+}
+
+// endpointNegotiator is the negotiator of an ike.Endpoint.
+type endpointNegotiator struct{ ep *ike.Endpoint }
+
+func (e endpointNegotiator) initiate(ctx context.Context, cfg *ike.Config, remote netip.AddrPort, _ *ike.ChildRequest) ([8]byte, error) {
+	return e.ep.Initiate(ctx, cfg, remote, netip.AddrPort{})
+}
+
+func (e endpointNegotiator) createChild(ctx context.Context, spi [8]byte, req ike.ChildRequest) error {
+	var err error
+	if serr := e.ep.Session(ctx, spi, func(now time.Time, s *ike.Session) { err = s.CreateChildRequest(now, req) }); serr != nil {
+		return serr
+	}
+	return err
+}
+
+func (e endpointNegotiator) deleteChild(ctx context.Context, spi [8]byte, inbound uint32) error {
+	var err error
+	if serr := e.ep.Session(ctx, spi, func(now time.Time, s *ike.Session) { err = s.DeleteChild(now, inbound) }); serr != nil {
+		return serr
+	}
+	return err
+}
+
+func (e endpointNegotiator) rekeyChild(ctx context.Context, spi [8]byte, inbound uint32) error {
+	var err error
+	if serr := e.ep.Session(ctx, spi, func(now time.Time, s *ike.Session) { err = s.RekeyChild(now, inbound) }); serr != nil {
+		return serr
+	}
+	return err
+}
