@@ -1,28 +1,32 @@
 // Command gateway is a userspace IPsec gateway over a TUN device: the
 // hosts of a protected subnet route through it, and it protects their
 // traffic to the subnet behind a peer gateway with ESP in tunnel mode,
-// negotiating keys with IKEv2 on demand.
+// negotiating keys with IKEv2 on demand. It is the root package's driver
+// plus I/O (package internal/dataplane).
 //
 // A policy file (the spd YAML, see spd/file.go) decides every packet:
-// Block rules drop, Permit rules pass, and the protect rule with a tunnel
-// endpoint names the peer, the subnets (its first filter), the ESP
-// algorithms, PFS and the pre-shared key. Flags give the rest:
+// Block rules drop, Permit rules pass (a TUN gateway has nowhere to send
+// clear packets, so they are counted as "bypass"), and a protect rule
+// with a tunnel endpoint names the peer, the subnets, the ESP algorithms,
+// PFS, the lifetimes and the pre-shared key. Windows writes a tunnel as
+// one rule per direction, each naming the far end for its direction.
+// Flags give the rest:
 //
-//	gateway -policy site-a.yaml -local 192.0.2.1 -tun gw0 \
-//	        -addr 10.1.255.1/32 -route 10.2.0.0/16 -initiate
+//	gateway -policy site-a.yaml -local 192.0.2.1 -tun gw0 -route 10.2.0.0/16
 //
-// The gateway creates the TUN device and assigns it only the addresses
-// and routes it is given (-addr, -route). It answers IKE on -local:500 and
-// :4500, initiates when a protected packet finds no SA (or at start with
-// -initiate), and carries ESP that IKE did not encapsulate in UDP on the
-// data port (-data-port, both gateways alike); ESP that IKE encapsulated
-// (RFC 3948, for example with strongSwan, which forces it) goes through
-// the IKE endpoint's port 4500. Host-to-host is the same with /32 (or
-// /128) filters on the TUN addresses.
+// The gateway creates the TUN device and gives it only the addresses and
+// routes it is told to (-addr, -route; it brings the link up). It answers
+// IKE on -local port 500 and 4500 and initiates when a protected packet
+// finds no SA (the packet waits in the driver's queue). ESP that IKE
+// encapsulated in UDP (RFC 3948; strongSwan forces it) goes through the
+// IKE endpoint's port 4500; plain ESP goes, without its outer IP header,
+// in UDP to the peer's -data-port, which only another of these gateways
+// listens on: UDP lets both sides batch and use GSO/GRO. Host-to-host is
+// the same with /32 (or /128) filters on the two TUN addresses.
 //
-// On SIGUSR1, and at exit, it prints its SAs and counters (packets, and
-// drops by cause) to standard output. Logs go to standard error through
-// log/slog.
+// On SIGUSR1, and at exit, it prints its IKE SAs, the SAD and its
+// counters (packets, drops by cause) on standard output. Logs go to
+// standard error through log/slog.
 package main
 
 import (
@@ -44,8 +48,10 @@ import (
 	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/tun"
 
+	"github.com/ipsecgo/ipsec"
 	"github.com/ipsecgo/ipsec/examples/gateway/internal/dataplane"
 	"github.com/ipsecgo/ipsec/ike"
+	"github.com/ipsecgo/ipsec/isakmp"
 	"github.com/ipsecgo/ipsec/spd"
 )
 
@@ -72,9 +78,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		ikePort    = fs.Uint("ike-port", 500, "IKE UDP port (ours and the peer's)")
 		nattPort   = fs.Uint("natt-port", 4500, "NAT-T UDP port (ours and the peer's)")
 		dataPort   = fs.Uint("data-port", 4501, "UDP port for ESP that IKE did not encapsulate (ours and the peer's)")
-		initiate   = fs.Bool("initiate", false, "start IKE at once instead of on the first protected packet")
-		ikeProp    = fs.String("ike-proposal", "aes128gcm16-prfsha256-x25519", "IKE SA proposal; its last part is the PFS group for CHILD SAs")
-		childRekey = fs.Duration("child-rekey", 0, "CHILD SA rekey time (0: the rule's lifetime or the ike default)")
+		ikeProp    = fs.String("ike-proposal", "aes128gcm16-prfsha256-x25519", "IKE SA proposals")
 		forceEncap = fs.Bool("force-encap", false, "claim a NAT so that ESP is UDP-encapsulated on port 4500 (RFC 3948)")
 		workers    = fs.Int("workers", 0, "crypto workers (0: one per CPU)")
 		verbose    = fs.Bool("v", false, "debug logs")
@@ -106,18 +110,40 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	t, err := tunnelFromPolicy(policy, tunnelOptions{local: localAddr, ikePort: uint16(*ikePort), nattPort: uint16(*nattPort),
-		ikeProposal: *ikeProp, childRekey: *childRekey, forceEncap: *forceEncap})
-	if err != nil {
-		return err
-	}
 	compiled, err := spd.Compile(policy, spd.CompileOptions{LocalAddrs: []netip.Addr{localAddr}})
 	if err != nil {
 		return err
 	}
 	var db spd.SPD
 	db.Swap(compiled)
-	e := newEngine(log, &db, t, uint16(*dataPort))
+	ikeProps, err := ike.ParseProposals(*ikeProp, isakmp.ProtocolIKE)
+	if err != nil {
+		return fmt.Errorf("-ike-proposal: %w", err)
+	}
+	e := &engine{log: log, dataPort: uint16(*dataPort), ikeSAs: map[[8]byte]ike.IKESAInfo{}}
+	d, err := ipsec.NewDriver(ipsec.DriverConfig{
+		SPD: &db,
+		Endpoint: ike.EndpointConfig{
+			IKEAddr:  netip.AddrPortFrom(localAddr, uint16(*ikePort)),
+			NATTAddr: netip.AddrPortFrom(localAddr, uint16(*nattPort)),
+			Events:   e.onEvent,
+			ESP: func(from netip.AddrPort, pkt []byte) {
+				if p := e.plane.Load(); p != nil {
+					p.InboundFromEndpoint(from, pkt)
+				}
+			},
+			Logger: log,
+		},
+		Output:        e.output,
+		IKEProposals:  ikeProps,
+		ForceUDPEncap: *forceEncap,
+		Logger:        log,
+	})
+	if err != nil {
+		return err
+	}
+	e.d = d
+	ep := d.Endpoint()
 
 	dev, err := tun.CreateTUN(*tunName, *mtu)
 	if err != nil {
@@ -127,23 +153,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 		dev.Close()
 		return err
 	}
-	ep, err := ike.NewEndpoint(ike.EndpointConfig{
-		IKEAddr:   netip.AddrPortFrom(localAddr, uint16(*ikePort)),
-		NATTAddr:  netip.AddrPortFrom(localAddr, uint16(*nattPort)),
-		Responder: t.respond,
-		Events:    e.onEvent,
-		ESP: func(from netip.AddrPort, pkt []byte) {
-			if p := e.plane.Load(); p != nil {
-				p.InboundFromEndpoint(from, pkt)
-			}
-		},
-		Logger: log,
-	})
-	if err != nil {
-		dev.Close()
-		return err
-	}
-	e.ep = ep
 	plane, err := dataplane.New(dataplane.Config{
 		TUN: dev, Bind: conn.NewStdNetBind(), Port: uint16(*dataPort), Crypto: e, Workers: *workers, Logger: log,
 		SendEndpoint: func(to netip.AddrPort, pkts [][]byte) error {
@@ -159,23 +168,18 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	e.plane.Store(plane)
-	log.Info("gateway up", "tun", *tunName, "local", localAddr, "peer", t.peer, "rule", t.rule.Name, "data-port", plane.Port())
+	log.Info("gateway up", "tun", *tunName, "local", localAddr, "data-port", plane.Port())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var wg sync.WaitGroup
 	runCtx, cancel := context.WithCancel(ctx)
-	wg.Go(func() { e.db.Run(runCtx) })
 	wg.Go(func() {
-		if err := ep.Run(runCtx); err != nil && runCtx.Err() == nil {
-			log.Error("ike endpoint", "err", err)
+		if err := d.Run(runCtx); err != nil && runCtx.Err() == nil {
+			log.Error("driver", "err", err)
 			cancel()
 		}
 	})
-	wg.Go(func() { e.acquire(runCtx) })
-	if *initiate {
-		e.wantSA()
-	}
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1)
 	defer signal.Stop(usr1)
@@ -205,9 +209,17 @@ func report(w io.Writer, e *engine, p *dataplane.Plane) {
 	}
 	e.mu.Unlock()
 	fmt.Fprintln(w, "== SAD")
-	e.db.WriteDump(w)
+	e.d.SAD().WriteDump(w)
 	fmt.Fprintln(w, "== counters")
 	p.Stats().WriteTo(w)
+	ds := e.d.Stats()
+	fmt.Fprintf(w, "driver: held=%d acquires=%d", ds.Held, ds.Acquires)
+	for r, n := range ds.Drops {
+		if n != 0 {
+			fmt.Fprintf(w, " %v=%d", ipsec.DropReason(r), n)
+		}
+	}
+	fmt.Fprintln(w)
 }
 
 // configureTUN brings the device up and gives it the addresses and routes

@@ -428,6 +428,17 @@ func (p *Plane) send(d Dest, run [][]byte) error {
 	return p.cfg.Bind.Send(run, ep.(conn.Endpoint))
 }
 
+// Send sends one sealed packet outside the pipeline (for example one the
+// driver held while IKE negotiated) and counts it.
+func (p *Plane) Send(d Dest, pkt []byte) {
+	if err := p.send(d, [][]byte{pkt}); err != nil {
+		p.c.drops[Outbound][CauseSend].Add(1)
+		return
+	}
+	p.c.packets[Outbound].Add(1)
+	p.c.bytes[Outbound].Add(uint64(len(pkt)))
+}
+
 // writeTUN is stage 3 inbound.
 func (p *Plane) writeTUN() {
 	defer p.writersWG.Done()
