@@ -166,6 +166,15 @@ type DriverConfig struct {
 	// sets its Responder, and takes over Events and ESP (calling the
 	// ones given here after its own handling).
 	Endpoint ike.EndpointConfig
+	// Deliver receives the verdicts on ESP packets that arrived in UDP
+	// on the endpoint's NAT-T socket (InboundESP), from the endpoint's
+	// goroutine; Result.Packet is only valid during the call. Nil drops
+	// them (unless Endpoint.ESP is set: the caller then calls InboundESP
+	// itself).
+	Deliver func(Result)
+	// PeerPorts says where a peer's IKE and NAT-T sockets listen; nil
+	// means 500 and 4500.
+	PeerPorts func(peer netip.Addr) (ike, natt uint16)
 	// Output receives packets the driver held while IKE negotiated,
 	// once their SA is up (VerdictProtected) or once the flow fell back
 	// to clear (VerdictClear), from an IKE or timer goroutine. Result.Packet
@@ -253,6 +262,7 @@ type childRef struct {
 	ike  [8]byte
 	rule *ruleState
 	out  sad.OutboundKey
+	pfs  isakmp.KEGroup
 }
 
 // saInfo is what the inbound check needs about an inbound SA.
@@ -274,8 +284,8 @@ type DriverStats struct {
 	Held, Acquires uint64
 }
 
-// NewDriver makes a driver and its IKE endpoint (not yet serving: see
-// Run).
+// NewDriver makes a driver and its IKE endpoint (validated, not yet
+// bound: Run binds and serves, or call Endpoint().Listen first).
 func NewDriver(cfg DriverConfig) (*Driver, error) {
 	if cfg.SPD == nil {
 		return nil, errors.New("ipsec: DriverConfig.SPD is required")
@@ -326,6 +336,17 @@ func NewDriver(cfg DriverConfig) (*Driver, error) {
 	ecfg.ESP = func(from netip.AddrPort, pkt []byte) {
 		if userESP != nil {
 			userESP(from, pkt)
+			return
+		}
+		r := d.InboundESP(from, pkt)
+		if d.cfg.Deliver != nil {
+			d.cfg.Deliver(r)
+		}
+	}
+	if ecfg.PeerNATT == nil && cfg.PeerPorts != nil {
+		ecfg.PeerNATT = func(peer netip.AddrPort) netip.AddrPort {
+			_, n := cfg.PeerPorts(peer.Addr())
+			return netip.AddrPortFrom(peer.Addr(), n)
 		}
 	}
 	d.local = ecfg.IKEAddr.Addr()
@@ -434,7 +455,7 @@ func (d *Driver) Outbound(dst, pkt []byte) Result {
 	default:
 		return d.drop(rs, ReasonBlocked)
 	}
-	if rs.err != nil {
+	if rs.cfg == nil {
 		return d.drop(rs, ReasonUnsupported)
 	}
 	peer := rs.tunnel
@@ -540,7 +561,11 @@ func (d *Driver) checkInner(p sad.Proto, spi uint32, inner []byte) Result {
 	}
 	st := d.policy()
 	rs := d.ruleOf(st, st.cls.Lookup(sel, spd.DirInbound))
-	if rs != info.rule || rs.action != spd.ActionProtect {
+	// The packet's rule must be the SA's, or the inbound half of a
+	// tunnel (a rule whose tunnel endpoint is this side: Windows writes a
+	// tunnel as one rule per direction, and the SA is negotiated for the
+	// outbound one).
+	if info.rule.dead.Load() || rs.action != spd.ActionProtect || rs != info.rule && !rs.tunnelHere {
 		return d.drop(info.rule, ReasonPolicy)
 	}
 	return Result{Verdict: VerdictDeliver, Packet: inner, Rule: rs.id}

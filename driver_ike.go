@@ -16,13 +16,16 @@ import (
 // negotiator is what the driver asks of IKE: the commands of
 // ike.Endpoint (an interface so that tests can stand in for it).
 type negotiator interface {
-	initiate(ctx context.Context, cfg *ike.Config, remote netip.AddrPort, req *ike.ChildRequest) ([8]byte, error)
+	initiate(ctx context.Context, cfg *ike.Config, remote, remoteNATT netip.AddrPort, req *ike.ChildRequest) ([8]byte, error)
 	createChild(ctx context.Context, spi [8]byte, req ike.ChildRequest) error
 	deleteChild(ctx context.Context, spi [8]byte, inboundSPI uint32) error
 	rekeyChild(ctx context.Context, spi [8]byte, inboundSPI uint32) error
 }
 
-const ikePort = 500
+const (
+	ikePort  = 500
+	nattPort = 4500
+)
 
 // hold queues a copy of pkt on flow f and starts an acquire if none is
 // under way and the last one is old enough (DriverConfig.AcquireInterval).
@@ -76,7 +79,11 @@ func (d *Driver) acquire(f *ruleFlow, trigger spd.Selector, gen uint64) {
 		}
 		d.mu.Unlock()
 	}
-	spi, err := d.neg.initiate(ctx, rs.cfg, netip.AddrPortFrom(f.peer, ikePort), &req)
+	ip, np := uint16(ikePort), uint16(nattPort)
+	if d.cfg.PeerPorts != nil {
+		ip, np = d.cfg.PeerPorts(f.peer)
+	}
+	spi, err := d.neg.initiate(ctx, rs.cfg, netip.AddrPortFrom(f.peer, ip), netip.AddrPortFrom(f.peer, np), &req)
 	if err != nil {
 		d.log.Debug("ipsec: acquire failed", "rule", rs.id, "peer", f.peer, "err", err)
 		d.failFlow(f, gen)
@@ -236,7 +243,7 @@ func (d *Driver) childUp(ev ike.Event) {
 		return
 	}
 	d.mu.Lock()
-	d.children[id] = childRef{ike: spi, rule: rs, out: f.key}
+	d.children[id] = childRef{ike: spi, rule: rs, out: f.key, pfs: c.PFS}
 	d.mu.Unlock()
 	d.flush(f)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/netip"
-	"time"
 
 	"github.com/ipsecgo/ipsec/ike"
 	"github.com/ipsecgo/ipsec/isakmp"
@@ -89,30 +88,18 @@ func tsMatch(a netip.Addr, port uint16, s *spd.Selector, ts []isakmp.TrafficSele
 // endpointNegotiator is the negotiator of an ike.Endpoint.
 type endpointNegotiator struct{ ep *ike.Endpoint }
 
-func (e endpointNegotiator) initiate(ctx context.Context, cfg *ike.Config, remote netip.AddrPort, _ *ike.ChildRequest) ([8]byte, error) {
-	return e.ep.Initiate(ctx, cfg, remote, netip.AddrPort{})
+func (e endpointNegotiator) initiate(ctx context.Context, cfg *ike.Config, remote, _ netip.AddrPort, req *ike.ChildRequest) ([8]byte, error) {
+	return e.ep.Initiate(ctx, cfg, remote, req)
 }
 
 func (e endpointNegotiator) createChild(ctx context.Context, spi [8]byte, req ike.ChildRequest) error {
-	var err error
-	if serr := e.ep.Session(ctx, spi, func(now time.Time, s *ike.Session) { err = s.CreateChildRequest(now, req) }); serr != nil {
-		return serr
-	}
-	return err
+	return e.ep.CreateChild(ctx, spi, req)
 }
 
 func (e endpointNegotiator) deleteChild(ctx context.Context, spi [8]byte, inbound uint32) error {
-	var err error
-	if serr := e.ep.Session(ctx, spi, func(now time.Time, s *ike.Session) { err = s.DeleteChild(now, inbound) }); serr != nil {
-		return serr
-	}
-	return err
+	return e.ep.DeleteChild(ctx, spi, inbound)
 }
 
 func (e endpointNegotiator) rekeyChild(ctx context.Context, spi [8]byte, inbound uint32) error {
-	var err error
-	if serr := e.ep.Session(ctx, spi, func(now time.Time, s *ike.Session) { err = s.RekeyChild(now, inbound) }); serr != nil {
-		return serr
-	}
-	return err
+	return e.ep.RekeyChild(ctx, spi, inbound)
 }

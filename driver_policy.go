@@ -39,14 +39,20 @@ type ruleState struct {
 	// acceptUnsecured and fallback are the Windows filter action options.
 	acceptUnsecured, fallback bool
 	tunnel                    netip.Addr
-	cfg                       *ike.Config // Negotiate rules
-	err                       error       // why cfg could not be made
+	// tunnelHere is set for the inbound half of a tunnel: its tunnel
+	// endpoint is one of this side's addresses.
+	tunnelHere bool
+	cfg        *ike.Config // Negotiate rules
+	err        error       // why cfg could not be made
 	// lifetime of its SAs in the SAD (time and kilobytes, RFC 4301
 	// 4.4.2.1).
 	life        sad.Lifetime
 	fingerprint string
 	drops       [numReasons]atomic.Uint64
 	dead        atomic.Bool // removed or changed by a reload
+	// tunnelFlow is the flow of a tunnel rule (it has one peer), kept
+	// here to spare the datapath the flow map.
+	tunnelFlow atomic.Pointer[ruleFlow]
 }
 
 // ruleID is a rule's identity across reloads.
@@ -153,7 +159,14 @@ func (d *Driver) newRuleState(r *spd.Rule, c *spd.Classifier) *ruleState {
 	rs := &ruleState{id: id, num: num, action: a.Action, acceptUnsecured: a.AcceptUnsecured,
 		fallback: a.FallbackToClear, tunnel: r.Tunnel,
 		fingerprint: fmt.Sprintf("%+v|%+v|%+v|%v", r.Filters.Filters, r.Action, r.Auth, r.Tunnel)}
-	if a.Action == spd.ActionProtect {
+	if r.Tunnel.IsValid() {
+		t := r.Tunnel.Unmap()
+		rs.tunnelHere = t == d.local.Unmap()
+		for _, a := range c.LocalAddrs() {
+			rs.tunnelHere = rs.tunnelHere || a.Unmap() == t
+		}
+	}
+	if a.Action == spd.ActionProtect && !rs.tunnelHere {
 		rs.cfg, rs.life, rs.err = d.ikeConfig(r, c)
 		if rs.err != nil {
 			d.log.Debug("ipsec: rule cannot negotiate", "rule", id, "err", rs.err)
@@ -383,6 +396,9 @@ func (f *ruleFlow) clear(now time.Time) bool {
 
 // flowOf returns the flow of rule rs with peer, making it on first use.
 func (d *Driver) flowOf(rs *ruleState, peer netip.Addr) *ruleFlow {
+	if f := rs.tunnelFlow.Load(); f != nil && f.peer == peer {
+		return f
+	}
 	k := flowKey{rs.num, peer}
 	if f := (*d.flows.Load())[k]; f != nil && f.rule == rs {
 		return f
@@ -406,6 +422,9 @@ func (d *Driver) flowLocked(rs *ruleState, peer netip.Addr) *ruleFlow {
 	}
 	n[k] = f
 	d.flows.Store(&n)
+	if rs.tunnel.IsValid() && rs.tunnel.Unmap() == peer.Unmap() {
+		rs.tunnelFlow.Store(f)
+	}
 	return f
 }
 
@@ -460,8 +479,10 @@ func (d *Driver) configForRequest(r *ike.ConfigRequest) (*ike.Config, error) {
 	if len(r.TSi) == 0 || len(r.TSr) == 0 {
 		return nil, ike.NotifyError(isakmp.NotifyTSUnacceptable)
 	}
-	sel := selectorOfTS(&r.TSi[0], &r.TSr[0])
-	rs := d.ruleOf(st, st.cls.Lookup(sel, spd.DirInbound))
+	// The rule that protects this side's traffic to the initiator's
+	// selectors: an outbound lookup from TSr to TSi.
+	sel := selectorOfTS(&r.TSr[0], &r.TSi[0])
+	rs := d.ruleOf(st, st.cls.Lookup(sel, spd.DirOutbound))
 	if rs.action != spd.ActionProtect || rs.cfg == nil || !rs.servesPeer(remote) {
 		return nil, ike.NotifyError(isakmp.NotifyTSUnacceptable)
 	}
@@ -483,13 +504,13 @@ func (rs *ruleState) servesPeer(peer netip.Addr) bool {
 	return false
 }
 
-// selectorOfTS is the packet an initiator's first selectors describe, as
-// the responder sees it arriving: from TSi to TSr.
-func selectorOfTS(tsi, tsr *isakmp.TrafficSelector) spd.Selector {
-	s := spd.Selector{Src: tsi.Start, Dst: tsr.Start, Protocol: spd.Protocol(tsi.IPProtocol)}
-	if tsi.IPProtocol == 0 {
-		s.Protocol = spd.Protocol(tsr.IPProtocol)
+// selectorOfTS is the packet a pair of traffic selectors describes (its
+// first address and port each): from src to dst.
+func selectorOfTS(src, dst *isakmp.TrafficSelector) spd.Selector {
+	s := spd.Selector{Src: src.Start, Dst: dst.Start, Protocol: spd.Protocol(src.IPProtocol)}
+	if src.IPProtocol == 0 {
+		s.Protocol = spd.Protocol(dst.IPProtocol)
 	}
-	s.SrcPort, s.DstPort = tsi.StartPort, tsr.StartPort
+	s.SrcPort, s.DstPort = src.StartPort, dst.StartPort
 	return s
 }

@@ -64,6 +64,6 @@ func ExampleInstaller() {
 	if err != nil {
 		fmt.Println(err)
 	}
-	// go ep.Run(ctx); ep.Initiate(ctx, cfg, peer, peerNATT); then seal with
+	// go ep.Run(ctx); ep.Initiate(ctx, cfg, peer, nil); then seal with
 	// db.Outbound(rule, flow).Seal. See examples/quickstart.
 }

@@ -302,6 +302,11 @@ func (s *Session) decideChild(ps []isakmp.Payload, inAuth bool, ni, nr []byte, o
 	if r != nil {
 		return nil, r
 	}
+	if old == nil && !inAuth && s.atChildLimit() {
+		// RFC 7296 1.3: the responder may refuse more CHILD SAs.
+		s.stats.NoAdditionalSAs++
+		return nil, refuse(isakmp.NotifyNoAdditionalSAs, nil)
+	}
 	a.ni, a.nr = ni, nr
 	if !inAuth {
 		a.ni, a.nr = o.ni, s.random(nonceLen)
@@ -414,6 +419,22 @@ func (a *childAnswer) payloads(inAuth bool) []isakmp.Payload {
 		}
 	}
 	return append(out, &isakmp.TS{Selectors: a.tsi}, &isakmp.TS{Responder: true, Selectors: a.tsr})
+}
+
+// atChildLimit reports whether the IKE SA has Config.MaxChildSAs CHILD
+// SAs (rekeyed ones waiting for their Delete not counted).
+func (s *Session) atChildLimit() bool {
+	limit := s.cfg.maxChildSAs()
+	if limit == 0 {
+		return false
+	}
+	n := 0
+	for _, c := range s.children {
+		if !c.rekeyed {
+			n++
+		}
+	}
+	return n >= limit
 }
 
 // finishChild handles the answer to our CHILD SA request: checks that the

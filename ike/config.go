@@ -38,6 +38,7 @@ const (
 	DefaultRetransmitTries   = 5               // strongSwan retransmit_tries
 	DefaultChildRekey        = time.Hour       // strongSwan children.rekey_time
 	DefaultIKERekey          = 4 * time.Hour   // strongSwan rekey_time
+	DefaultMaxChildSAs       = 64              // CHILD SAs per IKE SA
 	nonceLen                 = 32              // RFC 7296 2.10: at least 128 bits and half the PRF key size
 	minNonceLen              = 16              // RFC 7296 3.9
 	maxNonceLen              = 256             // RFC 7296 3.9
@@ -147,6 +148,12 @@ type Config struct {
 	// InitialContact asks the peer to delete older IKE SAs with this
 	// identity (RFC 7296 2.4).
 	InitialContact bool
+
+	// MaxChildSAs caps the CHILD SAs of one IKE SA (rekeyed ones waiting
+	// for their Delete not counted): a request for one more is answered
+	// NO_ADDITIONAL_SAS (RFC 7296 1.3). Zero means DefaultMaxChildSAs,
+	// negative no limit.
+	MaxChildSAs int
 
 	// Cookies, if set, makes responders demand COOKIEs under load (RFC
 	// 7296 2.6).
@@ -279,6 +286,16 @@ func (c *Config) ikeRekey() time.Duration {
 		return 0
 	}
 	return DefaultIKERekey
+}
+
+func (c *Config) maxChildSAs() int {
+	switch {
+	case c.MaxChildSAs > 0:
+		return c.MaxChildSAs
+	case c.MaxChildSAs < 0:
+		return 0
+	}
+	return DefaultMaxChildSAs
 }
 
 func (c *Config) jitter(rekey time.Duration) time.Duration {

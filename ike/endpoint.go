@@ -1,5 +1,35 @@
 package ike
 
+// The Endpoint's pipeline, stage by stage:
+//
+//  1. Readers: one goroutine per socket reads batches of datagrams
+//     (recvmmsg through x/net's ReadBatch). On the NAT-T socket it drops
+//     keepalives and hands UDP-encapsulated ESP to EndpointConfig.ESP,
+//     unless an IKE datagram from the same address is still queued, in
+//     which case the ESP packet queues behind it. For IKE it parses only
+//     the fixed header and finds the owner: a known IKE SA by this
+//     side's SPI in a sharded table (O(1)), a half-open responder SA by
+//     (initiator SPI, source), or, for a new IKE_SA_INIT, the admission
+//     checks below. Unprotected error replies (INVALID_IKE_SPI,
+//     INVALID_MAJOR_VERSION) and COOKIE challenges are sent from here,
+//     without state.
+//  2. Admission (reader, before any key exchange): the IKE SA and
+//     half-open caps, cookies once the global or per-source half-open
+//     count passes its threshold (RFC 7296 2.6), the per-source
+//     half-open cap. A request that passes holds a reserved half-open
+//     slot until its worker either creates the SA or refuses it.
+//  3. Workers: one per core (EndpointConfig.Workers), each with bounded
+//     input queues (datagrams for existing IKE SAs are preferred over
+//     new IKE_SA_INITs), a command queue and a timer heap. A session
+//     lives in one worker for its life, so its messages, timers and
+//     events stay in order, while key exchanges, AUTH and the
+//     encryption of different IKE SAs run on all cores. The session is
+//     sans-I/O: the worker feeds it datagrams and the clock, reports its
+//     events, and sends what it produced (batched with sendmmsg).
+//
+// Nothing on these paths visits all sessions: the cost of a datagram or
+// a timer does not depend on how many IKE SAs exist.
+
 import (
 	"context"
 	"errors"
@@ -7,18 +37,51 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipsecgo/ipsec/isakmp"
 )
 
-// Defaults of the endpoint.
+// Defaults of the endpoint. The half-open and cookie figures are
+// strongSwan's (charon.cookie_threshold, cookie_threshold_ip,
+// block_threshold, half_open_timeout).
 const (
 	// DefaultKeepalive is the NAT keepalive interval (RFC 3948 4: 20 s).
 	DefaultKeepalive = 20 * time.Second
-	natTPort         = 4500
-	maxDatagram      = 65535
+	// DefaultCookieThreshold is the number of half-open IKE SAs from
+	// which every new IKE_SA_INIT must carry a COOKIE.
+	DefaultCookieThreshold = 30
+	// DefaultCookieThresholdPerSource is the number of half-open IKE SAs
+	// from one address from which that address must return COOKIEs.
+	DefaultCookieThresholdPerSource = 3
+	// DefaultMaxHalfOpenPerSource caps the half-open IKE SAs of one
+	// address.
+	DefaultMaxHalfOpenPerSource = 5
+	// DefaultMaxHalfOpen caps the half-open IKE SAs in total.
+	DefaultMaxHalfOpen = 4096
+	// DefaultMaxIKESAs caps the IKE SAs (half-open included).
+	DefaultMaxIKESAs = 1 << 18
+	// DefaultMaxRetiredIKESAs caps the IKE SAs a session keeps after
+	// rekeys while their Delete is outstanding.
+	DefaultMaxRetiredIKESAs = 2
+	// DefaultHalfOpenTimeout is how long a responder waits for IKE_AUTH
+	// after answering IKE_SA_INIT.
+	DefaultHalfOpenTimeout = 30 * time.Second
+	// DefaultQueueLen is the length of each worker's input queues.
+	DefaultQueueLen = 1024
+	// DefaultSocketBuffer is the socket receive and send buffer size
+	// asked for.
+	DefaultSocketBuffer = 4 << 20
+	// DefaultErrorSources is the number of sources whose error-reply
+	// buckets are remembered.
+	DefaultErrorSources = 4096
+
+	natTPort    = 4500
+	maxDatagram = 65535
+	readBatch   = 8
 )
 
 // NAT-T framing on port 4500 (RFC 3948 2.2, 2.3).
@@ -28,240 +91,513 @@ var (
 )
 
 // EndpointConfig configures an Endpoint. It is a plain value that must not
-// be changed after NewEndpoint; the Endpoint only reads it.
+// be changed after NewEndpoint; the Endpoint only reads it. Zero values
+// mean the documented defaults; negative limits mean no limit.
 type EndpointConfig struct {
 	// IKEAddr and NATTAddr are the local UDP addresses for IKE (normally
 	// port 500) and for NAT traversal (normally 4500). Use a specific IP
 	// address: it feeds NAT detection.
 	IKEAddr, NATTAddr netip.AddrPort
-	// Responder, if set, answers IKE_SA_INIT requests with this
-	// configuration; without it the endpoint only initiates.
+	// Responder, if set, answers IKE_SA_INIT requests (and IKEv1 first
+	// messages, if its KeyExchange allows IKEv1) with this configuration,
+	// or with what its GetConfigForRequest returns for each request;
+	// without it the endpoint only initiates.
 	Responder *Config
-	// Events receives every session event, from the endpoint's goroutine,
-	// before the datagrams of the same step are sent: a CHILD SA installed
-	// here is in place when the peer learns of it. It must not block for
-	// long.
+	// Events receives every session event, from the worker goroutine that
+	// runs the session, before the datagrams of the same step are sent: a
+	// CHILD SA installed here is in place when the peer learns of it.
+	// Events of one IKE SA come in order; events of different IKE SAs may
+	// come concurrently. It must not block for long.
 	Events func(Event)
 	// ESP receives ESP packets that arrived on the NAT-T socket
-	// (UDP-encapsulated ESP, RFC 3948), one at a time from the goroutine
-	// that reads that socket (not the one that calls Events); the packet
-	// is only valid during the call.
+	// (UDP-encapsulated ESP, RFC 3948). Calls are serialized, never
+	// concurrent; the packet is only valid during the call. A packet is
+	// never delivered ahead of an IKE datagram from the same address that
+	// arrived before it (so the CHILD SA it uses is installed).
 	ESP func(from netip.AddrPort, packet []byte)
+	// PeerNATT returns where a peer whose IKE port is peer listens for
+	// NAT-T; nil means peer's address with port 4500.
+	PeerNATT func(peer netip.AddrPort) netip.AddrPort
 	// Keepalive is the NAT keepalive interval for sessions behind a NAT;
 	// zero means DefaultKeepalive, negative turns keepalives off.
 	Keepalive time.Duration
+
+	// Workers is the number of worker goroutines; zero means GOMAXPROCS.
+	Workers int
+	// QueueLen is the length of each worker's input queues (zero:
+	// DefaultQueueLen). Datagrams that find a queue full are dropped and
+	// counted in EndpointStats.QueueDrops.
+	QueueLen int
+	// ReadBuffer and WriteBuffer are the socket buffer sizes asked for
+	// (SO_RCVBUF, SO_SNDBUF; as root SO_RCVBUFFORCE and SO_SNDBUFFORCE
+	// pass the system maximum); zero means DefaultSocketBuffer, negative
+	// leaves the system default. EndpointStats shows what the kernel
+	// granted.
+	ReadBuffer, WriteBuffer int
+
+	// CookieThreshold and CookieThresholdPerSource are the half-open
+	// counts, in total and from one address, from which IKE_SA_INIT
+	// requests must return a COOKIE (RFC 7296 2.6); zero means
+	// DefaultCookieThreshold and DefaultCookieThresholdPerSource,
+	// negative never.
+	CookieThreshold, CookieThresholdPerSource int
+	// MaxHalfOpenPerSource and MaxHalfOpen cap half-open IKE SAs (IKE_SA_INIT
+	// answered, IKE_AUTH not yet done) from one address and in total;
+	// MaxIKESAs caps all IKE SAs. Requests beyond them are dropped before
+	// any key exchange. Zero means the Default values.
+	MaxHalfOpenPerSource, MaxHalfOpen, MaxIKESAs int
+	// MaxRetiredIKESAs caps the IKE SAs a session keeps after rekeys
+	// until their Delete (zero: DefaultMaxRetiredIKESAs).
+	MaxRetiredIKESAs int
+	// HalfOpenTimeout is how long a half-open responder SA waits for
+	// IKE_AUTH (zero: DefaultHalfOpenTimeout).
+	HalfOpenTimeout time.Duration
+
 	// ErrorRate limits the unprotected error responses of RFC 7296 1.5
 	// (INVALID_IKE_SPI for requests on unknown IKE SAs, INVALID_MAJOR_VERSION
-	// for requests of a higher IKE version), per second with a burst of as
-	// many; zero means DefaultErrorRate, negative sends none.
-	ErrorRate float64
+	// for requests of a higher IKE version) per source address, per second
+	// with a burst of as many; zero means DefaultErrorRate, negative sends
+	// none. ErrorRateTotal limits them in total (zero: 100 times
+	// ErrorRate). ErrorSources is how many source addresses are
+	// remembered (zero: DefaultErrorSources); a new source beyond that
+	// takes the place of one with the same hash.
+	ErrorRate, ErrorRateTotal float64
+	ErrorSources              int
+
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
 }
 
-// Endpoint runs IKE sessions over UDP: it dispatches datagrams to sessions
-// by SPI, runs their timers, moves them to the NAT-T port when NAT is
-// detected (RFC 7296 2.23) with the non-ESP marker, sends NAT keepalives,
-// and hands UDP-encapsulated ESP to the caller. Requests for IKE SAs it
-// does not know, and requests of a higher IKE major version, get the
-// unprotected INVALID_IKE_SPI and INVALID_MAJOR_VERSION answers of RFC
-// 7296 1.5 within EndpointConfig.ErrorRate. Its methods are safe for
-// concurrent use; sessions live in the goroutine of Run.
+// EndpointStats are an Endpoint's counters, a snapshot: a plain value,
+// safe for concurrent reads.
+type EndpointStats struct {
+	// Received and Sent count IKE datagrams; ESPReceived and ESPSent
+	// UDP-encapsulated ESP packets; Keepalives NAT keepalives sent.
+	Received, Sent, ESPReceived, ESPSent, Keepalives uint64
+	// Malformed counts datagrams whose ISAKMP header did not parse, or of
+	// a version that cannot be handled; SendErrors failed writes.
+	Malformed, SendErrors uint64
+	// QueueDrops counts datagrams (and ESP packets held for order) lost
+	// to full worker queues.
+	QueueDrops uint64
+	// UnknownSPI counts datagrams for IKE SAs this side does not have.
+	UnknownSPI uint64
+
+	// IKESAs and HalfOpen are the current IKE SAs (half-open included)
+	// and half-open responder IKE SAs.
+	IKESAs, HalfOpen int64
+	// Initiated and Accepted count IKE SAs started by Initiate and by
+	// answering a first message; Established counts those that completed
+	// their handshake (both roles, both versions); Failed those that
+	// closed before.
+	Initiated, Accepted, Established, Failed uint64
+	// Closed counts IKE SAs gone after being established.
+	Closed uint64
+
+	// The defences.
+	// CookiesSent counts COOKIE challenges; CookiesAccepted requests
+	// that returned a valid one; CookiesRefused requests with a wrong or
+	// stale cookie (challenged again).
+	CookiesSent, CookiesAccepted, CookiesRefused uint64
+	// PerSourceRefused, HalfOpenRefused and IKESARefused count first
+	// messages dropped by MaxHalfOpenPerSource, MaxHalfOpen and
+	// MaxIKESAs; ConfigRefused those refused by GetConfigForRequest.
+	PerSourceRefused, HalfOpenRefused, IKESARefused, ConfigRefused uint64
+	// HalfOpenExpired counts half-open IKE SAs dropped after
+	// HalfOpenTimeout.
+	HalfOpenExpired uint64
+	// ErrorReplies counts unprotected error responses sent;
+	// ErrorRepliesLimited those not sent because of ErrorRate or
+	// ErrorRateTotal.
+	ErrorReplies, ErrorRepliesLimited uint64
+	// RetiredTrimmed counts retired IKE SAs dropped by MaxRetiredIKESAs.
+	RetiredTrimmed uint64
+	// ChildSALimit counts CHILD SA requests answered NO_ADDITIONAL_SAS
+	// (Config.MaxChildSAs); CertReqTrimmed IKE_SA_INIT responses whose
+	// CERTREQ list was shortened against amplification.
+	ChildSALimit, CertReqTrimmed uint64
+	// IKEv1Dropped counts IKEv1 datagrams that no session took (IKEv1
+	// not allowed or not built in).
+	IKEv1Dropped uint64
+
+	// ReadBuffer and WriteBuffer are the socket buffer sizes the kernel
+	// granted (of the IKE socket; the NAT-T socket gets the same request).
+	ReadBuffer, WriteBuffer int
+}
+
+// counters are the Endpoint's live counters, updated atomically.
+type counters struct {
+	received, sent, espReceived, espSent, keepalives  atomic.Uint64
+	malformed, sendErrors, queueDrops, unknownSPI     atomic.Uint64
+	initiated, accepted, established, failed, closed  atomic.Uint64
+	cookiesSent, cookiesAccepted, cookiesRefused      atomic.Uint64
+	perSourceRefused, halfOpenRefused, ikeSARefused   atomic.Uint64
+	configRefused, halfOpenExpired                    atomic.Uint64
+	errorReplies, errorRepliesLimited, retiredTrimmed atomic.Uint64
+	childSALimit, certReqTrimmed, v1Dropped           atomic.Uint64
+	readBuffer, writeBuffer                           atomic.Int64
+}
+
+// Endpoint runs IKE sessions of both versions over UDP: it dispatches
+// datagrams to sessions by SPI, runs their timers, moves them to the
+// NAT-T port when NAT is detected (RFC 7296 2.23) with the non-ESP
+// marker, sends NAT keepalives, and hands UDP-encapsulated ESP to the
+// caller. Requests for IKE SAs it does not know, and requests of a higher
+// IKE major version, get the unprotected INVALID_IKE_SPI and
+// INVALID_MAJOR_VERSION answers of RFC 7296 1.5 within
+// EndpointConfig.ErrorRate. It defends itself against floods of first
+// messages with cookies and caps (see EndpointConfig). Its methods are
+// safe for concurrent use.
 type Endpoint struct {
-	cfg      EndpointConfig
-	log      *slog.Logger
-	ike      *net.UDPConn
-	natt     *net.UDPConn
-	ikeAddr  netip.AddrPort
-	nattAddr netip.AddrPort
+	cfg               EndpointConfig
+	lim               limits
+	log               *slog.Logger
+	ikeAddr, nattAddr netip.AddrPort
 
-	in   chan datagram
-	cmds chan func(now time.Time)
+	// Set by Listen.
+	ike, natt           *net.UDPConn
+	ikeBatch, nattBatch *batchConn
 
-	// Owned by the Run goroutine.
-	sessions map[[8]byte]*epSession // by this side's SPI
-	halfOpen map[halfOpenKey]*epSession
-	errLimit *rateLimit
-	closeMu  sync.Once
+	workers  []*worker
+	sessions spiTable      // by this side's SPI
+	halfOpen halfOpenTable // responder SAs before IKE_AUTH, by (SPIi, source)
+	peers    peerTable     // established IKEv2 SAs by peer identity
+	adm      admission
+	replies  *replyLimiter
+	cookies  *CookieJar
+	order    espOrder
+	espMu    sync.Mutex
+	stats    counters
+	rr       atomic.Uint32
+
+	mu        sync.Mutex // lifecycle
+	listening bool
+	running   bool
+	closed    bool
+	done      chan struct{} // closed by Close
+	stopped   chan struct{} // closed when Run has returned
+	closeOnce sync.Once
 
 	// holdIKE, if set, sees every IKE message before it is sent and may
 	// keep it back (tests use it to make exchanges cross on the wire).
-	holdIKE func(msg []byte) bool
+	holdIKE atomic.Pointer[func(msg []byte) bool]
 }
 
-type datagram struct {
-	b    []byte
-	from netip.AddrPort
-	natt bool
+// limits are EndpointConfig's limits with the defaults applied; a
+// negative value means none.
+type limits struct {
+	cookieTotal, cookieSource       int64
+	halfOpenSource, halfOpen, ikeSA int64
+	retired                         int
+	halfOpenTimeout, keepalive      time.Duration
+	queueLen, workers               int
+	readBuffer, writeBuffer         int
+	errorRate, errorRateTotal       float64
+	errorSources                    int
 }
 
-type halfOpenKey struct {
-	spiI   [8]byte
-	remote netip.AddrPort
+func orDefault[T int | int64 | float64 | time.Duration](v, def T) T {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return -1
+	}
+	return v
 }
 
-// epSession is a session with the endpoint's bookkeeping.
-type epSession struct {
-	s          *Session
-	natt       bool             // IKE moved to the NAT-T socket
-	remoteNATT netip.AddrPort   // where the peer listens for NAT-T
-	spis       map[[8]byte]bool // this side's SPIs registered for it
-	lastSent   time.Time
+func (c *EndpointConfig) limits() (limits, error) {
+	l := limits{
+		cookieTotal:     int64(orDefault(c.CookieThreshold, DefaultCookieThreshold)),
+		cookieSource:    int64(orDefault(c.CookieThresholdPerSource, DefaultCookieThresholdPerSource)),
+		halfOpenSource:  int64(orDefault(c.MaxHalfOpenPerSource, DefaultMaxHalfOpenPerSource)),
+		halfOpen:        int64(orDefault(c.MaxHalfOpen, DefaultMaxHalfOpen)),
+		ikeSA:           int64(orDefault(c.MaxIKESAs, DefaultMaxIKESAs)),
+		retired:         orDefault(c.MaxRetiredIKESAs, DefaultMaxRetiredIKESAs),
+		halfOpenTimeout: orDefault(c.HalfOpenTimeout, DefaultHalfOpenTimeout),
+		keepalive:       orDefault(c.Keepalive, DefaultKeepalive),
+		queueLen:        orDefault(c.QueueLen, DefaultQueueLen),
+		workers:         orDefault(c.Workers, runtime.GOMAXPROCS(0)),
+		readBuffer:      orDefault(c.ReadBuffer, DefaultSocketBuffer),
+		writeBuffer:     orDefault(c.WriteBuffer, DefaultSocketBuffer),
+		errorRate:       orDefault(c.ErrorRate, DefaultErrorRate),
+		errorSources:    orDefault(c.ErrorSources, DefaultErrorSources),
+	}
+	l.errorRateTotal = orDefault(c.ErrorRateTotal, 100*max(l.errorRate, 0))
+	switch {
+	case l.queueLen < 0 || l.workers < 0:
+		return l, fmt.Errorf("%w: QueueLen and Workers must not be negative", errConfig)
+	case l.errorSources < 0:
+		return l, fmt.Errorf("%w: ErrorSources must not be negative", errConfig)
+	case l.halfOpenTimeout < 0:
+		return l, fmt.Errorf("%w: HalfOpenTimeout must not be negative", errConfig)
+	}
+	if l.retired < 0 {
+		l.retired = 1 << 30
+	}
+	return l, nil
 }
 
-// NewEndpoint binds the two sockets.
+// NewEndpoint checks cfg and prepares an Endpoint; it binds nothing
+// (see Listen).
 func NewEndpoint(cfg EndpointConfig) (*Endpoint, error) {
-	e := &Endpoint{cfg: cfg, log: cfg.Logger, in: make(chan datagram, 64), cmds: make(chan func(time.Time)),
-		sessions: map[[8]byte]*epSession{}, halfOpen: map[halfOpenKey]*epSession{}}
+	if !cfg.IKEAddr.IsValid() || !cfg.NATTAddr.IsValid() {
+		return nil, fmt.Errorf("%w: IKEAddr and NATTAddr are required", errConfig)
+	}
+	lim, err := cfg.limits()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Responder != nil {
+		if err := cfg.Responder.check(); err != nil {
+			return nil, fmt.Errorf("ike: endpoint: Responder: %w", err)
+		}
+	}
+	jar, err := NewCookieJar(0, nil)
+	if err != nil {
+		return nil, err
+	}
+	e := &Endpoint{cfg: cfg, lim: lim, log: cfg.Logger, cookies: jar,
+		done: make(chan struct{}), stopped: make(chan struct{})}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
-	switch {
-	case cfg.ErrorRate > 0:
-		e.errLimit = newRateLimit(cfg.ErrorRate)
-	case cfg.ErrorRate < 0:
-		e.errLimit = newRateLimit(0)
-	default:
-		e.errLimit = newRateLimit(DefaultErrorRate)
+	e.sessions.init()
+	e.halfOpen.init()
+	e.peers.init()
+	e.adm.init(lim)
+	e.order.init()
+	e.replies = newReplyLimiter(lim.errorRate, lim.errorRateTotal, lim.errorSources)
+	for i := range lim.workers {
+		e.workers = append(e.workers, newWorker(e, i))
 	}
-	var err error
-	if e.ike, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(cfg.IKEAddr)); err != nil {
-		return nil, fmt.Errorf("ike: endpoint: %w", err)
-	}
-	if e.natt, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(cfg.NATTAddr)); err != nil {
-		e.ike.Close()
-		return nil, fmt.Errorf("ike: endpoint: %w", err)
-	}
-	e.ikeAddr = e.ike.LocalAddr().(*net.UDPAddr).AddrPort()
-	e.nattAddr = e.natt.LocalAddr().(*net.UDPAddr).AddrPort()
 	return e, nil
 }
 
-// Addrs returns the bound IKE and NAT-T addresses (useful with port 0).
-func (e *Endpoint) Addrs() (ike, natt netip.AddrPort) { return e.ikeAddr, e.nattAddr }
-
-// Run serves until ctx is done, then closes the sockets and returns
-// ctx.Err(). Sessions are abandoned without Delete; call Close on them
-// first for an orderly shutdown.
-func (e *Endpoint) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	readCtx, stop := context.WithCancel(ctx)
-	defer func() {
-		stop()
-		e.closeSockets()
-		wg.Wait()
-	}()
-	for _, c := range []struct {
-		conn *net.UDPConn
-		natt bool
-	}{{e.ike, false}, {e.natt, true}} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			e.read(readCtx, c.conn, c.natt)
-		}()
+// Listen binds the IKE and NAT-T sockets and sizes their buffers.
+func (e *Endpoint) Listen() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case e.closed:
+		return net.ErrClosed
+	case e.listening:
+		return errors.New("ike: endpoint: already listening")
 	}
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		now := time.Now()
-		e.tick(now)
-		wait := time.Hour
-		if d := e.deadline(); !d.IsZero() {
-			wait = max(time.Until(d), 0)
+	ike, err := listenUDP(e.cfg.IKEAddr)
+	if err != nil {
+		return fmt.Errorf("ike: endpoint: %w", err)
+	}
+	natt, err := listenUDP(e.cfg.NATTAddr)
+	if err != nil {
+		ike.Close()
+		return fmt.Errorf("ike: endpoint: %w", err)
+	}
+	for _, c := range []*net.UDPConn{ike, natt} {
+		rb, wb := setBuffers(c, e.lim.readBuffer, e.lim.writeBuffer)
+		if c == ike {
+			e.stats.readBuffer.Store(int64(rb))
+			e.stats.writeBuffer.Store(int64(wb))
 		}
-		timer.Reset(wait)
+	}
+	e.ike, e.natt = ike, natt
+	e.ikeBatch, e.nattBatch = newBatchConn(ike), newBatchConn(natt)
+	e.ikeAddr = ike.LocalAddr().(*net.UDPAddr).AddrPort()
+	e.nattAddr = natt.LocalAddr().(*net.UDPAddr).AddrPort()
+	e.ikeAddr = netip.AddrPortFrom(e.ikeAddr.Addr().Unmap(), e.ikeAddr.Port())
+	e.nattAddr = netip.AddrPortFrom(e.nattAddr.Addr().Unmap(), e.nattAddr.Port())
+	e.listening = true
+	return nil
+}
+
+// Addrs returns the bound IKE and NAT-T addresses (useful with port 0);
+// before Listen, the configured ones.
+func (e *Endpoint) Addrs() (ike, natt netip.AddrPort) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.listening {
+		return e.cfg.IKEAddr, e.cfg.NATTAddr
+	}
+	return e.ikeAddr, e.nattAddr
+}
+
+// Run serves until ctx is done or Close is called, then closes the
+// sockets and stops. It calls Listen if that has not been done. It
+// returns ctx.Err() when ctx ended it and nil after Close. Sessions are
+// abandoned without Delete; Shutdown deletes them first.
+func (e *Endpoint) Run(ctx context.Context) error {
+	e.mu.Lock()
+	if e.running || e.closed {
+		e.mu.Unlock()
+		if e.closed {
+			return net.ErrClosed
+		}
+		return errors.New("ike: endpoint: already running")
+	}
+	e.mu.Unlock()
+	if !e.isListening() {
+		if err := e.Listen(); err != nil {
+			return err
+		}
+	}
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return net.ErrClosed
+	}
+	e.running = true
+	e.mu.Unlock()
+	defer close(e.stopped)
+
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for _, w := range e.workers {
+		wg.Go(func() { w.run(stop) })
+	}
+	var readers sync.WaitGroup
+	readers.Go(func() { e.read(e.ike, e.ikeBatch, false) })
+	readers.Go(func() { e.read(e.natt, e.nattBatch, true) })
+
+	var err error
+	select {
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-e.done:
+	}
+	e.closeSockets()
+	readers.Wait()
+	close(stop)
+	wg.Wait()
+	return err
+}
+
+func (e *Endpoint) isListening() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.listening
+}
+
+// Close stops the Endpoint: it closes the sockets, abandons the sessions
+// without Delete, and waits until Run has returned.
+func (e *Endpoint) Close() error {
+	e.mu.Lock()
+	running := e.running
+	e.closed = true
+	e.mu.Unlock()
+	e.closeOnce.Do(func() { close(e.done) })
+	if running {
+		<-e.stopped
+	} else {
+		e.closeSockets()
+	}
+	return nil
+}
+
+// Shutdown deletes every IKE SA (RFC 7296 1.4.1: an INFORMATIONAL with a
+// Delete payload; half-open ones are dropped), waits until they are gone
+// or ctx is done, then closes the Endpoint like Close.
+func (e *Endpoint) Shutdown(ctx context.Context) error {
+	for _, w := range e.workers {
+		w.post(ctx, func(now time.Time) {
+			for _, es := range append([]*epSession(nil), w.list...) {
+				es.s.Close(now)
+				w.flush(now, es)
+			}
+		})
+	}
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	var err error
+wait:
+	for e.adm.ikeSAs.Load() > 0 {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
-		case d := <-e.in:
-			e.handle(time.Now(), d)
-		case f := <-e.cmds:
-			f(time.Now())
-		case <-timer.C:
+			err = ctx.Err()
+			break wait
+		case <-e.done:
+			break wait
+		case <-t.C:
 		}
 	}
+	return errors.Join(err, e.Close())
 }
 
 func (e *Endpoint) closeSockets() {
-	e.closeMu.Do(func() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ike != nil {
 		e.ike.Close()
 		e.natt.Close()
-	})
+	}
 }
 
-func (e *Endpoint) read(ctx context.Context, c *net.UDPConn, natt bool) {
-	buf := make([]byte, maxDatagram)
-	for {
-		n, from, err := c.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+// Stats returns a snapshot of the counters.
+func (e *Endpoint) Stats() EndpointStats {
+	c := &e.stats
+	return EndpointStats{
+		Received: c.received.Load(), Sent: c.sent.Load(), ESPReceived: c.espReceived.Load(),
+		ESPSent: c.espSent.Load(), Keepalives: c.keepalives.Load(),
+		Malformed: c.malformed.Load(), SendErrors: c.sendErrors.Load(), QueueDrops: c.queueDrops.Load(),
+		UnknownSPI: c.unknownSPI.Load(),
+		IKESAs:     e.adm.ikeSAs.Load(), HalfOpen: e.adm.halfOpen.Load(),
+		Initiated: c.initiated.Load(), Accepted: c.accepted.Load(), Established: c.established.Load(),
+		Failed: c.failed.Load(), Closed: c.closed.Load(),
+		CookiesSent: c.cookiesSent.Load(), CookiesAccepted: c.cookiesAccepted.Load(),
+		CookiesRefused:   c.cookiesRefused.Load(),
+		PerSourceRefused: c.perSourceRefused.Load(), HalfOpenRefused: c.halfOpenRefused.Load(),
+		IKESARefused: c.ikeSARefused.Load(), ConfigRefused: c.configRefused.Load(),
+		HalfOpenExpired: c.halfOpenExpired.Load(),
+		ErrorReplies:    c.errorReplies.Load(), ErrorRepliesLimited: c.errorRepliesLimited.Load(),
+		RetiredTrimmed: c.retiredTrimmed.Load(), ChildSALimit: c.childSALimit.Load(),
+		CertReqTrimmed: c.certReqTrimmed.Load(), IKEv1Dropped: c.v1Dropped.Load(),
+		ReadBuffer: int(c.readBuffer.Load()), WriteBuffer: int(c.writeBuffer.Load()),
+	}
+}
+
+// Initiate starts an IKE SA with cfg to the peer at remote (its IKE
+// port): IKEv1 if cfg.KeyExchange is KeyExchangeIKEv1, IKEv2 otherwise.
+// req, if not nil, describes the first CHILD SA: its Config's proposals,
+// selectors, mode, lifetimes and Tag replace cfg's, and trigger selectors
+// go first in TSi/TSr (RFC 7296 2.9). It returns the new IKE SA's
+// initiator SPI, by which the other commands find it. Run must be
+// running.
+func (e *Endpoint) Initiate(ctx context.Context, cfg *Config, remote netip.AddrPort, req *ChildRequest) ([8]byte, error) {
+	var spi [8]byte
+	if cfg == nil {
+		return spi, fmt.Errorf("%w: nil Config", errConfig)
+	}
+	remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
+	w := e.workers[int(e.rr.Add(1))%len(e.workers)]
+	var ierr error
+	err := w.post(ctx, func(now time.Time) {
+		local, _ := e.Addrs()
+		var s session
+		if cfg.KeyExchange == KeyExchangeIKEv1 {
+			if newInitiatorV1Session == nil {
+				ierr = errors.New("ike: endpoint: IKEv1 is not built in")
 				return
 			}
-			e.log.Debug("ike: endpoint read", "err", err)
-			continue
-		}
-		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-		if natt {
-			switch {
-			case n == 1 && buf[0] == 0xff:
-				continue // NAT keepalive (RFC 3948 2.3)
-			case n >= 4 && [4]byte(buf[:4]) != [4]byte{}:
-				// UDP-encapsulated ESP: the first 4 bytes are the SPI.
-				if e.cfg.ESP != nil {
-					e.cfg.ESP(from, buf[:n])
-				}
-				continue
-			case n < 4+isakmp.HeaderLen:
-				continue
+			s, ierr = newInitiatorV1Session(cfg, local, remote, now, req)
+		} else {
+			c, err := childConfig(cfg, req)
+			if err != nil {
+				ierr = err
+				return
+			}
+			var v2 *Session
+			if v2, ierr = NewInitiator(c, local, remote, now); ierr == nil {
+				s = v2Session{v2}
 			}
 		}
-		b := make([]byte, n)
-		copy(b, buf[:n])
-		select {
-		case e.in <- datagram{b: b, from: from, natt: natt}:
-		case <-ctx.Done():
+		if ierr != nil {
 			return
 		}
-	}
-}
-
-// do runs f in the Run goroutine.
-func (e *Endpoint) do(ctx context.Context, f func(now time.Time)) error {
-	done := make(chan struct{})
-	select {
-	case e.cmds <- func(now time.Time) { f(now); close(done) }:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// Initiate starts an IKE SA with cfg to the peer at remote (its IKE port);
-// remoteNATT is its NAT-T address, or invalid for remote's address with
-// port 4500. It returns the new IKE SA's initiator SPI. Run must be
-// running.
-func (e *Endpoint) Initiate(ctx context.Context, cfg *Config, remote, remoteNATT netip.AddrPort) ([8]byte, error) {
-	var spi [8]byte
-	var ierr error
-	err := e.do(ctx, func(now time.Time) {
-		s, err := NewInitiator(cfg, e.ikeAddr, remote, now)
-		if err != nil {
-			ierr = err
-			return
+		es := w.add(s, remote, true, false)
+		if spis := s.localSPIs(); len(spis) > 0 {
+			spi = spis[0]
 		}
-		es := &epSession{s: s, remoteNATT: remoteNATT, spis: map[[8]byte]bool{}}
-		if !remoteNATT.IsValid() {
-			es.remoteNATT = netip.AddrPortFrom(remote.Addr(), natTPort)
-		}
-		spi = s.sa.spiI
-		e.register(es)
-		e.flush(now, es)
+		e.stats.initiated.Add(1)
+		w.flush(now, es)
 	})
 	if err != nil {
 		return spi, err
@@ -269,312 +605,154 @@ func (e *Endpoint) Initiate(ctx context.Context, cfg *Config, remote, remoteNATT
 	return spi, ierr
 }
 
-// Session runs f with the session whose IKE SA has this side's SPI spi
-// (the initiator SPI for sessions this endpoint initiated, the responder
-// SPI otherwise), in the Run goroutine, and sends whatever f made the
-// session produce. It returns an error if there is no such session.
-func (e *Endpoint) Session(ctx context.Context, spi [8]byte, f func(now time.Time, s *Session)) error {
-	found := false
-	err := e.do(ctx, func(now time.Time) {
-		es := e.sessions[spi]
-		if es == nil {
+// childConfig applies req to an initiator's cfg for the CHILD SA of
+// IKE_AUTH.
+func childConfig(cfg *Config, req *ChildRequest) (*Config, error) {
+	if req == nil || (req.Config == nil || req.Config == cfg) && req.TriggerLocal == nil && req.TriggerRemote == nil {
+		return cfg, nil
+	}
+	c := *cfg
+	if r := req.Config; r != nil {
+		c.ChildProposals, c.LocalTS, c.RemoteTS, c.Mode = r.ChildProposals, r.LocalTS, r.RemoteTS, r.Mode
+		c.ChildRekey, c.ChildLifetime, c.Tag = r.ChildRekey, r.ChildLifetime, r.Tag
+	}
+	// RFC 7296 2.9: the selectors of the packet that triggered the
+	// request go first.
+	if req.TriggerLocal != nil {
+		c.LocalTS = append([]isakmp.TrafficSelector{*req.TriggerLocal}, c.LocalTS...)
+	}
+	if req.TriggerRemote != nil {
+		c.RemoteTS = append([]isakmp.TrafficSelector{*req.TriggerRemote}, c.RemoteTS...)
+	}
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+var errNoSession = errors.New("ike: no IKE SA with that SPI")
+
+// command runs f on the session whose IKE SA has this side's SPI spi, in
+// its worker, and sends what it produced.
+func (e *Endpoint) command(ctx context.Context, spi [8]byte, f func(now time.Time, s session) error) error {
+	es := e.sessions.get(spi)
+	if es == nil {
+		return fmt.Errorf("%w %x", errNoSession, spi)
+	}
+	var ferr error
+	err := es.w.post(ctx, func(now time.Time) {
+		if es.closed {
+			ferr = fmt.Errorf("%w %x", errNoSession, spi)
 			return
 		}
-		found = true
-		f(now, es.s)
-		e.flush(now, es)
+		ferr = f(now, es.s)
+		es.w.flush(now, es)
 	})
-	if err == nil && !found {
-		err = fmt.Errorf("ike: no session with SPI %x", spi)
+	if err != nil {
+		return err
 	}
-	return err
+	return ferr
+}
+
+// CreateChild asks the IKE SA with this side's SPI spi for one more
+// CHILD SA (IKEv2 CREATE_CHILD_SA, RFC 7296 1.3.1; IKEv1 Quick Mode).
+func (e *Endpoint) CreateChild(ctx context.Context, spi [8]byte, req ChildRequest) error {
+	return e.command(ctx, spi, func(now time.Time, s session) error { return s.CreateChildRequest(now, req) })
+}
+
+// RekeyChild rekeys the CHILD SA with inbound SPI inboundSPI of the IKE
+// SA spi (RFC 7296 1.3.3).
+func (e *Endpoint) RekeyChild(ctx context.Context, spi [8]byte, inboundSPI uint32) error {
+	return e.command(ctx, spi, func(now time.Time, s session) error { return s.RekeyChild(now, inboundSPI) })
+}
+
+// DeleteChild deletes the CHILD SA with inbound SPI inboundSPI of the
+// IKE SA spi (RFC 7296 1.4.1).
+func (e *Endpoint) DeleteChild(ctx context.Context, spi [8]byte, inboundSPI uint32) error {
+	return e.command(ctx, spi, func(now time.Time, s session) error { return s.DeleteChild(now, inboundSPI) })
+}
+
+// RekeyIKE rekeys the IKE SA spi (RFC 7296 1.3.2).
+func (e *Endpoint) RekeyIKE(ctx context.Context, spi [8]byte) error {
+	return e.command(ctx, spi, func(now time.Time, s session) error { return s.RekeyIKE(now) })
+}
+
+// CloseIKE deletes the IKE SA spi and its CHILD SAs (RFC 7296 1.4.1);
+// EventIKEDown reports when it is gone.
+func (e *Endpoint) CloseIKE(ctx context.Context, spi [8]byte) error {
+	return e.command(ctx, spi, func(now time.Time, s session) error { s.Close(now); return nil })
+}
+
+// Session runs f with the IKEv2 session whose IKE SA has this side's SPI
+// spi (the initiator SPI for sessions this endpoint initiated, the
+// responder SPI otherwise), in its worker goroutine, and sends whatever f
+// made the session produce. It returns an error if there is no such
+// IKEv2 session.
+func (e *Endpoint) Session(ctx context.Context, spi [8]byte, f func(now time.Time, s *Session)) error {
+	return e.command(ctx, spi, func(now time.Time, s session) error {
+		v2, ok := s.(v2Session)
+		if !ok {
+			return fmt.Errorf("%w %x (not IKEv2)", errNoSession, spi)
+		}
+		f(now, v2.Session)
+		return nil
+	})
+}
+
+// IKESAs returns a snapshot of the IKE SAs (half-open ones included).
+// It visits every worker and so every IKE SA: for monitoring, not for a
+// hot path. Without Run it returns nil.
+func (e *Endpoint) IKESAs() []IKESAInfo {
+	e.mu.Lock()
+	running := e.running && !e.closed
+	e.mu.Unlock()
+	if !running {
+		return nil
+	}
+	var mu sync.Mutex
+	var out []IKESAInfo
+	for _, w := range e.workers {
+		w.post(context.Background(), func(time.Time) {
+			infos := make([]IKESAInfo, 0, len(w.list))
+			for _, es := range w.list {
+				infos = append(infos, es.s.Info())
+			}
+			mu.Lock()
+			out = append(out, infos...)
+			mu.Unlock()
+		})
+	}
+	return out
 }
 
 // SendESP sends a bare ESP packet (SPI first) inside UDP from the NAT-T
 // socket (RFC 3948 2.1).
 func (e *Endpoint) SendESP(to netip.AddrPort, packet []byte) error {
-	_, err := e.natt.WriteToUDPAddrPort(packet, to)
-	return err
+	if e.natt == nil {
+		return net.ErrClosed
+	}
+	if _, err := e.natt.WriteToUDPAddrPort(packet, to); err != nil {
+		e.stats.sendErrors.Add(1)
+		return err
+	}
+	e.stats.espSent.Add(1)
+	return nil
 }
 
-func (e *Endpoint) register(es *epSession) {
-	for _, spi := range es.s.localSPIs() {
-		if !es.spis[spi] {
-			es.spis[spi] = true
-			e.sessions[spi] = es
-		}
+// SendESPBatch sends ESP packets to one peer from the NAT-T socket, as
+// SendESP does, with as few system calls as the platform allows
+// (sendmmsg on Linux). It returns how many were sent.
+func (e *Endpoint) SendESPBatch(to netip.AddrPort, packets [][]byte) (int, error) {
+	if e.natt == nil {
+		return 0, net.ErrClosed
 	}
-}
-
-func (e *Endpoint) unregister(es *epSession) {
-	for spi := range es.spis {
-		if e.sessions[spi] == es {
-			delete(e.sessions, spi)
-		}
-	}
-	for k, v := range e.halfOpen {
-		if v == es {
-			delete(e.halfOpen, k)
-		}
-	}
-}
-
-// handle dispatches one IKE datagram (RFC 7296 2.2: by SPI; an
-// IKE_SA_INIT request without responder SPI by initiator SPI and source
-// address, so that its retransmissions reach the same half-open SA).
-func (e *Endpoint) handle(now time.Time, d datagram) {
-	b := d.b
-	if d.natt {
-		b = b[4:] // the non-ESP marker
-	}
-	var h isakmp.Header
-	if err := h.Parse(b); err != nil {
-		return
-	}
-	if h.Major() != isakmp.MajorIKEv2 {
-		if h.Major() > isakmp.MajorIKEv2 {
-			// RFC 7296 2.5: dropped, and a request answered.
-			e.answerUnprotected(now, d, &h, isakmp.NotifyInvalidMajorVersion)
-		}
-		return
-	}
-	initiatorSent := h.Flags&isakmp.FlagInitiator != 0
-	var es *epSession
-	switch {
-	case initiatorSent && h.ResponderSPI == [8]byte{} && h.Exchange == isakmp.ExchangeIKESAInit:
-		if h.Flags&isakmp.FlagResponse != 0 {
-			return
-		}
-		key := halfOpenKey{h.InitiatorSPI, d.from}
-		if es = e.halfOpen[key]; es == nil {
-			e.accept(now, d, b, key)
-			return
-		}
-	case initiatorSent:
-		es = e.sessions[h.ResponderSPI]
-	default:
-		es = e.sessions[h.InitiatorSPI]
-	}
-	if es == nil {
-		// RFC 7296 1.5, 2.21.4: a request for an IKE SA we do not know
-		// (perhaps lost in a restart) may be answered, unprotected, with
-		// INVALID_IKE_SPI; responses are never answered.
-		e.answerUnprotected(now, d, &h, isakmp.NotifyInvalidIKESPI)
-		return
-	}
-	oldLocal, oldRemote := es.s.Path()
-	oldNATT := es.natt
-	moved := d.natt && (!es.natt || oldRemote != d.from)
-	if moved {
-		// The peer moved to NAT-T, or its NAT mapping changed. The session
-		// sees the new path while it processes the message (a CHILD SA
-		// made now takes its ports), but the move only stands if the
-		// message authenticates (RFC 7296 2.23).
-		es.natt = true
-		es.s.SetPath(e.nattAddr, d.from)
-	}
-	before := es.s.Stats()
-	es.s.Receive(now, b)
-	if after := es.s.Stats(); moved && (after.Dropped != before.Dropped || after.IntegrityFailures != before.IntegrityFailures ||
-		after.CachedResponses != before.CachedResponses) {
-		// Not authenticated, or a replay of an old request: stay put.
-		es.natt = oldNATT
-		es.s.SetPath(oldLocal, oldRemote)
-	}
-	e.flush(now, es)
-}
-
-// answerUnprotected sends the one-way error response of RFC 7296 1.5 for
-// the request with header h back where it came from (on port 4500 with
-// the non-ESP marker), within Config.ErrorRate. Responses get nothing.
-func (e *Endpoint) answerUnprotected(now time.Time, d datagram, h *isakmp.Header, t isakmp.NotifyType) {
-	resp := oneWayResponse(h, t)
-	if resp == nil {
-		return
-	}
-	if !e.errLimit.allow(now) {
-		e.log.Debug("ike: endpoint: error response rate-limited", "from", d.from, "notify", t)
-		return
-	}
-	var err error
-	if d.natt {
-		_, err = e.natt.WriteToUDPAddrPort(append(append(make([]byte, 0, 4+len(resp)), nonESPMarker...), resp...), d.from)
-	} else {
-		_, err = e.ike.WriteToUDPAddrPort(resp, d.from)
-	}
+	n, err := e.nattBatch.writeTo(packets, to)
+	e.stats.espSent.Add(uint64(n))
 	if err != nil {
-		e.log.Debug("ike: endpoint: send", "to", d.from, "err", err)
+		e.stats.sendErrors.Add(1)
 	}
+	return n, err
 }
 
-func (e *Endpoint) accept(now time.Time, d datagram, b []byte, key halfOpenKey) {
-	cfg := e.cfg.Responder
-	if cfg == nil {
-		return
-	}
-	local := e.ikeAddr
-	if d.natt {
-		local = e.nattAddr
-	}
-	s, err := Accept(cfg, local, d.from, now, b)
-	if err != nil {
-		e.log.Debug("ike: endpoint: refused", "from", d.from, "err", err)
-		return
-	}
-	es := &epSession{s: s, natt: d.natt, remoteNATT: netip.AddrPortFrom(d.from.Addr(), natTPort), spis: map[[8]byte]bool{}}
-	if d.natt {
-		es.remoteNATT = d.from
-	}
-	if !s.Closed() {
-		e.register(es)
-		e.halfOpen[key] = es
-	}
-	e.flush(now, es)
-}
-
-// flush reports the session's events, sends what it produced, moves it to
-// NAT-T when NAT was detected, and forgets it when it is closed.
-func (e *Endpoint) flush(now time.Time, es *epSession) {
-	s := es.s
-	if !es.natt && s.sa.initiator && s.UDPEncap() && s.sa.state != stateInitSent && s.sa.state != stateClosed {
-		// RFC 7296 2.23: after IKE_SA_INIT, the initiator moves to 4500;
-		// the responder follows when a request arrives there.
-		es.natt = true
-		s.SetPath(e.nattAddr, es.remoteNATT)
-	}
-	// Events first: the caller installs a new CHILD SA (or retires an old
-	// one) before the message that lets the peer use it, or tells it the
-	// old one is gone, leaves this host (RFC 7296 2.8: the responder's
-	// inbound SA must be ready when its CREATE_CHILD_SA response arrives).
-	for _, ev := range s.Events() {
-		if e.cfg.Events != nil {
-			e.cfg.Events(ev)
-		}
-	}
-	_, remote := s.Path()
-	for _, d := range s.Datagrams() {
-		if e.holdIKE != nil && e.holdIKE(d) {
-			continue
-		}
-		var err error
-		if es.natt {
-			_, err = e.natt.WriteToUDPAddrPort(append(append(make([]byte, 0, 4+len(d)), nonESPMarker...), d...), remote)
-		} else {
-			_, err = e.ike.WriteToUDPAddrPort(d, remote)
-		}
-		if err != nil {
-			e.log.Debug("ike: endpoint: send", "to", remote, "err", err)
-		}
-		es.lastSent = now
-	}
-	if s.Established() {
-		for k, v := range e.halfOpen {
-			if v == es {
-				delete(e.halfOpen, k)
-			}
-		}
-		if s.initialContact {
-			s.initialContact = false
-			e.replaceOlder(now, es)
-		}
-	}
-	if s.Closed() {
-		e.unregister(es)
-		return
-	}
-	e.register(es)
-}
-
-// replaceOlder closes, without Delete, every other session whose peer has
-// the identity that es's peer just authenticated with INITIAL_CONTACT
-// (RFC 7296 2.4: the peer has lost the state of those SAs).
-func (e *Endpoint) replaceOlder(now time.Time, es *epSession) {
-	var old []*epSession
-	e.each(func(o *epSession) {
-		if o != es && o.s.Established() && o.s.peerID.Equal(es.s.peerID) {
-			old = append(old, o)
-		}
-	})
-	for _, o := range old {
-		o.s.shutdown(errReplaced)
-		e.flush(now, o)
-	}
-}
-
-func (e *Endpoint) keepaliveInterval() time.Duration {
-	switch {
-	case e.cfg.Keepalive > 0:
-		return e.cfg.Keepalive
-	case e.cfg.Keepalive < 0:
-		return 0
-	}
-	return DefaultKeepalive
-}
-
-// each calls f once for every live session.
-func (e *Endpoint) each(f func(es *epSession)) {
-	seen := map[*epSession]bool{}
-	for _, es := range e.sessions {
-		if !seen[es] {
-			seen[es] = true
-			f(es)
-		}
-	}
-}
-
-func (e *Endpoint) deadline() time.Time {
-	var d time.Time
-	e.each(func(es *epSession) {
-		t := es.s.Deadline()
-		if k := e.keepaliveDue(es); !k.IsZero() && (t.IsZero() || k.Before(t)) {
-			t = k
-		}
-		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
-			d = t
-		}
-	})
-	return d
-}
-
-// keepaliveDue is when a session behind a NAT must send a keepalive
-// (RFC 3948 2.3: only the side behind the NAT sends them).
-func (e *Endpoint) keepaliveDue(es *epSession) time.Time {
-	iv := e.keepaliveInterval()
-	if iv == 0 || !es.natt || !es.s.localNAT || !es.s.Established() {
-		return time.Time{}
-	}
-	return es.lastSent.Add(iv)
-}
-
-func (e *Endpoint) tick(now time.Time) {
-	var due []*epSession
-	e.each(func(es *epSession) {
-		if d := es.s.Deadline(); !d.IsZero() && !now.Before(d) {
-			due = append(due, es)
-		}
-		if k := e.keepaliveDue(es); !k.IsZero() && !now.Before(k) {
-			_, remote := es.s.Path()
-			e.natt.WriteToUDPAddrPort(natKeepalive, remote)
-			es.lastSent = now
-		}
-	})
-	for _, es := range due {
-		es.s.Tick(now)
-		e.flush(now, es)
-	}
-}
-
-// localSPIs returns this side's SPIs of the current and the old IKE SA.
-func (s *Session) localSPIs() [][8]byte {
-	var out [][8]byte
-	for _, sa := range s.allSAs() {
-		spi := sa.spiR
-		if sa.initiator {
-			spi = sa.spiI
-		}
-		if spi != ([8]byte{}) {
-			out = append(out, spi)
-		}
-	}
-	return out
-}
+// setHoldIKE installs the test hook that may keep IKE messages back.
+func (e *Endpoint) setHoldIKE(f func(msg []byte) bool) { e.holdIKE.Store(&f) }

@@ -31,7 +31,7 @@ func newEPPeer(t *testing.T, responder *Config) *epPeer {
 	lo := netip.MustParseAddr("127.0.0.1")
 	ep, err := NewEndpoint(EndpointConfig{
 		IKEAddr: netip.AddrPortFrom(lo, 0), NATTAddr: netip.AddrPortFrom(lo, 0), Responder: responder,
-		Events: p.onEvent,
+		Events: p.onEvent, PeerNATT: testPeerNATT,
 		ESP: func(from netip.AddrPort, pkt []byte) {
 			if len(pkt) < 8 {
 				return
@@ -52,8 +52,33 @@ func newEPPeer(t *testing.T, responder *Config) *epPeer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	listen(t, ep)
 	p.ep = ep
 	return p
+}
+
+// testNATTPorts maps the IKE address of every endpoint a test listens
+// with to its NAT-T address: on loopback both ports are the kernel's
+// choice, not 500 and 4500.
+var testNATTPorts sync.Map
+
+// listen binds ep and registers its NAT-T address for testPeerNATT.
+func listen(t testing.TB, ep *Endpoint) {
+	t.Helper()
+	if err := ep.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ike, natt := ep.Addrs()
+	testNATTPorts.Store(ike, natt)
+	t.Cleanup(func() { testNATTPorts.Delete(ike) })
+}
+
+// testPeerNATT is EndpointConfig.PeerNATT for test endpoints.
+func testPeerNATT(peer netip.AddrPort) netip.AddrPort {
+	if v, ok := testNATTPorts.Load(peer); ok {
+		return v.(netip.AddrPort)
+	}
+	return netip.AddrPort{}
 }
 
 func (p *epPeer) onEvent(ev Event) {
@@ -149,7 +174,7 @@ func TestEndpointLoopback(t *testing.T) {
 	t.Cleanup(func() { cancel(); wg.Wait() })
 
 	bIKE, bNATT := b.ep.Addrs()
-	spi, err := a.ep.Initiate(ctx, icfg, bIKE, bNATT)
+	spi, err := a.ep.Initiate(ctx, icfg, bIKE, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,17 +220,17 @@ func TestEndpointInitialContact(t *testing.T) {
 		go func() { defer wg.Done(); p.ep.Run(ctx) }()
 	}
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	bIKE, bNATT := b.ep.Addrs()
+	bIKE, _ := b.ep.Addrs()
 	count := func(p *epPeer, k EventKind) int {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		return countEvents(p.events, k)
 	}
-	if _, err := a.ep.Initiate(ctx, icfg, bIKE, bNATT); err != nil {
+	if _, err := a.ep.Initiate(ctx, icfg, bIKE, nil); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "first IKE SA", func() bool { return count(b, EventIKEUp) == 1 })
-	if _, err := a.ep.Initiate(ctx, icfg, bIKE, bNATT); err != nil {
+	if _, err := a.ep.Initiate(ctx, icfg, bIKE, nil); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "second IKE SA", func() bool { return count(b, EventIKEUp) == 2 })
@@ -233,7 +258,7 @@ func TestEndpointPathNeedsAuthentication(t *testing.T) {
 	}
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	bIKE, bNATT := b.ep.Addrs()
-	spi, err := a.ep.Initiate(ctx, icfg, bIKE, bNATT)
+	spi, err := a.ep.Initiate(ctx, icfg, bIKE, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -144,4 +144,9 @@ type Stats struct {
 	// Dropped counts other messages dropped: malformed, unexpected
 	// message IDs, wrong SPIs or flags.
 	Dropped uint64
+	// NoAdditionalSAs counts CHILD SA requests refused with
+	// NO_ADDITIONAL_SAS because of Config.MaxChildSAs; CertReqTrimmed
+	// IKE_SA_INIT responses whose CERTREQ was shortened so that the
+	// response stays within a small factor of the request's size.
+	NoAdditionalSAs, CertReqTrimmed uint64
 }

@@ -120,6 +120,30 @@ func (s *Session) certReq() *isakmp.CertReq {
 	return &isakmp.CertReq{Encoding: isakmp.CertX509Sig, Data: auth.AppendCertReqData(nil, s.cfg.CertRequestCAs)}
 }
 
+// maxInitAmplification bounds an IKE_SA_INIT response against its
+// unauthenticated request: a CERTREQ list that would make the response
+// more than this many times the request's size is shortened, so that a
+// spoofed request cannot make the responder a strong amplifier.
+const maxInitAmplification = 2
+
+// certReqWithin is the CERTREQ payload for Config.CertRequestCAs cut to
+// at most budget bytes (a whole number of CA hashes, RFC 7296 3.7), or
+// nil if none fits.
+func (s *Session) certReqWithin(budget int) *isakmp.CertReq {
+	cas := s.cfg.CertRequestCAs
+	if len(cas) == 0 {
+		return nil
+	}
+	n := min(len(cas), (budget-isakmp.GenericHeaderLen-1)/sha1.Size)
+	if n < len(cas) {
+		s.stats.CertReqTrimmed++
+	}
+	if n <= 0 {
+		return nil
+	}
+	return &isakmp.CertReq{Encoding: isakmp.CertX509Sig, Data: auth.AppendCertReqData(nil, cas[:n])}
+}
+
 // sigHashNotify is the SIGNATURE_HASH_ALGORITHMS notification (RFC 7427
 // 4): the hashes package auth verifies in RFC 7427 signatures.
 func sigHashNotify() *isakmp.Notify {
@@ -329,15 +353,10 @@ func Accept(cfg *Config, local, remote netip.AddrPort, now time.Time, datagram [
 	s.stats.Received++
 	s.lastRecv = now
 	s.sa = &ikeSA{state: stateInitDone, spiI: h.InitiatorSPI}
+	// The Endpoint consults GetConfigForRequest on the first message
+	// (with the addresses only); the session asks it again at IKE_AUTH
+	// and for each CHILD SA.
 	s.hook = cfg.GetConfigForRequest
-	if c, err := s.chooseConfig(nil, nil); err != nil {
-		// Refused on the addresses alone (RFC 7296 2.7: no proposal
-		// of ours will do).
-		s.refuseInit(isakmp.NotifyNoProposalChosen, nil, err)
-		return s, nil
-	} else {
-		s.cfg = c
-	}
 	if cpe != nil {
 		// RFC 7296 2.5: refuse with UNSUPPORTED_CRITICAL_PAYLOAD.
 		s.refuseInit(isakmp.NotifyUnsupportedCriticalPayload, []byte{byte(cpe.Type)}, decodeErr)
@@ -411,13 +430,16 @@ func (s *Session) respondInit(now time.Time, m *isakmp.Message, raw []byte) erro
 		notify(isakmp.NotifyNATDetectionDestinationIP, natHash(sa.spiI, sa.spiR, s.remote)),
 		sigHashNotify(),
 	}
-	if cr := s.certReq(); cr != nil {
-		out = append(out, cr)
-	}
 	resp := isakmp.Message{Header: s.header(sa, isakmp.ExchangeIKESAInit, 0, true), Payloads: out}
 	b, err := resp.Append(nil)
 	if err != nil {
 		return s.failInit(err)
+	}
+	if cr := s.certReqWithin(maxInitAmplification*len(raw) - len(b)); cr != nil {
+		resp.Payloads = append(out, cr)
+		if b, err = resp.Append(nil); err != nil {
+			return s.failInit(err)
+		}
 	}
 	hs.initResp = b
 	sa.peerReqID = 1

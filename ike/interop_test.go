@@ -135,8 +135,10 @@ func newInterop(t *testing.T, o interopOpts) *interop {
 	}
 	if err := inNetns(e.pair.NS[0], func() error {
 		var err error
-		e.ep, err = NewEndpoint(epc)
-		return err
+		if e.ep, err = NewEndpoint(epc); err != nil {
+			return err
+		}
+		return e.ep.Listen()
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +169,7 @@ func newInterop(t *testing.T, o interopOpts) *interop {
 	if o.charonInitiates {
 		e.charon.Swanctl(t, "--initiate", "--child", "net")
 	} else {
-		spi, err := e.ep.Initiate(e.ctx, cfg, netip.AddrPortFrom(e.swIP, 500), netip.AddrPortFrom(e.swIP, 4500))
+		spi, err := e.ep.Initiate(e.ctx, cfg, netip.AddrPortFrom(e.swIP, 500), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -723,16 +725,14 @@ func TestInteropSimultaneousRekey(t *testing.T) {
 	e.traffic(2)
 	var held [][]byte
 	var holding atomic.Bool
-	// Installed from the endpoint's goroutine, which calls it.
-	e.ep.do(e.ctx, func(time.Time) {
-		e.ep.holdIKE = func(msg []byte) bool {
-			var h isakmp.Header
-			if !holding.Load() || h.Parse(msg) != nil || h.Exchange != isakmp.ExchangeCreateChildSA || h.Flags&isakmp.FlagResponse != 0 {
-				return false
-			}
-			held = append(held, append([]byte(nil), msg...))
-			return true
+	// Called from the session's worker, as e.session's functions are.
+	e.ep.setHoldIKE(func(msg []byte) bool {
+		var h isakmp.Header
+		if !holding.Load() || h.Parse(msg) != nil || h.Exchange != isakmp.ExchangeCreateChildSA || h.Flags&isakmp.FlagResponse != 0 {
+			return false
 		}
+		held = append(held, append([]byte(nil), msg...))
+		return true
 	})
 	for round := 0; round < 4; round++ {
 		ups := e.count(EventChildUp)
@@ -798,23 +798,21 @@ func interopCrossingIKERekey(t *testing.T, holdAnswer bool) {
 	e.traffic(2)
 	var requests, answers [][]byte
 	var holding atomic.Bool
-	// Installed from the endpoint's goroutine, which calls it.
-	e.ep.do(e.ctx, func(time.Time) {
-		e.ep.holdIKE = func(msg []byte) bool {
-			var h isakmp.Header
-			if !holding.Load() || h.Parse(msg) != nil || h.Exchange != isakmp.ExchangeCreateChildSA {
-				return false
-			}
-			if h.Flags&isakmp.FlagResponse == 0 {
-				requests = append(requests, append([]byte(nil), msg...))
-				return true
-			}
-			if holdAnswer {
-				answers = append(answers, append([]byte(nil), msg...))
-				return true
-			}
+	// Called from the session's worker, as e.session's functions are.
+	e.ep.setHoldIKE(func(msg []byte) bool {
+		var h isakmp.Header
+		if !holding.Load() || h.Parse(msg) != nil || h.Exchange != isakmp.ExchangeCreateChildSA {
 			return false
 		}
+		if h.Flags&isakmp.FlagResponse == 0 {
+			requests = append(requests, append([]byte(nil), msg...))
+			return true
+		}
+		if holdAnswer {
+			answers = append(answers, append([]byte(nil), msg...))
+			return true
+		}
+		return false
 	})
 	holding.Store(true)
 	e.session(func(now time.Time, s *Session) { s.RekeyIKE(now) })

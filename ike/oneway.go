@@ -73,3 +73,18 @@ func (r *rateLimit) allow(now time.Time) bool {
 	r.tokens--
 	return true
 }
+
+// initReply builds the stateless answer to the IKE_SA_INIT request with
+// header h that holds a single notification: a COOKIE challenge (RFC 7296
+// 2.6) or a refusal such as NO_PROPOSAL_CHOSEN (2.7). The responder SPI
+// stays zero and the header is the request's with the Response flag.
+func initReply(h *isakmp.Header, t isakmp.NotifyType, data []byte) []byte {
+	rh := isakmp.Header{InitiatorSPI: h.InitiatorSPI, Version: isakmp.VersionIKEv2,
+		Exchange: isakmp.ExchangeIKESAInit, MessageID: h.MessageID, Flags: isakmp.FlagResponse}
+	m := isakmp.Message{Header: rh, Payloads: []isakmp.Payload{notify(t, data)}}
+	b, err := m.Append(nil)
+	if err != nil {
+		return nil
+	}
+	return b
+}

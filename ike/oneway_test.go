@@ -297,6 +297,7 @@ func startEndpoint(t *testing.T, cfg EndpointConfig) (*Endpoint, *udpProbe) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	listen(t, ep)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)

@@ -47,8 +47,8 @@ func TestGetConfigForRequestIKEAuth(t *testing.T) {
 	if !p.i.Established() || !p.r.Established() {
 		t.Fatalf("not established: %v / %v", kinds(p.evI), kinds(p.evR))
 	}
-	if len(reqs) != 3 || reqs[0].PeerID.Type != 0 || reqs[0].Version != IKEv2 || reqs[0].Remote != addrI ||
-		reqs[1].TSi != nil || reqs[2].TSi == nil || reqs[2].TSr == nil {
+	if len(reqs) != 2 || reqs[0].PeerID.Type == 0 || reqs[0].Version != IKEv2 || reqs[0].Remote != addrI ||
+		reqs[0].TSi != nil || reqs[1].TSi == nil || reqs[1].TSr == nil {
 		t.Fatalf("hook calls %+v", reqs)
 	}
 	ci, cr := findEvent(p.evI, EventChildUp), findEvent(p.evR, EventChildUp)

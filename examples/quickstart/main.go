@@ -104,7 +104,7 @@ type gateway struct {
 	sent, received          atomic.Uint64
 	replayDrops, otherDrops atomic.Uint64
 	outSAs                  sync.Map // SPI -> *sad.SA: every outbound SA this side sealed with
-	rxbuf                   []byte   // used only by the endpoint's NAT-T reader goroutine
+	rxbuf                   []byte   // used only in the endpoint's ESP callback, whose calls are serialized
 	stalled                 uint64   // packets given up for lost, used only by stream
 	lastReplayable          atomic.Pointer[[]byte]
 }
@@ -126,8 +126,13 @@ func newGateway(name, host string, responder *ike.Config) (*gateway, error) {
 		Events:    g.onEvent,
 		ESP:       g.receive,
 		Keepalive: -1, // no NAT to keep open on loopback
+		// The peer's NAT-T port is the kernel's choice too.
+		PeerNATT: func(netip.AddrPort) netip.AddrPort { return g.peer.natt },
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := ep.Listen(); err != nil {
 		return nil, err
 	}
 	g.ep = ep
@@ -309,7 +314,7 @@ func runIKE(ctx context.Context, w io.Writer) (*report, error) {
 
 	// IKE_SA_INIT and IKE_AUTH: the IKE SA and the first CHILD SA.
 	bIKE, bNATT := b.ep.Addrs()
-	spi, err := a.ep.Initiate(ctx, icfg, bIKE, bNATT)
+	spi, err := a.ep.Initiate(ctx, icfg, bIKE, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,358 @@
+package ike
+
+import (
+	"bytes"
+	"errors"
+	"hash/maphash"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/ipv4"
+
+	"github.com/ipsecgo/ipsec/isakmp"
+)
+
+// read is a reader goroutine: it reads batches of datagrams from c and
+// dispatches each (stage 1 of the pipeline at the top of endpoint.go).
+func (e *Endpoint) read(c *net.UDPConn, bc *batchConn, natt bool) {
+	ms := make([]ipv4.Message, readBatch)
+	for i := range ms {
+		ms[i].Buffers = [][]byte{make([]byte, maxDatagram)}
+	}
+	for {
+		n, err := bc.readBatch(ms)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || e.isClosedConn(c) {
+				return
+			}
+			e.log.Debug("ike: endpoint read", "err", err)
+			continue
+		}
+		now := time.Now()
+		for i := range ms[:n] {
+			m := &ms[i]
+			ua, ok := m.Addr.(*net.UDPAddr)
+			if !ok {
+				continue
+			}
+			from := ua.AddrPort()
+			from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+			e.dispatch(now, m.Buffers[0][:m.N], from, natt)
+		}
+	}
+}
+
+// isClosedConn reports whether c has been closed (its reads fail for
+// good).
+func (e *Endpoint) isClosedConn(c *net.UDPConn) bool {
+	_, err := c.SyscallConn()
+	if err != nil {
+		return true
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.closed
+}
+
+// dispatch takes one datagram from the reader's buffer (valid only
+// during the call).
+func (e *Endpoint) dispatch(now time.Time, b []byte, from netip.AddrPort, natt bool) {
+	if natt {
+		switch {
+		case len(b) == 1 && b[0] == 0xff:
+			return // NAT keepalive (RFC 3948 2.3)
+		case len(b) >= 4 && [4]byte(b[:4]) != [4]byte{}:
+			// UDP-encapsulated ESP: the first 4 bytes are the SPI.
+			e.receiveESP(from, b)
+			return
+		case len(b) < 4+isakmp.HeaderLen:
+			e.stats.malformed.Add(1)
+			return
+		}
+		b = b[4:] // the non-ESP marker
+	}
+	e.stats.received.Add(1)
+	var h isakmp.Header
+	if err := h.Parse(b); err != nil {
+		e.stats.malformed.Add(1)
+		return
+	}
+	b = b[:h.Length]
+	switch h.Major() {
+	case isakmp.MajorIKEv2:
+		e.dispatchV2(now, b, from, natt, &h)
+	case isakmp.MajorIKEv1:
+		e.dispatchV1(now, b, from, natt, &h)
+	default:
+		e.stats.malformed.Add(1)
+		if h.Major() > isakmp.MajorIKEv2 {
+			// RFC 7296 2.5: dropped, and a request answered.
+			e.answerUnprotected(now, from, natt, &h, isakmp.NotifyInvalidMajorVersion)
+		}
+	}
+}
+
+// dispatchV2 finds the session of an IKEv2 datagram (RFC 7296 2.2: by
+// SPI; an IKE_SA_INIT request without responder SPI by initiator SPI and
+// source address, so that its retransmissions reach the same half-open
+// SA).
+func (e *Endpoint) dispatchV2(now time.Time, b []byte, from netip.AddrPort, natt bool, h *isakmp.Header) {
+	initiatorSent := h.Flags&isakmp.FlagInitiator != 0
+	var es *epSession
+	switch {
+	case initiatorSent && h.ResponderSPI == [8]byte{} && h.Exchange == isakmp.ExchangeIKESAInit:
+		if h.Flags&isakmp.FlagResponse != 0 {
+			e.stats.malformed.Add(1)
+			return
+		}
+		if es = e.halfOpen.get(halfOpenKey{h.InitiatorSPI, from}); es == nil {
+			e.admitV2(now, b, from, natt, h)
+			return
+		}
+	case initiatorSent:
+		es = e.sessions.get(h.ResponderSPI)
+	default:
+		es = e.sessions.get(h.InitiatorSPI)
+	}
+	if es == nil {
+		// RFC 7296 1.5, 2.21.4: a request for an IKE SA we do not know
+		// (perhaps lost in a restart) may be answered, unprotected, with
+		// INVALID_IKE_SPI; responses are never answered.
+		e.stats.unknownSPI.Add(1)
+		e.answerUnprotected(now, from, natt, h, isakmp.NotifyInvalidIKESPI)
+		return
+	}
+	e.toWorker(es.w, item{kind: itemIKE, es: es, b: bytes.Clone(b), from: from, natt: natt})
+}
+
+// dispatchV1 finds the session of an IKEv1 datagram by this side's
+// cookie: the responder cookie if we answered, the initiator cookie if
+// we initiated. A message with a zero responder cookie that no session
+// of ours initiated is a first message (RFC 2408 3.1), found again by
+// (initiator cookie, source) while it is half-open.
+func (e *Endpoint) dispatchV1(now time.Time, b []byte, from netip.AddrPort, natt bool, h *isakmp.Header) {
+	var es *epSession
+	if h.ResponderSPI != [8]byte{} {
+		es = e.sessions.get(h.ResponderSPI)
+	}
+	if es == nil {
+		if o := e.sessions.get(h.InitiatorSPI); o != nil && o.initiator {
+			es = o
+		}
+	}
+	if es == nil && h.ResponderSPI == [8]byte{} {
+		if es = e.halfOpen.get(halfOpenKey{h.InitiatorSPI, from}); es == nil {
+			e.admitV1(b, from, natt, h)
+			return
+		}
+	}
+	if es == nil {
+		e.stats.unknownSPI.Add(1)
+		e.stats.v1Dropped.Add(1)
+		return
+	}
+	e.toWorker(es.w, item{kind: itemIKE, es: es, b: bytes.Clone(b), from: from, natt: natt})
+}
+
+// admitV2 applies the admission checks to an IKE_SA_INIT request that
+// would create a half-open SA, before any key exchange: cookies (RFC 7296
+// 2.6) when the half-open counts ask for them, then the caps. What passes
+// goes to the worker chosen by (SPIi, source).
+func (e *Endpoint) admitV2(now time.Time, b []byte, from netip.AddrPort, natt bool, h *isakmp.Header) {
+	rcfg := e.cfg.Responder
+	if rcfg == nil || !rcfg.KeyExchange.Allows(IKEv2) {
+		e.stats.unknownSPI.Add(1)
+		return
+	}
+	src := from.Addr()
+	if e.adm.cookieNeeded(src) {
+		var m isakmp.Message
+		if err := m.Decode(b); err != nil {
+			e.stats.malformed.Add(1)
+			return
+		}
+		nonce := find[*isakmp.Nonce](m.Payloads)
+		if nonce == nil || len(nonce.Data) < minNonceLen || len(nonce.Data) > maxNonceLen {
+			e.stats.malformed.Add(1)
+			return
+		}
+		c := findNotify(m.Payloads, isakmp.NotifyCookie)
+		if c == nil || !e.cookies.check(c.Data, nonce.Data, src, h.InitiatorSPI) {
+			if c != nil {
+				e.stats.cookiesRefused.Add(1)
+			}
+			// Stateless, and no bigger than the request: the COOKIE
+			// answer (RFC 7296 2.6) is not worth rate-limiting.
+			e.sendDirect(natt, from, initReply(h, isakmp.NotifyCookie, e.cookies.make(nonce.Data, src, h.InitiatorSPI)))
+			e.stats.cookiesSent.Add(1)
+			return
+		}
+		e.stats.cookiesAccepted.Add(1)
+	}
+	if !e.reserve(src) {
+		return
+	}
+	w := e.workers[int(maphash.Comparable(e.sessions.seed, halfOpenKey{h.InitiatorSPI, from})%uint64(len(e.workers)))]
+	e.toWorker(w, item{kind: itemFirst, version: 2, b: bytes.Clone(b), from: from, natt: natt})
+}
+
+// admitV1 applies the caps to an IKEv1 first message (IKEv1 has no
+// stateless cookie exchange; its first message costs no key exchange).
+func (e *Endpoint) admitV1(b []byte, from netip.AddrPort, natt bool, h *isakmp.Header) {
+	rcfg := e.cfg.Responder
+	if rcfg == nil || !rcfg.KeyExchange.Allows(IKEv1) || acceptV1Session == nil {
+		e.stats.v1Dropped.Add(1)
+		return
+	}
+	if !e.reserve(from.Addr()) {
+		return
+	}
+	w := e.workers[int(maphash.Comparable(e.sessions.seed, halfOpenKey{h.InitiatorSPI, from})%uint64(len(e.workers)))]
+	e.toWorker(w, item{kind: itemFirst, version: 1, b: bytes.Clone(b), from: from, natt: natt})
+}
+
+// reserve takes an admission reservation for src, counting a refusal.
+func (e *Endpoint) reserve(src netip.Addr) bool {
+	switch e.adm.reserve(src) {
+	case refuseIKESAs:
+		e.stats.ikeSARefused.Add(1)
+	case refuseHalfOpen:
+		e.stats.halfOpenRefused.Add(1)
+	case refusePerSource:
+		e.stats.perSourceRefused.Add(1)
+	default:
+		return true
+	}
+	return false
+}
+
+// toWorker queues it for w, or drops and counts it if the queue is full.
+// An IKE datagram on the NAT-T socket marks its source address so that
+// ESP from there waits for it.
+func (e *Endpoint) toWorker(w *worker, it item) {
+	ch := w.in
+	if it.kind == itemFirst {
+		ch = w.first
+	}
+	if it.natt {
+		it.slot = e.order.add(it.from.Addr(), w.id) + 1
+	}
+	select {
+	case ch <- it:
+	default:
+		e.stats.queueDrops.Add(1)
+		if it.slot > 0 {
+			e.order.done(it.slot - 1)
+		}
+		if it.kind == itemFirst {
+			e.adm.release(it.from.Addr())
+		}
+	}
+}
+
+// receiveESP hands an ESP packet to the caller at once, unless an IKE
+// datagram from the same address is still queued: then the packet queues
+// behind it, in the same worker.
+func (e *Endpoint) receiveESP(from netip.AddrPort, pkt []byte) {
+	if e.cfg.ESP == nil {
+		return
+	}
+	if w, ok := e.order.pending(from.Addr()); ok {
+		select {
+		case e.workers[w].in <- item{kind: itemESP, b: bytes.Clone(pkt), from: from}:
+		default:
+			e.stats.queueDrops.Add(1)
+		}
+		return
+	}
+	e.deliverESP(from, pkt)
+}
+
+func (e *Endpoint) deliverESP(from netip.AddrPort, pkt []byte) {
+	e.espMu.Lock()
+	e.cfg.ESP(from, pkt)
+	e.espMu.Unlock()
+	e.stats.espReceived.Add(1)
+}
+
+// answerUnprotected sends the one-way error response of RFC 7296 1.5 for
+// the request with header h back where it came from (on port 4500 with
+// the non-ESP marker), within the per-source and total error rates.
+// Responses get nothing.
+func (e *Endpoint) answerUnprotected(now time.Time, to netip.AddrPort, natt bool, h *isakmp.Header, t isakmp.NotifyType) {
+	if h.Flags&isakmp.FlagResponse != 0 {
+		return
+	}
+	if !e.replies.allow(to.Addr(), now) {
+		e.stats.errorRepliesLimited.Add(1)
+		e.log.Debug("ike: endpoint: error response rate-limited", "from", to, "notify", t)
+		return
+	}
+	resp := oneWayResponse(h, t)
+	if resp == nil {
+		return
+	}
+	e.stats.errorReplies.Add(1)
+	e.sendDirect(natt, to, resp)
+}
+
+// sendDirect sends one datagram from a reader goroutine.
+func (e *Endpoint) sendDirect(natt bool, to netip.AddrPort, msg []byte) {
+	c := e.ike
+	if natt {
+		c = e.natt
+		msg = append(append(make([]byte, 0, len(nonESPMarker)+len(msg)), nonESPMarker...), msg...)
+	}
+	if _, err := c.WriteToUDPAddrPort(msg, to); err != nil {
+		e.stats.sendErrors.Add(1)
+		e.log.Debug("ike: endpoint: send", "to", to, "err", err)
+		return
+	}
+	e.stats.sent.Add(1)
+}
+
+// espOrder remembers, per source address (by a keyed hash into a fixed
+// table, so collisions only cost an unneeded detour), how many IKE
+// datagrams from it that arrived on the NAT-T socket are still queued,
+// and in which worker the last one is. Only the NAT-T reader adds; the
+// workers finish. ESP is only UDP-encapsulated once IKE has moved to the
+// NAT-T port, so the IKE datagrams that matter to ESP arrive there too.
+// When IKE datagrams from one address are queued in two workers (two
+// IKE SAs with one peer), ESP waits behind the later one only.
+type espOrder struct {
+	seed  maphash.Seed
+	slots [4096]struct {
+		pending atomic.Int32
+		worker  atomic.Int32
+	}
+}
+
+func (o *espOrder) init() { o.seed = maphash.MakeSeed() }
+
+func (o *espOrder) slot(a netip.Addr) int32 {
+	return int32(maphash.Comparable(o.seed, a) % uint64(len(o.slots)))
+}
+
+// add notes an IKE datagram from a queued for worker w and returns its
+// slot.
+func (o *espOrder) add(a netip.Addr, w int) int32 {
+	i := o.slot(a)
+	o.slots[i].worker.Store(int32(w))
+	o.slots[i].pending.Add(1)
+	return i
+}
+
+// done notes that an IKE datagram of slot i has been processed.
+func (o *espOrder) done(i int32) { o.slots[i].pending.Add(-1) }
+
+// pending returns the worker of the last queued IKE datagram from a, if
+// any is still queued.
+func (o *espOrder) pending(a netip.Addr) (int, bool) {
+	i := o.slot(a)
+	if o.slots[i].pending.Load() <= 0 {
+		return 0, false
+	}
+	return int(o.slots[i].worker.Load()), true
+}

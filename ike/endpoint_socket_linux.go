@@ -1,0 +1,8 @@
+package ike
+
+import "syscall"
+
+const (
+	soRcvbufForce = syscall.SO_RCVBUFFORCE
+	soSndbufForce = syscall.SO_SNDBUFFORCE
+)
