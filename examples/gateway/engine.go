@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 
 	"github.com/ipsecgo/ipsec"
@@ -20,9 +19,6 @@ type engine struct {
 	d        *ipsec.Driver
 	dataPort uint16 // the peer's data port for ESP that IKE did not encapsulate
 	plane    atomic.Pointer[dataplane.Plane]
-
-	mu     sync.Mutex
-	ikeSAs map[[8]byte]ike.IKESAInfo // for the report
 }
 
 // Outbound implements dataplane.Crypto with Driver.Outbound.
@@ -96,7 +92,7 @@ func causeOf(r ipsec.DropReason) dataplane.Cause {
 	return dataplane.CauseOther
 }
 
-// onEvent logs the IKE events and keeps the IKE SAs for the report.
+// onEvent logs the IKE events.
 func (e *engine) onEvent(ev ike.Event) {
 	switch ev.Kind {
 	case ike.EventChildUp, ike.EventChildRekeyed:
@@ -106,14 +102,8 @@ func (e *engine) onEvent(ev ike.Event) {
 	case ike.EventChildDeleted:
 		e.log.Info("child SA deleted", "in", fmt.Sprintf("%08x", ev.Child.InboundSPI), "out", fmt.Sprintf("%08x", ev.Child.OutboundSPI))
 	case ike.EventIKEUp, ike.EventIKERekeyed:
-		e.mu.Lock()
-		e.ikeSAs[ev.IKE.SPIi] = ev.IKE
-		e.mu.Unlock()
 		e.log.Info("IKE SA up", "kind", ev.Kind, "spii", fmt.Sprintf("%x", ev.IKE.SPIi), "spir", fmt.Sprintf("%x", ev.IKE.SPIr))
 	case ike.EventIKEDown, ike.EventPeerDead, ike.EventAuthFailed:
-		e.mu.Lock()
-		delete(e.ikeSAs, ev.IKE.SPIi)
-		e.mu.Unlock()
 		e.log.Warn("IKE SA down", "kind", ev.Kind, "err", ev.Err)
 	case ike.EventChildFailed:
 		e.log.Warn("child SA failed", "err", ev.Err)

@@ -452,34 +452,78 @@ func TestGatewayBlockRule(t *testing.T) {
 
 	count := func(port, n int) int {
 		path := filepath.Join(t.TempDir(), "cap.pcap")
-		// Everything between the two gateways' addresses, except IKE.
-		c := p.StartCapture(t, 0, path, fmt.Sprintf("ip and host %s and not port 500 and not port 4500", p.Addr[1]))
+		// The capture takes everything (immediate mode: with the default
+		// buffer timeout, packets still in the kernel's ring when tcpdump
+		// stops are lost); the filter is applied when it is read.
+		c := startCapture(t, p.NS[0], p.Veth[0], path)
 		out, err := helper(t, p.NS[0], "GATEWAY_HELPER=udp-send", "HELPER_LOCAL="+hostA,
 			"HELPER_DIAL="+net.JoinHostPort(hostB, strconv.Itoa(port)), "HELPER_COUNT="+strconv.Itoa(n)).CombinedOutput()
 		if err != nil {
 			t.Fatalf("udp sender: %v\n%s", err, out)
 		}
 		time.Sleep(300 * time.Millisecond)
-		c.Stop()
-		lines, err := exec.Command("tcpdump", "-r", path, "-n").Output()
+		t.Logf("tcpdump: %s", c.stop())
+		// Everything between the two gateways' addresses except IKE, and
+		// anything addressed to the protected subnet in the clear.
+		filter := fmt.Sprintf("ip and ((host %s and not port 500 and not port 4500) or net %s)", p.Addr[1], netB)
+		lines, err := exec.Command("tcpdump", "-r", path, "-n", filter).Output()
 		if err != nil {
 			t.Fatalf("tcpdump -r: %v", err)
 		}
-		t.Logf("port %d: capture:\n%s", port, firstLines(string(lines), 3))
+		all, _ := exec.Command("tcpdump", "-r", path, "-n").Output()
+		t.Logf("port %d: %d packets captured, matching:\n%s", port, strings.Count(string(all), "\n"), firstLines(string(lines), 3))
 		return strings.Count(string(lines), "\n")
 	}
 	if got := count(9999, 50); got != 0 {
 		t.Errorf("blocked flow: %d packets on the wire, want 0", got)
 	}
-	if got := count(9998, 50); got < 50 {
-		t.Errorf("permitted flow: %d packets on the wire, want at least 50", got)
+	// Port 9998 is closed at B: its ICMP errors make some of the
+	// connected sender's writes fail, so not all 50 leave.
+	if got := count(9998, 50); got < 25 {
+		t.Errorf("permitted flow: %d packets on the wire, want at least 25", got)
 	}
 	ca, cb := a.counters(t), b.counters(t)
+	t.Logf("A: %v\nB: %v", ca, cb)
 	if ca["outbound blocked"] < 50 {
 		t.Errorf("gateway A counted %d blocked packets, want at least 50 (%v)", ca["outbound blocked"], ca)
 	}
 	noLoss(t, "A", ca)
 	noLoss(t, "B", cb)
+}
+
+// capture is a tcpdump writing every packet of one interface to a file.
+type capture struct {
+	cmd  *exec.Cmd
+	errs *lockedBuffer
+}
+
+func startCapture(t *testing.T, ns, dev, path string) *capture {
+	t.Helper()
+	tcpdump := swtest.RequireTcpdump(t)
+	c := &capture{cmd: exec.Command("ip", "netns", "exec", ns, tcpdump, "-i", dev, "--immediate-mode", "-U", "-n", "-s", "0", "-w", path), errs: &lockedBuffer{}}
+	c.cmd.Stderr = c.errs
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.stop() })
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(c.errs.String(), "listening on") {
+		if time.Now().After(deadline) {
+			t.Fatalf("tcpdump did not start: %s", c.errs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return c
+}
+
+// stop ends the capture (SIGINT, so that tcpdump flushes) and returns
+// what tcpdump said.
+func (c *capture) stop() string {
+	if c.cmd.ProcessState == nil {
+		_ = c.cmd.Process.Signal(syscall.SIGINT)
+		_ = c.cmd.Wait()
+	}
+	return c.errs.String()
 }
 
 func firstLines(s string, n int) string {
@@ -490,25 +534,26 @@ func firstLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// TestGatewayRekeyNoLoss: CHILD SAs live 4 seconds (rekeyed with PFS at
-// 90% of that); a paced 8-second TCP transfer crosses at least one rekey
-// and arrives whole, and neither gateway lost a packet on the way.
+// TestGatewayRekeyNoLoss: CHILD SAs live 12 seconds (the driver rekeys
+// them, with PFS, at 90% of that less jitter); a TCP transfer paced over
+// 14 seconds crosses a rekey and arrives whole, and neither gateway lost a
+// packet on the way (no ESP dropped for an unknown SPI, a failed ICV or
+// the replay window, nothing held or dropped for want of an SA).
 func TestGatewayRekeyNoLoss(t *testing.T) {
 	needRig(t)
 	p := newRig(t)
-	pa, pb := sitePolicies(p, "", 4)
+	pa, pb := sitePolicies(p, "", 12)
 	a := startGateway(t, p, 0, pa)
 	b := startGateway(t, p, 1, pb)
 	pingThrough(t, p, 0)
-	transfer(t, p, 0, 24<<20, 8*time.Second, 5003)
+	transfer(t, p, 0, 32<<20, 14*time.Second, 5003)
 	ca, cb := a.counters(t), b.counters(t)
 	noLoss(t, "A", ca)
 	noLoss(t, "B", cb)
+	// Both sides have a rekey timer; when they fire together one rekey
+	// wins (RFC 7296 2.8.1), so count the rekeys that happened at all.
 	logs := a.out.String() + b.out.String()
-	if n := strings.Count(logs, "kind=child-rekeyed"); n < 2 { // one event on each side per rekey
-		t.Errorf("%d child-rekeyed events, want a rekey on both sides", n)
-	}
-	if !strings.Contains(logs, "kind=child-rekeyed rule=tunnel") || !strings.Contains(logs, "pfs=CURVE_25519") {
-		t.Errorf("no rekey with PFS in the logs")
+	if !regexp.MustCompile(`kind=child-rekeyed rule=tunnel .* pfs=CURVE_25519`).MatchString(logs) {
+		t.Errorf("no CHILD SA rekey with PFS in the logs")
 	}
 }
