@@ -557,3 +557,69 @@ func TestGatewayRekeyNoLoss(t *testing.T) {
 		t.Errorf("no CHILD SA rekey with PFS in the logs")
 	}
 }
+
+// TestInteropGatewayStrongSwan: our gateway (side 0) against strongSwan's
+// charon with kernel-libipsec (side 1) as the other site: IKEv2 with a
+// pre-shared key, ESP in UDP (charon's libipsec forces RFC 3948
+// encapsulation), ping and TCP both ways between the protected subnets,
+// and a CHILD SA rekey with PFS (X25519) in the middle of a transfer,
+// started by our side (CHILD SAs live 12 seconds under our policy).
+func TestInteropGatewayStrongSwan(t *testing.T) {
+	needRig(t)
+	swtest.Require(t)
+	p := newRig(t)
+	c := p.StartCharon(t, 1, swtest.Options{})
+	c.Load(t, fmt.Sprintf(`connections {
+	gw {
+		version = 2
+		local_addrs = %[1]s
+		remote_addrs = %[2]s
+		proposals = aes128gcm16-prfsha256-x25519
+		local {
+			auth = psk
+			id = %[1]s
+		}
+		remote {
+			auth = psk
+			id = %[2]s
+		}
+		children {
+			gw {
+				local_ts = %[3]s
+				remote_ts = %[4]s
+				esp_proposals = aes128gcm16-x25519
+				mode = tunnel
+			}
+		}
+	}
+}
+secrets {
+	ike-gw {
+		id-a = %[1]s
+		id-b = %[2]s
+		secret = "%[5]s"
+	}
+}
+`, p.Addr[1], p.Addr[0], netB, netA, psk))
+	pa, _ := sitePolicies(p, "", 12)
+	a := startGateway(t, p, 0, pa)
+	pingThrough(t, p, 0) // our gateway initiates on the first packet
+	pingThrough(t, p, 1)
+	transfer(t, p, 1, 4<<20, 0, 5004)
+	transfer(t, p, 0, 24<<20, 14*time.Second, 5005) // crosses our rekey
+	pingThrough(t, p, 1)
+	sas := c.Swanctl(t, "--list-sas")
+	ca := a.counters(t)
+	noLoss(t, "A", ca)
+	logs := a.out.String()
+	if !strings.Contains(logs, "udp-encap=true") {
+		t.Errorf("the CHILD SA is not UDP-encapsulated; charon's libipsec needs that")
+	}
+	if !regexp.MustCompile(`kind=child-rekeyed rule=tunnel .* pfs=CURVE_25519`).MatchString(logs) {
+		t.Errorf("no CHILD SA rekey with PFS in our gateway's logs")
+	}
+	if !strings.Contains(sas, "INSTALLED") || !strings.Contains(sas, "CURVE_25519") {
+		t.Errorf("charon's SAs after the rekey:\n%s", sas)
+	}
+	t.Logf("charon --list-sas:\n%s", sas)
+}
