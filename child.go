@@ -100,13 +100,18 @@ func AHConfigs(c *ike.ChildSA) (in, out ah.Config, err error) {
 // neither rekeyed nor deleted in time. The IKE session rekeys on its own
 // timer at the soft lifetime: a caller should not start a second rekey on
 // a time-based soft expiry, only on byte or packet limits it adds itself
-// (IKEv2 negotiates none).
+// (IKEv2 negotiates none). Both carry the CHILD SA's Tag as their rule
+// (the driver's rule identity) and its traffic selectors.
 func ChildSpecs(c *ike.ChildSA) (in, out sad.Spec, err error) {
 	if c == nil {
 		return in, out, fmt.Errorf("%w: no CHILD SA", ErrProtocol)
 	}
 	life := &sad.Lifetime{SoftTime: max(c.SoftLifetime, 0), HardTime: max(c.HardLifetime, 0)}
 	in.Lifetime, out.Lifetime = life, life
+	in.Rule, out.Rule = c.Tag, c.Tag
+	local, remote := sadSelectors(c.LocalTS), sadSelectors(c.RemoteTS)
+	in.LocalTS, in.RemoteTS = local, remote
+	out.LocalTS, out.RemoteTS = local, remote
 	switch c.Protocol {
 	case isakmp.ProtocolESP:
 		ic, oc, err := ESPConfigs(c)
@@ -159,4 +164,18 @@ func sadProto(p isakmp.ProtocolID) sad.Proto {
 		return sad.ProtoAH
 	}
 	return sad.ProtoESP
+}
+
+// sadSelectors converts IKE traffic selectors for the SAD (the same
+// ranges; RFC 7296 3.13.1).
+func sadSelectors(ts []isakmp.TrafficSelector) []sad.TrafficSelector {
+	if len(ts) == 0 {
+		return nil
+	}
+	out := make([]sad.TrafficSelector, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, sad.TrafficSelector{Protocol: t.IPProtocol, From: t.Start, To: t.End,
+			FromPort: t.StartPort, ToPort: t.EndPort})
+	}
+	return out
 }

@@ -2,7 +2,7 @@
 // database, the SA database, the ESP and AH transforms, authentication, and
 // IKE negotiation, as independent packages that callers wire into their own
 // packet paths (a TUN device, a raw socket, a gopacket pipeline, a test
-// harness).
+// harness). This package joins them: its [Driver] is the IPsec driver.
 //
 // The system it models is Microsoft's IPsec in Windows Server 2003, which
 // follows the IETF RFCs: a Policy Agent delivers a policy list to a driver
@@ -47,24 +47,50 @@
 //
 // IKE: UDP datagrams on ports 500 and 4500 go to the IKE endpoint, whose
 // sans-I/O sessions return datagrams to send and events (IKE SA up, CHILD SA
-// up with keys and selectors, rekeyed, deleted, peer dead). The caller
-// installs CHILD SAs into the SAD and retires old ones after the rekey
-// overlap.
+// up with keys and selectors, rekeyed, deleted, peer dead). The driver (or
+// a caller wiring the packages itself) installs CHILD SAs into the SAD and
+// retires old ones after the rekey overlap.
+//
+// # The driver
+//
+// A [Driver] is built from a [DriverConfig]: an spd.SPD (or an spd.Agent
+// that fills it), a sad.DB, and the configuration of the ike.Endpoint it
+// makes. Two calls carry the datapath, without allocating when the SA
+// exists: [Driver.Outbound] takes an IP packet and returns a [Result]
+// (clear, protected with the sealed bytes and where they go, dropped with
+// a [DropReason] counted per rule, or held while IKE negotiates);
+// [Driver.Inbound] and [Driver.InboundESP] take an ESP or AH packet (or
+// the payload of ESP in UDP) or a clear packet and deliver or drop it.
+// The pipeline is described stage by stage at the top of driver.go.
+//
+// Each Negotiate rule becomes an ike.Config (its security methods as
+// CHILD SA proposals in order, session key PFS, lifetimes in seconds for
+// IKE and kilobytes for the SAD, authentication and identities, key
+// exchange settings, tunnel endpoints) whose Tag is the rule's identity;
+// CHILD SAs carry it into the SAD, so an SA names its rule. As responder,
+// the endpoint's GetConfigForRequest hook picks the rule from the peer and
+// the first traffic selectors (the triggering packet's, RFC 7296 2.9).
+// A tunnel is written as Windows writes it, one rule per direction: the
+// outbound rule (tunnel endpoint: the peer) is negotiated, and the
+// inbound rule (tunnel endpoint: this side) admits what its SAs decrypt.
+// A policy reload takes effect on the next packet; the SAs of rules that
+// disappeared or changed are deleted, with IKE Deletes. IKEv2 negotiates
+// one protocol per CHILD SA, so AH+ESP security methods are skipped.
 //
 // # Wiring IKE to the SAD
 //
-// This package holds the little glue that only a package importing
-// everything can hold. [ESPConfigs] and [AHConfigs] turn a CHILD SA that
-// package ike negotiated into the inbound and outbound esp.Config or
-// ah.Config (keys taken from KEYMAT in the order of RFC 7296 section 2.17);
-// [ChildSpecs] wraps them as sad.Spec values. An [Installer] keeps a
-// sad.DB in step with ike events, make-before-break: on a rekey the new
-// inbound SA is installed at once, outbound switches to the new SA when a
-// packet arrives on it (RFC 7296 section 2.8) or a settle time after the
-// old SA's Delete, and the old inbound SA is retired after a grace period
-// so that packets already on the wire still open. examples/quickstart shows
-// the whole path: two ike.Endpoints on loopback, ESP in UDP (RFC 3948), a
-// rekey with PFS while packets flow, no packet lost.
+// [ESPConfigs] and [AHConfigs] turn a CHILD SA that package ike negotiated
+// into the inbound and outbound esp.Config or ah.Config (keys taken from
+// KEYMAT in the order of RFC 7296 section 2.17); [ChildSpecs] wraps them
+// as sad.Spec values. An [Installer] keeps a sad.DB in step with ike
+// events, make-before-break: on a rekey the new inbound SA is installed at
+// once, outbound switches to the new SA when a packet arrives on it (RFC
+// 7296 section 2.8) or a settle time after the old SA's Delete, and the
+// old inbound SA is retired after a grace period so that packets already
+// on the wire still open. The driver uses it. examples/quickstart shows
+// the whole path: two drivers on loopback whose policy files decide the
+// traffic, ESP in UDP (RFC 3948), a rekey with PFS while packets flow, no
+// packet lost.
 //
 // # Glossary: Windows IPsec terms and RFC 4301 terms
 //
@@ -72,8 +98,8 @@
 //	-------------------              -----------------------
 //	IPsec policy                     SPD contents (spd.Policy)
 //	Policy Agent                     SPD management (spd.Agent)
-//	IPsec driver                     SPD/SAD processing (section 5), done
-//	                                 by the caller with spd, sad, esp, ah
+//	IPsec driver                     SPD/SAD processing (section 5): the
+//	                                 Driver type, over spd, sad, esp, ah
 //	rule                             SPD entry: selectors plus action
 //	filter list / filter             traffic selectors (section 4.4.1.1);
 //	                                 "mirrored" adds the reverse direction

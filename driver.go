@@ -196,6 +196,10 @@ type DriverConfig struct {
 	SignatureKey  crypto.Signer
 	Certificates  [][]byte
 	CertVerifiers map[string]*auth.CertVerifier
+	// PreSharedKey looks up the secret of a rule's pre-shared key given
+	// by reference (spd.AuthMethod.PreSharedKeyRef); nil skips such
+	// methods.
+	PreSharedKey func(ref string) ([]byte, error)
 	// ForceUDPEncap makes every IKE SA claim a NAT, so that ESP goes in
 	// UDP (RFC 3948) even without one.
 	ForceUDPEncap bool
@@ -463,7 +467,7 @@ func (d *Driver) Outbound(dst, pkt []byte) Result {
 		peer = sel.Dst
 	}
 	f := d.flowOf(rs, peer)
-	if sa := d.db.Outbound(f.key, sad.Flow{}); sa != nil {
+	if sa := d.db.Outbound(f.key); sa != nil {
 		return d.seal(dst, pkt, f, sa)
 	}
 	if f.clear(time.Now()) {
@@ -481,7 +485,7 @@ func (d *Driver) seal(dst, pkt []byte, f *ruleFlow, sa *sad.SA) Result {
 	var out []byte
 	var err error
 	if r.encap.IsValid() {
-		out, err = sealESPInUDP(dst, pkt, sa)
+		out, err = sa.SealESP(dst, pkt)
 	} else {
 		out, err = sa.Seal(dst, pkt)
 	}
@@ -529,19 +533,16 @@ func (d *Driver) Inbound(pkt []byte) Result {
 // InboundESP decides an ESP packet that arrived inside UDP (RFC 3948): esp
 // is the UDP payload, SPI first. It is opened in place.
 func (d *Driver) InboundESP(from netip.AddrPort, esp []byte) Result {
-	if len(esp) < 8 {
-		return d.drop(nil, ReasonMalformed)
-	}
-	spi := binary.BigEndian.Uint32(esp)
-	sa := d.db.Inbound(sad.ProtoESP, spi, netip.Addr{})
-	if sa == nil {
+	inner, sa, err := d.db.OpenESP(esp)
+	switch {
+	case sa == nil && errors.Is(err, sad.ErrNotFound):
 		return d.drop(nil, ReasonNoSA)
-	}
-	inner, err := openESPInUDP(esp, sa)
-	if err != nil {
+	case sa == nil:
+		return d.drop(nil, ReasonMalformed)
+	case err != nil:
 		return d.drop(nil, ReasonOpen)
 	}
-	return d.checkInner(sad.ProtoESP, spi, inner)
+	return d.checkInner(sad.ProtoESP, sa.SPI(), inner)
 }
 
 // checkInner applies RFC 4301 section 5.2's check to a decrypted packet:

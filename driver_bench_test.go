@@ -21,7 +21,7 @@ var (
 // benchPolicy is a tunnel to benchPeer as Windows writes it: one rule per
 // direction.
 func benchPolicy() *spd.Policy {
-	method := []spd.SecurityMethod{{UseESP: true, ESPEncryption: spd.EncryptionAES128GCM16}}
+	method := []spd.SecurityMethod{{UseESP: true, ESPEncryption: spd.EncryptionAESGCM16, ESPKeyBits: 128}}
 	psk := []spd.AuthMethod{{Kind: spd.AuthPreSharedKey, PreSharedKey: "a pre-shared key for the bench"}}
 	rule := func(name string, src, dst netip.Prefix, tunnel netip.Addr) spd.Rule {
 		return spd.Rule{Name: name, Tunnel: tunnel, Auth: psk,

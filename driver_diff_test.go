@@ -209,7 +209,7 @@ func randPolicy(rng *rand.Rand) (*spd.Policy, *model) {
 			r.action = spd.ActionProtect
 			r.accept = rng.IntN(2) == 0
 			r.fallback = rng.IntN(2) == 0
-			rule.Action.Methods = []spd.SecurityMethod{{UseESP: true, ESPEncryption: spd.EncryptionAES128GCM16}}
+			rule.Action.Methods = []spd.SecurityMethod{{UseESP: true, ESPEncryption: spd.EncryptionAESGCM16, ESPKeyBits: 128}}
 			rule.Auth = []spd.AuthMethod{{Kind: spd.AuthPreSharedKey, PreSharedKey: "a pre-shared key for the model"}}
 		}
 		rule.Action.Action, rule.Action.AcceptUnsecured, rule.Action.FallbackToClear = r.action, r.accept, r.fallback

@@ -326,11 +326,11 @@ func TestDriverEndToEnd(t *testing.T) {
 
 	// A packet sealed with the CHILD SA but outside its selectors.
 	key := a.d.flowOf(a.d.policy().byID["tunnel out"], b.addr).key
-	sa := a.d.SAD().Outbound(key, sad.Flow{})
+	sa := a.d.SAD().Outbound(key)
 	if sa == nil {
 		t.Fatal("no outbound SA on A")
 	}
-	bad, err := sealESPInUDP(nil, ipPacket("10.9.0.1", "10.2.0.7", 17, 1, 2, "outside"), sa)
+	bad, err := sa.SealESP(nil, ipPacket("10.9.0.1", "10.2.0.7", 17, 1, 2, "outside"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/ipsecgo/ipsec/ike"
 	"github.com/ipsecgo/ipsec/isakmp"
-	"github.com/ipsecgo/ipsec/sad"
 	"github.com/ipsecgo/ipsec/spd"
 )
 
@@ -59,10 +58,7 @@ func (f *fakeNegotiator) rekeyChild(context.Context, [8]byte, uint32) error {
 	return nil
 }
 
-var (
-	drvMe   = netip.MustParseAddr("192.0.2.1")
-	sadFlow = sad.Flow{}
-)
+var drvMe = netip.MustParseAddr("192.0.2.1")
 
 // newTestDriver makes a driver for policy p with a fake negotiator; its
 // endpoint is never bound.
@@ -108,7 +104,7 @@ func testChild(tag string, peer netip.Addr, mode ike.Mode, n uint32) *ike.ChildS
 func upChild(t testing.TB, d *Driver, c *ike.ChildSA) {
 	t.Helper()
 	d.handleIKE(ike.Event{Kind: ike.EventChildUp, Child: c, IKE: ike.IKESAInfo{Initiator: true, SPIi: [8]byte{9}}})
-	if d.SAD().Outbound(d.flowOf(d.policy().byID[c.Tag], c.RemoteAddr).key, sadFlow) == nil {
+	if d.SAD().Outbound(d.flowOf(d.policy().byID[c.Tag], c.RemoteAddr).key) == nil {
 		t.Fatalf("CHILD SA of %q not installed", c.Tag)
 	}
 }

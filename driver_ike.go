@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/ipsecgo/ipsec/esp"
 	"github.com/ipsecgo/ipsec/ike"
 	"github.com/ipsecgo/ipsec/isakmp"
 	"github.com/ipsecgo/ipsec/sad"
@@ -164,7 +163,7 @@ func (d *Driver) failIKE(spi [8]byte) {
 		f.mu.Lock()
 		gen, acq := f.gen, f.acquiring
 		f.mu.Unlock()
-		if acq && d.db.Outbound(f.key, sad.Flow{}) == nil {
+		if acq && d.db.Outbound(f.key) == nil {
 			d.failFlow(f, gen)
 		}
 	}
@@ -261,7 +260,7 @@ func (d *Driver) flush(f *ruleFlow) {
 	}
 	buf := make([]byte, 0, 2048)
 	for _, p := range q {
-		sa := d.db.Outbound(f.key, sad.Flow{})
+		sa := d.db.Outbound(f.key)
 		if sa == nil {
 			d.drop(f.rule, ReasonNegotiation)
 			continue
@@ -385,29 +384,4 @@ func (d *Driver) sadEvents(ctx context.Context) error {
 			}
 		}
 	}
-}
-
-// sealESPInUDP seals an IP packet into bare ESP for UDP encapsulation
-// (RFC 3948): in tunnel mode the inner packet is the payload, with next
-// header IPv4 (4) or IPv6 (41).
-func sealESPInUDP(dst, pkt []byte, sa *sad.SA) ([]byte, error) {
-	e := sa.ESP()
-	if e == nil || e.Mode() != esp.Tunnel || len(pkt) == 0 {
-		return dst, errUnsupportedCarrier
-	}
-	nh := uint8(4)
-	if pkt[0]>>4 == 6 {
-		nh = 41
-	}
-	return e.SealESP(dst, pkt, nh)
-}
-
-// openESPInUDP opens bare ESP received in UDP (tunnel mode).
-func openESPInUDP(b []byte, sa *sad.SA) ([]byte, error) {
-	e := sa.ESP()
-	if e == nil || e.Mode() != esp.Tunnel {
-		return nil, errUnsupportedCarrier
-	}
-	inner, _, err := e.OpenESP(b)
-	return inner, err
 }

@@ -2,7 +2,6 @@ package ipsec
 
 import (
 	"context"
-	"errors"
 	"net/netip"
 
 	"github.com/ipsecgo/ipsec/ike"
@@ -13,10 +12,6 @@ import (
 const (
 	protoESP = 50
 	protoAH  = 51
-)
-
-var (
-	errUnsupportedCarrier = errors.New("ipsec: ESP in UDP needs a tunnel-mode ESP SA")
 )
 
 // parseSelector reads a packet's selectors (spd.ParseSelector: OPAQUE

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,8 +20,9 @@ import (
 // and a ruleState per rule. A packet reads one policyState, so it sees
 // either the old policy or the new one, never a mix.
 type policyState struct {
-	cls  *spd.Classifier
-	byID map[string]*ruleState
+	cls   *spd.Classifier
+	byID  map[string]*ruleState
+	order []*ruleState // in the policy's order
 	// ptrs caches the ruleState of each of the classifier's rules by
 	// pointer (what spd.Match returns), filled on first use.
 	ptrs atomic.Pointer[map[*spd.Rule]*ruleState]
@@ -56,7 +58,7 @@ type ruleState struct {
 }
 
 // ruleID is a rule's identity across reloads.
-func ruleID(r *spd.Rule) string { return r.Name }
+func ruleID(r *spd.Rule) string { return r.Identity() }
 
 // policy returns the policy state for the SPD's classifier in force,
 // rebuilding it after a reload.
@@ -84,7 +86,7 @@ func (d *Driver) ruleOf(st *policyState, m spd.Match) *ruleState {
 	}
 	rs := st.byID[ruleID(m.Rule)]
 	if rs == nil { // a rule Policy() did not show: cannot happen; be safe
-		rs = d.newRuleState(m.Rule, st.cls)
+		rs = d.newRuleState(m.Rule, st.cls, st.cls.Policy())
 	}
 	n := make(map[*spd.Rule]*ruleState, len(old)+1)
 	for k, v := range old {
@@ -113,13 +115,14 @@ func (d *Driver) reload(c *spd.Classifier) *policyState {
 		if r.Disabled {
 			continue
 		}
-		rs := d.newRuleState(r, c)
+		rs := d.newRuleState(r, c, p)
 		if old != nil {
 			if o := old.byID[rs.id]; o != nil && o.fingerprint == rs.fingerprint {
 				rs = o
 			}
 		}
 		st.byID[rs.id] = rs
+		st.order = append(st.order, rs)
 	}
 	defAction := p.Default.Action
 	if defAction == 0 {
@@ -147,7 +150,7 @@ func (d *Driver) reload(c *spd.Classifier) *policyState {
 }
 
 // newRuleState translates a rule. The caller holds d.mu.
-func (d *Driver) newRuleState(r *spd.Rule, c *spd.Classifier) *ruleState {
+func (d *Driver) newRuleState(r *spd.Rule, c *spd.Classifier, p *spd.Policy) *ruleState {
 	id := ruleID(r)
 	num, ok := d.ruleNums[id]
 	if !ok {
@@ -167,7 +170,7 @@ func (d *Driver) newRuleState(r *spd.Rule, c *spd.Classifier) *ruleState {
 		}
 	}
 	if a.Action == spd.ActionProtect && !rs.tunnelHere {
-		rs.cfg, rs.life, rs.err = d.ikeConfig(r, c)
+		rs.cfg, rs.life, rs.err = d.ikeConfig(r, c, p)
 		if rs.err != nil {
 			d.log.Debug("ipsec: rule cannot negotiate", "rule", id, "err", rs.err)
 		}
@@ -189,7 +192,7 @@ func (d *Driver) newRuleState(r *spd.Rule, c *spd.Classifier) *ruleState {
 //     certificate method authenticates both ways;
 //   - the filters become the traffic selectors (RFC 7296 2.9), this side's
 //     and the peer's; the tunnel endpoint chooses tunnel mode.
-func (d *Driver) ikeConfig(r *spd.Rule, c *spd.Classifier) (*ike.Config, sad.Lifetime, error) {
+func (d *Driver) ikeConfig(r *spd.Rule, c *spd.Classifier, p *spd.Policy) (*ike.Config, sad.Lifetime, error) {
 	var life sad.Lifetime
 	cfg := &ike.Config{LocalID: d.cfg.LocalID, IKEProposals: d.cfg.IKEProposals, Tag: ruleID(r),
 		ForceUDPEncap: d.cfg.ForceUDPEncap, DPDInterval: d.cfg.DPDInterval,
@@ -204,6 +207,18 @@ func (d *Driver) ikeConfig(r *spd.Rule, c *spd.Classifier) (*ike.Config, sad.Lif
 	if len(methods) == 0 {
 		return nil, life, errors.New("ipsec: a Negotiate rule without security methods")
 	}
+	if err := d.keyExchange(cfg, r, &p.KeyExchange); err != nil {
+		return nil, life, err
+	}
+	// Session key PFS: the rule's group, else the IKE SA's (as Windows
+	// does), else DriverConfig.PFSGroup.
+	pfs := isakmp.KEGroup(r.Action.PFSGroup)
+	if pfs == 0 && len(cfg.IKEProposals) > 0 && len(cfg.IKEProposals[0].KE) > 0 {
+		pfs = cfg.IKEProposals[0].KE[0]
+	}
+	if pfs == 0 {
+		pfs = d.cfg.PFSGroup
+	}
 	first := methods[0]
 	useAH := first.UseAH && !first.UseESP
 	for _, m := range methods {
@@ -213,7 +228,7 @@ func (d *Driver) ikeConfig(r *spd.Rule, c *spd.Classifier) (*ike.Config, sad.Lif
 		if m.UseAH != useAH {
 			continue
 		}
-		p, err := childProposal(m, r.Action.PFS, d.cfg.PFSGroup)
+		p, err := childProposal(m, r.Action.PFS, pfs)
 		if err != nil {
 			return nil, life, err
 		}
@@ -233,6 +248,20 @@ func (d *Driver) ikeConfig(r *spd.Rule, c *spd.Classifier) (*ike.Config, sad.Lif
 	if err := d.authConfig(cfg, r.Auth); err != nil {
 		return nil, life, err
 	}
+	if !r.LocalID.IsZero() {
+		id, err := authIdentity(r.LocalID)
+		if err != nil {
+			return nil, life, err
+		}
+		cfg.LocalID = id
+	}
+	if !r.RemoteID.IsZero() {
+		id, err := authIdentity(r.RemoteID)
+		if err != nil {
+			return nil, life, err
+		}
+		cfg.RemoteID = id
+	}
 	cfg.LocalTS, cfg.RemoteTS = ruleSelectors(r, c.LocalAddrs(), d.local)
 	if len(cfg.LocalTS) == 0 || len(cfg.RemoteTS) == 0 {
 		return nil, life, errors.New("ipsec: the rule's filters give no traffic selectors")
@@ -240,17 +269,17 @@ func (d *Driver) ikeConfig(r *spd.Rule, c *spd.Classifier) (*ike.Config, sad.Lif
 	return cfg, life, nil
 }
 
-// childProposal is a security method as an IKEv2 CHILD SA proposal.
+// childProposal is a security method as an IKEv2 CHILD SA proposal (the
+// spd numbers are the IANA transform IDs).
 func childProposal(m spd.SecurityMethod, pfs bool, group isakmp.KEGroup) (ike.Proposal, error) {
 	p := ike.Proposal{Protocol: isakmp.ProtocolESP}
 	if m.UseAH {
 		p.Protocol = isakmp.ProtocolAH
-		p.Integ = []isakmp.IntegID{isakmp.IntegID(m.AHIntegrity.IKEv2())}
+		p.Integ = []isakmp.IntegID{isakmp.IntegID(m.AHIntegrity)}
 	} else {
-		id, bits := m.ESPEncryption.IKEv2()
-		p.Encr = []ike.Encr{{ID: isakmp.EncrID(id), KeyBits: bits}}
+		p.Encr = []ike.Encr{{ID: isakmp.EncrID(m.ESPEncryption), KeyBits: m.ESPKeyBits}}
 		if !m.ESPEncryption.AEAD() {
-			p.Integ = []isakmp.IntegID{isakmp.IntegID(m.ESPIntegrity.IKEv2())}
+			p.Integ = []isakmp.IntegID{isakmp.IntegID(m.ESPIntegrity)}
 		}
 	}
 	if pfs {
@@ -266,7 +295,17 @@ func (d *Driver) authConfig(cfg *ike.Config, methods []spd.AuthMethod) error {
 	for _, m := range methods {
 		switch m.Kind {
 		case spd.AuthPreSharedKey:
-			psk, err := auth.NewPSK([]byte(m.PreSharedKey), auth.PSKOptions{})
+			secret := []byte(m.PreSharedKey)
+			if m.PreSharedKeyRef != "" {
+				if d.cfg.PreSharedKey == nil {
+					continue
+				}
+				var err error
+				if secret, err = d.cfg.PreSharedKey(m.PreSharedKeyRef); err != nil {
+					return fmt.Errorf("ipsec: pre-shared key %q: %w", m.PreSharedKeyRef, err)
+				}
+			}
+			psk, err := auth.NewPSK(secret, auth.PSKOptions{})
 			if err != nil {
 				return fmt.Errorf("ipsec: pre-shared key: %w", err)
 			}
@@ -469,12 +508,24 @@ func (d *Driver) configForRequest(r *ike.ConfigRequest) (*ike.Config, error) {
 	st := d.policy()
 	remote := r.Remote.Addr().Unmap()
 	if r.TSi == nil {
-		for _, rs := range st.byID {
-			if rs.action == spd.ActionProtect && rs.cfg != nil && rs.servesPeer(remote) {
+		// The rule that names this identity, else the first rule (in
+		// policy order) that can have this peer.
+		var first *ruleState
+		for _, rs := range st.order {
+			if rs.action != spd.ActionProtect || rs.cfg == nil || !rs.servesPeer(remote) {
+				continue
+			}
+			if rs.cfg.RemoteID.Type != 0 && rs.cfg.RemoteID.Equal(r.PeerID) {
 				return rs.cfg, nil
 			}
+			if first == nil && rs.cfg.RemoteID.Type == 0 {
+				first = rs
+			}
 		}
-		return nil, errors.New("ipsec: no Negotiate rule for this peer")
+		if first == nil {
+			return nil, errors.New("ipsec: no Negotiate rule for this peer")
+		}
+		return first.cfg, nil
 	}
 	if len(r.TSi) == 0 || len(r.TSr) == 0 {
 		return nil, ike.NotifyError(isakmp.NotifyTSUnacceptable)
@@ -513,4 +564,55 @@ func selectorOfTS(src, dst *isakmp.TrafficSelector) spd.Selector {
 	}
 	s.SrcPort, s.DstPort = src.StartPort, dst.StartPort
 	return s
+}
+
+// keyExchange applies the rule's key exchange settings (or the policy's):
+// the IKE versions, the IKE SA proposals and their lifetime (Windows "Key
+// Exchange Settings").
+func (d *Driver) keyExchange(cfg *ike.Config, r *spd.Rule, policy *spd.KeyExchange) error {
+	kx := r.KeyExchange
+	if kx == nil {
+		kx = policy
+	}
+	switch {
+	case len(kx.Versions) == 0:
+	case slices.Contains(kx.Versions, spd.IKEv1) && slices.Contains(kx.Versions, spd.IKEv2):
+		cfg.KeyExchange = ike.KeyExchangeAny
+	case kx.Versions[0] == spd.IKEv1:
+		cfg.KeyExchange = ike.KeyExchangeIKEv1
+	}
+	if len(kx.Methods) > 0 {
+		var props []ike.Proposal
+		for _, m := range kx.Methods {
+			p, err := ike.ParseProposal(m.String(), isakmp.ProtocolIKE)
+			if err != nil {
+				return fmt.Errorf("ipsec: IKE method %v: %w", m, err)
+			}
+			props = append(props, p)
+		}
+		cfg.IKEProposals = props
+	}
+	if kx.Lifetime > 0 {
+		cfg.IKERekey = kx.Lifetime
+	}
+	return nil
+}
+
+// authIdentity is a policy identity as IKE sends it (RFC 7296 3.5).
+func authIdentity(id spd.Identity) (auth.Identity, error) {
+	switch id.Type {
+	case spd.IDIPv4, spd.IDIPv6:
+		a, err := netip.ParseAddr(id.Value)
+		if err != nil {
+			return auth.Identity{}, fmt.Errorf("ipsec: identity %q: %w", id.Value, err)
+		}
+		return auth.IP(a), nil
+	case spd.IDFQDN:
+		return auth.FQDN(id.Value), nil
+	case spd.IDRFC822:
+		return auth.RFC822(id.Value), nil
+	case spd.IDKeyID:
+		return auth.KeyID([]byte(id.Value)), nil
+	}
+	return auth.Identity{}, fmt.Errorf("ipsec: identity type %v is not supported by the driver", id.Type)
 }

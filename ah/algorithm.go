@@ -106,17 +106,19 @@ func (i Integrity) ICVSize() int {
 	return p.icvLen
 }
 
-// Mode is the AH mode of an SA (RFC 4302 section 3.1). The values match
-// esp.Mode. It is a plain value, safe for concurrent use.
+// Mode is the AH mode of an SA (RFC 4302 section 3.1). Its values are the
+// Encapsulation Mode numbers of RFC 2407 section 4.5, as in esp, ike and
+// isakmp; zero is not a mode, and Config.Mode must be set. It is a plain
+// value, safe for concurrent use.
 type Mode uint8
 
 // AH modes.
 const (
-	// Transport inserts AH after the IP header (RFC 4302 section 3.1.1).
-	Transport Mode = iota
 	// Tunnel puts the whole inner packet after a new outer header and AH
 	// (RFC 4302 section 3.1.2).
-	Tunnel
+	Tunnel Mode = 1
+	// Transport inserts AH after the IP header (RFC 4302 section 3.1.1).
+	Transport Mode = 2
 )
 
 // String returns "transport" or "tunnel".

@@ -16,7 +16,7 @@ func BenchmarkAHSign(b *testing.B) {
 	for _, alg := range benchAlgs {
 		for _, size := range benchSizes {
 			b.Run(fmt.Sprintf("%v/%d", alg, size), func(b *testing.B) {
-				out, _ := pair(b, Config{Integrity: alg, ESN: true})
+				out, _ := pair(b, Config{Mode: Transport, Integrity: alg, ESN: true})
 				pkt := ipv4Packet(nil, payload(size-20))
 				dst := make([]byte, 0, size+64)
 				b.SetBytes(int64(size))
@@ -35,7 +35,7 @@ func BenchmarkBareMAC(b *testing.B) {
 	for _, alg := range benchAlgs {
 		for _, size := range benchSizes {
 			b.Run(fmt.Sprintf("%v/%d", alg, size), func(b *testing.B) {
-				out, _ := pair(b, Config{Integrity: alg})
+				out, _ := pair(b, Config{Mode: Transport, Integrity: alg})
 				data := payload(size + out.ahLen4)
 				iv := make([]byte, 8)
 				w := out.auth.newWorker()
@@ -56,7 +56,7 @@ func BenchmarkAHVerify(b *testing.B) {
 	for _, alg := range benchAlgs {
 		for _, size := range benchSizes {
 			b.Run(fmt.Sprintf("%v/%d", alg, size), func(b *testing.B) {
-				out, in := pair(b, Config{Integrity: alg, ReplayWindow: ReplayOff})
+				out, in := pair(b, Config{Mode: Transport, Integrity: alg, ReplayWindow: ReplayOff})
 				sealed, err := out.Seal(nil, ipv4Packet(nil, payload(size-20)))
 				if err != nil {
 					b.Fatal(err)

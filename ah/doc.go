@@ -26,10 +26,10 @@
 //
 // Example:
 //
-//	out, _ := ah.NewSA(ah.Config{SPI: spi, Integrity: ah.IntegHMACSHA256128, IntegrityKey: key})
+//	out, _ := ah.NewSA(ah.Config{Mode: ah.Transport, SPI: spi, Integrity: ah.IntegHMACSHA256128, IntegrityKey: key})
 //	pkt, err := out.Seal(buf[:0], ipPacket)
 //	...
-//	in, _ := ah.NewSA(ah.Config{SPI: spi, Integrity: ah.IntegHMACSHA256128, IntegrityKey: key})
+//	in, _ := ah.NewSA(ah.Config{Mode: ah.Transport, SPI: spi, Integrity: ah.IntegHMACSHA256128, IntegrityKey: key})
 //	inner, err := in.Open(received) // errors.Is(err, ah.ErrReplay) etc.
 //
 // References:

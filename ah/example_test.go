@@ -10,7 +10,7 @@ import (
 
 func Example() {
 	key := bytes.Repeat([]byte{0x42}, ah.IntegHMACSHA256128.KeySize())
-	cfg := ah.Config{SPI: 0x1001, Integrity: ah.IntegHMACSHA256128, IntegrityKey: key}
+	cfg := ah.Config{Mode: ah.Transport, SPI: 0x1001, Integrity: ah.IntegHMACSHA256128, IntegrityKey: key}
 	out, _ := ah.NewSA(cfg)
 	in, _ := ah.NewSA(cfg)
 

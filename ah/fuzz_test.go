@@ -7,7 +7,7 @@ import (
 )
 
 func fuzzSAs(t testing.TB) (tout, tin, uout, uin *SA) {
-	tout, tin = pair(t, Config{Integrity: IntegHMACSHA196, ReplayWindow: ReplayOff, ESN: true})
+	tout, tin = pair(t, Config{Mode: Transport, Integrity: IntegHMACSHA196, ReplayWindow: ReplayOff, ESN: true})
 	uout, uin = pair(t, Config{Integrity: IntegAES128GMAC, ReplayWindow: ReplayOff, Mode: Tunnel, TunnelSrc: v6Src, TunnelDst: v6Dst})
 	return
 }

@@ -79,7 +79,7 @@ func TestMutableFields(t *testing.T) {
 			{"v4", v4, v4Mutable, v4Immutable},
 			{"v6", v6, v6Mutable, v6Immutable},
 		} {
-			out, in := pair(t, Config{Integrity: alg, ReplayWindow: ReplayOff})
+			out, in := pair(t, Config{Mode: Transport, Integrity: alg, ReplayWindow: ReplayOff})
 			sealed, err := out.Seal(nil, tc.pkt)
 			if err != nil {
 				t.Fatal(err)
@@ -119,7 +119,7 @@ func TestMutableFields(t *testing.T) {
 // Fragments flag makes the packet a fragment, which is refused before the
 // ICV (RFC 4302 3.4.1): the ICV computation itself must ignore them.
 func TestZeroMutableFragmentFields(t *testing.T) {
-	out, _ := pair(t, Config{Integrity: IntegHMACSHA256128})
+	out, _ := pair(t, Config{Mode: Transport, Integrity: IntegHMACSHA256128})
 	sealed, err := out.Seal(nil, ipv4Packet(nil, payload(40)))
 	if err != nil {
 		t.Fatal(err)

@@ -109,6 +109,8 @@ func NewSA(cfg Config) (*SA, error) {
 		if !cfg.TunnelSrc.IsValid() || !cfg.TunnelDst.IsValid() || cfg.TunnelSrc.Is4() != cfg.TunnelDst.Is4() {
 			return nil, errors.New("ah: tunnel endpoints must both be set and of one address family")
 		}
+	case 0:
+		return nil, errors.New("ah: Config.Mode not set (Tunnel or Transport)")
 	default:
 		return nil, fmt.Errorf("ah: unknown mode %v", cfg.Mode)
 	}

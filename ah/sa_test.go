@@ -152,7 +152,7 @@ func checkAHLayout(t *testing.T, p []byte, sa *SA) {
 }
 
 func TestReplayAndErrors(t *testing.T) {
-	out, in := pair(t, Config{Integrity: IntegHMACSHA256128})
+	out, in := pair(t, Config{Mode: Transport, Integrity: IntegHMACSHA256128})
 	sealed, err := out.Seal(nil, ipv4Packet(nil, payload(20)))
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +169,7 @@ func TestReplayAndErrors(t *testing.T) {
 	if _, err := in.Open(bad); !errors.Is(err, ErrAuthFailed) {
 		t.Fatalf("corrupt packet: %v", err)
 	}
-	other, _ := pair(t, Config{SPI: 0x2000, Integrity: IntegHMACSHA256128})
+	other, _ := pair(t, Config{Mode: Transport, SPI: 0x2000, Integrity: IntegHMACSHA256128})
 	if _, err := other.Open(bytes.Clone(sealed)); !errors.Is(err, ErrWrongSPI) {
 		t.Fatalf("wrong SPI: %v", err)
 	}
@@ -193,7 +193,7 @@ func TestReplayAndErrors(t *testing.T) {
 
 func TestSeqExhausted(t *testing.T) {
 	for _, esn := range []bool{false, true} {
-		out, _ := pair(t, Config{Integrity: IntegHMACSHA196, ESN: esn})
+		out, _ := pair(t, Config{Mode: Transport, Integrity: IntegHMACSHA196, ESN: esn})
 		limit := uint64(math.MaxUint32)
 		if esn {
 			limit = math.MaxUint64
@@ -211,7 +211,7 @@ func TestSeqExhausted(t *testing.T) {
 }
 
 func TestNewSAErrors(t *testing.T) {
-	good := Config{SPI: 300, Integrity: IntegHMACSHA196, IntegrityKey: testKey(IntegHMACSHA196)}
+	good := Config{Mode: Transport, SPI: 300, Integrity: IntegHMACSHA196, IntegrityKey: testKey(IntegHMACSHA196)}
 	for _, tc := range []struct {
 		name string
 		mod  func(*Config)
@@ -237,7 +237,7 @@ func TestNewSAErrors(t *testing.T) {
 }
 
 func TestUnsupportedSourceRoute(t *testing.T) {
-	out, _ := pair(t, Config{Integrity: IntegHMACSHA196})
+	out, _ := pair(t, Config{Mode: Transport, Integrity: IntegHMACSHA196})
 	lsrr := []byte{131, 7, 4, 192, 0, 2, 9}
 	if _, err := out.Seal(nil, ipv4Packet(lsrr, payload(8))); !errors.Is(err, ErrUnsupported) {
 		t.Fatalf("LSRR: %v", err)
@@ -252,7 +252,7 @@ func TestUnsupportedSourceRoute(t *testing.T) {
 // TestConcurrent seals from several goroutines at once and checks that every
 // packet opens: sequence numbers are unique and the worker pool is safe.
 func TestConcurrent(t *testing.T) {
-	out, in := pair(t, Config{Integrity: IntegAES128GMAC, ReplayWindow: 4096})
+	out, in := pair(t, Config{Mode: Transport, Integrity: IntegAES128GMAC, ReplayWindow: 4096})
 	const g, n = 4, 200
 	var mu sync.Mutex
 	var all [][]byte
@@ -300,7 +300,7 @@ func TestNoAllocs(t *testing.T) {
 		t.Skip("sync.Pool drops items under the race detector; run without -race")
 	}
 	for _, alg := range allAlgs {
-		out, in := pair(t, Config{Integrity: alg, ESN: true, ReplayWindow: ReplayOff})
+		out, in := pair(t, Config{Mode: Transport, Integrity: alg, ESN: true, ReplayWindow: ReplayOff})
 		pkt := ipv4Packet(nil, payload(200))
 		buf := make([]byte, 0, 512)
 		sealed, _ := out.Seal(buf, pkt)

@@ -116,6 +116,8 @@ func TestScapyInterop(t *testing.T) {
 						c.Hi, c.name = 1, c.name+"/esn"
 					}
 					switch mode {
+					case "transport":
+						c.mode = Transport
 					case "tunnel4":
 						c.mode, c.src, c.dst = Tunnel, "198.51.100.1", "198.51.100.2"
 					case "tunnel6":

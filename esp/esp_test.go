@@ -72,7 +72,7 @@ func pair(t testing.TB, cfg Config) (*SA, *SA) {
 
 func suiteConfig(i int) Config {
 	s := suites[i]
-	return Config{SPI: 0x1000 + uint32(i), Cipher: s.cipher, CipherKey: key(s.ckey, 1),
+	return Config{Mode: Transport, SPI: 0x1000 + uint32(i), Cipher: s.cipher, CipherKey: key(s.ckey, 1),
 		Integrity: s.integ, IntegrityKey: key(s.integ.KeySize(), 9), AllowLegacy: s.legacy}
 }
 
@@ -232,11 +232,11 @@ func tosOf(p []byte) uint8 {
 // sequence number and payload.
 func TestGCM8IsTruncatedGCM16(t *testing.T) {
 	k := key(20, 3)
-	a, err := NewSA(Config{SPI: 999, Cipher: CipherAESGCM8, CipherKey: k})
+	a, err := NewSA(Config{Mode: Transport, SPI: 999, Cipher: CipherAESGCM8, CipherKey: k})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := NewSA(Config{SPI: 999, Cipher: CipherAESGCM16, CipherKey: k})
+	b, err := NewSA(Config{Mode: Transport, SPI: 999, Cipher: CipherAESGCM16, CipherKey: k})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +426,7 @@ func TestTFCPadding(t *testing.T) {
 			t.Fatalf("sizes differ: %v", sizes)
 		}
 	}
-	if _, err := NewSA(Config{SPI: 300, Cipher: CipherAESGCM16, CipherKey: key(20, 0), TFCPadTo: 100}); err == nil {
+	if _, err := NewSA(Config{Mode: Transport, SPI: 300, Cipher: CipherAESGCM16, CipherKey: key(20, 0), TFCPadTo: 100}); err == nil {
 		t.Fatal("TFC padding accepted in transport mode")
 	}
 }
@@ -467,7 +467,7 @@ func TestTransportNATChecksum(t *testing.T) {
 }
 
 func TestNewSARejects(t *testing.T) {
-	good := Config{SPI: 0x1234, Cipher: CipherAESGCM16, CipherKey: key(20, 0)}
+	good := Config{Mode: Transport, SPI: 0x1234, Cipher: CipherAESGCM16, CipherKey: key(20, 0)}
 	tests := []struct {
 		name string
 		mod  func(*Config)

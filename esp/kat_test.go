@@ -206,7 +206,7 @@ func TestKATAESCBCESP(t *testing.T) {
 		}
 		n++
 		ikey := bytes.Repeat([]byte{0x5a}, 32)
-		sa, err := NewSA(Config{SPI: u32(v.SPI), Cipher: CipherAESCBC, CipherKey: v.Key,
+		sa, err := NewSA(Config{Mode: Transport, SPI: u32(v.SPI), Cipher: CipherAESCBC, CipherKey: v.Key,
 			Integrity: IntegHMACSHA256128, IntegrityKey: ikey})
 		if err != nil {
 			t.Fatal(err)

@@ -13,16 +13,18 @@ import (
 	"github.com/ipsecgo/ipsec/internal/seqno"
 )
 
-// Mode is the IPsec mode of an SA (RFC 4301 section 4.1).
+// Mode is the IPsec mode of an SA (RFC 4301 section 4.1). Its values are
+// the Encapsulation Mode numbers of RFC 2407 section 4.5, as in ah, ike
+// and isakmp; zero is not a mode, and Config.Mode must be set.
 type Mode uint8
 
 const (
-	// Transport mode protects the payload of the IP packet and keeps its
-	// header (RFC 4303 section 3.1.1).
-	Transport Mode = iota
 	// Tunnel mode protects a whole inner IP packet inside a new outer
 	// header (RFC 4303 section 3.1.2).
-	Tunnel
+	Tunnel Mode = 1
+	// Transport mode protects the payload of the IP packet and keeps its
+	// header (RFC 4303 section 3.1.1).
+	Transport Mode = 2
 )
 
 func (m Mode) String() string {
@@ -158,6 +160,8 @@ func newSA(cfg Config) (*SA, error) {
 		if !cfg.TunnelSrc.IsValid() || !cfg.TunnelDst.IsValid() || cfg.TunnelSrc.Is4() != cfg.TunnelDst.Is4() {
 			return nil, errors.New("esp: tunnel endpoints must both be set and of one address family")
 		}
+	case 0:
+		return nil, errors.New("esp: Config.Mode not set (Tunnel or Transport)")
 	default:
 		return nil, fmt.Errorf("esp: unknown mode %v", cfg.Mode)
 	}

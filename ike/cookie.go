@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+
+	"github.com/ipsecgo/ipsec/isakmp"
 )
 
 const cookieLen = 4 + sha256.Size // VersionIDofSecret | Hash (RFC 7296 2.6)
@@ -65,34 +67,108 @@ func (j *CookieJar) HalfOpen() int { return int(j.halfOpen.Load()) }
 
 func (j *CookieJar) needed() bool { return j.halfOpen.Load() >= j.threshold }
 
-// cookie computes <VersionIDofSecret> | SHA-256(<secret> | Ni | IPi | SPIi).
-func cookieFor(version uint32, secret *[32]byte, ni []byte, ip netip.Addr, spiI [8]byte) []byte {
-	h := sha256.New()
-	h.Write(secret[:])
-	h.Write(ni)
-	h.Write(ip.Unmap().AsSlice())
-	h.Write(spiI[:])
-	return h.Sum(binary.BigEndian.AppendUint32(make([]byte, 0, cookieLen), version))
+// cookie computes <VersionIDofSecret> | SHA-256(<secret> | Ni | IPi | SPIi)
+// (RFC 7296 2.6) into dst without allocating.
+func cookieFor(dst *[cookieLen]byte, version uint32, secret *[32]byte, ni []byte, ip netip.Addr, spiI [8]byte) {
+	var in [32 + maxNonceLen + 16 + 8]byte
+	n := copy(in[:], secret[:])
+	n += copy(in[n:], ni)
+	ip = ip.Unmap()
+	if ip.Is4() {
+		a := ip.As4()
+		n += copy(in[n:], a[:])
+	} else {
+		a := ip.As16()
+		n += copy(in[n:], a[:])
+	}
+	n += copy(in[n:], spiI[:])
+	binary.BigEndian.PutUint32(dst[:4], version)
+	sum := sha256.Sum256(in[:n])
+	copy(dst[4:], sum[:])
 }
 
 func (j *CookieJar) make(ni []byte, ip netip.Addr, spiI [8]byte) []byte {
+	var c [cookieLen]byte
+	j.makeInto(&c, ni, ip, spiI)
+	return c[:]
+}
+
+// makeInto writes the current cookie for (ni, ip, spiI) into c. ni must
+// be at most maxNonceLen bytes.
+func (j *CookieJar) makeInto(c *[cookieLen]byte, ni []byte, ip netip.Addr, spiI [8]byte) {
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	return cookieFor(j.version, &j.secret, ni, ip, spiI)
+	v, secret := j.version, j.secret
+	j.mu.Unlock()
+	cookieFor(c, v, &secret, ni, ip, spiI)
 }
 
 func (j *CookieJar) check(c, ni []byte, ip netip.Addr, spiI [8]byte) bool {
-	if len(c) != cookieLen {
+	if len(c) != cookieLen || len(ni) > maxNonceLen {
 		return false
 	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
 	v := binary.BigEndian.Uint32(c)
+	j.mu.Lock()
+	var secret [32]byte
 	switch v {
 	case j.version:
-		return hmac.Equal(c, cookieFor(v, &j.secret, ni, ip, spiI))
+		secret = j.secret
 	case j.version - 1:
-		return hmac.Equal(c, cookieFor(v, &j.prev, ni, ip, spiI))
+		secret = j.prev
+	default:
+		j.mu.Unlock()
+		return false
 	}
-	return false
+	j.mu.Unlock()
+	var want [cookieLen]byte
+	cookieFor(&want, v, &secret, ni, ip, spiI)
+	return hmac.Equal(c, want[:])
+}
+
+// scanInit finds the Nonce data and the COOKIE notification's data in
+// the payloads of an IKE_SA_INIT request (b after the fixed header,
+// first the header's Next Payload) by walking the generic payload
+// headers (RFC 7296 3.2), without decoding or allocating: the endpoint
+// answers floods of requests with cookies this way. ok is false if the
+// chain overruns b or has no Nonce. The results alias b.
+func scanInit(b []byte, first isakmp.PayloadType) (nonce, cookie []byte, ok bool) {
+	next := first
+	for next != isakmp.PayloadNone {
+		if len(b) < isakmp.GenericHeaderLen {
+			return nil, nil, false
+		}
+		l := int(binary.BigEndian.Uint16(b[2:4]))
+		if l < isakmp.GenericHeaderLen || l > len(b) {
+			return nil, nil, false
+		}
+		body := b[isakmp.GenericHeaderLen:l]
+		switch next {
+		case isakmp.PayloadNonce:
+			nonce = body
+		case isakmp.PayloadNotify:
+			// Protocol ID, SPI Size, Notify Message Type, SPI, data (3.10).
+			if len(body) >= 4 && isakmp.NotifyType(binary.BigEndian.Uint16(body[2:4])) == isakmp.NotifyCookie &&
+				len(body) >= 4+int(body[1]) {
+				cookie = body[4+int(body[1]):]
+			}
+		}
+		next = isakmp.PayloadType(b[0])
+		b = b[l:]
+	}
+	return nonce, cookie, nonce != nil
+}
+
+// appendCookieReply appends the stateless COOKIE answer to the
+// IKE_SA_INIT request with header h (RFC 7296 2.6: HDR(A,0), N(COOKIE)):
+// the same bytes initReply builds, without allocating.
+func appendCookieReply(dst []byte, h *isakmp.Header, c *[cookieLen]byte) []byte {
+	const notifyLen = isakmp.GenericHeaderLen + 4 + cookieLen
+	rh := isakmp.Header{InitiatorSPI: h.InitiatorSPI, NextPayload: isakmp.PayloadNotify, Version: isakmp.VersionIKEv2,
+		Exchange: isakmp.ExchangeIKESAInit, MessageID: h.MessageID, Flags: isakmp.FlagResponse,
+		Length: isakmp.HeaderLen + notifyLen}
+	dst = rh.Append(dst)
+	dst = append(dst, byte(isakmp.PayloadNone), 0)
+	dst = binary.BigEndian.AppendUint16(dst, notifyLen)
+	dst = append(dst, 0, 0)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(isakmp.NotifyCookie))
+	return append(dst, c[:]...)
 }

@@ -412,3 +412,12 @@ func (c *Config) checkChild() error {
 	}
 	return nil
 }
+
+// childMode is the mode a Config asks for: Transport, or Tunnel (also
+// when Mode is zero, unset; RFC 7296 1.3.1's default).
+func (c *Config) childMode() Mode {
+	if c.Mode == Transport {
+		return Transport
+	}
+	return Tunnel
+}

@@ -81,7 +81,7 @@ const (
 
 	natTPort    = 4500
 	maxDatagram = 65535
-	readBatch   = 8
+	readBatch   = 16
 )
 
 // NAT-T framing on port 4500 (RFC 3948 2.2, 2.3).
@@ -277,6 +277,7 @@ type Endpoint struct {
 	done      chan struct{} // closed by Close
 	stopped   chan struct{} // closed when Run has returned
 	closeOnce sync.Once
+	stopping  atomic.Bool // the sockets are being closed
 
 	// holdIKE, if set, sees every IKE message before it is sent and may
 	// keep it back (tests use it to make exchanges cross on the wire).
@@ -455,7 +456,13 @@ func (e *Endpoint) Run(ctx context.Context) error {
 		wg.Go(func() { w.run(stop) })
 	}
 	var readers sync.WaitGroup
-	readers.Go(func() { e.read(e.ike, e.ikeBatch, false) })
+	// The IKE port gets a reader per worker: first messages, the target
+	// of floods, arrive there, and the readers answer them with cookies.
+	// The NAT-T port has one, which keeps ESP in order behind IKE (see
+	// espOrder).
+	for range len(e.workers) {
+		readers.Go(func() { e.read(e.ike, e.ikeBatch, false) })
+	}
 	readers.Go(func() { e.read(e.natt, e.nattBatch, true) })
 
 	var err error
@@ -523,6 +530,7 @@ wait:
 }
 
 func (e *Endpoint) closeSockets() {
+	e.stopping.Store(true)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.ike != nil {

@@ -14,9 +14,23 @@ import (
 	"github.com/ipsecgo/ipsec/isakmp"
 )
 
-// read is a reader goroutine: it reads batches of datagrams from c and
-// dispatches each (stage 1 of the pipeline at the top of endpoint.go).
+// reader is a reader goroutine's state: stage 1 of the pipeline at the
+// top of endpoint.go.
+type reader struct {
+	e    *Endpoint
+	c    *net.UDPConn
+	bc   *batchConn
+	natt bool
+	out  []outDatagram // answers to send after this batch
+	// arena holds the bytes of the answers in out; a full arena is
+	// replaced, not grown in place, so earlier answers stay valid.
+	arena   []byte
+	scratch writeScratch
+}
+
+// read reads batches of datagrams from c and dispatches each.
 func (e *Endpoint) read(c *net.UDPConn, bc *batchConn, natt bool) {
+	r := &reader{e: e, c: c, bc: bc, natt: natt, arena: make([]byte, 0, 1<<12)}
 	ms := make([]ipv4.Message, readBatch)
 	for i := range ms {
 		ms[i].Buffers = [][]byte{make([]byte, maxDatagram)}
@@ -24,7 +38,7 @@ func (e *Endpoint) read(c *net.UDPConn, bc *batchConn, natt bool) {
 	for {
 		n, err := bc.readBatch(ms)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) || e.isClosedConn(c) {
+			if errors.Is(err, net.ErrClosed) || e.stopping.Load() {
 				return
 			}
 			e.log.Debug("ike: endpoint read", "err", err)
@@ -39,26 +53,16 @@ func (e *Endpoint) read(c *net.UDPConn, bc *batchConn, natt bool) {
 			}
 			from := ua.AddrPort()
 			from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-			e.dispatch(now, m.Buffers[0][:m.N], from, natt)
+			r.dispatch(now, m.Buffers[0][:m.N], from, natt)
 		}
+		r.flush()
 	}
-}
-
-// isClosedConn reports whether c has been closed (its reads fail for
-// good).
-func (e *Endpoint) isClosedConn(c *net.UDPConn) bool {
-	_, err := c.SyscallConn()
-	if err != nil {
-		return true
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.closed
 }
 
 // dispatch takes one datagram from the reader's buffer (valid only
 // during the call).
-func (e *Endpoint) dispatch(now time.Time, b []byte, from netip.AddrPort, natt bool) {
+func (r *reader) dispatch(now time.Time, b []byte, from netip.AddrPort, natt bool) {
+	e := r.e
 	if natt {
 		switch {
 		case len(b) == 1 && b[0] == 0xff:
@@ -82,14 +86,14 @@ func (e *Endpoint) dispatch(now time.Time, b []byte, from netip.AddrPort, natt b
 	b = b[:h.Length]
 	switch h.Major() {
 	case isakmp.MajorIKEv2:
-		e.dispatchV2(now, b, from, natt, &h)
+		r.dispatchV2(now, b, from, natt, &h)
 	case isakmp.MajorIKEv1:
-		e.dispatchV1(now, b, from, natt, &h)
+		r.dispatchV1(now, b, from, natt, &h)
 	default:
 		e.stats.malformed.Add(1)
 		if h.Major() > isakmp.MajorIKEv2 {
 			// RFC 7296 2.5: dropped, and a request answered.
-			e.answerUnprotected(now, from, natt, &h, isakmp.NotifyInvalidMajorVersion)
+			r.answerUnprotected(now, from, natt, &h, isakmp.NotifyInvalidMajorVersion)
 		}
 	}
 }
@@ -98,7 +102,8 @@ func (e *Endpoint) dispatch(now time.Time, b []byte, from netip.AddrPort, natt b
 // SPI; an IKE_SA_INIT request without responder SPI by initiator SPI and
 // source address, so that its retransmissions reach the same half-open
 // SA).
-func (e *Endpoint) dispatchV2(now time.Time, b []byte, from netip.AddrPort, natt bool, h *isakmp.Header) {
+func (r *reader) dispatchV2(now time.Time, b []byte, from netip.AddrPort, natt bool, h *isakmp.Header) {
+	e := r.e
 	initiatorSent := h.Flags&isakmp.FlagInitiator != 0
 	var es *epSession
 	switch {
@@ -108,7 +113,7 @@ func (e *Endpoint) dispatchV2(now time.Time, b []byte, from netip.AddrPort, natt
 			return
 		}
 		if es = e.halfOpen.get(halfOpenKey{h.InitiatorSPI, from}); es == nil {
-			e.admitV2(now, b, from, natt, h)
+			r.admitV2(now, b, from, natt, h)
 			return
 		}
 	case initiatorSent:
@@ -121,7 +126,7 @@ func (e *Endpoint) dispatchV2(now time.Time, b []byte, from netip.AddrPort, natt
 		// (perhaps lost in a restart) may be answered, unprotected, with
 		// INVALID_IKE_SPI; responses are never answered.
 		e.stats.unknownSPI.Add(1)
-		e.answerUnprotected(now, from, natt, h, isakmp.NotifyInvalidIKESPI)
+		r.answerUnprotected(now, from, natt, h, isakmp.NotifyInvalidIKESPI)
 		return
 	}
 	e.toWorker(es.w, item{kind: itemIKE, es: es, b: bytes.Clone(b), from: from, natt: natt})
@@ -132,7 +137,8 @@ func (e *Endpoint) dispatchV2(now time.Time, b []byte, from netip.AddrPort, natt
 // we initiated. A message with a zero responder cookie that no session
 // of ours initiated is a first message (RFC 2408 3.1), found again by
 // (initiator cookie, source) while it is half-open.
-func (e *Endpoint) dispatchV1(now time.Time, b []byte, from netip.AddrPort, natt bool, h *isakmp.Header) {
+func (r *reader) dispatchV1(now time.Time, b []byte, from netip.AddrPort, natt bool, h *isakmp.Header) {
+	e := r.e
 	var es *epSession
 	if h.ResponderSPI != [8]byte{} {
 		es = e.sessions.get(h.ResponderSPI)
@@ -144,7 +150,7 @@ func (e *Endpoint) dispatchV1(now time.Time, b []byte, from netip.AddrPort, natt
 	}
 	if es == nil && h.ResponderSPI == [8]byte{} {
 		if es = e.halfOpen.get(halfOpenKey{h.InitiatorSPI, from}); es == nil {
-			e.admitV1(b, from, natt, h)
+			r.admitV1(b, from, natt, h)
 			return
 		}
 	}
@@ -160,7 +166,8 @@ func (e *Endpoint) dispatchV1(now time.Time, b []byte, from netip.AddrPort, natt
 // would create a half-open SA, before any key exchange: cookies (RFC 7296
 // 2.6) when the half-open counts ask for them, then the caps. What passes
 // goes to the worker chosen by (SPIi, source).
-func (e *Endpoint) admitV2(now time.Time, b []byte, from netip.AddrPort, natt bool, h *isakmp.Header) {
+func (r *reader) admitV2(now time.Time, b []byte, from netip.AddrPort, natt bool, h *isakmp.Header) {
+	e := r.e
 	rcfg := e.cfg.Responder
 	if rcfg == nil || !rcfg.KeyExchange.Allows(IKEv2) {
 		e.stats.unknownSPI.Add(1)
@@ -168,24 +175,20 @@ func (e *Endpoint) admitV2(now time.Time, b []byte, from netip.AddrPort, natt bo
 	}
 	src := from.Addr()
 	if e.adm.cookieNeeded(src) {
-		var m isakmp.Message
-		if err := m.Decode(b); err != nil {
+		nonce, cookie, ok := scanInit(b[isakmp.HeaderLen:], h.NextPayload)
+		if !ok || len(nonce) < minNonceLen || len(nonce) > maxNonceLen {
 			e.stats.malformed.Add(1)
 			return
 		}
-		nonce := find[*isakmp.Nonce](m.Payloads)
-		if nonce == nil || len(nonce.Data) < minNonceLen || len(nonce.Data) > maxNonceLen {
-			e.stats.malformed.Add(1)
-			return
-		}
-		c := findNotify(m.Payloads, isakmp.NotifyCookie)
-		if c == nil || !e.cookies.check(c.Data, nonce.Data, src, h.InitiatorSPI) {
-			if c != nil {
+		if cookie == nil || !e.cookies.check(cookie, nonce, src, h.InitiatorSPI) {
+			if cookie != nil {
 				e.stats.cookiesRefused.Add(1)
 			}
 			// Stateless, and no bigger than the request: the COOKIE
 			// answer (RFC 7296 2.6) is not worth rate-limiting.
-			e.sendDirect(natt, from, initReply(h, isakmp.NotifyCookie, e.cookies.make(nonce.Data, src, h.InitiatorSPI)))
+			var c [cookieLen]byte
+			e.cookies.makeInto(&c, nonce, src, h.InitiatorSPI)
+			r.replyCookie(from, h, &c)
 			e.stats.cookiesSent.Add(1)
 			return
 		}
@@ -200,7 +203,8 @@ func (e *Endpoint) admitV2(now time.Time, b []byte, from netip.AddrPort, natt bo
 
 // admitV1 applies the caps to an IKEv1 first message (IKEv1 has no
 // stateless cookie exchange; its first message costs no key exchange).
-func (e *Endpoint) admitV1(b []byte, from netip.AddrPort, natt bool, h *isakmp.Header) {
+func (r *reader) admitV1(b []byte, from netip.AddrPort, natt bool, h *isakmp.Header) {
+	e := r.e
 	rcfg := e.cfg.Responder
 	if rcfg == nil || !rcfg.KeyExchange.Allows(IKEv1) || acceptV1Session == nil {
 		e.stats.v1Dropped.Add(1)
@@ -281,7 +285,8 @@ func (e *Endpoint) deliverESP(from netip.AddrPort, pkt []byte) {
 // the request with header h back where it came from (on port 4500 with
 // the non-ESP marker), within the per-source and total error rates.
 // Responses get nothing.
-func (e *Endpoint) answerUnprotected(now time.Time, to netip.AddrPort, natt bool, h *isakmp.Header, t isakmp.NotifyType) {
+func (r *reader) answerUnprotected(now time.Time, to netip.AddrPort, natt bool, h *isakmp.Header, t isakmp.NotifyType) {
+	e := r.e
 	if h.Flags&isakmp.FlagResponse != 0 {
 		return
 	}
@@ -295,22 +300,47 @@ func (e *Endpoint) answerUnprotected(now time.Time, to netip.AddrPort, natt bool
 		return
 	}
 	e.stats.errorReplies.Add(1)
-	e.sendDirect(natt, to, resp)
+	r.reply(to, resp)
 }
 
-// sendDirect sends one datagram from a reader goroutine.
-func (e *Endpoint) sendDirect(natt bool, to netip.AddrPort, msg []byte) {
-	c := e.ike
-	if natt {
-		c = e.natt
+// reply queues an answer sent by the reader itself (COOKIE challenges,
+// unprotected errors), with the non-ESP marker on the NAT-T socket; the
+// reader sends a batch of them after each batch it read.
+func (r *reader) reply(to netip.AddrPort, msg []byte) {
+	if r.natt {
 		msg = append(append(make([]byte, 0, len(nonESPMarker)+len(msg)), nonESPMarker...), msg...)
 	}
-	if _, err := c.WriteToUDPAddrPort(msg, to); err != nil {
-		e.stats.sendErrors.Add(1)
-		e.log.Debug("ike: endpoint: send", "to", to, "err", err)
+	r.out = append(r.out, outDatagram{b: msg, to: to})
+}
+
+// replyCookie queues a COOKIE answer, built in the reader's arena.
+func (r *reader) replyCookie(to netip.AddrPort, h *isakmp.Header, c *[cookieLen]byte) {
+	start := len(r.arena)
+	if r.natt {
+		r.arena = append(r.arena, nonESPMarker...)
+	}
+	r.arena = appendCookieReply(r.arena, h, c)
+	r.out = append(r.out, outDatagram{b: r.arena[start:len(r.arena):len(r.arena)], to: to})
+}
+
+// flush sends the queued answers.
+func (r *reader) flush() {
+	if len(r.out) == 0 {
 		return
 	}
-	e.stats.sent.Add(1)
+	n, err := r.bc.write(r.out, &r.scratch)
+	r.scratch.clear(len(r.out))
+	r.e.stats.sent.Add(uint64(n))
+	if err != nil {
+		r.e.stats.sendErrors.Add(uint64(len(r.out) - n))
+		r.e.log.Debug("ike: endpoint: send", "err", err)
+	}
+	clear(r.out)
+	r.out = r.out[:0]
+	if cap(r.arena) > 1<<16 {
+		r.arena = nil
+	}
+	r.arena = r.arena[:0]
 }
 
 // espOrder remembers, per source address (by a keyed hash into a fixed

@@ -260,13 +260,17 @@ func newReplyLimiter(rate, total float64, sources int) *replyLimiter {
 	return r
 }
 
+func (r *replyLimiter) slotOf(src netip.Addr) int {
+	return int(maphash.Comparable(r.seed, src) % uint64(len(r.slots)))
+}
+
 // allow reports whether a reply to src may be sent at now, and takes the
 // tokens for it.
 func (r *replyLimiter) allow(src netip.Addr, now time.Time) bool {
 	if r.rate <= 0 {
 		return false
 	}
-	i := int(maphash.Comparable(r.seed, src) % uint64(len(r.slots)))
+	i := r.slotOf(src)
 	mu := &r.mu[i/64]
 	mu.Lock()
 	sl := &r.slots[i]

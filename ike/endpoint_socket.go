@@ -75,8 +75,9 @@ func (b *batchConn) readBatch(ms []ipv4.Message) (int, error) {
 }
 
 // write sends datagrams to their destinations, batched where possible,
-// and returns how many were sent.
-func (b *batchConn) write(out []outDatagram) (int, error) {
+// and returns how many were sent. scratch is the caller's, reused from
+// call to call so that a batch allocates nothing.
+func (b *batchConn) write(out []outDatagram, scratch *writeScratch) (int, error) {
 	if b.p4 == nil || len(out) == 1 {
 		for i, d := range out {
 			if _, err := b.c.WriteToUDPAddrPort(d.b, d.to); err != nil {
@@ -85,13 +86,40 @@ func (b *batchConn) write(out []outDatagram) (int, error) {
 		}
 		return len(out), nil
 	}
-	ms := make([]ipv4.Message, len(out))
-	for i := range out {
-		ms[i].Buffers = [][]byte{out[i].b}
-		ms[i].Addr = net.UDPAddrFromAddrPort(out[i].to)
-	}
-	return writeAll(b.p4, ms)
+	return writeAll(b.p4, scratch.messages(out))
 }
+
+// writeScratch is the reusable state of a batched write: the messages,
+// their one-buffer lists and their addresses. Not safe for concurrent
+// use: each reader and worker has its own.
+type writeScratch struct {
+	ms    []ipv4.Message
+	bufs  [][]byte
+	addrs []net.UDPAddr
+	ips   [][4]byte
+}
+
+func (w *writeScratch) messages(out []outDatagram) []ipv4.Message {
+	if len(w.ms) < len(out) {
+		n := max(len(out), 2*len(w.ms))
+		w.ms, w.bufs = make([]ipv4.Message, n), make([][]byte, n)
+		w.addrs, w.ips = make([]net.UDPAddr, n), make([][4]byte, n)
+		for i := range w.ms {
+			w.ms[i].Buffers = w.bufs[i : i+1 : i+1]
+			w.addrs[i].IP = w.ips[i][:]
+			w.ms[i].Addr = &w.addrs[i]
+		}
+	}
+	for i, d := range out {
+		w.bufs[i] = d.b
+		w.ips[i] = d.to.Addr().Unmap().As4()
+		w.addrs[i].Port = int(d.to.Port())
+	}
+	return w.ms[:len(out)]
+}
+
+// clear drops the references to sent datagrams.
+func (w *writeScratch) clear(n int) { clear(w.bufs[:min(n, len(w.bufs))]) }
 
 // writeTo sends packets to one destination, batched where possible.
 func (b *batchConn) writeTo(packets [][]byte, to netip.AddrPort) (int, error) {

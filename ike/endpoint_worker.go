@@ -23,6 +23,7 @@ type worker struct {
 	timers    timerHeap
 	list      []*epSession     // every session of this worker, for IKESAs and Shutdown
 	out       [2][]outDatagram // to send from the IKE and the NAT-T socket
+	scratch   writeScratch
 }
 
 type itemKind uint8
@@ -545,7 +546,8 @@ func (w *worker) sendOut() {
 		if len(out) == 0 {
 			continue
 		}
-		n, err := c.write(out)
+		n, err := c.write(out, &w.scratch)
+		w.scratch.clear(len(out))
 		e.stats.sent.Add(uint64(n))
 		if err != nil {
 			e.stats.sendErrors.Add(uint64(len(out) - n))

@@ -56,7 +56,7 @@ var errProposal = errors.New("ike: invalid proposal")
 // proposal must name only algorithms this package implements for its
 // protocol.
 func ParseProposals(s string, proto isakmp.ProtocolID) ([]Proposal, error) {
-	ws, err := isakmp.ParseProposals(proto, s)
+	ws, err := isakmp.ParseProposals(s, proto)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errProposal, err)
 	}
@@ -73,7 +73,7 @@ func ParseProposals(s string, proto isakmp.ProtocolID) ([]Proposal, error) {
 
 // ParseProposal parses one proposal; see ParseProposals.
 func ParseProposal(s string, proto isakmp.ProtocolID) (Proposal, error) {
-	w, err := isakmp.ParseProposal(proto, s)
+	w, err := isakmp.ParseProposal(s, proto)
 	if err != nil {
 		return Proposal{Protocol: proto}, fmt.Errorf("%w: %w", errProposal, err)
 	}

@@ -116,7 +116,7 @@ func TestProposalsFromIsakmp(t *testing.T) {
 			t.Errorf("%q: %v", c.s, err)
 			continue
 		}
-		want, err := isakmp.ParseProposal(c.proto, c.s)
+		want, err := isakmp.ParseProposal(c.s, c.proto)
 		if err != nil {
 			t.Fatalf("%q: isakmp: %v", c.s, err)
 		}

@@ -11,7 +11,7 @@ import (
 // Build an IKE_SA_INIT request from a proposal string, encode it, and
 // decode it again.
 func Example() {
-	prop, err := isakmp.ParseProposal(isakmp.ProtocolIKE, "aes256gcm16-prfsha256-x25519")
+	prop, err := isakmp.ParseProposal("aes256gcm16-prfsha256-x25519", isakmp.ProtocolIKE)
 	if err != nil {
 		panic(err)
 	}

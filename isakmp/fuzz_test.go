@@ -102,13 +102,13 @@ func FuzzParseProposal(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, proto uint8, s string) {
-		p, err := ParseProposal(ProtocolID(proto), s)
+		p, err := ParseProposal(s, ProtocolID(proto))
 		if err == nil {
 			out, err := FormatProposal(&p)
 			if err != nil {
 				t.Fatalf("FormatProposal(ParseProposal(%q)): %v", s, err)
 			}
-			p2, err := ParseProposal(ProtocolID(proto), out)
+			p2, err := ParseProposal(out, ProtocolID(proto))
 			if err != nil {
 				t.Fatalf("ParseProposal(%q) printed from %q: %v", out, s, err)
 			}
@@ -116,7 +116,7 @@ func FuzzParseProposal(f *testing.F) {
 				t.Fatalf("%q -> %q changed the transforms", s, out)
 			}
 		}
-		if v1, err := ParseV1Proposal(ProtocolID(proto), s, V1ProposalOptions{}); err == nil {
+		if v1, err := ParseV1Proposal(s, ProtocolID(proto), V1ProposalOptions{}); err == nil {
 			if _, err := FormatV1Proposal(&v1); err != nil {
 				t.Fatalf("FormatV1Proposal(ParseV1Proposal(%q)): %v", s, err)
 			}

@@ -180,7 +180,7 @@ var prfForInteg = map[IntegID]PRFID{
 // order (encryption, integrity, PRF, key exchange, additional key
 // exchanges, ESN); the order carries no meaning (RFC 7296 3.3.6). Number
 // and SPI are left for the caller.
-func ParseProposal(proto ProtocolID, s string) (Proposal, error) {
+func ParseProposal(s string, proto ProtocolID) (Proposal, error) {
 	p := Proposal{Protocol: proto}
 	if proto != ProtocolIKE && proto != ProtocolESP && proto != ProtocolAH {
 		return p, fmt.Errorf("%w: protocol %v", ErrProposal, proto)
@@ -274,10 +274,10 @@ func ParseProposal(proto ProtocolID, s string) (Proposal, error) {
 // ParseProposals parses a comma-separated list of proposal strings, as in
 // swanctl.conf's proposals and esp_proposals, into proposals numbered from
 // 1 (RFC 7296 3.3.1).
-func ParseProposals(proto ProtocolID, list string) ([]Proposal, error) {
+func ParseProposals(list string, proto ProtocolID) ([]Proposal, error) {
 	var out []Proposal
 	for _, one := range strings.Split(list, ",") {
-		p, err := ParseProposal(proto, one)
+		p, err := ParseProposal(one, proto)
 		if err != nil {
 			return nil, err
 		}

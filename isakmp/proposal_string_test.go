@@ -45,13 +45,13 @@ func TestParseProposal(t *testing.T) {
 		{ProtocolAH, "aes256gmac", "INTEG:11/0 ESN:0/0", "aes256gmac"},
 	}
 	for _, tc := range tests {
-		p, err := ParseProposal(tc.proto, tc.in)
+		p, err := ParseProposal(tc.in, tc.proto)
 		if err != nil {
-			t.Errorf("ParseProposal(%v, %q): %v", tc.proto, tc.in, err)
+			t.Errorf("ParseProposal(%q, %v): %v", tc.in, tc.proto, err)
 			continue
 		}
 		if got := transformsString(p.Transforms); got != tc.want {
-			t.Errorf("ParseProposal(%v, %q) = %s, want %s", tc.proto, tc.in, got, tc.want)
+			t.Errorf("ParseProposal(%q, %v) = %s, want %s", tc.in, tc.proto, got, tc.want)
 		}
 		out, err := FormatProposal(&p)
 		if err != nil || out != tc.out {
@@ -84,9 +84,9 @@ func TestParseProposalErrors(t *testing.T) {
 		{ProtocolID(9), "aes128-sha256", "protocol"},
 	}
 	for _, tc := range tests {
-		_, err := ParseProposal(tc.proto, tc.in)
+		_, err := ParseProposal(tc.in, tc.proto)
 		if !errors.Is(err, ErrProposal) || !strings.Contains(err.Error(), tc.text) {
-			t.Errorf("ParseProposal(%v, %q) = %v, want an ErrProposal containing %q", tc.proto, tc.in, err, tc.text)
+			t.Errorf("ParseProposal(%q, %v) = %v, want an ErrProposal containing %q", tc.in, tc.proto, err, tc.text)
 		}
 	}
 	bad := Proposal{Protocol: ProtocolESP, Transforms: []Transform{{Type: TransformENCR, ID: 250}}}
@@ -142,15 +142,15 @@ func TestProposalStringRoundTrip(t *testing.T) {
 			kws = append(kws, pick(r, TransformPRF, nil)...)
 		}
 		s := strings.Join(kws, "-")
-		p, err := ParseProposal(proto, s)
+		p, err := ParseProposal(s, proto)
 		if err != nil {
-			t.Fatalf("ParseProposal(%v, %q): %v", proto, s, err)
+			t.Fatalf("ParseProposal(%q, %v): %v", s, proto, err)
 		}
 		out, err := FormatProposal(&p)
 		if err != nil {
 			t.Fatalf("FormatProposal(%q): %v", s, err)
 		}
-		p2, err := ParseProposal(proto, out)
+		p2, err := ParseProposal(out, proto)
 		if err != nil {
 			t.Fatalf("ParseProposal(%q) (printed from %q): %v", out, s, err)
 		}
@@ -164,7 +164,7 @@ func TestProposalStringRoundTrip(t *testing.T) {
 }
 
 func TestParseV1Proposal(t *testing.T) {
-	p, err := ParseV1Proposal(ProtocolIKE, "aes128-aes256-sha256-modp2048", V1ProposalOptions{Lifetime: 3 * time.Hour})
+	p, err := ParseV1Proposal("aes128-aes256-sha256-modp2048", ProtocolIKE, V1ProposalOptions{Lifetime: 3 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestParseV1Proposal(t *testing.T) {
 		t.Errorf("FormatV1Proposal = %q, %v", s, err)
 	}
 	// A lifetime above 16 bits becomes a 4-byte TLV (RFC 2407 4.5).
-	p, err = ParseV1Proposal(ProtocolESP, "aes256gcm16-esn", V1ProposalOptions{EncapMode: V1EncapTransport, Lifetime: 24 * time.Hour})
+	p, err = ParseV1Proposal("aes256gcm16-esn", ProtocolESP, V1ProposalOptions{EncapMode: V1EncapTransport, Lifetime: 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestParseV1Proposal(t *testing.T) {
 	if s, err := FormatV1Proposal(&p); err != nil || s != "aes256gcm16-esn" {
 		t.Errorf("FormatV1Proposal = %q, %v", s, err)
 	}
-	p, err = ParseV1Proposal(ProtocolAH, "sha1-sha256", V1ProposalOptions{})
+	p, err = ParseV1Proposal("sha1-sha256", ProtocolAH, V1ProposalOptions{})
 	if err != nil || len(p.Transforms) != 2 || V1AHTransform(p.Transforms[0].ID) != V1AHSHA || V1AHTransform(p.Transforms[1].ID) != V1AHSHA2_256 {
 		t.Errorf("AH %+v %v", p, err)
 	}
@@ -204,8 +204,8 @@ func TestParseV1Proposal(t *testing.T) {
 		{ProtocolIKE, "aes128-sha256-modp2048-ke1_mlkem768"},
 		{ProtocolESP, "bogus"},
 	} {
-		if _, err := ParseV1Proposal(bad.proto, bad.s, V1ProposalOptions{}); !errors.Is(err, ErrProposal) {
-			t.Errorf("ParseV1Proposal(%v, %q) = %v, want ErrProposal", bad.proto, bad.s, err)
+		if _, err := ParseV1Proposal(bad.s, bad.proto, V1ProposalOptions{}); !errors.Is(err, ErrProposal) {
+			t.Errorf("ParseV1Proposal(%q, %v) = %v, want ErrProposal", bad.s, bad.proto, err)
 		}
 	}
 }
@@ -246,7 +246,7 @@ func TestProposalStringsMatchStrongSwan(t *testing.T) {
 		{"ikev2_frag", ExchangeIKEAuth, ProtocolESP, "aes128-sha256", "aes128-sha256"},
 	} {
 		captured := firstSA(tc.file, tc.ex)
-		mine, err := ParseProposal(tc.proto, tc.s)
+		mine, err := ParseProposal(tc.s, tc.proto)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -282,14 +282,14 @@ func TestProposalStringsMatchStrongSwan(t *testing.T) {
 		v, _ := a.Uint()
 		return time.Duration(v) * time.Second
 	}
-	mine, err := ParseV1Proposal(ProtocolIKE, "aes128-sha256-modp2048", V1ProposalOptions{Lifetime: life(mm, uint16(V1AttrLifeDuration))})
+	mine, err := ParseV1Proposal("aes128-sha256-modp2048", ProtocolIKE, V1ProposalOptions{Lifetime: life(mm, uint16(V1AttrLifeDuration))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fmt.Sprint(mine.Transforms) != fmt.Sprint(mm.Transforms) {
 		t.Errorf("Main Mode: parsed %+v, strongSwan sent %+v", mine.Transforms, mm.Transforms)
 	}
-	mine, err = ParseV1Proposal(ProtocolESP, "aes128-sha256-modp2048", V1ProposalOptions{EncapMode: V1EncapUDPTunnel, Lifetime: life(qm, uint16(V1IPsecLifeDuration))})
+	mine, err = ParseV1Proposal("aes128-sha256-modp2048", ProtocolESP, V1ProposalOptions{EncapMode: V1EncapUDPTunnel, Lifetime: life(qm, uint16(V1IPsecLifeDuration))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +304,7 @@ func TestProposalStringsMatchStrongSwan(t *testing.T) {
 }
 
 func TestParseProposals(t *testing.T) {
-	ps, err := ParseProposals(ProtocolIKE, "aes256gcm16-prfsha256-x25519, aes128-sha256-modp2048")
+	ps, err := ParseProposals("aes256gcm16-prfsha256-x25519, aes128-sha256-modp2048", ProtocolIKE)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +314,7 @@ func TestParseProposals(t *testing.T) {
 	if s, _ := FormatProposal(&ps[1]); s != "aes128-sha256-modp2048" {
 		t.Errorf("second proposal %q", s)
 	}
-	if _, err := ParseProposals(ProtocolESP, "aes128-sha256,,aes256gcm16"); !errors.Is(err, ErrProposal) {
+	if _, err := ParseProposals("aes128-sha256,,aes256gcm16", ProtocolESP); !errors.Is(err, ErrProposal) {
 		t.Errorf("empty element: %v", err)
 	}
 }

@@ -69,9 +69,9 @@ var (
 // protocol IKE (phase 1, Main or Aggressive Mode), ESP or AH (Quick
 // Mode), with one transform per combination of the algorithms named,
 // numbered from 1. Proposal Number and SPI are left for the caller.
-func ParseV1Proposal(proto ProtocolID, s string, o V1ProposalOptions) (V1Proposal, error) {
+func ParseV1Proposal(s string, proto ProtocolID, o V1ProposalOptions) (V1Proposal, error) {
 	p := V1Proposal{Protocol: proto}
-	v2, err := ParseProposal(proto, s)
+	v2, err := ParseProposal(s, proto)
 	if err != nil {
 		return p, err
 	}

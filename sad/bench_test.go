@@ -107,13 +107,13 @@ func BenchmarkSAMemory(b *testing.B) {
 				spi := uint32(256 + i)
 				var spec Spec
 				if kind == "esp-aes-gcm" {
-					s, err := esp.NewSA(esp.Config{SPI: spi, Cipher: esp.CipherAESGCM16, CipherKey: key(20, 1)})
+					s, err := esp.NewSA(esp.Config{Mode: esp.Transport, SPI: spi, Cipher: esp.CipherAESGCM16, CipherKey: key(20, 1)})
 					if err != nil {
 						b.Fatal(err)
 					}
 					spec.ESP = s
 				} else {
-					s, err := ah.NewSA(ah.Config{SPI: spi, Integrity: ah.IntegHMACSHA256128, IntegrityKey: key(32, 1)})
+					s, err := ah.NewSA(ah.Config{Mode: ah.Transport, SPI: spi, Integrity: ah.IntegHMACSHA256128, IntegrityKey: key(32, 1)})
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -144,14 +144,14 @@ func BenchmarkDatapath(b *testing.B) {
 				var specs [2]Spec
 				for i := range specs {
 					if kind != "ah" {
-						s, err := esp.NewSA(esp.Config{SPI: 0x1001, Cipher: esp.CipherAESGCM16, CipherKey: key(20, 1)})
+						s, err := esp.NewSA(esp.Config{Mode: esp.Transport, SPI: 0x1001, Cipher: esp.CipherAESGCM16, CipherKey: key(20, 1)})
 						if err != nil {
 							b.Fatal(err)
 						}
 						specs[i].ESP = s
 					}
 					if kind != "esp" {
-						s, err := ah.NewSA(ah.Config{SPI: 0x1002, Integrity: ah.IntegHMACSHA256128, IntegrityKey: key(32, 1)})
+						s, err := ah.NewSA(ah.Config{Mode: ah.Transport, SPI: 0x1002, Integrity: ah.IntegHMACSHA256128, IntegrityKey: key(32, 1)})
 						if err != nil {
 							b.Fatal(err)
 						}
@@ -171,7 +171,7 @@ func BenchmarkDatapath(b *testing.B) {
 				for b.Loop() {
 					var err error
 					if via == "sad" {
-						_, err = db.Outbound(OutboundKey{Rule: 1}, Flow{}).Seal(buf[:0], pkt)
+						_, err = db.Outbound(OutboundKey{Rule: 1}).Seal(buf[:0], pkt)
 					} else {
 						switch kind {
 						case "esp":

@@ -45,7 +45,7 @@ func key(n int, seed byte) []byte {
 // espPair returns two ESP SAs (sender, receiver) with the same AES-GCM key.
 func espPair(t testing.TB, spi uint32) (*esp.SA, *esp.SA) {
 	t.Helper()
-	cfg := esp.Config{SPI: spi, Cipher: esp.CipherAESGCM16, CipherKey: key(20, byte(spi))}
+	cfg := esp.Config{Mode: esp.Transport, SPI: spi, Cipher: esp.CipherAESGCM16, CipherKey: key(20, byte(spi))}
 	a, err := esp.NewSA(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +60,7 @@ func espPair(t testing.TB, spi uint32) (*esp.SA, *esp.SA) {
 // ahPair returns two AH SAs (sender, receiver) with the same key.
 func ahPair(t testing.TB, spi uint32, window int) (*ah.SA, *ah.SA) {
 	t.Helper()
-	cfg := ah.Config{SPI: spi, Integrity: ah.IntegHMACSHA256128, IntegrityKey: key(32, byte(spi)), ReplayWindow: window}
+	cfg := ah.Config{Mode: ah.Transport, SPI: spi, Integrity: ah.IntegHMACSHA256128, IntegrityKey: key(32, byte(spi)), ReplayWindow: window}
 	a, err := ah.NewSA(cfg)
 	if err != nil {
 		t.Fatal(err)

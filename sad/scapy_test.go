@@ -58,11 +58,11 @@ func TestBundleScapy(t *testing.T) {
 	mk := func() (Spec, Spec) {
 		var specs [2]Spec
 		for i := range specs {
-			e, err := esp.NewSA(esp.Config{SPI: espSPI, Cipher: esp.CipherAESGCM16, CipherKey: espKey})
+			e, err := esp.NewSA(esp.Config{Mode: esp.Transport, SPI: espSPI, Cipher: esp.CipherAESGCM16, CipherKey: espKey})
 			if err != nil {
 				t.Fatal(err)
 			}
-			a, err := ah.NewSA(ah.Config{SPI: ahSPI, Integrity: ah.IntegHMACSHA256128, IntegrityKey: ahKey})
+			a, err := ah.NewSA(ah.Config{Mode: ah.Transport, SPI: ahSPI, Integrity: ah.IntegHMACSHA256128, IntegrityKey: ahKey})
 			if err != nil {
 				t.Fatal(err)
 			}

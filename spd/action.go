@@ -2,6 +2,7 @@ package spd
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -45,137 +46,158 @@ func (a Action) rank() int {
 	return 2
 }
 
-// Encryption is an ESP encryption transform (IKEv2 transform type 1, RFC
-// 7296 section 3.3.2; IANA "Transform Type 1" registry), with key length.
+// Encryption is an ESP encryption transform, numbered as IKEv2 Transform
+// Type 1 (RFC 7296 section 3.3.2; IANA "Transform Type 1 - Encryption
+// Algorithm Transform IDs"), the numbering esp.Cipher and isakmp use. The
+// key length is a separate attribute (SecurityMethod.ESPKeyBits). Zero is
+// not a transform.
 //
 // It is a plain value, safe for concurrent use.
-type Encryption uint8
+type Encryption uint16
 
-// Encryption transforms. EncryptionNone is ESP with NULL encryption
-// (RFC 2410): integrity only.
+// Encryption transforms. EncryptionNull is ESP with NULL encryption (RFC
+// 2410): integrity only.
 const (
-	EncryptionNone Encryption = iota
-	EncryptionDES
-	Encryption3DES
-	EncryptionAES128CBC
-	EncryptionAES192CBC
-	EncryptionAES256CBC
-	EncryptionAES128CTR
-	EncryptionAES256CTR
-	EncryptionAES128GCM16
-	EncryptionAES256GCM16
-	EncryptionChaCha20Poly1305
-	numEncryption
+	EncryptionDES              Encryption = 2  // RFC 2405; legacy
+	Encryption3DES             Encryption = 3  // RFC 2451
+	EncryptionNull             Encryption = 11 // RFC 2410
+	EncryptionAESCBC           Encryption = 12 // RFC 3602
+	EncryptionAESCTR           Encryption = 13 // RFC 3686
+	EncryptionAESGCM16         Encryption = 20 // RFC 4106, 16-octet ICV
+	EncryptionChaCha20Poly1305 Encryption = 28 // RFC 7634
 )
 
-var encryptionInfo = [numEncryption]struct {
-	names  []string // first is canonical; others are accepted aliases
-	ikev2  uint16   // IANA IKEv2 transform ID
-	keyLen int      // key length in bits (0: fixed by the transform)
-	aead   bool
+// encryptionNames is the one table of policy-file names: an algorithm
+// with its key length in bits (0: fixed by the transform). The first
+// name of each pair is the canonical one; the others are aliases.
+var encryptionNames = []struct {
+	e     Encryption
+	bits  int
+	names []string
 }{
-	EncryptionNone:             {[]string{"none", "null"}, 11, 0, false},
-	EncryptionDES:              {[]string{"des", "des-cbc"}, 2, 0, false},
-	Encryption3DES:             {[]string{"3des", "3des-cbc", "des3"}, 3, 0, false},
-	EncryptionAES128CBC:        {[]string{"aes128-cbc", "aes128", "aes-cbc-128"}, 12, 128, false},
-	EncryptionAES192CBC:        {[]string{"aes192-cbc", "aes192", "aes-cbc-192"}, 12, 192, false},
-	EncryptionAES256CBC:        {[]string{"aes256-cbc", "aes256", "aes-cbc-256"}, 12, 256, false},
-	EncryptionAES128CTR:        {[]string{"aes128-ctr", "aes128ctr"}, 13, 128, false},
-	EncryptionAES256CTR:        {[]string{"aes256-ctr", "aes256ctr"}, 13, 256, false},
-	EncryptionAES128GCM16:      {[]string{"aes128-gcm16", "aes128gcm16", "aes128-gcm"}, 20, 128, true},
-	EncryptionAES256GCM16:      {[]string{"aes256-gcm16", "aes256gcm16", "aes256-gcm"}, 20, 256, true},
-	EncryptionChaCha20Poly1305: {[]string{"chacha20-poly1305", "chacha20poly1305"}, 28, 256, true},
+	{EncryptionNull, 0, []string{"none", "null"}},
+	{EncryptionDES, 0, []string{"des", "des-cbc"}},
+	{Encryption3DES, 0, []string{"3des", "3des-cbc", "des3"}},
+	{EncryptionAESCBC, 128, []string{"aes128-cbc", "aes128", "aes-cbc-128"}},
+	{EncryptionAESCBC, 192, []string{"aes192-cbc", "aes192", "aes-cbc-192"}},
+	{EncryptionAESCBC, 256, []string{"aes256-cbc", "aes256", "aes-cbc-256"}},
+	{EncryptionAESCTR, 128, []string{"aes128-ctr", "aes128ctr"}},
+	{EncryptionAESCTR, 192, []string{"aes192-ctr", "aes192ctr"}},
+	{EncryptionAESCTR, 256, []string{"aes256-ctr", "aes256ctr"}},
+	{EncryptionAESGCM16, 128, []string{"aes128-gcm16", "aes128gcm16", "aes128-gcm"}},
+	{EncryptionAESGCM16, 192, []string{"aes192-gcm16", "aes192gcm16", "aes192-gcm"}},
+	{EncryptionAESGCM16, 256, []string{"aes256-gcm16", "aes256gcm16", "aes256-gcm"}},
+	{EncryptionChaCha20Poly1305, 0, []string{"chacha20-poly1305", "chacha20poly1305"}},
 }
 
-// String returns the canonical policy-file name.
+// String returns the IANA name of the transform, without key length.
 func (e Encryption) String() string {
-	if e < numEncryption {
-		return encryptionInfo[e].names[0]
+	switch e {
+	case EncryptionDES:
+		return "ENCR_DES"
+	case Encryption3DES:
+		return "ENCR_3DES"
+	case EncryptionNull:
+		return "ENCR_NULL"
+	case EncryptionAESCBC:
+		return "ENCR_AES_CBC"
+	case EncryptionAESCTR:
+		return "ENCR_AES_CTR"
+	case EncryptionAESGCM16:
+		return "ENCR_AES_GCM_16"
+	case EncryptionChaCha20Poly1305:
+		return "ENCR_CHACHA20_POLY1305"
 	}
-	return fmt.Sprintf("Encryption(%d)", uint8(e))
+	return fmt.Sprintf("Encryption(%d)", uint16(e))
 }
 
-// IKEv2 returns the IANA IKEv2 transform ID and key length in bits (0 when
-// the transform has no Key Length attribute).
-func (e Encryption) IKEv2() (id uint16, keyBits int) {
-	if e >= numEncryption {
-		return 0, 0
+// Name returns the policy-file name of the transform with key length
+// bits, e.g. "aes128-gcm16", or "" if the pair is not one this package
+// knows.
+func (e Encryption) Name(bits int) string {
+	for _, n := range encryptionNames {
+		if n.e == e && n.bits == bits {
+			return n.names[0]
+		}
 	}
-	return encryptionInfo[e].ikev2, encryptionInfo[e].keyLen
+	return ""
 }
 
 // AEAD reports whether the transform provides integrity itself (RFC 4106,
 // RFC 7634), so ESP must not add an integrity transform.
-func (e Encryption) AEAD() bool { return e < numEncryption && encryptionInfo[e].aead }
-
-// ParseEncryption looks up an encryption transform by name.
-func ParseEncryption(s string) (Encryption, bool) {
-	s = strings.ToLower(s)
-	for i, info := range encryptionInfo {
-		for _, n := range info.names {
-			if n == s {
-				return Encryption(i), true
-			}
-		}
-	}
-	return 0, false
+func (e Encryption) AEAD() bool {
+	return e == EncryptionAESGCM16 || e == EncryptionChaCha20Poly1305
 }
 
-// Integrity is an ESP or AH integrity transform (IKEv2 transform type 3,
-// RFC 7296 section 3.3.2; IANA "Transform Type 3" registry).
+// ParseEncryption looks up an encryption transform by policy-file name
+// and returns it with its key length in bits (0 when fixed).
+func ParseEncryption(s string) (e Encryption, keyBits int, ok bool) {
+	s = strings.ToLower(s)
+	for _, n := range encryptionNames {
+		if slices.Contains(n.names, s) {
+			return n.e, n.bits, true
+		}
+	}
+	return 0, 0, false
+}
+
+// Integrity is an ESP or AH integrity transform, numbered as IKEv2
+// Transform Type 3 (RFC 7296 section 3.3.2; IANA "Transform Type 3 -
+// Integrity Algorithm Transform IDs"), the numbering esp.Integrity,
+// ah.Integrity and isakmp use. IntegrityNone (0) is IANA's NONE.
 //
 // It is a plain value, safe for concurrent use.
-type Integrity uint8
+type Integrity uint16
 
 // Integrity transforms.
 const (
-	IntegrityNone    Integrity = iota
-	IntegrityMD5               // HMAC-MD5-96, RFC 2403
-	IntegritySHA1              // HMAC-SHA1-96, RFC 2404
-	IntegrityAESXCBC           // AES-XCBC-MAC-96, RFC 3566
-	IntegritySHA256            // HMAC-SHA-256-128, RFC 4868
-	IntegritySHA384            // HMAC-SHA-384-192, RFC 4868
-	IntegritySHA512            // HMAC-SHA-512-256, RFC 4868
-	numIntegrity
+	IntegrityNone    Integrity = 0
+	IntegrityMD5     Integrity = 1  // HMAC-MD5-96, RFC 2403
+	IntegritySHA1    Integrity = 2  // HMAC-SHA1-96, RFC 2404
+	IntegrityAESXCBC Integrity = 5  // AES-XCBC-MAC-96, RFC 3566
+	IntegritySHA256  Integrity = 12 // HMAC-SHA-256-128, RFC 4868
+	IntegritySHA384  Integrity = 13 // HMAC-SHA-384-192, RFC 4868
+	IntegritySHA512  Integrity = 14 // HMAC-SHA-512-256, RFC 4868
 )
 
-var integrityInfo = [numIntegrity]struct {
+var integrityNames = []struct {
+	i     Integrity
 	names []string
-	ikev2 uint16
 }{
-	IntegrityNone:    {[]string{"none"}, 0},
-	IntegrityMD5:     {[]string{"md5", "hmac-md5-96"}, 1},
-	IntegritySHA1:    {[]string{"sha1", "hmac-sha1-96"}, 2},
-	IntegrityAESXCBC: {[]string{"aes-xcbc", "aesxcbc", "aes-xcbc-mac-96"}, 5},
-	IntegritySHA256:  {[]string{"sha256", "hmac-sha2-256-128"}, 12},
-	IntegritySHA384:  {[]string{"sha384", "hmac-sha2-384-192"}, 13},
-	IntegritySHA512:  {[]string{"sha512", "hmac-sha2-512-256"}, 14},
+	{IntegrityNone, []string{"none"}},
+	{IntegrityMD5, []string{"md5", "hmac-md5-96"}},
+	{IntegritySHA1, []string{"sha1", "hmac-sha1-96"}},
+	{IntegrityAESXCBC, []string{"aes-xcbc", "aesxcbc", "aes-xcbc-mac-96"}},
+	{IntegritySHA256, []string{"sha256", "hmac-sha2-256-128"}},
+	{IntegritySHA384, []string{"sha384", "hmac-sha2-384-192"}},
+	{IntegritySHA512, []string{"sha512", "hmac-sha2-512-256"}},
 }
 
 // String returns the canonical policy-file name.
 func (i Integrity) String() string {
-	if i < numIntegrity {
-		return integrityInfo[i].names[0]
+	for _, n := range integrityNames {
+		if n.i == i {
+			return n.names[0]
+		}
 	}
-	return fmt.Sprintf("Integrity(%d)", uint8(i))
+	return fmt.Sprintf("Integrity(%d)", uint16(i))
 }
 
-// IKEv2 returns the IANA IKEv2 transform ID (0 for none).
-func (i Integrity) IKEv2() uint16 {
-	if i >= numIntegrity {
-		return 0
+func (i Integrity) known() bool {
+	for _, n := range integrityNames {
+		if n.i == i {
+			return true
+		}
 	}
-	return integrityInfo[i].ikev2
+	return false
 }
 
 // ParseIntegrity looks up an integrity transform by name.
 func ParseIntegrity(s string) (Integrity, bool) {
 	s = strings.ToLower(s)
-	for i, info := range integrityInfo {
-		for _, n := range info.names {
-			if n == s {
-				return Integrity(i), true
-			}
+	for _, n := range integrityNames {
+		if slices.Contains(n.names, s) {
+			return n.i, true
 		}
 	}
 	return 0, false
@@ -189,8 +211,11 @@ type SecurityMethod struct {
 	// UseESP and UseAH select the protocols; both means AH+ESP.
 	UseESP bool
 	UseAH  bool
-	// ESPEncryption and ESPIntegrity apply when UseESP is set.
+	// ESPEncryption, ESPKeyBits (its key length in bits, 0 for a
+	// transform of fixed length) and ESPIntegrity apply when UseESP is
+	// set.
 	ESPEncryption Encryption
+	ESPKeyBits    int
 	ESPIntegrity  Integrity
 	// AHIntegrity applies when UseAH is set.
 	AHIntegrity Integrity
@@ -219,7 +244,7 @@ func (m SecurityMethod) String() string {
 		if m.UseAH {
 			b.WriteString("+")
 		}
-		fmt.Fprintf(&b, "ESP[%s,%s]", m.ESPEncryption, m.ESPIntegrity)
+		fmt.Fprintf(&b, "ESP[%s,%s]", m.ESPEncryption.Name(m.ESPKeyBits), m.ESPIntegrity)
 	}
 	fmt.Fprintf(&b, " <%d secs/%d kb>", int64(m.Lifetime/time.Second), m.LifetimeKB)
 	return b.String()
@@ -231,10 +256,13 @@ func (m SecurityMethod) Check() error {
 		return fmt.Errorf("method uses neither ESP nor AH")
 	}
 	if m.UseESP {
-		if m.ESPEncryption >= numEncryption {
-			return fmt.Errorf("unknown ESP encryption %d", m.ESPEncryption)
+		if m.ESPEncryption == 0 {
+			return fmt.Errorf("ESP encryption not set (null for none)")
 		}
-		if m.ESPIntegrity >= numIntegrity {
+		if m.ESPEncryption.Name(m.ESPKeyBits) == "" {
+			return fmt.Errorf("unknown ESP encryption %s with a %d-bit key", m.ESPEncryption, m.ESPKeyBits)
+		}
+		if !m.ESPIntegrity.known() {
 			return fmt.Errorf("unknown ESP integrity %d", m.ESPIntegrity)
 		}
 		if m.ESPEncryption.AEAD() && m.ESPIntegrity != IntegrityNone {
@@ -242,13 +270,13 @@ func (m SecurityMethod) Check() error {
 			// combined with an integrity transform.
 			return fmt.Errorf("ESP %s is combined-mode (AEAD) and takes no integrity, not %s", m.ESPEncryption, m.ESPIntegrity)
 		}
-		if m.ESPEncryption == EncryptionNone && m.ESPIntegrity == IntegrityNone {
+		if m.ESPEncryption == EncryptionNull && m.ESPIntegrity == IntegrityNone {
 			// RFC 4303 section 3.2: ESP needs confidentiality or integrity.
 			return fmt.Errorf("ESP with neither encryption nor integrity")
 		}
 	}
 	if m.UseAH {
-		if m.AHIntegrity == IntegrityNone || m.AHIntegrity >= numIntegrity {
+		if m.AHIntegrity == IntegrityNone || !m.AHIntegrity.known() {
 			return fmt.Errorf("AH needs an integrity algorithm")
 		}
 	}
@@ -271,6 +299,9 @@ type FilterAction struct {
 	// PFS asks for session key perfect forward secrecy: a fresh
 	// Diffie-Hellman exchange for every CHILD SA (RFC 7296 section 1.3).
 	PFS bool
+	// PFSGroup is the key exchange group of that exchange; GroupNone
+	// (with PFS) means the IKE SA's group, as Windows does.
+	PFSGroup Group
 	// AcceptUnsecured is Windows' "Accept unsecured communication, but
 	// always respond using IPsec": an inbound clear packet is accepted,
 	// and replies are protected.
@@ -314,6 +345,14 @@ type AuthMethod struct {
 	RootCA string
 	// PreSharedKey is the secret (AuthPreSharedKey). Dumps never show it.
 	PreSharedKey string
+	// PreSharedKeyRef names a secret the caller looks up (a keyring
+	// entry), instead of PreSharedKey, so that the policy file need not
+	// hold it.
+	PreSharedKeyRef string
+	// Principal is the Kerberos principal of the peer (AuthKerberos), e.g.
+	// "host/gw.example.com@EXAMPLE.COM"; empty: derived by the caller
+	// from the peer's name.
+	Principal string
 }
 
 // String describes the method without revealing a pre-shared key.
@@ -322,7 +361,14 @@ func (m AuthMethod) String() string {
 	case AuthCertificate:
 		return "certificate (root CA " + m.RootCA + ")"
 	case AuthPreSharedKey:
+		if m.PreSharedKeyRef != "" {
+			return "preshared_key (ref " + m.PreSharedKeyRef + ")"
+		}
 		return "preshared_key (hidden)"
+	case AuthKerberos:
+		if m.Principal != "" {
+			return "kerberos (" + m.Principal + ")"
+		}
 	}
 	return m.Kind.String()
 }

@@ -12,7 +12,8 @@ import (
 // produced it, which callers must not modify.
 type Match struct {
 	// Rule is the winning rule, or the policy's default rule when no filter
-	// matched (Default is then true). Never nil.
+	// matched (Default is then true). Never nil. Rule.ID is always set
+	// (the default rule's is "<default>").
 	Rule *Rule
 	// Filter is the filter that matched, nil for the default rule.
 	Filter *Filter
@@ -140,7 +141,13 @@ func Compile(p *Policy, opts CompileOptions) (*Classifier, error) {
 		return nil, err
 	}
 	c := &Classifier{policy: *p.Clone(), local: slices.Clone(opts.LocalAddrs)}
-	c.def = Rule{Name: "<default>", Action: c.policy.Default}
+	for i := range c.policy.Rules {
+		c.policy.Rules[i].ID = c.policy.Rules[i].Identity()
+	}
+	if dr := c.policy.DefaultResponse; dr != nil && dr.ID == "" {
+		dr.ID = "<default response>"
+	}
+	c.def = Rule{Name: "<default>", ID: "<default>", Action: c.policy.Default}
 	if c.def.Action.Action == 0 {
 		c.def.Action.Action = ActionBypass
 	}
@@ -241,8 +248,8 @@ func Compile(p *Policy, opts CompileOptions) (*Classifier, error) {
 }
 
 // Lookup returns the rule that applies to a packet with selector s
-// travelling in direction dir (DirOutbound or DirInbound; DirBoth matches
-// filters of either direction). It does not allocate.
+// travelling in direction dir (DirOutbound or DirInbound; DirBoth, or
+// zero, matches filters of either direction). It does not allocate.
 func (c *Classifier) Lookup(s Selector, dir Direction) Match {
 	k := s.key(dir)
 	h := c.lookup(&k)

@@ -16,8 +16,17 @@
 //
 // # Policy model
 //
-// A Policy has Rules. A Rule has a FilterList, a FilterAction,
-// authentication methods and tunnel settings. A Filter selects source and
+// A Policy has Rules and key exchange settings (KeyExchange: IKE
+// versions, main mode methods, lifetimes). A Rule has a stable ID (given,
+// or its name, or a digest of its content: Rule.Identity; lookups carry
+// it in Match.Rule.ID), a FilterList, a FilterAction (security methods
+// with lifetimes in seconds and kilobytes, session-key PFS and its group,
+// accept unsecured, fall back to clear), authentication methods in order
+// (Kerberos with a principal, certificate roots, pre-shared keys or
+// references to them), IKE identities, its own key exchange settings if
+// any, and tunnel endpoints (the peer's and this side's). Everything a
+// caller needs to turn a rule into IKE configuration is there, as IANA
+// numbers, without importing ike. A Filter selects source and
 // destination (any, "my IP address", one address, a prefix or a range;
 // IPv4 and IPv6), protocol, ports for TCP, UDP and SCTP, ICMP type and
 // code, a direction, and may be mirrored (it then also matches the

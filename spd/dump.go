@@ -49,6 +49,7 @@ func (c *Classifier) Dump(w io.Writer) error {
 		}
 	}
 	field(0, "Rules", "%d (%d enabled), %d compiled filters", len(p.Rules), enabled, len(c.entries))
+	dumpKeyExchange(field, &p.KeyExchange)
 
 	for i := range p.Rules {
 		r := &p.Rules[i]
@@ -66,6 +67,9 @@ func (c *Classifier) Dump(w io.Writer) error {
 
 func dumpRule(bw *bufio.Writer, field func(int, string, string, ...any), yesNo func(bool) string, r *Rule) {
 	field(0, "Rule Name", "%s", r.Name)
+	if r.ID != "" {
+		field(0, "Rule Identity", "%s", r.ID)
+	}
 	field(0, "Source", "%s policy", r.Origin)
 	field(0, "Activated", "%s", yesNo(!r.Disabled))
 	if r.Priority != 0 {
@@ -75,6 +79,9 @@ func dumpRule(bw *bufio.Writer, field func(int, string, string, ...any), yesNo f
 	}
 	if r.TunnelMode() {
 		field(0, "Tunnel Endpoint", "%s (tunnel mode)", r.Tunnel)
+		if r.TunnelLocal.IsValid() {
+			field(0, "Local Tunnel Endpoint", "%s", r.TunnelLocal)
+		}
 	} else {
 		field(0, "Tunnel Endpoint", "NONE (transport mode)")
 	}
@@ -86,6 +93,15 @@ func dumpRule(bw *bufio.Writer, field func(int, string, string, ...any), yesNo f
 		auth = []string{"NONE"}
 	}
 	field(0, "Auth Methods", "%s", strings.Join(auth, "; "))
+	if !r.LocalID.IsZero() {
+		field(0, "Local Identity", "%s", r.LocalID)
+	}
+	if !r.RemoteID.IsZero() {
+		field(0, "Remote Identity", "%s", r.RemoteID)
+	}
+	if r.KeyExchange != nil {
+		dumpKeyExchange(field, r.KeyExchange)
+	}
 
 	fmt.Fprintf(bw, "\nFilterList\n")
 	if r.Filters.Name == "" && len(r.Filters.Filters) == 0 {
@@ -106,7 +122,7 @@ func dumpRule(bw *bufio.Writer, field func(int, string, string, ...any), yesNo f
 			if f.Protocol.IsICMP() {
 				icmp = strings.ToUpper(f.ICMP.String())
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", yesNo(f.Mirrored), strings.ToUpper(f.Direction.String()),
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", yesNo(f.Mirrored), strings.ToUpper(Direction(f.Direction.mask()).String()),
 				strings.ToUpper(f.Source.String()), strings.ToUpper(f.Destination.String()), f.Protocol, sp, dp, icmp, f.Description)
 		}
 		tw.Flush()
@@ -122,10 +138,35 @@ func dumpRule(bw *bufio.Writer, field func(int, string, string, ...any), yesNo f
 	if a.Action == ActionProtect {
 		field(2, "AcceptUnsecure", "%s", yesNo(a.AcceptUnsecured))
 		field(2, "Soft (fall back)", "%s", yesNo(a.FallbackToClear))
-		field(2, "QMPFS", "%s", yesNo(a.PFS))
+		if a.PFS && a.PFSGroup != GroupNone {
+			field(2, "QMPFS", "YES (%s)", a.PFSGroup)
+		} else {
+			field(2, "QMPFS", "%s", yesNo(a.PFS))
+		}
 		fmt.Fprintf(bw, "  Security Methods\n")
 		for _, m := range a.Methods {
 			fmt.Fprintf(bw, "    %s\n", m)
 		}
+	}
+}
+
+// dumpKeyExchange writes key exchange settings that differ from the zero
+// value (the caller's defaults).
+func dumpKeyExchange(field func(int, string, string, ...any), k *KeyExchange) {
+	if len(k.Versions) > 0 {
+		v := make([]string, len(k.Versions))
+		for i, x := range k.Versions {
+			v[i] = strings.ToUpper(x.String())
+		}
+		field(0, "IKE Versions", "%s", strings.Join(v, ", "))
+	}
+	if k.Lifetime > 0 || k.Sessions > 0 {
+		field(0, "MM Lifetime", "%d secs/%d sessions", int64(k.Lifetime/time.Second), k.Sessions)
+	}
+	if k.MasterKeyPFS {
+		field(0, "MMPFS", "YES")
+	}
+	for i, m := range k.Methods {
+		field(0, fmt.Sprintf("MM Method %d", i+1), "%s", m)
 	}
 }

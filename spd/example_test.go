@@ -69,7 +69,7 @@ func ExampleParsePolicy_error() {
 	_, err := spd.ParsePolicy("bad.yaml", []byte("filter_actions:\n  - name: Old\n    action: negotiate\n    security_methods:\n      - esp: {encryption: rc4}\n"))
 	fmt.Println(err)
 	// Output:
-	// bad.yaml:5:27: filter_actions[0].security_methods[0].esp.encryption: unknown ESP encryption algorithm "rc4" (known: none, des, 3des, aes128-cbc, aes192-cbc, aes256-cbc, aes128-ctr, aes256-ctr, aes128-gcm16, aes256-gcm16, chacha20-poly1305)
+	// bad.yaml:5:27: filter_actions[0].security_methods[0].esp.encryption: unknown ESP encryption algorithm "rc4" (known: none, des, 3des, aes128-cbc, aes192-cbc, aes256-cbc, aes128-ctr, aes192-ctr, aes256-ctr, aes128-gcm16, aes192-gcm16, aes256-gcm16, chacha20-poly1305)
 }
 
 // The Policy Agent loads a local and a domain policy into an SPD.

@@ -20,6 +20,7 @@ import (
 //	description: <text>
 //	default_action: permit | block          # no filter matches (default permit)
 //	polling_interval: 180m                  # Go duration, or minutes
+//	key_exchange: {...}                     # IKE settings, see file_ike.go
 //	filter_lists:
 //	  - name: <text>
 //	    description: <text>
@@ -38,7 +39,7 @@ import (
 //	  - name: <text>
 //	    description: <text>
 //	    action: permit | bypass | block | discard | negotiate | protect
-//	    pfs: false                          # session key PFS
+//	    pfs: false                          # session key PFS: true, false or a group (modp2048, ecp256, ...)
 //	    accept_unsecured: false             # accept clear, respond with IPsec
 //	    fallback_to_clear: false            # allow non-IPsec-aware computers
 //	    security_methods:                   # in order of preference
@@ -47,10 +48,16 @@ import (
 //	        lifetime: {seconds: 3600, kilobytes: 100000}
 //	rules:
 //	  - name: <text>                        # default: the filter list's name
+//	    id: <text>                          # stable identity; default: the name
 //	    filter_list: <name>
 //	    filter_action: <name>
-//	    authentication: [kerberos, {certificate: "CN=Root"}, {preshared_key: "..."}]
-//	    tunnel: 192.0.2.254                 # omitted: transport mode
+//	    authentication: [kerberos, {kerberos: "host/gw@REALM"}, {certificate: "CN=Root"},
+//	                     {preshared_key: "..."}, {preshared_key_ref: <keyring name>}]
+//	    local_id: fqdn:gw.example.com       # IKE identities (ipv4:, ipv6:, fqdn:, email:, dn:, keyid:)
+//	    remote_id: "CN=peer, O=Example"     # omitted: the addresses
+//	    key_exchange: {...}                 # overrides the policy's
+//	    tunnel: 192.0.2.254                 # the peer's tunnel endpoint; omitted: transport mode
+//	    tunnel_local: 192.0.2.1             # this side's tunnel endpoint
 //	    priority: 10                        # omitted: most specific first
 //	    enabled: true
 //	default_response_rule:
@@ -286,7 +293,7 @@ func (d *decoder) policy(n *yaml.Node) *Policy {
 	lists := map[string]namedNode[FilterList]{}
 	actions := map[string]namedNode[FilterAction]{}
 	var ruleNodes, drNode *yaml.Node
-	d.fields(n, "", []string{"name", "description", "default_action", "polling_interval",
+	d.fields(n, "", []string{"name", "description", "default_action", "polling_interval", "key_exchange",
 		"filter_lists", "filter_actions", "rules", "default_response_rule"}, func(k string, v *yaml.Node, field string) {
 		switch k {
 		case "name":
@@ -301,6 +308,8 @@ func (d *decoder) policy(n *yaml.Node) *Policy {
 			p.Default = FilterAction{Name: "<default>", Action: a}
 		case "polling_interval":
 			p.PollingInterval = d.interval(v, field)
+		case "key_exchange":
+			p.KeyExchange = d.keyExchange(v, field)
 		case "filter_lists":
 			for i, e := range d.list(v, field) {
 				f := fmt.Sprintf("%s[%d]", field, i)
@@ -334,7 +343,7 @@ func (d *decoder) policy(n *yaml.Node) *Policy {
 		}
 	})
 	if ruleNodes != nil {
-		names := map[string]int{}
+		names, ids := map[string]int{}, map[string]int{}
 		for i, e := range d.list(ruleNodes, "rules") {
 			f := fmt.Sprintf("rules[%d]", i)
 			r, ok := d.rule(e, f, lists, actions)
@@ -346,6 +355,11 @@ func (d *decoder) policy(n *yaml.Node) *Policy {
 				continue
 			}
 			names[r.Name] = e.Line
+			if line, dup := ids[r.Identity()]; dup {
+				d.errf(e, f+".id", "duplicate rule ID %q (first at line %d; an ID defaults to the rule's name)", r.Identity(), line)
+				continue
+			}
+			ids[r.Identity()] = e.Line
 			p.Rules = append(p.Rules, r)
 		}
 	}
@@ -676,7 +690,7 @@ func (d *decoder) filterAction(n *yaml.Node, path string) FilterAction {
 			methodsNode = v
 			fa.Methods = d.methods(v, field)
 		case "pfs":
-			fa.PFS = d.boolean(v, field)
+			fa.PFS, fa.PFSGroup = d.pfs(v, field)
 		case "accept_unsecured":
 			fa.AcceptUnsecured = d.boolean(v, field)
 		case "fallback_to_clear":
@@ -728,12 +742,12 @@ func (d *decoder) methods(v *yaml.Node, field string) []SecurityMethod {
 					}
 					switch k {
 					case "encryption":
-						if m.ESPEncryption, ok = ParseEncryption(s); !ok {
-							d.errf(v, field, "unknown ESP encryption algorithm %q (known: %s)", s, encryptionNames())
+						if m.ESPEncryption, m.ESPKeyBits, ok = ParseEncryption(s); !ok {
+							d.errf(v, field, "unknown ESP encryption algorithm %q (known: %s)", s, encryptionList())
 						}
 					case "integrity":
 						if m.ESPIntegrity, ok = ParseIntegrity(s); !ok {
-							d.errf(v, field, "unknown integrity algorithm %q (known: %s)", s, integrityNames())
+							d.errf(v, field, "unknown integrity algorithm %q (known: %s)", s, integrityList())
 						}
 					}
 				})
@@ -744,7 +758,7 @@ func (d *decoder) methods(v *yaml.Node, field string) []SecurityMethod {
 					return
 				}
 				if m.AHIntegrity, ok = ParseIntegrity(s); !ok {
-					d.errf(v, field, "unknown integrity algorithm %q (known: %s)", s, integrityNames())
+					d.errf(v, field, "unknown integrity algorithm %q (known: %s)", s, integrityList())
 				}
 			case "lifetime":
 				d.fields(v, field, []string{"seconds", "kilobytes"}, func(k string, v *yaml.Node, field string) {
@@ -773,18 +787,18 @@ func (d *decoder) methods(v *yaml.Node, field string) []SecurityMethod {
 	return out
 }
 
-func encryptionNames() string {
+func encryptionList() string {
 	var s []string
-	for _, i := range encryptionInfo {
-		s = append(s, i.names[0])
+	for _, n := range encryptionNames {
+		s = append(s, n.names[0])
 	}
 	return strings.Join(s, ", ")
 }
 
-func integrityNames() string {
+func integrityList() string {
 	var s []string
-	for _, i := range integrityInfo {
-		s = append(s, i.names[0])
+	for _, n := range integrityNames {
+		s = append(s, n.names[0])
 	}
 	return strings.Join(s, ", ")
 }
@@ -799,12 +813,20 @@ func (d *decoder) auth(v *yaml.Node, field string) []AuthMethod {
 				out = append(out, AuthMethod{Kind: AuthKerberos})
 				continue
 			}
-			d.errf(e, f, "unknown authentication method %q (expected kerberos, {certificate: <root CA>} or {preshared_key: <key>})", e.Value)
+			d.errf(e, f, "unknown authentication method %q (expected kerberos, {kerberos: <principal>}, {certificate: <root CA>}, {preshared_key: <key>} or {preshared_key_ref: <name>})", e.Value)
 		case yaml.MappingNode:
-			d.fields(e, f, []string{"kerberos", "certificate", "preshared_key"}, func(k string, v *yaml.Node, field string) {
+			d.fields(e, f, []string{"kerberos", "certificate", "preshared_key", "preshared_key_ref"}, func(k string, v *yaml.Node, field string) {
 				switch k {
 				case "kerberos":
-					out = append(out, AuthMethod{Kind: AuthKerberos})
+					// {kerberos: <peer principal>}, or {kerberos: ""}.
+					out = append(out, AuthMethod{Kind: AuthKerberos, Principal: d.text(v, field)})
+				case "preshared_key_ref":
+					ref := d.text(v, field)
+					if ref == "" {
+						d.errf(v, field, "empty pre-shared key reference")
+						return
+					}
+					out = append(out, AuthMethod{Kind: AuthPreSharedKey, PreSharedKeyRef: ref})
 				case "certificate":
 					ca := d.text(v, field)
 					if ca == "" {
@@ -834,12 +856,36 @@ func (d *decoder) auth(v *yaml.Node, field string) []AuthMethod {
 func (d *decoder) rule(n *yaml.Node, path string, lists map[string]namedNode[FilterList], actions map[string]namedNode[FilterAction]) (Rule, bool) {
 	var r Rule
 	enabled := true
-	var listNode, actionNode, authNode, tunnelNode *yaml.Node
+	var listNode, actionNode, authNode, tunnelNode, negNode, tlNode *yaml.Node
+	negField := ""
+	neg := func(v *yaml.Node, field string) {
+		if negNode == nil {
+			negNode, negField = v, field
+		}
+	}
 	before := len(d.errs)
-	d.fields(n, path, []string{"name", "filter_list", "filter_action", "authentication", "tunnel", "priority", "enabled"}, func(k string, v *yaml.Node, field string) {
+	d.fields(n, path, []string{"name", "id", "filter_list", "filter_action", "authentication", "local_id", "remote_id",
+		"key_exchange", "tunnel", "tunnel_local", "priority", "enabled"}, func(k string, v *yaml.Node, field string) {
 		switch k {
 		case "name":
 			r.Name = d.text(v, field)
+		case "id":
+			if r.ID = d.text(v, field); r.ID == "" {
+				d.errf(v, field, "empty rule ID (omit it to use the rule's name)")
+			}
+		case "local_id":
+			r.LocalID = d.identity(v, field)
+			neg(v, field)
+		case "remote_id":
+			r.RemoteID = d.identity(v, field)
+			neg(v, field)
+		case "key_exchange":
+			k := d.keyExchange(v, field)
+			r.KeyExchange = &k
+			neg(v, field)
+		case "tunnel_local":
+			tlNode = v
+			r.TunnelLocal = d.endpoint(v, field)
 		case "filter_list":
 			listNode = v
 			name := d.text(v, field)
@@ -863,16 +909,7 @@ func (d *decoder) rule(n *yaml.Node, path string, lists map[string]namedNode[Fil
 			r.Auth = d.auth(v, field)
 		case "tunnel":
 			tunnelNode = v
-			s := d.text(v, field)
-			if strings.EqualFold(s, "none") || s == "" {
-				return
-			}
-			a, err := netip.ParseAddr(s)
-			if err != nil || a.Zone() != "" || a.IsUnspecified() {
-				d.errf(v, field, "invalid tunnel endpoint %q (expected an IP address or none)", s)
-				return
-			}
-			r.Tunnel = a.Unmap()
+			r.Tunnel = d.endpoint(v, field)
 		case "priority":
 			if x, ok := d.number(v, field, 1<<32-1); ok {
 				if x == 0 {
@@ -917,6 +954,12 @@ func (d *decoder) rule(n *yaml.Node, path string, lists map[string]namedNode[Fil
 			}
 		}
 	}
+	if t := r.TunnelLocal; t.IsValid() && (!r.Tunnel.IsValid() || t.Is4() != r.Tunnel.Is4()) {
+		d.errf(tlNode, path+".tunnel_local", "local tunnel endpoint %s needs a tunnel endpoint of the same address family", t)
+	}
+	if r.Action.Action != ActionProtect && negNode != nil {
+		d.errf(negNode, negField, "identities and key exchange settings contradict filter action %q (%s): nothing is negotiated", r.Action.Name, r.Action.Action)
+	}
 	if r.Action.Action != ActionProtect && authNode != nil && len(r.Auth) > 0 {
 		d.errf(authNode, path+".authentication", "authentication methods contradict filter action %q (%s): nothing is negotiated", r.Action.Name, r.Action.Action)
 	}
@@ -935,7 +978,7 @@ func (d *decoder) defaultResponse(n *yaml.Node, path string) *Rule {
 			methodsNode = v
 			r.Action.Methods = d.methods(v, field)
 		case "pfs":
-			r.Action.PFS = d.boolean(v, field)
+			r.Action.PFS, r.Action.PFSGroup = d.pfs(v, field)
 		case "authentication":
 			authNode = v
 			r.Auth = d.auth(v, field)

@@ -96,7 +96,7 @@ func TestParseFullPolicy(t *testing.T) {
 	if a.Action != ActionProtect || !a.PFS || len(a.Methods) != 2 {
 		t.Fatalf("action: %+v", a)
 	}
-	if m := a.Methods[0]; !m.UseESP || m.UseAH || m.ESPEncryption != EncryptionAES256GCM16 || m.Lifetime != 8*time.Hour || m.LifetimeKB != 4000000 {
+	if m := a.Methods[0]; !m.UseESP || m.UseAH || m.ESPEncryption != EncryptionAESGCM16 || m.ESPKeyBits != 256 || m.Lifetime != 8*time.Hour || m.LifetimeKB != 4000000 {
 		t.Errorf("method 0: %+v", m)
 	}
 	if m := a.Methods[1]; !m.UseESP || !m.UseAH || m.AHIntegrity != IntegritySHA256 || m.ESPIntegrity != IntegritySHA256 || m.Lifetime != DefaultLifetime || m.LifetimeKB != DefaultLifetimeKB {

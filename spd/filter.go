@@ -8,21 +8,25 @@ import (
 )
 
 // Direction is the direction of a packet relative to this host: outbound
-// packets leave it, inbound packets arrive (RFC 4301 section 5). It is a
-// plain value, safe for concurrent use.
+// packets leave it, inbound packets arrive (RFC 4301 section 5). Inbound
+// and Outbound have the values of sad.Direction; DirBoth is both bits. It
+// is a plain value, safe for concurrent use.
 type Direction uint8
 
-// Directions. A filter's zero Direction, DirBoth, applies to both; a
-// lookup names Outbound or Inbound.
+// Directions. A lookup names DirInbound or DirOutbound. A filter names
+// one of them or DirBoth; its zero Direction (unset) also applies to
+// both, so that the zero Filter matches every packet.
 const (
-	DirBoth     Direction = 0
-	DirOutbound Direction = 1
-	DirInbound  Direction = 2
+	DirInbound  Direction = 1
+	DirOutbound Direction = 2
+	DirBoth     Direction = DirInbound | DirOutbound
 )
 
-// String returns "both", "outbound" or "inbound".
+// String returns "inbound", "outbound", "both", or "unset" for zero.
 func (d Direction) String() string {
 	switch d {
+	case 0:
+		return "unset"
 	case DirBoth:
 		return "both"
 	case DirOutbound:
@@ -33,12 +37,13 @@ func (d Direction) String() string {
 	return fmt.Sprintf("Direction(%d)", uint8(d))
 }
 
-// mask returns the direction as a bit set (bit 0 outbound, bit 1 inbound).
+// mask returns the direction as a bit set (bit 0 inbound, bit 1
+// outbound); unset is both.
 func (d Direction) mask() uint8 {
-	if d == DirBoth {
-		return 3
+	if d == 0 {
+		return uint8(DirBoth)
 	}
-	return uint8(d) & 3
+	return uint8(d & DirBoth)
 }
 
 // reverse swaps outbound and inbound: the mirror of an outbound filter is
@@ -191,7 +196,8 @@ type Filter struct {
 	// destination (addresses and ports) swapped, in the reverse direction.
 	Mirrored bool
 	// Direction limits the filter to outbound or inbound packets; its
-	// mirror gets the reverse direction. DirBoth (zero) applies to both.
+	// mirror gets the reverse direction. DirBoth, or zero, applies to
+	// both.
 	Direction Direction
 }
 
@@ -245,7 +251,7 @@ func (f *Filter) Check() error {
 			return bad("%s with IPv%d addresses", f.Protocol, fam)
 		}
 	}
-	if f.Direction > DirInbound {
+	if f.Direction > DirBoth {
 		return bad("unknown direction %d", f.Direction)
 	}
 	return nil

@@ -22,6 +22,7 @@ func FuzzParsePolicy(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte(fullPolicy))
+	f.Add([]byte(ikePolicy))
 	f.Add([]byte(""))
 	f.Add([]byte("name: [unclosed\n"))
 	f.Add([]byte("filter_lists:\n  - &x {name: A, filters: [{}]}\n  - *x\n"))

@@ -1,6 +1,8 @@
 package spd
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -38,14 +40,29 @@ type FilterList struct {
 // tunnel settings (Windows "IP Security Rule"). Rules are immutable once
 // compiled: a Classifier holds its own copy, safe for concurrent reads.
 type Rule struct {
-	Name    string
+	Name string
+	// ID identifies the rule across policy reloads, so that SAs can name
+	// the rule they serve (sad.Spec.Rule). Compile sets it when empty:
+	// to the name, or for a rule without a name to a digest of its
+	// content (Rule.Identity). IDs are unique within a policy.
+	ID      string
 	Filters FilterList
 	Action  FilterAction
 	// Auth lists the IKE authentication methods in order of preference.
 	Auth []AuthMethod
-	// Tunnel is the tunnel endpoint; the zero Addr means transport mode
-	// (RFC 4301 section 4.1).
+	// LocalID and RemoteID are the IKE identities this side sends and
+	// the peer must prove (RFC 7296 section 3.5); zero: the addresses.
+	LocalID, RemoteID Identity
+	// KeyExchange, when set, replaces the policy's key exchange settings
+	// for this rule.
+	KeyExchange *KeyExchange
+	// Tunnel is the far tunnel endpoint, the IKE peer; the zero Addr means
+	// transport mode (RFC 4301 section 4.1), where the peer is the
+	// packet's remote address.
 	Tunnel netip.Addr
+	// TunnelLocal is this side's tunnel endpoint; the zero Addr leaves it
+	// to the routing of the outer packet. Only with Tunnel.
+	TunnelLocal netip.Addr
 	// Priority, when non-zero, orders the rule before every rule without
 	// one; lower values come first. Zero leaves the order to filter
 	// specificity (doc.go, "Filter order").
@@ -80,6 +97,9 @@ type Policy struct {
 	// policy (Windows "Check for policy changes every"); zero leaves it to
 	// the agent.
 	PollingInterval time.Duration
+	// KeyExchange is the policy's key exchange settings (Windows "Key
+	// Exchange Settings"), for rules that carry none of their own.
+	KeyExchange KeyExchange
 }
 
 // ErrInvalidPolicy is wrapped by every validation error.
@@ -104,8 +124,12 @@ func checkRule(r *Rule) error {
 			return fmt.Errorf("fallback_to_clear is only meaningful for negotiate, not %s", a.Action)
 		case a.PFS:
 			return fmt.Errorf("pfs is only meaningful for negotiate, not %s", a.Action)
+		case a.PFSGroup != GroupNone:
+			return fmt.Errorf("a pfs group is only meaningful for negotiate, not %s", a.Action)
 		case r.Tunnel.IsValid():
 			return fmt.Errorf("tunnel endpoint given for a %s action", a.Action)
+		case !r.LocalID.IsZero() || !r.RemoteID.IsZero() || r.KeyExchange != nil:
+			return fmt.Errorf("identities or key exchange settings given for a %s action: nothing is negotiated", a.Action)
 		}
 	case ActionProtect:
 		if len(a.Methods) == 0 {
@@ -126,19 +150,25 @@ func checkRule(r *Rule) error {
 		if len(r.Auth) == 0 {
 			return fmt.Errorf("negotiate action without authentication methods")
 		}
+		if a.PFSGroup != GroupNone && (!a.PFS || a.PFSGroup.String() == fmt.Sprintf("Group(%d)", uint16(a.PFSGroup))) {
+			return fmt.Errorf("pfs group %s needs pfs and a known group", a.PFSGroup)
+		}
 	default:
 		return fmt.Errorf("filter action has no action (permit, block or negotiate)")
 	}
 	for i, m := range r.Auth {
 		switch m.Kind {
 		case AuthKerberos:
+			if m.RootCA != "" || m.PreSharedKey != "" || m.PreSharedKeyRef != "" {
+				return fmt.Errorf("authentication method %d: kerberos with a root CA or pre-shared key", i+1)
+			}
 		case AuthCertificate:
 			if m.RootCA == "" {
 				return fmt.Errorf("authentication method %d: certificate without a root CA", i+1)
 			}
 		case AuthPreSharedKey:
-			if m.PreSharedKey == "" {
-				return fmt.Errorf("authentication method %d: empty pre-shared key", i+1)
+			if (m.PreSharedKey == "") == (m.PreSharedKeyRef == "") {
+				return fmt.Errorf("authentication method %d: a pre-shared key needs the key or a reference to it, not both", i+1)
 			}
 		default:
 			return fmt.Errorf("authentication method %d: unknown kind %d", i+1, m.Kind)
@@ -149,13 +179,60 @@ func checkRule(r *Rule) error {
 			return fmt.Errorf("filter %d: %w", i+1, err)
 		}
 	}
+	if err := r.LocalID.check(); err != nil {
+		return fmt.Errorf("local identity: %w", err)
+	}
+	if err := r.RemoteID.check(); err != nil {
+		return fmt.Errorf("remote identity: %w", err)
+	}
+	if r.KeyExchange != nil {
+		if err := r.KeyExchange.Check(); err != nil {
+			return err
+		}
+	}
+	if t := r.TunnelLocal; t.IsValid() && (!r.Tunnel.IsValid() || t.Unmap().Is4() != r.Tunnel.Unmap().Is4()) {
+		return fmt.Errorf("local tunnel endpoint %s needs a remote tunnel endpoint of the same family", t)
+	}
 	return nil
+}
+
+// Identity returns the rule's ID, or, when it has none, the ID Compile
+// gives it: its name, or for a rule without a name "sha256:" and the
+// first 16 hex digits of a SHA-256 digest of its filters, action,
+// authentication kinds, identities and tunnel endpoints (pre-shared keys
+// are left out). The same content gives the same ID in every process.
+func (r *Rule) Identity() string {
+	switch {
+	case r.ID != "":
+		return r.ID
+	case r.Name != "":
+		return r.Name
+	}
+	h := sha256.New()
+	w := func(v ...any) { fmt.Fprintln(h, v...) }
+	for _, f := range r.Filters.Filters {
+		w("filter", f.Source, f.Destination, f.Protocol, f.SourcePort, f.DestinationPort, f.ICMP, f.Mirrored, Direction(f.Direction.mask()))
+	}
+	a := &r.Action
+	w("action", a.Action, a.PFS, a.PFSGroup, a.AcceptUnsecured, a.FallbackToClear)
+	for _, m := range a.Methods {
+		w("method", m)
+	}
+	for _, m := range r.Auth {
+		w("auth", m.Kind, m.RootCA, m.PreSharedKeyRef, m.Principal)
+	}
+	w("ids", r.LocalID, r.RemoteID, r.Tunnel, r.TunnelLocal)
+	if k := r.KeyExchange; k != nil {
+		w("ike", k.Versions, k.Methods, k.Lifetime, k.Sessions, k.MasterKeyPFS)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // Validate checks every rule, the default rule and the default response
 // rule, and that rule names are unique. Errors wrap ErrInvalidPolicy.
 func (p *Policy) Validate() error {
 	seen := make(map[string]bool, len(p.Rules))
+	ids := make(map[string]bool, len(p.Rules))
 	for i := range p.Rules {
 		r := &p.Rules[i]
 		if r.Name != "" {
@@ -164,9 +241,17 @@ func (p *Policy) Validate() error {
 			}
 			seen[r.Name] = true
 		}
+		if id := r.Identity(); ids[id] {
+			return fmt.Errorf("%w: rule %d (%q): duplicate rule ID %q", ErrInvalidPolicy, i+1, r.Name, id)
+		} else {
+			ids[id] = true
+		}
 		if err := checkRule(r); err != nil {
 			return fmt.Errorf("%w: rule %d (%q): %w", ErrInvalidPolicy, i+1, r.Name, err)
 		}
+	}
+	if err := p.KeyExchange.Check(); err != nil {
+		return fmt.Errorf("%w: key exchange: %w", ErrInvalidPolicy, err)
 	}
 	switch p.Default.Action {
 	case 0, ActionBypass, ActionDiscard:
@@ -195,6 +280,7 @@ func (p *Policy) Clone() *Policy {
 		q.Rules[i] = cloneRule(&p.Rules[i])
 	}
 	q.Default = cloneAction(p.Default)
+	q.KeyExchange = *p.KeyExchange.clone()
 	if p.DefaultResponse != nil {
 		r := cloneRule(p.DefaultResponse)
 		q.DefaultResponse = &r
@@ -207,6 +293,7 @@ func cloneRule(r *Rule) Rule {
 	c.Filters.Filters = append([]Filter(nil), r.Filters.Filters...)
 	c.Action = cloneAction(r.Action)
 	c.Auth = append([]AuthMethod(nil), r.Auth...)
+	c.KeyExchange = r.KeyExchange.clone()
 	return c
 }
 
@@ -259,6 +346,10 @@ func Merge(domain, local *Policy) *Policy {
 	}
 	if p.PollingInterval == 0 {
 		p.PollingInterval = local.PollingInterval
+	}
+	if p.KeyExchange.Versions == nil && p.KeyExchange.Methods == nil && p.KeyExchange.Lifetime == 0 &&
+		p.KeyExchange.Sessions == 0 && !p.KeyExchange.MasterKeyPFS {
+		p.KeyExchange = *local.KeyExchange.clone()
 	}
 	if p.Name == "" {
 		p.Name = local.Name

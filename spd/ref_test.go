@@ -67,7 +67,8 @@ func refMatch(f *Filter, s Selector, dir Direction, local []netip.Addr, mirrored
 		src, dst = dst, src
 		sport, dport = dport, sport
 	}
-	if fdir != DirBoth && dir != DirBoth && fdir != dir {
+	both := func(d Direction) bool { return d == 0 || d == DirBoth }
+	if !both(fdir) && !both(dir) && fdir != dir {
 		return false
 	}
 	if f.Protocol != ProtocolAny && f.Protocol != s.Protocol {
@@ -306,7 +307,7 @@ func (g *gen) filter(id int) Filter {
 		Destination: g.address(v6),
 		Protocol:    genProtocols[g.r.IntN(len(genProtocols))],
 		Mirrored:    g.r.IntN(2) == 0,
-		Direction:   Direction(g.r.IntN(3)),
+		Direction:   Direction(g.r.IntN(4)), // unset, inbound, outbound, both
 	}
 	if f.Protocol == ProtocolICMP && v6 || f.Protocol == ProtocolICMPv6 && !v6 {
 		f.Protocol = ProtocolAny
@@ -337,7 +338,7 @@ func (g *gen) filter(id int) Filter {
 var protectAction = FilterAction{
 	Name:    "Require Security",
 	Action:  ActionProtect,
-	Methods: []SecurityMethod{{UseESP: true, ESPEncryption: EncryptionAES128GCM16, Lifetime: DefaultLifetime, LifetimeKB: DefaultLifetimeKB}},
+	Methods: []SecurityMethod{{UseESP: true, ESPEncryption: EncryptionAESGCM16, ESPKeyBits: 128, Lifetime: DefaultLifetime, LifetimeKB: DefaultLifetimeKB}},
 }
 
 func (g *gen) policy(rules, maxFilters int) *Policy {

@@ -1,0 +1,444 @@
+package ike
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ipsecgo/ipsec/isakmp"
+)
+
+// TestChildSALimit: with Config.MaxChildSAs 2 the responder takes one
+// more CHILD SA after IKE_AUTH's, answers the next request with
+// NO_ADDITIONAL_SAS (RFC 7296 1.3) and counts it; a rekey, which
+// replaces a CHILD SA, is still answered.
+func TestChildSALimit(t *testing.T) {
+	icfg := pskConfig(t, true, "aes128gcm16-prfsha256-x25519", "aes128gcm16")
+	rcfg := pskConfig(t, false, "aes128gcm16-prfsha256-x25519", "aes128gcm16")
+	rcfg.MaxChildSAs = 2
+	p := newPair(t, icfg, rcfg)
+	p.run()
+	for i, want := range []EventKind{EventChildUp, EventChildFailed} {
+		before := len(p.evI)
+		if err := p.i.CreateChild(p.now); err != nil {
+			t.Fatal(err)
+		}
+		p.collect()
+		p.run()
+		ev := findEvent(p.evI[before:], want)
+		if ev == nil {
+			t.Fatalf("request %d: events %v, want %v", i+1, kinds(p.evI[before:]), want)
+		}
+		if want == EventChildFailed && !errors.Is(ev.Err, NotifyError(isakmp.NotifyNoAdditionalSAs)) {
+			t.Fatalf("refused with %v, want NO_ADDITIONAL_SAS", ev.Err)
+		}
+	}
+	if got := p.r.Stats().NoAdditionalSAs; got != 1 {
+		t.Fatalf("NoAdditionalSAs = %d", got)
+	}
+	before := len(p.evI)
+	if err := p.i.RekeyChild(p.now, p.i.ChildSAs()[0].InboundSPI); err != nil {
+		t.Fatal(err)
+	}
+	p.collect()
+	p.run()
+	if findEvent(p.evI[before:], EventChildRekeyed) == nil {
+		t.Fatalf("rekey at the limit: %v", kinds(p.evI[before:]))
+	}
+}
+
+// TestCertReqBounded: a responder that trusts many CAs sends a CERTREQ
+// in its IKE_SA_INIT response only as long as the response stays within
+// maxInitAmplification times the request, and counts the trimming.
+func TestCertReqBounded(t *testing.T) {
+	icfg := pskConfig(t, true, "aes128gcm16-prfsha256-x25519", "aes128gcm16")
+	rcfg := pskConfig(t, false, "aes128gcm16-prfsha256-x25519", "aes128gcm16")
+	for i := range 200 {
+		rcfg.CertRequestCAs = append(rcfg.CertRequestCAs, &x509.Certificate{RawSubjectPublicKeyInfo: []byte{byte(i), byte(i >> 8)}})
+	}
+	s, err := NewInitiator(icfg, addrI, addrR, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := s.Datagrams()[0]
+	r, err := Accept(rcfg, addrR, addrI, t0, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := r.Datagrams()[0]
+	if len(resp) > maxInitAmplification*len(req) {
+		t.Fatalf("response %d bytes to a request of %d", len(resp), len(req))
+	}
+	var m isakmp.Message
+	if err := m.Decode(resp); err != nil {
+		t.Fatal(err)
+	}
+	cr := find[*isakmp.CertReq](m.Payloads)
+	if cr == nil || len(cr.Data) == 0 || len(cr.Data)%20 != 0 || len(cr.Data) >= 200*20 {
+		t.Fatalf("CERTREQ %v", cr)
+	}
+	if r.Stats().CertReqTrimmed != 1 {
+		t.Fatalf("CertReqTrimmed = %d", r.Stats().CertReqTrimmed)
+	}
+	// A short list goes out whole and is not counted.
+	rcfg.CertRequestCAs = rcfg.CertRequestCAs[:2]
+	r, _ = Accept(rcfg, addrR, addrI, t0, req)
+	if err := m.Decode(r.Datagrams()[0]); err != nil {
+		t.Fatal(err)
+	}
+	if cr := find[*isakmp.CertReq](m.Payloads); cr == nil || len(cr.Data) != 40 || r.Stats().CertReqTrimmed != 0 {
+		t.Fatalf("short list: %v, trimmed %d", cr, r.Stats().CertReqTrimmed)
+	}
+}
+
+// TestTrimRetired: the oldest retired IKE SAs go first.
+func TestTrimRetired(t *testing.T) {
+	s := v2Session{&Session{sa: &ikeSA{}}}
+	var sas []*ikeSA
+	for i := range 5 {
+		sas = append(sas, &ikeSA{spiI: [8]byte{byte(i + 1)}})
+	}
+	s.retired = append(s.retired, sas...)
+	if n := s.trimRetired(2); n != 3 || len(s.retired) != 2 || s.retired[0] != sas[3] || s.retired[1] != sas[4] {
+		t.Fatalf("trimmed %d, left %v", n, s.retired)
+	}
+	if n := s.trimRetired(2); n != 0 {
+		t.Fatalf("trimmed %d more", n)
+	}
+}
+
+// TestEndpointHalfOpenTimeout: a responder SA that never sees IKE_AUTH
+// is dropped after HalfOpenTimeout and counted; its admission slot is
+// free again.
+func TestEndpointHalfOpenTimeout(t *testing.T) {
+	rcfg := pskConfig(t, false, floodSuite, "aes128gcm16")
+	resp := floodResponder(t, EndpointConfig{Responder: rcfg, HalfOpenTimeout: 100 * time.Millisecond})
+	target, _ := resp.Addrs()
+	c := floodSockets(t, 5, 1)[0]
+	tmpl := initTemplate(t)
+	b, _ := tmpl.Append(nil)
+	if _, err := c.WriteToUDPAddrPort(b, target); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a half-open SA", func() bool { return resp.Stats().HalfOpen == 1 })
+	waitFor(t, "its expiry", func() bool { st := resp.Stats(); return st.HalfOpenExpired == 1 && st.HalfOpen == 0 && st.IKESAs == 0 })
+	if st := resp.Stats(); st.Failed != 1 || st.Accepted != 1 {
+		t.Fatalf("%+v", st)
+	}
+}
+
+// TestEndpointConfigForRequest: GetConfigForRequest is asked at the
+// first message with the version and addresses; an error is answered
+// NO_PROPOSAL_CHOSEN without state, a Config is used for the IKE SA.
+func TestEndpointConfigForRequest(t *testing.T) {
+	chosen := pskConfig(t, false, floodSuite, "aes128gcm16")
+	refuse := netip.MustParseAddr("127.6.0.1")
+	var mu sync.Mutex
+	var seen []ConfigRequest
+	rcfg := pskConfig(t, false, "aes256-sha256-modp2048", "aes128gcm16") // not what the initiator offers
+	rcfg.GetConfigForRequest = func(r *ConfigRequest) (*Config, error) {
+		mu.Lock()
+		seen = append(seen, *r)
+		mu.Unlock()
+		if r.Remote.Addr() == refuse {
+			return nil, errors.New("not from there")
+		}
+		return chosen, nil
+	}
+	resp := floodResponder(t, EndpointConfig{Responder: rcfg})
+	target, _ := resp.Addrs()
+	socks := floodSockets(t, 6, 2)
+	icfg := pskConfig(t, true, floodSuite, "aes128gcm16")
+	tmpl := initTemplate(t)
+	b, _ := tmpl.Append(nil)
+	socks[0].WriteToUDPAddrPort(b, target)
+	socks[0].SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 2048)
+	n, _, err := socks[0].ReadFromUDPAddrPort(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, nt := decodeOneWay(t, buf[:n]); nt.NotifyType != isakmp.NotifyNoProposalChosen || h.ResponderSPI != ([8]byte{}) {
+		t.Fatalf("refusal: %v, responder SPI %x", nt.NotifyType, h.ResponderSPI)
+	}
+	if !handshakeOver(t, socks[1], icfg, target) {
+		t.Fatal("handshake with the chosen Config failed")
+	}
+	st := resp.Stats()
+	if st.ConfigRefused != 1 || st.Established != 1 || st.HalfOpen != 0 || st.IKESAs != 1 {
+		t.Fatalf("%+v", st)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 2 || seen[0].Version != IKEv2 || seen[0].Local != target || seen[1].Remote.Addr() != netip.MustParseAddr("127.6.0.2") {
+		t.Fatalf("requests seen: %+v", seen)
+	}
+}
+
+// TestEndpointShutdown: Shutdown deletes the IKE SA (the peer sees it
+// go), IKESAs lists it before, Stats counts the handshake, and the
+// commands find nothing afterwards.
+func TestEndpointShutdown(t *testing.T) {
+	icfg := pskConfig(t, true, floodSuite, "aes128gcm16")
+	rcfg := pskConfig(t, false, floodSuite, "aes128gcm16")
+	a, b := newEPPeer(t, nil), newEPPeer(t, rcfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { b.ep.Run(ctx) })
+	runA := make(chan error, 1)
+	go func() { runA <- a.ep.Run(ctx) }()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	bIKE, _ := b.ep.Addrs()
+	spi, err := a.ep.Initiate(ctx, icfg, bIKE, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "CHILD SA", func() bool { return a.has(EventChildUp) && b.has(EventChildUp) })
+	if l := a.ep.IKESAs(); len(l) != 1 || l[0].SPIi != spi || !l[0].Initiator {
+		t.Fatalf("IKESAs: %+v", l)
+	}
+	if st := a.ep.Stats(); st.Initiated != 1 || st.Established != 1 || st.IKESAs != 1 {
+		t.Fatalf("initiator stats %+v", st)
+	}
+	if st := b.ep.Stats(); st.Accepted != 1 || st.Established != 1 || st.HalfOpen != 0 {
+		t.Fatalf("responder stats %+v", st)
+	}
+	sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
+	defer scancel()
+	if err := a.ep.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-runA; err != nil {
+		t.Fatalf("Run after Shutdown: %v", err)
+	}
+	waitFor(t, "the peer to see the delete", func() bool { return b.has(EventIKEDown) })
+	if st := a.ep.Stats(); st.IKESAs != 0 || st.Closed != 1 {
+		t.Fatalf("after Shutdown: %+v", st)
+	}
+	if err := a.ep.CloseIKE(ctx, spi); err == nil {
+		t.Fatal("CloseIKE after Shutdown found the IKE SA")
+	}
+}
+
+// TestEndpointCommands drives an IKE SA through the endpoint's commands:
+// CreateChild, RekeyChild, DeleteChild, RekeyIKE (the SA is then found by
+// its new SPI too) and CloseIKE, and SendESPBatch over the result.
+func TestEndpointCommands(t *testing.T) {
+	icfg := pskConfig(t, true, floodSuite, "aes128gcm16")
+	icfg.ForceUDPEncap = true
+	rcfg := pskConfig(t, false, floodSuite, "aes128gcm16")
+	a, b := newEPPeer(t, nil), newEPPeer(t, rcfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, p := range []*epPeer{a, b} {
+		wg.Go(func() { p.ep.Run(ctx) })
+	}
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	bIKE, bNATT := b.ep.Addrs()
+	spi, err := a.ep.Initiate(ctx, icfg, bIKE, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(p *epPeer, k EventKind) int {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return countEvents(p.events, k)
+	}
+	waitFor(t, "CHILD SA", func() bool { return count(a, EventChildUp) == 1 && count(b, EventChildUp) == 1 })
+	if err := a.ep.CreateChild(ctx, spi, ChildRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "second CHILD SA", func() bool { return count(a, EventChildUp) == 2 && count(b, EventChildUp) == 2 })
+	a.mu.Lock()
+	first := findEvent(a.events, EventChildUp).Child.InboundSPI
+	a.mu.Unlock()
+	if err := a.ep.RekeyChild(ctx, spi, first); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "CHILD rekey", func() bool { return count(a, EventChildRekeyed) == 1 && count(b, EventChildDeleted) == 1 })
+	if err := a.ep.DeleteChild(ctx, spi, 12345); err == nil {
+		t.Fatal("DeleteChild of an unknown SPI succeeded")
+	}
+	// Send a batch over the newest CHILD SA.
+	a.mu.Lock()
+	out := a.out[a.current]
+	a.mu.Unlock()
+	var pkts [][]byte
+	for range 5 {
+		pkt, err := out.SealESP(nil, []byte("batched"), 17)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkts = append(pkts, pkt)
+	}
+	rb := b.received.Load()
+	if n, err := a.ep.SendESPBatch(bNATT, pkts); n != 5 || err != nil {
+		t.Fatalf("SendESPBatch: %d, %v", n, err)
+	}
+	waitFor(t, "the batch", func() bool { return b.received.Load() == rb+5 })
+
+	if err := a.ep.RekeyIKE(ctx, spi); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "IKE rekey", func() bool { return count(a, EventIKERekeyed) == 1 && count(b, EventIKERekeyed) == 1 })
+	a.mu.Lock()
+	newSPI := findEvent(a.events, EventIKERekeyed).IKE.SPIi
+	a.mu.Unlock()
+	waitFor(t, "the old SPI to go", func() bool { return a.ep.sessions.get(spi) == nil })
+	if err := a.ep.CloseIKE(ctx, newSPI); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delete", func() bool { return a.has(EventIKEDown) && b.has(EventIKEDown) })
+	if st := a.ep.Stats(); st.IKESAs != 0 || st.Closed != 1 {
+		t.Fatalf("%+v", st)
+	}
+}
+
+// fakeV1 stands in for an IKEv1 session in the dispatch test: it answers
+// every datagram with a bare ISAKMP header carrying both cookies, and is
+// established after its third message.
+type fakeV1 struct {
+	local, remote netip.AddrPort
+	mine, peer    [8]byte // our cookie, the peer's
+	initiator     bool
+	got           [][]byte
+	out           [][]byte
+	closed        bool
+}
+
+func (f *fakeV1) header() []byte {
+	h := isakmp.Header{InitiatorSPI: f.peer, ResponderSPI: f.mine, Version: isakmp.VersionIKEv1,
+		Exchange: 2, Length: isakmp.HeaderLen}
+	if f.initiator {
+		h.InitiatorSPI, h.ResponderSPI = f.mine, f.peer
+	}
+	return h.Append(nil)
+}
+
+func (f *fakeV1) Receive(_ time.Time, d []byte) {
+	f.got = append(f.got, append([]byte(nil), d...))
+	if f.initiator {
+		f.peer = [8]byte(d[8:16])
+	}
+	f.out = append(f.out, f.header())
+}
+func (f *fakeV1) Tick(time.Time)                         {}
+func (f *fakeV1) Deadline() time.Time                    { return time.Time{} }
+func (f *fakeV1) Datagrams() [][]byte                    { o := f.out; f.out = nil; return o }
+func (f *fakeV1) Events() []Event                        { return nil }
+func (f *fakeV1) Closed() bool                           { return f.closed }
+func (f *fakeV1) Established() bool                      { return len(f.got) >= 3 || f.initiator && len(f.got) >= 1 }
+func (f *fakeV1) Path() (netip.AddrPort, netip.AddrPort) { return f.local, f.remote }
+func (f *fakeV1) SetPath(l, r netip.AddrPort)            { f.local, f.remote = l, r }
+func (f *fakeV1) UDPEncap() bool                         { return false }
+func (f *fakeV1) Stats() Stats                           { return Stats{Received: uint64(len(f.got))} }
+func (f *fakeV1) localSPIs() [][8]byte                   { return [][8]byte{f.mine} }
+func (f *fakeV1) Close(time.Time)                        { f.closed = true }
+func (f *fakeV1) CreateChildRequest(time.Time, ChildRequest) error {
+	return errors.New("fake")
+}
+func (f *fakeV1) RekeyChild(time.Time, uint32) error  { return errors.New("fake") }
+func (f *fakeV1) DeleteChild(time.Time, uint32) error { return errors.New("fake") }
+func (f *fakeV1) RekeyIKE(time.Time) error            { return errors.New("fake") }
+func (f *fakeV1) Info() IKESAInfo                     { return IKESAInfo{Initiator: f.initiator} }
+
+// TestEndpointDispatchV1: IKEv1 datagrams (ISAKMP major version 1) go to
+// IKEv1 sessions on the same sockets: a first message (zero responder
+// cookie) makes a session through the AcceptV1 hook when the Responder
+// allows IKEv1, its retransmission finds the same session by (initiator
+// cookie, source), later messages find it by our cookie; an initiated
+// IKEv1 session is found by our initiator cookie. A responder that
+// allows only IKEv2 drops IKEv1 and counts it.
+func TestEndpointDispatchV1(t *testing.T) {
+	var mu sync.Mutex
+	var made []*fakeV1
+	acceptV1Session = func(cfg *Config, local, remote netip.AddrPort, now time.Time, d []byte) (session, error) {
+		f := &fakeV1{local: local, remote: remote, mine: [8]byte{0xee, byte(len(made) + 1)}, peer: [8]byte(d[:8])}
+		f.Receive(now, d)
+		mu.Lock()
+		made = append(made, f)
+		mu.Unlock()
+		return f, nil
+	}
+	newInitiatorV1Session = func(cfg *Config, local, remote netip.AddrPort, now time.Time, req *ChildRequest) (session, error) {
+		f := &fakeV1{local: local, remote: remote, mine: [8]byte{0xdd, 1}, initiator: true}
+		f.out = append(f.out, f.header())
+		mu.Lock()
+		made = append(made, f)
+		mu.Unlock()
+		return f, nil
+	}
+	t.Cleanup(func() { acceptV1Session, newInitiatorV1Session = nil, nil })
+
+	rcfg := pskConfig(t, false, floodSuite, "aes128gcm16")
+	rcfg.KeyExchange = KeyExchangeAny
+	resp := floodResponder(t, EndpointConfig{Responder: rcfg})
+	target, _ := resp.Addrs()
+	c := floodSockets(t, 7, 1)[0]
+	buf := make([]byte, 512)
+	exchange := func(h isakmp.Header) isakmp.Header {
+		t.Helper()
+		h.Version, h.Exchange, h.Length = isakmp.VersionIKEv1, 2, isakmp.HeaderLen
+		if _, err := c.WriteToUDPAddrPort(h.Append(nil), target); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, _, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r isakmp.Header
+		if err := r.Parse(buf[:n]); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	icookie := [8]byte{0x11, 0x22}
+	r1 := exchange(isakmp.Header{InitiatorSPI: icookie})
+	r2 := exchange(isakmp.Header{InitiatorSPI: icookie}) // retransmitted first message
+	r3 := exchange(isakmp.Header{InitiatorSPI: icookie, ResponderSPI: r1.ResponderSPI})
+	if r1.ResponderSPI != r2.ResponderSPI || r3.ResponderSPI != r1.ResponderSPI || r1.InitiatorSPI != icookie {
+		t.Fatalf("answers %x %x %x", r1.ResponderSPI, r2.ResponderSPI, r3.ResponderSPI)
+	}
+	mu.Lock()
+	if len(made) != 1 || len(made[0].got) != 3 {
+		t.Fatalf("%d sessions made, first got %d datagrams", len(made), len(made[0].got))
+	}
+	mu.Unlock()
+	if st := resp.Stats(); st.Established != 1 || st.HalfOpen != 0 || st.IKEv1Dropped != 0 {
+		t.Fatalf("%+v", st)
+	}
+
+	// Initiating: the peer's answer carries our cookie as the initiator's.
+	ctx := context.Background()
+	icfg := pskConfig(t, true, floodSuite, "aes128gcm16")
+	icfg.KeyExchange = KeyExchangeIKEv1
+	peerAddr := c.LocalAddr().(*net.UDPAddr).AddrPort()
+	spi, err := resp.Initiate(ctx, icfg, peerAddr, nil)
+	if err != nil || spi != ([8]byte{0xdd, 1}) {
+		t.Fatalf("Initiate: %x, %v", spi, err)
+	}
+	n, _, err := c.ReadFromUDPAddrPort(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h isakmp.Header
+	if err := h.Parse(buf[:n]); err != nil || h.InitiatorSPI != spi {
+		t.Fatalf("first message %+v, %v", h, err)
+	}
+	h.ResponderSPI = [8]byte{0x77}
+	c.WriteToUDPAddrPort(h.Append(nil), target)
+	waitFor(t, "the answer to reach the initiated session", func() bool { return resp.Stats().Established == 2 })
+
+	// IKEv2 only: IKEv1 is dropped.
+	only2 := floodResponder(t, EndpointConfig{Responder: pskConfig(t, false, floodSuite, "aes128gcm16")})
+	o, _ := only2.Addrs()
+	h = isakmp.Header{InitiatorSPI: [8]byte{9}, Version: isakmp.VersionIKEv1, Exchange: 2, Length: isakmp.HeaderLen}
+	c.WriteToUDPAddrPort(h.Append(nil), o)
+	waitFor(t, "the IKEv1 datagram to be dropped", func() bool { return only2.Stats().IKEv1Dropped == 1 })
+}
