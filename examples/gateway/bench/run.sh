@@ -163,7 +163,7 @@ want() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
 run_veth() {
 	inA ip route add 10.2.0.0/24 via 192.168.77.2
 	inB ip route add 10.1.0.0/24 via 192.168.77.1
-	wait_ping veth
+	wait_ping veth || return 1
 	measure "veth"
 	inA ip route del 10.2.0.0/24
 	inB ip route del 10.1.0.0/24
@@ -237,7 +237,7 @@ run_wg() {
 	inB ip link set wgb up
 	inA ip route add 10.2.0.0/24 dev wga
 	inB ip route add 10.1.0.0/24 dev wgb
-	wait_ping wireguard-go
+	wait_ping wireguard-go || { stop_pids "$pa" "$pb"; return 1; }
 	measure "wireguard-go" "$pa" "$pb"
 	stop_pids "$pa" "$pb"
 }
@@ -338,14 +338,24 @@ echo "run.sh: building the gateway and wireguard-go into $TMP" >&2
 (cd "$ROOT" && go build -o "$TMP/wireguard-go" golang.zx2c4.com/wireguard)
 
 setup_rig
-want veth && run_veth
-want gw-aes && run_gateway gateway-aes128gcm aes128-gcm16
-want gw-chacha && run_gateway gateway-chacha20 chacha20-poly1305
-want wg && run_wg
-want libipsec && run_libipsec
+# try NAME CMD...: a candidate that fails gets a row of dashes, and the
+# others still run.
+try() {
+	local name=$1
+	shift
+	if ! "$@"; then
+		echo "run.sh: $name failed" >&2
+		ROWS+=("$name - - - - - - -")
+	fi
+}
+if want veth; then try veth run_veth; fi
+if want gw-aes; then try gateway-aes128gcm run_gateway gateway-aes128gcm aes128-gcm16; fi
+if want gw-chacha; then try gateway-chacha20 run_gateway gateway-chacha20 chacha20-poly1305; fi
+if want wg; then try wireguard-go run_wg; fi
+if want libipsec; then try libipsec run_libipsec; fi
 
 # The table.
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a=="" || b=="" || b==0) print "-"; else printf "%.2f", a/b }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a=="" || a=="-" || b=="" || b=="-" || b==0) print "-"; else printf "%.2f", a/b }'; }
 
 echo
 printf "%-20s %10s %10s %10s   %10s %10s %8s %10s   %8s %8s\n" "" "TCP" "TCP" "TCP" "UDP $UDP_RATE" "UDP" "UDP" "UDP" "TCP x" "TCP x"
