@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipsecgo/ipsec/internal/krbtest"
 	"github.com/ipsecgo/ipsec/internal/testenv"
 )
 
@@ -121,7 +122,7 @@ func TestKerberosMITClientToOurAcceptor(t *testing.T) {
 	cmd := exec.Command(gssClient, "-port", fmt.Sprint(l.Addr().(*net.TCPAddr).Port),
 		"-user", "alice", "-pass", alicePassword, "-nw", "-nm",
 		"127.0.0.1", "host@server.ipsec.test", "hello from MIT")
-	cmd.Env = k.env
+	cmd.Env = k.Env()
 	out, err := runWithTimeout(t, cmd, 60*time.Second)
 	if err != nil {
 		t.Fatalf("gss-client: %v\n%s", err, out)
@@ -159,15 +160,15 @@ func TestKerberosOurInitiatorToMITServer(t *testing.T) {
 	ours := os.NewFile(uintptr(fds[0]), "ours")
 	theirs := os.NewFile(uintptr(fds[1]), "theirs")
 	t.Cleanup(func() { ours.Close() })
-	logPath := filepath.Join(k.dir, "gss-server.log")
-	rcache := filepath.Join(k.dir, "rcache")
+	logPath := filepath.Join(k.Dir, "gss-server.log")
+	rcache := filepath.Join(k.Dir, "rcache")
 	if err := os.Mkdir(rcache, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(gssServer, "-inetd", "-logfile", logPath, "-keytab", filepath.Join(k.dir, "server.keytab"), "host@server.ipsec.test")
-	cmd.Env = append(k.env, "KRB5RCACHEDIR="+rcache)
+	cmd := exec.Command(gssServer, "-inetd", "-logfile", logPath, "-keytab", filepath.Join(k.Dir, "server.keytab"), "host@server.ipsec.test")
+	cmd.Env = append(k.Env(), "KRB5RCACHEDIR="+rcache)
 	cmd.Stdin = theirs
-	setPdeathsig(cmd)
+	krbtest.SetPdeathsig(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +233,7 @@ func runWithTimeout(t *testing.T, cmd *exec.Cmd, d time.Duration) ([]byte, error
 	t.Helper()
 	var buf strings.Builder
 	cmd.Stdout, cmd.Stderr = &buf, &buf
-	setPdeathsig(cmd)
+	krbtest.SetPdeathsig(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
