@@ -48,6 +48,9 @@ type KerberosSession struct {
 	KeyType int32
 	// Flags are the GSS-API context flags the initiator asked for (RFC 2744).
 	Flags uint32
+	// acceptorSubkey: Key is the acceptor's subkey (RFC 4121 section
+	// 4.2.2, the AcceptorSubkey flag of MIC and Wrap tokens).
+	acceptorSubkey bool
 }
 
 // KerberosInitiator obtains service tickets with a gokrb5 client and builds
@@ -250,10 +253,12 @@ func (c *KerberosInitiatorContext) ProcessAPRep(token []byte) (*KerberosSession,
 		}
 		key = part.Subkey // RFC 4121 section 2: the acceptor's subkey wins
 	}
+	acceptorSubkey := len(part.Subkey.KeyValue) > 0
 	c.done = true
 	c.sessionOut = &KerberosSession{
 		Client: c.client, Service: c.service,
 		Key: bytes.Clone(key.KeyValue), KeyType: key.KeyType, Flags: c.flags,
+		acceptorSubkey: acceptorSubkey,
 	}
 	return c.sessionOut, nil
 }
