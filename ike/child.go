@@ -3,7 +3,6 @@ package ike
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math/big"
 	"slices"
@@ -42,8 +41,6 @@ type childReq struct {
 	old       *child // the SA being rekeyed, or nil
 	keRetries int
 }
-
-var errChild = errors.New("ike: CHILD SA negotiation failed")
 
 func (s *Session) findChild(inbound uint32) *child {
 	for _, c := range s.children {
@@ -161,7 +158,7 @@ func (s *Session) keymat(c chosen, gir, ni, nr []byte) (ei, ai, er, ar []byte, e
 	}
 	il := childIntegKeyLen(c.integ)
 	if el < 0 || il < 0 {
-		return nil, nil, nil, nil, errNoProposal
+		return nil, nil, nil, nil, ErrNoProposalChosen
 	}
 	km, err := childKeymat(s.sa.suite.prf, s.sa.keys.d, gir, ni, nr, 2*(el+il))
 	if err != nil {
@@ -223,94 +220,179 @@ func randBig(s *Session, max *big.Int) (*big.Int, error) {
 	return new(big.Int).Mod(new(big.Int).SetBytes(b), max), nil
 }
 
+// childOffer is a CHILD SA request from the peer, parsed: the payloads
+// answerChild needs, found and checked for presence.
+type childOffer struct {
+	sa        *isakmp.SA
+	tsi, tsr  *isakmp.TS
+	transport bool
+	ke        *isakmp.KE // nil without PFS
+	ni        []byte     // the request's nonce (CREATE_CHILD_SA only)
+}
+
+// childAnswer is what this side decided for a CHILD SA request: the chosen
+// proposal, the narrowed selectors (from the initiator's point of view),
+// the key exchange and nonces, and the SA made from them.
+type childAnswer struct {
+	c          chosen
+	tsi, tsr   []isakmp.TrafficSelector
+	transport  bool
+	kx         *keyExchange
+	gir        []byte
+	ni, nr     []byte
+	inboundSPI uint32
+	// ei, ai, er, ar are the keys (RFC 7296 2.17), initiator to
+	// responder first.
+	ei, ai, er, ar []byte
+}
+
+// refusal is an error notification to send instead of a CHILD SA (RFC
+// 7296 1.3, 2.9).
+type refusal struct {
+	t    isakmp.NotifyType
+	data []byte
+}
+
+func refuse(t isakmp.NotifyType, data []byte) *refusal { return &refusal{t, data} }
+
 // answerChild handles a CHILD SA request from the peer (IKE_AUTH or
 // CREATE_CHILD_SA) and returns the payloads of the answer:
 //
 //	[N(USE_TRANSPORT_MODE),] SA, [Nr, [KEr],] TSi, TSr
 //
 // or a single error notification (NO_PROPOSAL_CHOSEN, INVALID_KE_PAYLOAD,
-// TS_UNACCEPTABLE, RFC 7296 1.3, 2.9). ni and nr are the nonces of
-// IKE_SA_INIT when inAuth; otherwise ni is nil and the request's Nonce is
-// used with a fresh nr.
+// TS_UNACCEPTABLE, RFC 7296 1.3, 2.9); the error then wraps ErrChildSA
+// and the NotifyError sent. ni and nr are the nonces of IKE_SA_INIT when
+// inAuth; otherwise ni is nil and the request's Nonce is used with a
+// fresh nr. The steps: parseChildOffer, selectChild, childKeyExchange and
+// keymat (decideChild), then installChild and the answer's payloads.
 func (s *Session) answerChild(now time.Time, ps []isakmp.Payload, inAuth bool, ni, nr []byte, old *child) ([]isakmp.Payload, *child, error) {
-	refuse := func(t isakmp.NotifyType, data []byte) ([]isakmp.Payload, *child, error) {
-		return []isakmp.Payload{notify(t, data)}, nil, fmt.Errorf("%w: %v", errChild, t)
+	a, r := s.decideChild(ps, inAuth, ni, nr, old)
+	if r != nil {
+		return []isakmp.Payload{notify(r.t, r.data)}, nil, fmt.Errorf("%w: %w", ErrChildSA, NotifyError(r.t))
 	}
-	saPay := find[*isakmp.SA](ps)
-	tsi, tsr := findTS(ps, false), findTS(ps, true)
-	if saPay == nil || tsi == nil || tsr == nil {
-		return refuse(isakmp.NotifyInvalidSyntax, nil)
+	ch := s.installChild(now, a)
+	return a.payloads(inAuth), ch, nil
+}
+
+// decideChild runs the responder's steps up to the keys.
+func (s *Session) decideChild(ps []isakmp.Payload, inAuth bool, ni, nr []byte, old *child) (*childAnswer, *refusal) {
+	o, r := parseChildOffer(ps, inAuth)
+	if r != nil {
+		return nil, r
 	}
-	if len(s.cfg.ChildProposals) == 0 {
-		return refuse(isakmp.NotifyNoProposalChosen, nil)
+	a, r := s.selectChild(o, inAuth, old)
+	if r != nil {
+		return nil, r
 	}
-	transport := findNotify(ps, isakmp.NotifyUseTransportMode) != nil
-	want := s.cfg.Mode == Transport
-	if old != nil {
-		want = old.sa.Mode == Transport
-	}
-	if transport != want {
-		return refuse(isakmp.NotifyNoProposalChosen, nil)
-	}
-	ke := find[*isakmp.KE](ps)
-	prefer := isakmp.GroupNone
-	if ke != nil {
-		prefer = ke.Group
-	}
-	c, ok := selectProposal(s.cfg.ChildProposals, saPay.Proposals, !inAuth, prefer)
-	if !ok || len(c.spi) != 4 || binary.BigEndian.Uint32(c.spi) < 256 {
-		return refuse(isakmp.NotifyNoProposalChosen, nil)
-	}
-	if !inAuth && c.ke != isakmp.GroupNone && (ke == nil || ke.Group != c.ke) {
-		return refuse(isakmp.NotifyInvalidKEPayload, u16(uint16(c.ke)))
-	}
-	ntsi := narrow(tsi.Selectors, s.cfg.RemoteTS)
-	ntsr := narrow(tsr.Selectors, s.cfg.LocalTS)
-	if len(ntsi) == 0 || len(ntsr) == 0 {
-		return refuse(isakmp.NotifyTSUnacceptable, nil)
-	}
-	var gir []byte
-	var kx *keyExchange
+	a.ni, a.nr = ni, nr
 	if !inAuth {
-		nonce := find[*isakmp.Nonce](ps)
-		if nonce == nil || len(nonce.Data) < minNonceLen || len(nonce.Data) > maxNonceLen {
-			return refuse(isakmp.NotifyInvalidSyntax, nil)
-		}
-		ni, nr = nonce.Data, s.random(nonceLen)
-		if c.ke != isakmp.GroupNone {
-			var err error
-			if kx, err = dhGroupByID(c.ke).generate(s.rand); err != nil {
-				return refuse(isakmp.NotifyNoProposalChosen, nil)
-			}
-			if gir, err = kx.sharedSecret(ke.Data); err != nil {
-				return refuse(isakmp.NotifyInvalidSyntax, nil)
-			}
+		a.ni, a.nr = o.ni, s.random(nonceLen)
+		if r := s.childKeyExchange(a, o); r != nil {
+			return nil, r
 		}
 	}
 	spi, err := s.allocSPI()
 	if err != nil {
-		return refuse(isakmp.NotifyNoAdditionalSAs, nil)
+		return nil, refuse(isakmp.NotifyNoAdditionalSAs, nil)
 	}
-	ei, ai, er, ar, err := s.keymat(c, gir, ni, nr)
-	if err != nil {
+	a.inboundSPI = spi
+	if a.ei, a.ai, a.er, a.ar, err = s.keymat(a.c, a.gir, a.ni, a.nr); err != nil {
+		return nil, refuse(isakmp.NotifyNoProposalChosen, nil)
+	}
+	return a, nil
+}
+
+// parseChildOffer finds the payloads of a CHILD SA request (RFC 7296 1.3.1):
+//
+//	[N(USE_TRANSPORT_MODE),] SA, [Ni, [KEi],] TSi, TSr
+func parseChildOffer(ps []isakmp.Payload, inAuth bool) (*childOffer, *refusal) {
+	o := &childOffer{sa: find[*isakmp.SA](ps), tsi: findTS(ps, false), tsr: findTS(ps, true),
+		transport: findNotify(ps, isakmp.NotifyUseTransportMode) != nil, ke: find[*isakmp.KE](ps)}
+	if o.sa == nil || o.tsi == nil || o.tsr == nil {
+		return nil, refuse(isakmp.NotifyInvalidSyntax, nil)
+	}
+	if !inAuth {
+		nonce := find[*isakmp.Nonce](ps)
+		if nonce == nil || len(nonce.Data) < minNonceLen || len(nonce.Data) > maxNonceLen {
+			return nil, refuse(isakmp.NotifyInvalidSyntax, nil)
+		}
+		o.ni = nonce.Data
+	}
+	return o, nil
+}
+
+// selectChild checks the mode, chooses a proposal (RFC 7296 2.7) and
+// narrows the selectors to the configured ones (2.9).
+func (s *Session) selectChild(o *childOffer, inAuth bool, old *child) (*childAnswer, *refusal) {
+	if len(s.cfg.ChildProposals) == 0 {
+		return nil, refuse(isakmp.NotifyNoProposalChosen, nil)
+	}
+	want := s.cfg.Mode == Transport
+	if old != nil {
+		want = old.sa.Mode == Transport
+	}
+	if o.transport != want {
+		return nil, refuse(isakmp.NotifyNoProposalChosen, nil)
+	}
+	prefer := isakmp.GroupNone
+	if o.ke != nil {
+		prefer = o.ke.Group
+	}
+	c, ok := selectProposal(s.cfg.ChildProposals, o.sa.Proposals, !inAuth, prefer)
+	if !ok || len(c.spi) != 4 || binary.BigEndian.Uint32(c.spi) < 256 {
+		return nil, refuse(isakmp.NotifyNoProposalChosen, nil)
+	}
+	if !inAuth && c.ke != isakmp.GroupNone && (o.ke == nil || o.ke.Group != c.ke) {
+		return nil, refuse(isakmp.NotifyInvalidKEPayload, u16(uint16(c.ke)))
+	}
+	a := &childAnswer{c: c, transport: o.transport,
+		tsi: narrow(o.tsi.Selectors, s.cfg.RemoteTS), tsr: narrow(o.tsr.Selectors, s.cfg.LocalTS)}
+	if len(a.tsi) == 0 || len(a.tsr) == 0 {
+		return nil, refuse(isakmp.NotifyTSUnacceptable, nil)
+	}
+	return a, nil
+}
+
+// childKeyExchange does the PFS key exchange of CREATE_CHILD_SA when the
+// chosen proposal names a group (RFC 7296 1.3.1).
+func (s *Session) childKeyExchange(a *childAnswer, o *childOffer) *refusal {
+	if a.c.ke == isakmp.GroupNone {
+		return nil
+	}
+	var err error
+	if a.kx, err = dhGroupByID(a.c.ke).generate(s.rand); err != nil {
 		return refuse(isakmp.NotifyNoProposalChosen, nil)
 	}
-	// The peer initiated this exchange: its keys (i->r) are our inbound.
-	ch := s.newChild(now, c, spi, binary.BigEndian.Uint32(c.spi), [2][]byte{ei, ai}, [2][]byte{er, ar},
-		ntsr, ntsi, transport, ni, nr)
+	if a.gir, err = a.kx.sharedSecret(o.ke.Data); err != nil {
+		return refuse(isakmp.NotifyInvalidSyntax, nil)
+	}
+	return nil
+}
+
+// installChild makes the SA. The peer initiated this exchange: its keys
+// (i->r) are our inbound.
+func (s *Session) installChild(now time.Time, a *childAnswer) *child {
+	return s.newChild(now, a.c, a.inboundSPI, binary.BigEndian.Uint32(a.c.spi), [2][]byte{a.ei, a.ai}, [2][]byte{a.er, a.ar},
+		a.tsr, a.tsi, a.transport, a.ni, a.nr)
+}
+
+// payloads returns the answer to the CHILD SA request (RFC 7296 1.3.1):
+//
+//	[N(USE_TRANSPORT_MODE),] SA, [Nr, [KEr],] TSi, TSr
+func (a *childAnswer) payloads(inAuth bool) []isakmp.Payload {
 	var out []isakmp.Payload
-	if transport {
+	if a.transport {
 		out = append(out, notify(isakmp.NotifyUseTransportMode, nil))
 	}
-	out = append(out, &isakmp.SA{Proposals: []isakmp.Proposal{c.wire(be32(spi))}})
+	out = append(out, &isakmp.SA{Proposals: []isakmp.Proposal{a.c.wire(be32(a.inboundSPI))}})
 	if !inAuth {
-		out = append(out, &isakmp.Nonce{Data: nr})
-		if kx != nil {
-			out = append(out, &isakmp.KE{Group: c.ke, Data: kx.public()})
+		out = append(out, &isakmp.Nonce{Data: a.nr})
+		if a.kx != nil {
+			out = append(out, &isakmp.KE{Group: a.c.ke, Data: a.kx.public()})
 		}
 	}
-	out = append(out, &isakmp.TS{Selectors: ntsi}, &isakmp.TS{Responder: true, Selectors: ntsr})
-	return out, ch, nil
+	return append(out, &isakmp.TS{Selectors: a.tsi}, &isakmp.TS{Responder: true, Selectors: a.tsr})
 }
 
 // finishChild handles the answer to our CHILD SA request: checks that the
@@ -322,20 +404,20 @@ func (s *Session) finishChild(now time.Time, r *childReq, ps []isakmp.Payload, i
 	}
 	c, ok := checkAccepted(s.cfg.ChildProposals, find[*isakmp.SA](ps), !inAuth)
 	if !ok || len(c.spi) != 4 || binary.BigEndian.Uint32(c.spi) < 256 {
-		return nil, fmt.Errorf("%w: the responder's SA payload is not one of ours", errChild)
+		return nil, fmt.Errorf("%w: the responder's SA payload is not one of ours", ErrChildSA)
 	}
 	tsi, tsr := findTS(ps, false), findTS(ps, true)
 	if tsi == nil || tsr == nil || !covered(tsi.Selectors, r.tsi) || !covered(tsr.Selectors, r.tsr) {
-		return nil, fmt.Errorf("%w: traffic selectors not a subset of ours", errChild)
+		return nil, fmt.Errorf("%w: traffic selectors not a subset of ours", ErrChildSA)
 	}
 	if (findNotify(ps, isakmp.NotifyUseTransportMode) != nil) != r.transport {
-		return nil, fmt.Errorf("%w: mode mismatch", errChild)
+		return nil, fmt.Errorf("%w: mode mismatch", ErrChildSA)
 	}
 	var gir []byte
 	if !inAuth {
 		nonce := find[*isakmp.Nonce](ps)
 		if nonce == nil || len(nonce.Data) < minNonceLen || len(nonce.Data) > maxNonceLen {
-			return nil, fmt.Errorf("%w: bad or missing nonce", errChild)
+			return nil, fmt.Errorf("%w: bad or missing nonce", ErrChildSA)
 		}
 		ni, nr = r.ni, nonce.Data
 		want := isakmp.GroupNone
@@ -343,12 +425,12 @@ func (s *Session) finishChild(now time.Time, r *childReq, ps []isakmp.Payload, i
 			want = r.kx.group.id
 		}
 		if c.ke != want {
-			return nil, fmt.Errorf("%w: responder chose %v, we sent KE for %v", errChild, c.ke, want)
+			return nil, fmt.Errorf("%w: responder chose %v, we sent KE for %v", ErrChildSA, c.ke, want)
 		}
 		if r.kx != nil {
 			ke := find[*isakmp.KE](ps)
 			if ke == nil || ke.Group != want {
-				return nil, fmt.Errorf("%w: missing KE payload", errChild)
+				return nil, fmt.Errorf("%w: missing KE payload", ErrChildSA)
 			}
 			var err error
 			if gir, err = r.kx.sharedSecret(ke.Data); err != nil {

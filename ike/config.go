@@ -156,6 +156,21 @@ type Config struct {
 	// value is IKEv2 only.
 	KeyExchange KeyExchange
 
+	// AllowLegacyV1 lets IKEv1 offer and accept 3DES, HMAC-MD5 and
+	// MODP-1024 (Oakley group 2), the defaults of Windows Server 2003,
+	// so that such a peer can be reached. Off by default: 3DES has a
+	// 64-bit block (RFC 8221) and MODP-1024 is below today's minimum
+	// (RFC 8247). DES and MODP-768 are never negotiated.
+	AllowLegacyV1 bool
+	// AggressiveMode lets an IKEv1 initiator use Aggressive Mode (RFC
+	// 2409 5.4) and a responder accept it; pre-shared keys only. Off by
+	// default, as in strongSwan: its second message exposes a hash an
+	// eavesdropper can test guesses of the pre-shared key against.
+	AggressiveMode bool
+	// ChildLifetimeKilobytes is the IKEv1 CHILD SA (IPsec SA) lifetime in
+	// kilobytes (RFC 2407 4.5); zero sends none.
+	ChildLifetimeKilobytes uint64
+
 	// GetConfigForRequest, if set on a responder's Config, chooses the
 	// Config for each request, as crypto/tls's Config.GetConfigForClient
 	// does: on the first message of an IKE SA (only the version and the
@@ -279,6 +294,16 @@ func (c *Config) ikeRekey() time.Duration {
 		return 0
 	}
 	return DefaultIKERekey
+}
+
+// ikeLifetimeV1 is the ISAKMP SA lifetime an IKEv1 session proposes:
+// its hard lifetime, the rekey time plus 10% (as childLifetime), or a day
+// when IKE SA rekeying is off.
+func (c *Config) ikeLifetimeV1() time.Duration {
+	if r := c.ikeRekey(); r > 0 {
+		return r * 11 / 10
+	}
+	return 24 * time.Hour
 }
 
 func (c *Config) jitter(rekey time.Duration) time.Duration {

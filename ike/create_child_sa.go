@@ -28,7 +28,7 @@ func (s *Session) startCreateChild(now time.Time) error {
 func (s *Session) startRekeyChild(now time.Time, spi uint32) error {
 	old := s.findChild(spi)
 	if old == nil || old.rekeyed {
-		return errNoChild
+		return ErrNoChild
 	}
 	r, err := s.newChildReq(false, old, s.pfsGroup(old))
 	if err != nil {
@@ -175,7 +175,7 @@ func (s *Session) startRekeyIKE(now time.Time) error {
 			ke := find[*isakmp.KE](ps)
 			if !ok || len(c.spi) != 8 || nonce == nil || ke == nil || ke.Group != g || c.ke != g ||
 				len(nonce.Data) < minNonceLen || len(nonce.Data) > maxNonceLen {
-				return fmt.Errorf("%w: bad IKE SA rekey response", errHandshake)
+				return fmt.Errorf("%w: bad IKE SA rekey response", ErrHandshake)
 			}
 			gir, err := kx.sharedSecret(ke.Data)
 			if err != nil {

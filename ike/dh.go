@@ -175,3 +175,8 @@ func (k *keyExchange) sharedSecret(peer []byte) ([]byte, error) {
 		return s, nil
 	}
 }
+
+// modp1024 is the Oakley group 2 of RFC 2409 6.2, for IKEv1 peers that
+// know nothing better (Windows Server 2003's default) and only with
+// Config.AllowLegacyV1; it is not in dhGroups, so IKEv2 never uses it.
+var modp1024 = newMODP(isakmp.GroupMODP1024, "modp1024", modp1024Hex, 256)

@@ -119,6 +119,9 @@ type ChildSA struct {
 	Version Version
 	// Tag is the Tag of the Config it was negotiated with.
 	Tag string
+	// LifetimeKilobytes is the IKEv1 volume lifetime (RFC 2407 4.5), in
+	// kilobytes, zero for none; IKEv2 negotiates none.
+	LifetimeKilobytes uint64
 }
 
 // NotifyError is an error notification received from or sent to the peer

@@ -73,6 +73,11 @@ func TestWrongPSK(t *testing.T) {
 	if !p.i.Closed() || !p.r.Closed() {
 		t.Fatal("sessions still open after failed authentication")
 	}
+	for _, ev := range []*Event{findEvent(p.evR, EventAuthFailed), findEvent(p.evI, EventAuthFailed)} {
+		if !errors.Is(ev.Err, ErrAuthenticationFailed) {
+			t.Fatalf("auth-failed error %v does not wrap ErrAuthenticationFailed", ev.Err)
+		}
+	}
 	if findEvent(p.evR, EventChildUp) != nil || findEvent(p.evI, EventChildUp) != nil {
 		t.Fatal("CHILD SA despite failed authentication")
 	}

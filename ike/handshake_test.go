@@ -206,6 +206,12 @@ func TestTransportModeAndAH(t *testing.T) {
 	if !p.i.Established() || ev == nil || !errors.Is(ev.Err, NotifyError(isakmp.NotifyNoProposalChosen)) {
 		t.Fatalf("events %v (%v)", kinds(p.evI), errOf(p.evI))
 	}
+	// The responder refused: its event wraps ErrChildSA and the
+	// notification it sent.
+	if ev := findEvent(p.evR, EventChildFailed); ev == nil || !errors.Is(ev.Err, ErrChildSA) ||
+		!errors.Is(ev.Err, NotifyError(isakmp.NotifyNoProposalChosen)) {
+		t.Fatalf("responder events %v (%v)", kinds(p.evR), errOf(p.evR))
+	}
 
 	icfg = pskConfig(t, true, "aes128gcm16-prfsha256-x25519", "aes128gcm16")
 	rcfg = pskConfig(t, false, "aes128gcm16-prfsha256-x25519", "aes128gcm16")

@@ -2,15 +2,12 @@ package ike
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/ipsecgo/ipsec/auth"
 	"github.com/ipsecgo/ipsec/isakmp"
 )
-
-var errAuth = errors.New("ike: authentication failed")
 
 // restOfID returns the ID payload body after the generic header: ID Type,
 // RESERVED and the identification data, which is what the AUTH payload's
@@ -127,14 +124,14 @@ func (s *Session) verifyPeer(now time.Time, sa *ikeSA, ps []isakmp.Payload, peer
 	idp := findID(ps, peerIsResponder)
 	ap := find[*isakmp.Auth](ps)
 	if idp == nil || ap == nil {
-		return fmt.Errorf("%w: ID or AUTH payload missing", errAuth)
+		return fmt.Errorf("%w: ID or AUTH payload missing", ErrAuthenticationFailed)
 	}
 	id := auth.Identity{Type: auth.IDType(idp.IDType), Data: bytes.Clone(idp.Data)}
 	if err := id.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", errAuth, err)
+		return fmt.Errorf("%w: %v", ErrAuthenticationFailed, err)
 	}
 	if s.cfg.RemoteID.Type != 0 && !s.cfg.RemoteID.Equal(id) {
-		return fmt.Errorf("%w: peer is %v, expected %v", errAuth, id, s.cfg.RemoteID)
+		return fmt.Errorf("%w: peer is %v, expected %v", ErrAuthenticationFailed, id, s.cfg.RemoteID)
 	}
 	var certs [][]byte
 	for _, p := range ps {
@@ -144,7 +141,7 @@ func (s *Session) verifyPeer(now time.Time, sa *ikeSA, ps []isakmp.Payload, peer
 	}
 	pa, err := s.cfg.PeerAuth(id, certs, now)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errAuth, err)
+		return fmt.Errorf("%w: %v", ErrAuthenticationFailed, err)
 	}
 	var octets []byte
 	if peerIsResponder {
@@ -156,7 +153,7 @@ func (s *Session) verifyPeer(now time.Time, sa *ikeSA, ps []isakmp.Payload, peer
 		return err
 	}
 	if err := pa.VerifyAuthData(auth.Method(ap.Method), ap.Data, sa.authPRF(), octets); err != nil {
-		return fmt.Errorf("%w: %v", errAuth, err)
+		return fmt.Errorf("%w: %v", ErrAuthenticationFailed, err)
 	}
 	s.peerID = id
 	return nil
@@ -188,13 +185,13 @@ func (s *Session) sendAuth(now time.Time) error {
 func (s *Session) onAuthResponse(now time.Time, _ *isakmp.Header, ps []isakmp.Payload, _ []byte) error {
 	sa, hs := s.sa, s.handshake
 	if n := findNotify(ps, isakmp.NotifyAuthenticationFailed); n != nil {
-		err := fmt.Errorf("%w: the responder sent AUTHENTICATION_FAILED", errAuth)
+		err := fmt.Errorf("%w: the responder sent AUTHENTICATION_FAILED", ErrAuthenticationFailed)
 		s.emit(Event{Kind: EventAuthFailed, Err: err})
 		s.shutdown(err)
 		return err
 	}
 	if findID(ps, true) == nil || find[*isakmp.Auth](ps) == nil {
-		var err error = fmt.Errorf("%w: IKE_AUTH response without IDr or AUTH", errAuth)
+		var err error = fmt.Errorf("%w: IKE_AUTH response without IDr or AUTH", ErrAuthenticationFailed)
 		if n := errorNotify(ps); n != nil {
 			err = NotifyError(n.NotifyType)
 		}

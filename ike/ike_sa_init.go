@@ -37,10 +37,7 @@ const (
 	maxCookieLen     = 64 // RFC 7296 2.6: 1 to 64 octets
 )
 
-var (
-	errNoProposal = errors.New("ike: no acceptable proposal")
-	errHandshake  = errors.New("ike: invalid IKE_SA_INIT")
-)
+var ()
 
 // NewInitiator starts an IKE SA with the peer at remote: it queues the
 // IKE_SA_INIT request (RFC 7296 1.2) and, once that is answered, IKE_AUTH
@@ -167,7 +164,7 @@ func (s *Session) onInitResponse(now time.Time, h *isakmp.Header, ps []isakmp.Pa
 	hs, sa := s.handshake, s.sa
 	if n := findNotify(ps, isakmp.NotifyCookie); n != nil {
 		if len(n.Data) == 0 || len(n.Data) > maxCookieLen || hs.cookieTry >= maxCookieRetries {
-			return s.failInit(fmt.Errorf("%w: unusable COOKIE", errHandshake))
+			return s.failInit(fmt.Errorf("%w: unusable COOKIE", ErrHandshake))
 		}
 		hs.cookieTry++
 		hs.cookie = bytes.Clone(n.Data)
@@ -175,11 +172,11 @@ func (s *Session) onInitResponse(now time.Time, h *isakmp.Header, ps []isakmp.Pa
 	}
 	if n := findNotify(ps, isakmp.NotifyInvalidKEPayload); n != nil {
 		if len(n.Data) != 2 {
-			return s.failInit(fmt.Errorf("%w: malformed INVALID_KE_PAYLOAD", errHandshake))
+			return s.failInit(fmt.Errorf("%w: malformed INVALID_KE_PAYLOAD", ErrHandshake))
 		}
 		g := isakmp.KEGroup(binary.BigEndian.Uint16(n.Data))
 		if hs.keRetries >= maxKERetries || g == hs.kx.group.id || !offersGroup(s.cfg.IKEProposals, g) {
-			return s.failInit(fmt.Errorf("%w: responder asks for %v, which was not offered", errHandshake, g))
+			return s.failInit(fmt.Errorf("%w: responder asks for %v, which was not offered", ErrHandshake, g))
 		}
 		hs.keRetries++
 		kx, err := dhGroupByID(g).generate(s.rand)
@@ -194,19 +191,19 @@ func (s *Session) onInitResponse(now time.Time, h *isakmp.Header, ps []isakmp.Pa
 		return s.failInit(NotifyError(n.NotifyType))
 	}
 	if h.ResponderSPI == ([8]byte{}) {
-		return s.failInit(fmt.Errorf("%w: zero responder SPI", errHandshake))
+		return s.failInit(fmt.Errorf("%w: zero responder SPI", ErrHandshake))
 	}
 	c, ok := checkAccepted(s.cfg.IKEProposals, find[*isakmp.SA](ps), true)
 	if !ok {
-		return s.failInit(fmt.Errorf("%w: the responder's SA payload is not one of ours", errHandshake))
+		return s.failInit(fmt.Errorf("%w: the responder's SA payload is not one of ours", ErrHandshake))
 	}
 	ke := find[*isakmp.KE](ps)
 	nonce := find[*isakmp.Nonce](ps)
 	if ke == nil || nonce == nil || ke.Group != c.ke || c.ke != hs.kx.group.id {
-		return s.failInit(fmt.Errorf("%w: missing or mismatched KE or Nonce", errHandshake))
+		return s.failInit(fmt.Errorf("%w: missing or mismatched KE or Nonce", ErrHandshake))
 	}
 	if len(nonce.Data) < minNonceLen || len(nonce.Data) > maxNonceLen {
-		return s.failInit(fmt.Errorf("%w: nonce of %d bytes", errHandshake, len(nonce.Data)))
+		return s.failInit(fmt.Errorf("%w: nonce of %d bytes", ErrHandshake, len(nonce.Data)))
 	}
 	gir, err := hs.kx.sharedSecret(ke.Data)
 	if err != nil {
@@ -246,11 +243,11 @@ func offersGroup(props []Proposal, g isakmp.KEGroup) bool {
 func (s *Session) installKeys(sa *ikeSA, c chosen, seed, ni, nr []byte) error {
 	suite := ikeSuite{encr: ikeEncr(c.encr), encrBits: c.encr.KeyBits, prf: prfByID(c.prf)}
 	if suite.encr == nil || suite.prf == nil {
-		return errNoProposal
+		return ErrNoProposalChosen
 	}
 	if c.integ != isakmp.IntegNone {
 		if suite.integ = integByID(c.integ); suite.integ == nil {
-			return errNoProposal
+			return ErrNoProposalChosen
 		}
 	}
 	keys, err := deriveIKESAKeys(&suite, seed, ni, nr, sa.spiI, sa.spiR)
@@ -342,7 +339,7 @@ func (s *Session) respondInit(now time.Time, m *isakmp.Message, raw []byte) erro
 	nonce := find[*isakmp.Nonce](ps)
 	if saPay == nil || ke == nil || nonce == nil {
 		s.stats.Dropped++
-		return s.refuseInit(isakmp.NotifyInvalidSyntax, nil, fmt.Errorf("%w: SA, KE or Nonce missing", errHandshake))
+		return s.refuseInit(isakmp.NotifyInvalidSyntax, nil, fmt.Errorf("%w: SA, KE or Nonce missing", ErrHandshake))
 	}
 	if j := s.cfg.Cookies; j != nil && j.needed() {
 		// RFC 7296 2.6: under load, only an initiator that returns our
@@ -350,19 +347,19 @@ func (s *Session) respondInit(now time.Time, m *isakmp.Message, raw []byte) erro
 		n := findNotify(ps, isakmp.NotifyCookie)
 		if n == nil || !j.check(n.Data, nonce.Data, s.remote.Addr(), sa.spiI) {
 			return s.refuseInit(isakmp.NotifyCookie, j.make(nonce.Data, s.remote.Addr(), sa.spiI),
-				fmt.Errorf("%w: cookie required", errHandshake))
+				fmt.Errorf("%w: cookie required", ErrHandshake))
 		}
 	}
 	c, ok := selectProposal(s.cfg.IKEProposals, saPay.Proposals, true, ke.Group)
 	if !ok {
-		return s.refuseInit(isakmp.NotifyNoProposalChosen, nil, errNoProposal)
+		return s.refuseInit(isakmp.NotifyNoProposalChosen, nil, ErrNoProposalChosen)
 	}
 	if ke.Group != c.ke {
 		return s.refuseInit(isakmp.NotifyInvalidKEPayload, u16(uint16(c.ke)),
-			fmt.Errorf("%w: KE payload for %v, %v chosen", errHandshake, ke.Group, c.ke))
+			fmt.Errorf("%w: KE payload for %v, %v chosen", ErrHandshake, ke.Group, c.ke))
 	}
 	if len(nonce.Data) < minNonceLen || len(nonce.Data) > maxNonceLen {
-		return s.refuseInit(isakmp.NotifyInvalidSyntax, nil, fmt.Errorf("%w: nonce of %d bytes", errHandshake, len(nonce.Data)))
+		return s.refuseInit(isakmp.NotifyInvalidSyntax, nil, fmt.Errorf("%w: nonce of %d bytes", ErrHandshake, len(nonce.Data)))
 	}
 	kx, err := dhGroupByID(c.ke).generate(s.rand)
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 func (s *Session) startDeleteChild(now time.Time, spi uint32) error {
 	c := s.findChild(spi)
 	if c == nil {
-		return errNoChild
+		return ErrNoChild
 	}
 	d := &isakmp.Delete{Protocol: c.sa.Protocol, SPISize: 4, SPIs: be32(spi)}
 	c.deleting = true

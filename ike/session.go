@@ -38,9 +38,6 @@ var stateNames = map[saState]string{
 func (s saState) String() string { return stateNames[s] }
 
 var (
-	errClosed     = errors.New("ike: session closed")
-	errBusy       = errors.New("ike: the IKE SA is not established")
-	errNoChild    = errors.New("ike: no such CHILD SA")
 	errBadMessage = errors.New("ike: malformed message")
 	errReplaced   = errors.New("ike: replaced by a new IKE SA with INITIAL_CONTACT")
 )
@@ -635,7 +632,7 @@ func (s *Session) Tick(now time.Time) {
 		}
 	}
 	if s.sa.state == stateInitDone && !s.halfOpenUntil.IsZero() && !now.Before(s.halfOpenUntil) {
-		s.shutdown(fmt.Errorf("%w: no IKE_AUTH request", errHandshake))
+		s.shutdown(fmt.Errorf("%w: no IKE_AUTH request", ErrHandshake))
 		return
 	}
 	if s.sa.state != stateEstablished {
@@ -719,10 +716,10 @@ func (s *Session) kick(now time.Time) {
 // one (PFS).
 func (s *Session) RekeyChild(now time.Time, inboundSPI uint32) error {
 	if s.closed {
-		return errClosed
+		return ErrClosed
 	}
 	if s.findChild(inboundSPI) == nil {
-		return errNoChild
+		return ErrNoChild
 	}
 	s.enqueue(task{kind: taskRekeyChild, spi: inboundSPI})
 	s.kick(now)
@@ -734,10 +731,10 @@ func (s *Session) RekeyChild(now time.Time, inboundSPI uint32) error {
 // the CHILD proposals name one.
 func (s *Session) CreateChild(now time.Time) error {
 	if s.closed {
-		return errClosed
+		return ErrClosed
 	}
 	if len(s.cfg.ChildProposals) == 0 {
-		return errNoChild
+		return ErrNoChild
 	}
 	s.queue = append(s.queue, task{kind: taskCreateChild})
 	s.kick(now)
@@ -748,10 +745,10 @@ func (s *Session) CreateChild(now time.Time) error {
 // 1.4.1).
 func (s *Session) DeleteChild(now time.Time, inboundSPI uint32) error {
 	if s.closed {
-		return errClosed
+		return ErrClosed
 	}
 	if s.findChild(inboundSPI) == nil {
-		return errNoChild
+		return ErrNoChild
 	}
 	s.enqueue(task{kind: taskDeleteChild, spi: inboundSPI})
 	s.kick(now)
@@ -761,10 +758,10 @@ func (s *Session) DeleteChild(now time.Time, inboundSPI uint32) error {
 // RekeyIKE starts rekeying the IKE SA (RFC 7296 1.3.2).
 func (s *Session) RekeyIKE(now time.Time) error {
 	if s.closed {
-		return errClosed
+		return ErrClosed
 	}
 	if s.sa.state != stateEstablished {
-		return errBusy
+		return ErrNotEstablished
 	}
 	s.enqueue(task{kind: taskRekeyIKE})
 	s.kick(now)
@@ -779,7 +776,7 @@ func (s *Session) Close(now time.Time) {
 		return
 	}
 	if s.sa.state != stateEstablished {
-		s.shutdown(errClosed)
+		s.shutdown(ErrClosed)
 		return
 	}
 	s.queue = nil

@@ -1,0 +1,241 @@
+package ike
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rsa"
+	"fmt"
+	"time"
+
+	"github.com/ipsecgo/ipsec/auth"
+	"github.com/ipsecgo/ipsec/isakmp"
+)
+
+// IKEv1 phase 1 authentication (RFC 2409 5, 5.1, 5.4; RFC 4754 for ECDSA).
+// Every method is a case of three switches in this file: the method a
+// Config implies (localMethodV1), how SKEYID is computed (skeyidV1) and
+// what proves the identity (proofPayloadsV1 / verifyProofV1). The
+// GSS-API/Kerberos method Windows uses (issue 16) plugs in as one more
+// case of each: SKEYID as for signatures, and a GSS MIC in place of the
+// signature.
+
+// localMethodV1 returns the phase 1 authentication method a Config
+// implies: pre-shared key for an *auth.PSK in Auth, RSA or ECDSA
+// signatures (by curve) for a SignatureKey.
+func localMethodV1(c *Config) (isakmp.V1AuthMethod, error) {
+	if c.SignatureKey != nil {
+		switch pub := c.SignatureKey.Public().(type) {
+		case *rsa.PublicKey:
+			return isakmp.V1AuthRSASig, nil
+		case *ecdsa.PublicKey:
+			switch pub.Curve {
+			case elliptic.P256():
+				return isakmp.V1AuthECDSA256, nil
+			case elliptic.P384():
+				return isakmp.V1AuthECDSA384, nil
+			case elliptic.P521():
+				return isakmp.V1AuthECDSA521, nil
+			}
+		}
+		return 0, fmt.Errorf("%w: IKEv1 signs with RSA or ECDSA (P-256, P-384, P-521) keys only, have %T",
+			errConfig, c.SignatureKey.Public())
+	}
+	if _, ok := c.Auth.(*auth.PSK); ok {
+		return isakmp.V1AuthPSK, nil
+	}
+	return 0, fmt.Errorf("%w: IKEv1 needs an *auth.PSK as Auth, or a SignatureKey", errConfig)
+}
+
+// ecdsaMethodV1 maps the IKEv1 ECDSA methods to package auth's (RFC 4754
+// 7: the same algorithms in both IKE versions, r|s encoded).
+func ecdsaMethodV1(m isakmp.V1AuthMethod) (auth.Method, bool) {
+	switch m {
+	case isakmp.V1AuthECDSA256:
+		return auth.MethodECDSASHA256P256, true
+	case isakmp.V1AuthECDSA384:
+		return auth.MethodECDSASHA384P384, true
+	case isakmp.V1AuthECDSA521:
+		return auth.MethodECDSASHA512P521, true
+	}
+	return 0, false
+}
+
+// skeyidV1 computes SKEYID for sa's method (RFC 2409 5). psk is the
+// pre-shared key for the PSK method.
+func skeyidV1(sa *isakmpSA, psk *auth.PSK) ([]byte, error) {
+	h := sa.x.hash
+	switch sa.method {
+	case isakmp.V1AuthPSK:
+		if psk == nil {
+			return nil, fmt.Errorf("%w: no pre-shared key for this peer", ErrAuthenticationFailed)
+		}
+		return v1SKEYIDPSK(h, psk, sa.ni, sa.nr), nil
+	case isakmp.V1AuthRSASig, isakmp.V1AuthECDSA256, isakmp.V1AuthECDSA384, isakmp.V1AuthECDSA521:
+		return v1SKEYIDSig(h, sa.ni, sa.nr, sa.gxy), nil
+	}
+	return nil, fmt.Errorf("%w: method %v", ErrNoProposalChosen, sa.method)
+}
+
+// hashIR computes HASH_I (initiator true) or HASH_R (RFC 2409 5):
+//
+//	HASH_I = prf(SKEYID, g^xi | g^xr | CKY-I | CKY-R | SAi_b | IDii_b)
+//	HASH_R = prf(SKEYID, g^xr | g^xi | CKY-R | CKY-I | SAi_b | IDir_b)
+func hashIR(sa *isakmpSA, initiator bool, idb []byte) []byte {
+	if initiator {
+		return sa.x.hash.prf(sa.keys.skeyid, sa.gxi, sa.gxr, sa.ckyI[:], sa.ckyR[:], sa.saIb, idb)
+	}
+	return sa.x.hash.prf(sa.keys.skeyid, sa.gxr, sa.gxi, sa.ckyR[:], sa.ckyI[:], sa.saIb, idb)
+}
+
+// idPayloadV1 is the phase 1 ID payload of an identity (RFC 2407 4.6.2:
+// protocol and port zero, "ignored").
+func idPayloadV1(id auth.Identity) *isakmp.V1ID {
+	return &isakmp.V1ID{IDType: isakmp.IDType(id.Type), Data: id.Data}
+}
+
+// payloadBody returns a payload's body as it is encoded (without the
+// generic header), for the hashes that cover "_b" bodies.
+func payloadBody(p isakmp.Payload) ([]byte, error) {
+	b, err := isakmp.AppendPayloads(nil, isakmp.MajorIKEv1, []isakmp.Payload{p})
+	if err != nil {
+		return nil, err
+	}
+	return b[isakmp.GenericHeaderLen:], nil
+}
+
+// proofPayloadsV1 returns this side's ID and proof (MM5/MM6, AM2/AM3):
+// ID, HASH for pre-shared keys; ID, CERT..., SIG for signatures.
+func (s *SessionV1) proofPayloadsV1(sa *isakmpSA, initiator bool) ([]isakmp.Payload, error) {
+	id := idPayloadV1(s.cfg.LocalID)
+	idb, err := payloadBody(id)
+	if err != nil {
+		return nil, err
+	}
+	h := hashIR(sa, initiator, idb)
+	ps := []isakmp.Payload{id}
+	switch sa.method {
+	case isakmp.V1AuthPSK:
+		return append(ps, &isakmp.V1Hash{Data: h}), nil
+	case isakmp.V1AuthRSASig:
+		sig, err := auth.SignIKEv1RSA(s.cfg.SignatureKey, h)
+		if err != nil {
+			return nil, err
+		}
+		return append(s.appendCerts(ps), &isakmp.V1Sig{Data: sig}), nil
+	default:
+		m, ok := ecdsaMethodV1(sa.method)
+		if !ok {
+			return nil, fmt.Errorf("%w: method %v", ErrNoProposalChosen, sa.method)
+		}
+		a, err := auth.NewSignatureAuthenticator(s.cfg.SignatureKey, auth.SignatureOptions{Method: m})
+		if err != nil {
+			return nil, err
+		}
+		// RFC 4754 7: ECDSA with the method's hash over HASH_I/HASH_R.
+		sig, err := a.AuthData(nil, h)
+		if err != nil {
+			return nil, err
+		}
+		return append(s.appendCerts(ps), &isakmp.V1Sig{Data: sig}), nil
+	}
+}
+
+func (s *SessionV1) appendCerts(ps []isakmp.Payload) []isakmp.Payload {
+	for _, c := range s.cfg.Certificates {
+		ps = append(ps, &isakmp.V1Cert{Encoding: isakmp.CertX509Sig, Data: c})
+	}
+	return ps
+}
+
+// certReqsV1 returns the CERTREQ payloads of MM3/MM4 for the signature
+// methods (RFC 2409 5: CR in the KE messages): one per trusted CA named by
+// its DER subject (RFC 2408 3.10), or one naming no CA.
+func (s *SessionV1) certReqsV1(sa *isakmpSA) []isakmp.Payload {
+	if sa.method == isakmp.V1AuthPSK {
+		return nil
+	}
+	if len(s.cfg.CertRequestCAs) == 0 {
+		return []isakmp.Payload{&isakmp.V1CertReq{Encoding: isakmp.CertX509Sig}}
+	}
+	var out []isakmp.Payload
+	for _, ca := range s.cfg.CertRequestCAs {
+		out = append(out, &isakmp.V1CertReq{Encoding: isakmp.CertX509Sig, CA: ca.RawSubject})
+	}
+	return out
+}
+
+// verifyProofV1 checks the peer's ID and proof. psk is the key SKEYID was
+// made with (PSK method): a wrong key shows as a HASH that does not match.
+func (s *SessionV1) verifyProofV1(now time.Time, sa *isakmpSA, ps []isakmp.Payload, peerIsInitiator bool) error {
+	idp := find[*isakmp.V1ID](ps)
+	if idp == nil {
+		return fmt.Errorf("%w: no ID payload", ErrAuthenticationFailed)
+	}
+	id := auth.Identity{Type: auth.IDType(idp.IDType), Data: bytes.Clone(idp.Data)}
+	if err := id.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", ErrAuthenticationFailed, err)
+	}
+	if s.cfg.RemoteID.Type != 0 && !s.cfg.RemoteID.Equal(id) {
+		return fmt.Errorf("%w: peer is %v, expected %v", ErrAuthenticationFailed, id, s.cfg.RemoteID)
+	}
+	idb, err := payloadBody(idp)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrAuthenticationFailed, err)
+	}
+	want := hashIR(sa, peerIsInitiator, idb)
+	var certs [][]byte
+	for _, p := range ps {
+		if c, ok := p.(*isakmp.V1Cert); ok && c.Encoding == isakmp.CertX509Sig {
+			certs = append(certs, bytes.Clone(c.Data))
+		}
+	}
+	pa, err := s.cfg.PeerAuth(id, certs, now)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrAuthenticationFailed, err)
+	}
+	switch sa.method {
+	case isakmp.V1AuthPSK:
+		hp := find[*isakmp.V1Hash](ps)
+		if hp == nil || !hmac.Equal(hp.Data, want) {
+			return fmt.Errorf("%w: HASH does not match (wrong pre-shared key?)", ErrAuthenticationFailed)
+		}
+	default:
+		sig := find[*isakmp.V1Sig](ps)
+		pc, ok := pa.(*auth.PeerCertificate)
+		if sig == nil || !ok {
+			return fmt.Errorf("%w: no signature or no certificate", ErrAuthenticationFailed)
+		}
+		if sa.method == isakmp.V1AuthRSASig {
+			err = auth.VerifyIKEv1RSA(pc.Leaf.PublicKey, want, sig.Data)
+		} else {
+			m, _ := ecdsaMethodV1(sa.method)
+			err = pc.VerifyAuthData(m, sig.Data, nil, want)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrAuthenticationFailed, err)
+		}
+	}
+	s.peerID = id
+	return nil
+}
+
+// pskV1 returns the pre-shared key for SKEYID. In Main Mode it must be
+// chosen before the peer's identity arrives (RFC 2409 5.4: the key can
+// only depend on the peer's address), so it is Config.Auth: the Config
+// for this peer, picked by address through GetConfigForRequest. In
+// Aggressive Mode the identity comes first and PeerAuth's key for it is
+// used when it is a PSK.
+func (s *SessionV1) pskV1(now time.Time, sa *isakmpSA) *auth.PSK {
+	if sa.aggressive && sa.peerIDb != nil && !sa.initiator {
+		id := auth.Identity{Type: auth.IDType(sa.peerIDb[0]), Data: sa.peerIDb[4:]}
+		if pa, err := s.cfg.PeerAuth(id, nil, now); err == nil {
+			if p, ok := pa.(*auth.PSK); ok {
+				return p
+			}
+		}
+	}
+	p, _ := s.cfg.Auth.(*auth.PSK)
+	return p
+}
