@@ -2,11 +2,21 @@ package ike_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
+	"net"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
+	"github.com/ipsecgo/ipsec/internal/testenv"
 
 	"github.com/ipsecgo/ipsec/auth"
 	"github.com/ipsecgo/ipsec/ike"
@@ -364,4 +374,98 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// TestKerberosIKETokensDecodedByTshark: the GSS payloads of a real
+// Kerberos Main Mode, taken from the exchange's datagrams, are read by an
+// independent decoder. tshark's ISAKMP dissector does not know payload
+// 129, so each token goes to its GSS-API and Kerberos dissectors inside
+// an HTTP Negotiate header (RFC 4559) in a pcap the test writes; with the
+// responder's keytab tshark also decrypts the ticket. It must see an
+// AP-REQ (msg-type 14) for host/b from host/a and an AP-REP (15).
+func TestKerberosIKETokensDecodedByTshark(t *testing.T) {
+	tshark := testenv.NeedCommand(t, "tshark", "tshark")
+	k := startKrbRealm(t)
+	k.AddKeytab(t, "b.keytab", krbB)
+	a, b := krbHost(t, k, krbA, "a.keytab", ""), krbHost(t, k, krbB, "b.keytab", "")
+	icfg := krbConfig(t, a, krbB, "a.ipsec.test", "b.ipsec.test", "10.1.0.0/16", "10.2.0.0/16")
+	rcfg := krbConfig(t, b, krbA, "b.ipsec.test", "a.ipsec.test", "10.2.0.0/16", "10.1.0.0/16")
+	now := time.Now()
+	r := newKrbRun(t, icfg, rcfg, now, now).run(t)
+	toks := gssTokens(t, r.wire)
+	if len(toks) != 2 || !r.rs.Established() {
+		t.Fatalf("%d GSS payloads", len(toks))
+	}
+	pcap := filepath.Join(t.TempDir(), "tokens.pcap")
+	writeNegotiatePcap(t, pcap, toks[0], toks[1])
+	out, err := exec.Command(tshark, "-n", "-r", pcap,
+		"-o", "kerberos.decrypt:TRUE", "-o", "kerberos.file:"+k.Path("b.keytab"),
+		"-T", "fields", "-E", "separator=|", "-e", "kerberos.msg_type", "-e", "kerberos.SNameString",
+		"-e", "kerberos.CNameString", "-e", "kerberos.realm").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tshark: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var rows []string
+	for _, l := range lines {
+		if strings.Contains(l, "|") {
+			rows = append(rows, l)
+		}
+	}
+	t.Logf("tshark:\n%s", strings.Join(rows, "\n"))
+	if len(rows) != 2 {
+		t.Fatalf("want two decoded packets, got:\n%s", out)
+	}
+	req, rep := rows[0], rows[1]
+	if !strings.HasPrefix(req, "14|") || !strings.Contains(req, "host,b.ipsec.test") ||
+		!strings.Contains(req, "host,a.ipsec.test") || !strings.Contains(req, krbtest.Realm) {
+		t.Fatalf("AP-REQ as tshark reads it: %q", req)
+	}
+	if !strings.HasPrefix(rep, "15|") {
+		t.Fatalf("AP-REP as tshark reads it: %q", rep)
+	}
+}
+
+// writeNegotiatePcap writes an HTTP request carrying req in
+// "Authorization: Negotiate" and a response carrying rep in
+// "WWW-Authenticate: Negotiate", over one TCP connection on 127.0.0.1.
+func writeNegotiatePcap(t *testing.T, path string, req, rep []byte) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := pcapgo.NewWriter(f)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeIPv4); err != nil {
+		t.Fatal(err)
+	}
+	msgs := []struct {
+		from    bool
+		payload string
+	}{
+		{true, "GET / HTTP/1.1\r\nHost: b.ipsec.test\r\nAuthorization: Negotiate " + base64.StdEncoding.EncodeToString(req) + "\r\n\r\n"},
+		{false, "HTTP/1.1 200 OK\r\nWWW-Authenticate: Negotiate " + base64.StdEncoding.EncodeToString(rep) + "\r\nContent-Length: 0\r\n\r\n"},
+	}
+	seq := map[bool]uint32{true: 1000, false: 5000}
+	for i, m := range msgs {
+		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP,
+			SrcIP: net.IPv4(127, 0, 0, 1), DstIP: net.IPv4(127, 0, 0, 2)}
+		tcp := &layers.TCP{SrcPort: 40000, DstPort: 80, Seq: seq[m.from], Ack: seq[!m.from], ACK: true, PSH: true, Window: 65535}
+		if !m.from {
+			ip.SrcIP, ip.DstIP = ip.DstIP, ip.SrcIP
+			tcp.SrcPort, tcp.DstPort = tcp.DstPort, tcp.SrcPort
+		}
+		tcp.SetNetworkLayerForChecksum(ip)
+		buf := gopacket.NewSerializeBuffer()
+		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+			ip, tcp, gopacket.Payload(m.payload)); err != nil {
+			t.Fatal(err)
+		}
+		seq[m.from] += uint32(len(m.payload))
+		ci := gopacket.CaptureInfo{Timestamp: time.Unix(1_800_000_000+int64(i), 0), CaptureLength: len(buf.Bytes()), Length: len(buf.Bytes())}
+		if err := w.WritePacket(ci, buf.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
