@@ -283,3 +283,55 @@ func TestKerberosIKEMethod65001(t *testing.T) {
 		}
 	}
 }
+
+// fixedToken is an initiator mechanism whose first token is given.
+type fixedToken struct{ tok []byte }
+
+func (f *fixedToken) step(_ time.Time, in []byte) ([]byte, bool, error) {
+	if in == nil {
+		return f.tok, false, nil
+	}
+	return nil, false, errors.New("fixed token: no more steps")
+}
+func (f *fixedToken) getMIC([]byte) ([]byte, error) { return nil, errors.New("fixed token: no MIC") }
+func (f *fixedToken) verifyMIC(_, _ []byte) error   { return errors.New("fixed token: no MIC") }
+func (f *fixedToken) peer() string                  { return "" }
+
+// FuzzKerberosIKEToken: whatever an initiator puts in MM3's GSS payload,
+// the responder's real Kerberos acceptor (with a keytab for its
+// principal) never panics and never establishes an ISAKMP SA.
+func FuzzKerberosIKEToken(f *testing.F) {
+	host := offlineKerberosHost(f, "host/r")
+	kt := keytab.New()
+	if err := kt.AddEntry("host/r", "OFFLINE.TEST", "r's password", time.Unix(1, 0), 2, 18); err != nil {
+		f.Fatal(err)
+	}
+	acc, err := auth.NewKerberosAcceptor(auth.KerberosAcceptorConfig{Keytab: kt, Service: "host/r", Realm: "OFFLINE.TEST"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	host.Acceptor = acc
+	f.Add([]byte{0x60, 0x82, 0x01, 0x00, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02, 0x01, 0x00, 0x6e})
+	f.Add([]byte("I1"))
+	f.Add([]byte{0x60, 0x00})
+	f.Fuzz(func(t *testing.T, tok []byte) {
+		if len(tok) == 0 {
+			return // an empty GSS payload is malformed on the wire already
+		}
+		old := newGSSContext
+		newGSSContext = func(k *KerberosAuth, initiator bool) gssContext {
+			if initiator {
+				return &fixedToken{tok: tok}
+			}
+			return newKerberosContext(k, false)
+		}
+		defer func() { newGSSContext = old }()
+		icfg := kerberosConfigV1(t, true, offlineKerberosHost(t, "host/i"), "host/r")
+		rcfg := kerberosConfigV1(t, false, host, "host/i")
+		p := newPairV1(t, icfg, rcfg)
+		p.run()
+		if p.r != nil && p.r.Established() {
+			t.Fatal("established with a made-up AP-REQ")
+		}
+	})
+}
