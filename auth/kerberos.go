@@ -48,6 +48,9 @@ type KerberosSession struct {
 	KeyType int32
 	// Flags are the GSS-API context flags the initiator asked for (RFC 2744).
 	Flags uint32
+	// acceptorSubkey: Key is the acceptor's subkey (RFC 4121 section
+	// 4.2.2, the AcceptorSubkey flag of MIC and Wrap tokens).
+	acceptorSubkey bool
 }
 
 // KerberosInitiator obtains service tickets with a gokrb5 client and builds
@@ -250,10 +253,12 @@ func (c *KerberosInitiatorContext) ProcessAPRep(token []byte) (*KerberosSession,
 		}
 		key = part.Subkey // RFC 4121 section 2: the acceptor's subkey wins
 	}
+	acceptorSubkey := len(part.Subkey.KeyValue) > 0
 	c.done = true
 	c.sessionOut = &KerberosSession{
 		Client: c.client, Service: c.service,
 		Key: bytes.Clone(key.KeyValue), KeyType: key.KeyType, Flags: c.flags,
+		acceptorSubkey: acceptorSubkey,
 	}
 	return c.sessionOut, nil
 }
@@ -272,6 +277,12 @@ type KerberosAcceptorConfig struct {
 	// MaxClockSkew bounds clock differences and the replay-cache lifetime;
 	// zero means DefaultMaxClockSkew.
 	MaxClockSkew time.Duration
+	// ReplayCacheFile, if set, keeps the replay cache in this file as well
+	// as in memory, so that an AP-REQ seen before a restart of the
+	// acceptor is still refused after it (RFC 4120 section 3.2.3). Each
+	// accepted authenticator is synced to it before Accept returns. Give
+	// each acceptor its own file.
+	ReplayCacheFile string
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
 	// AllowRC4HMAC accepts tickets and keys of etype 23 (RC4-HMAC, RFC
@@ -290,6 +301,7 @@ type KerberosAcceptor struct {
 	mu      sync.Mutex
 	replay  map[string]time.Time // authenticator identity -> forget after
 	inserts int
+	file    *replayFile // nil without ReplayCacheFile
 }
 
 // NewKerberosAcceptor validates cfg and returns an acceptor.
@@ -308,7 +320,28 @@ func NewKerberosAcceptor(cfg KerberosAcceptorConfig) (*KerberosAcceptor, error) 
 	if realm != "" {
 		return nil, fmt.Errorf("auth: give the service principal %q without realm; the realm is %q", cfg.Service, cfg.Realm)
 	}
-	return &KerberosAcceptor{cfg: cfg, sname: sname, log: logger, replay: make(map[string]time.Time)}, nil
+	a := &KerberosAcceptor{cfg: cfg, sname: sname, log: logger, replay: make(map[string]time.Time)}
+	if cfg.ReplayCacheFile != "" {
+		f, err := openReplayFile(cfg.ReplayCacheFile, a.replay, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		a.file = f
+	}
+	return a, nil
+}
+
+// Close closes the replay cache file, if there is one. The acceptor must
+// not be used afterwards.
+func (a *KerberosAcceptor) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.file == nil || a.file.f == nil {
+		return nil
+	}
+	err := a.file.f.Close()
+	a.file.f = nil
+	return err
 }
 
 // KerberosAcceptResult is what Accept returns for a valid AP-REQ. It is a
@@ -443,7 +476,16 @@ func (a *KerberosAcceptor) checkReplay(client string, ctime time.Time, cusec int
 			}
 		}
 	}
-	a.replay[key] = ctime.Add(2 * a.cfg.MaxClockSkew)
+	until := ctime.Add(2 * a.cfg.MaxClockSkew)
+	a.replay[key] = until
+	if a.file != nil {
+		if err := a.file.add(key, until, a.replay); err != nil {
+			// Not recorded durably: refuse rather than accept an AP-REQ
+			// that a restart could accept again.
+			delete(a.replay, key)
+			return fmt.Errorf("%w: %v", ErrKerberos, err)
+		}
+	}
 	return nil
 }
 

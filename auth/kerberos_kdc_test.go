@@ -4,17 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/ipsecgo/ipsec/internal/testenv"
+	"github.com/ipsecgo/ipsec/internal/krbtest"
 	"github.com/jcmturner/gokrb5/v8/client"
 	"github.com/jcmturner/gokrb5/v8/config"
 	"github.com/jcmturner/gokrb5/v8/keytab"
@@ -27,7 +22,7 @@ import (
 // IPSEC_REQUIRE_INTEROP=1.
 
 const (
-	kdcRealm      = "IPSEC.TEST"
+	kdcRealm      = krbtest.Realm
 	kdcService    = "host/server.ipsec.test"
 	kdcOther      = "host/other.ipsec.test"
 	kdcShort      = "host/short.ipsec.test"
@@ -35,199 +30,29 @@ const (
 	alicePassword = "alice's password 8f2c"
 )
 
-type testKDC struct {
-	dir      string
-	port     int
-	krb5conf string
-	env      []string
-}
-
-// freeLoopbackPort returns a port that is free for both TCP and UDP on
-// 127.0.0.1 at the time of the call.
-func freeLoopbackPort(t testing.TB) int {
-	t.Helper()
-	for i := 0; i < 20; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		l.Close()
-		if err != nil {
-			continue
-		}
-		u.Close()
-		return port
-	}
-	t.Fatal("no free loopback port")
-	return 0
-}
-
-func krb5Conf(realm string, port int) string {
-	return fmt.Sprintf(`[libdefaults]
-	default_realm = %[1]s
-	dns_lookup_kdc = false
-	dns_lookup_realm = false
-	udp_preference_limit = 1
-	dns_canonicalize_hostname = false
-	rdns = false
-	default_tkt_enctypes = aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha256-128
-	default_tgs_enctypes = aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha256-128
-	permitted_enctypes = aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha256-128
-	ticket_lifetime = 10h
-	forwardable = false
-[realms]
-	%[1]s = {
-		kdc = 127.0.0.1:%[2]d
-	}
-[domain_realm]
-	.ipsec.test = %[1]s
-	ipsec.test = %[1]s
-`, realm, port)
-}
+type testKDC struct{ *krbtest.KDC }
 
 // startKDC creates a realm with the principals used here and starts
-// krb5kdc on 127.0.0.1.
+// krb5kdc on 127.0.0.1 (package krbtest). host/server has two keytabs:
+// stale.keytab with its first exported key, server.keytab with the
+// current one.
 func startKDC(t *testing.T) *testKDC {
 	t.Helper()
-	krb5kdc := needSbin(t, "krb5kdc", "krb5-kdc")
-	kdb5util := needSbin(t, "kdb5_util", "krb5-kdc")
-	kadmin := needSbin(t, "kadmin.local", "krb5-admin-server")
-
-	k := &testKDC{dir: t.TempDir(), port: freeLoopbackPort(t)}
-	k.krb5conf = krb5Conf(kdcRealm, k.port)
-	kdcConf := fmt.Sprintf(`[kdcdefaults]
-	kdc_listen = 127.0.0.1:%[2]d
-	kdc_tcp_listen = 127.0.0.1:%[2]d
-[realms]
-	%[1]s = {
-		database_name = %[3]s/principal
-		key_stash_file = %[3]s/stash
-		acl_file = %[3]s/kadm5.acl
-		max_life = 10h
-		max_renewable_life = 0
-		supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha256-128:normal
-	}
-[logging]
-	kdc = FILE:%[3]s/kdc.log
-	admin_server = FILE:%[3]s/kadmin.log
-	default = FILE:%[3]s/krb5.log
-`, kdcRealm, k.port, k.dir)
-	for name, data := range map[string]string{"krb5.conf": k.krb5conf, "kdc.conf": kdcConf, "kadm5.acl": ""} {
-		if err := os.WriteFile(filepath.Join(k.dir, name), []byte(data), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	k.env = append(os.Environ(),
-		"KRB5_CONFIG="+filepath.Join(k.dir, "krb5.conf"),
-		"KRB5_KDC_PROFILE="+filepath.Join(k.dir, "kdc.conf"),
-		"KRB5CCNAME=FILE:"+filepath.Join(k.dir, "ccache"),
+	k := krbtest.Start(t,
+		krbtest.Principal{Name: "alice", Password: alicePassword},
+		krbtest.Principal{Name: kdcService, Keytab: "stale.keytab"},
+		krbtest.Principal{Name: kdcOther, Keytab: "other.keytab"},
+		krbtest.Principal{Name: kdcShort, Keytab: "short.keytab", MaxLife: kdcShortLife},
 	)
-	k.run(t, kdb5util, "create", "-s", "-r", kdcRealm, "-P", "throwaway master password")
-	for _, q := range []string{
-		"addprinc -pw \"" + alicePassword + "\" alice",
-		"addprinc -randkey " + kdcService,
-		"addprinc -randkey " + kdcOther,
-		"addprinc -randkey -maxlife \"2 minutes\" " + kdcShort,
-		"ktadd -k " + filepath.Join(k.dir, "stale.keytab") + " " + kdcService,
-		"ktadd -k " + filepath.Join(k.dir, "server.keytab") + " " + kdcService,
-		"ktadd -k " + filepath.Join(k.dir, "other.keytab") + " " + kdcOther,
-		"ktadd -k " + filepath.Join(k.dir, "short.keytab") + " " + kdcShort,
-	} {
-		k.run(t, kadmin, "-r", kdcRealm, "-q", q)
-	}
-
-	logf, err := os.Create(filepath.Join(k.dir, "krb5kdc.out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(krb5kdc, "-n", "-r", kdcRealm, "-P", filepath.Join(k.dir, "kdc.pid"))
-	cmd.Env = k.env
-	cmd.Stdout, cmd.Stderr = logf, logf
-	setPdeathsig(cmd) // no KDC outlives a crashed or timed-out test binary
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting krb5kdc: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); logf.Close() }()
-	t.Cleanup(func() {
-		// Stop only the KDC this test started, by its PID.
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			for _, f := range []string{"krb5kdc.out", "kdc.log"} {
-				b, _ := os.ReadFile(filepath.Join(k.dir, f))
-				t.Logf("%s:\n%s", f, b)
-			}
-		}
-	})
-	// Wait until the KDC accepts TCP connections.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", k.port), time.Second)
-		if err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case err := <-exited:
-			b, _ := os.ReadFile(filepath.Join(k.dir, "krb5kdc.out"))
-			t.Fatalf("krb5kdc exited early: %v\n%s", err, b)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("krb5kdc did not listen on 127.0.0.1:%d", k.port)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return k
+	k.AddKeytab(t, "server.keytab", kdcService)
+	return &testKDC{k}
 }
 
-// needSbin finds an MIT Kerberos admin tool on PATH or in /usr/sbin, which
-// is not on a normal user's PATH on Debian.
-func needSbin(t *testing.T, name, pkg string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	if _, err := os.Stat(filepath.Join("/usr/sbin", name)); err == nil {
-		return filepath.Join("/usr/sbin", name)
-	}
-	return testenv.NeedCommand(t, name, pkg)
-}
-
-func (k *testKDC) run(t *testing.T, name string, args ...string) {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Env = k.env
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-}
-
-func (k *testKDC) keytab(t *testing.T, name string) *keytab.Keytab {
-	t.Helper()
-	kt, err := keytab.Load(filepath.Join(k.dir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kt
-}
+func (k *testKDC) keytab(t *testing.T, name string) *keytab.Keytab { return k.Keytab(t, name) }
 
 func (k *testKDC) initiator(t *testing.T, password string) *KerberosInitiator {
 	t.Helper()
-	cfg, err := config.NewFromString(k.krb5conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := client.NewWithPassword("alice", kdcRealm, password, cfg, client.DisablePAFXFAST(true))
+	cl := client.NewWithPassword("alice", kdcRealm, password, k.Config(t), client.DisablePAFXFAST(true))
 	t.Cleanup(cl.Destroy)
 	return must(NewKerberosInitiator(cl, KerberosInitiatorOptions{}))
 }
@@ -382,7 +207,7 @@ func TestKerberosKDCReplay(t *testing.T) {
 // with a clear error (connection refused) instead of hanging; with a KDC
 // that accepts but never answers, the context deadline ends the wait.
 func TestKerberosUnreachableKDC(t *testing.T) {
-	cfg, err := config.NewFromString(krb5Conf(kdcRealm, freeLoopbackPort(t)))
+	cfg, err := config.NewFromString(krbtest.Krb5Conf(kdcRealm, krbtest.FreeLoopbackPort(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -410,7 +235,7 @@ func TestKerberosUnreachableKDC(t *testing.T) {
 			go func() { <-done; c.Close() }()
 		}
 	}()
-	cfg2, err := config.NewFromString(krb5Conf(kdcRealm, l.Addr().(*net.TCPAddr).Port))
+	cfg2, err := config.NewFromString(krbtest.Krb5Conf(kdcRealm, l.Addr().(*net.TCPAddr).Port))
 	if err != nil {
 		t.Fatal(err)
 	}

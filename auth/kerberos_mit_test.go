@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipsecgo/ipsec/internal/krbtest"
 	"github.com/ipsecgo/ipsec/internal/testenv"
 )
 
@@ -31,7 +32,9 @@ const (
 	gssTokNoop        = 1 << 0
 	gssTokContext     = 1 << 1
 	gssTokData        = 1 << 2
+	gssTokMIC         = 1 << 3
 	gssTokContextNext = 1 << 4
+	gssTokSendMIC     = 1 << 7
 )
 
 func writeSampleToken(w io.Writer, flags byte, tok []byte) error {
@@ -59,9 +62,10 @@ func readSampleToken(r io.Reader) (byte, []byte, error) {
 }
 
 // TestKerberosMITClientToOurAcceptor runs MIT's gss-client (password login
-// for alice, mutual authentication, no wrap or MIC) against our acceptor on
+// for alice, mutual authentication, no wrap, a MIC) against our acceptor on
 // 127.0.0.1. gss-client exits 0 only if its gss_init_sec_context accepted
-// our AP-REP.
+// our AP-REP and its gss_verify_mic accepted our acceptor's MIC token
+// (RFC 4121 4.2.6.1) over its message.
 func TestKerberosMITClientToOurAcceptor(t *testing.T) {
 	gssClient := testenv.NeedCommand(t, "gss-client", "krb5-gss-samples")
 	k := startKDC(t)
@@ -104,13 +108,20 @@ func TestKerberosMITClientToOurAcceptor(t *testing.T) {
 			fail(err)
 			return
 		}
-		// The client now sends its message (plain, -nw), expects a reply,
-		// then ends with a NOOP.
-		if fl, _, err = readSampleToken(r); err != nil || fl&gssTokData == 0 {
+		// The client now sends its message (plain, -nw) asking for a MIC
+		// of it, verifies our MIC with gss_verify_mic (it exits non-zero
+		// if that fails), then ends with a NOOP.
+		fl, msg, err := readSampleToken(r)
+		if err != nil || fl&gssTokData == 0 || fl&gssTokSendMIC == 0 {
 			fail(fmt.Errorf("data token flags %#x: %v (the client did not accept our AP-REP)", fl, err))
 			return
 		}
-		if err := writeSampleToken(c, gssTokNoop, nil); err != nil {
+		mic, err := res.Session.GetMIC(msg, true)
+		if err != nil {
+			fail(err)
+			return
+		}
+		if err := writeSampleToken(c, gssTokMIC, mic); err != nil {
 			fail(err)
 			return
 		}
@@ -119,9 +130,9 @@ func TestKerberosMITClientToOurAcceptor(t *testing.T) {
 	}()
 
 	cmd := exec.Command(gssClient, "-port", fmt.Sprint(l.Addr().(*net.TCPAddr).Port),
-		"-user", "alice", "-pass", alicePassword, "-nw", "-nm",
+		"-user", "alice", "-pass", alicePassword, "-nw",
 		"127.0.0.1", "host@server.ipsec.test", "hello from MIT")
-	cmd.Env = k.env
+	cmd.Env = k.Env()
 	out, err := runWithTimeout(t, cmd, 60*time.Second)
 	if err != nil {
 		t.Fatalf("gss-client: %v\n%s", err, out)
@@ -144,7 +155,8 @@ func TestKerberosMITClientToOurAcceptor(t *testing.T) {
 // TestKerberosOurInitiatorToMITServer runs MIT's gss-server in inetd mode
 // on one end of a socket pair (no network), with the keytab from
 // kadmin.local, and sends it our AP-REQ. MIT's gss_accept_sec_context must
-// accept it and its AP-REP must pass our ProcessAPRep.
+// accept it and its AP-REP must pass our ProcessAPRep; MIT's gss_get_mic
+// over a message of ours must pass our VerifyMIC.
 func TestKerberosOurInitiatorToMITServer(t *testing.T) {
 	gssServer := testenv.NeedCommand(t, "gss-server", "krb5-gss-samples")
 	k := startKDC(t)
@@ -159,15 +171,15 @@ func TestKerberosOurInitiatorToMITServer(t *testing.T) {
 	ours := os.NewFile(uintptr(fds[0]), "ours")
 	theirs := os.NewFile(uintptr(fds[1]), "theirs")
 	t.Cleanup(func() { ours.Close() })
-	logPath := filepath.Join(k.dir, "gss-server.log")
-	rcache := filepath.Join(k.dir, "rcache")
+	logPath := filepath.Join(k.Dir, "gss-server.log")
+	rcache := filepath.Join(k.Dir, "rcache")
 	if err := os.Mkdir(rcache, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(gssServer, "-inetd", "-logfile", logPath, "-keytab", filepath.Join(k.dir, "server.keytab"), "host@server.ipsec.test")
-	cmd.Env = append(k.env, "KRB5RCACHEDIR="+rcache)
+	cmd := exec.Command(gssServer, "-inetd", "-logfile", logPath, "-keytab", filepath.Join(k.Dir, "server.keytab"), "host@server.ipsec.test")
+	cmd.Env = append(k.Env(), "KRB5RCACHEDIR="+rcache)
 	cmd.Stdin = theirs
-	setPdeathsig(cmd)
+	krbtest.SetPdeathsig(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -206,6 +218,26 @@ func TestKerberosOurInitiatorToMITServer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("MIT's AP-REP rejected: %v", err)
 	}
+	// A plain message asking for a MIC: gss-server answers with
+	// gss_get_mic over it, which VerifyMIC must accept, and must refuse
+	// for another message or as an initiator's token.
+	msg := []byte("HASH_I stand-in from our initiator")
+	if err := writeSampleToken(ours, gssTokData|gssTokSendMIC, msg); err != nil {
+		t.Fatal(err)
+	}
+	fl, mic, err := readSampleToken(ours)
+	if err != nil || fl != gssTokMIC {
+		t.Fatalf("no MIC from gss-server (flags %#x): %v", fl, err)
+	}
+	if err := s.VerifyMIC(msg, mic, true); err != nil {
+		t.Fatalf("MIT's MIC rejected: %v", err)
+	}
+	if err := s.VerifyMIC(append(msg, '!'), mic, true); !errors.Is(err, ErrAuthFailed) {
+		t.Fatalf("MIT's MIC over another message: %v", err)
+	}
+	if err := s.VerifyMIC(msg, mic, false); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("MIT's acceptor MIC taken as the initiator's: %v", err)
+	}
 	if err := writeSampleToken(ours, gssTokNoop, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +264,7 @@ func runWithTimeout(t *testing.T, cmd *exec.Cmd, d time.Duration) ([]byte, error
 	t.Helper()
 	var buf strings.Builder
 	cmd.Stdout, cmd.Stderr = &buf, &buf
-	setPdeathsig(cmd)
+	krbtest.SetPdeathsig(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}

@@ -14,7 +14,7 @@ import (
 
 // sendAM1 sends HDR, SA, KE, Ni, IDii, VID....
 func (s *SessionV1) sendAM1(now time.Time, sa *isakmpSA) error {
-	offer, err := v1Phase1Offer(s.cfg, sa.method)
+	offer, err := v1Phase1Offer(s.cfg, []isakmp.V1AuthMethod{sa.method})
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func (s *SessionV1) respondAM1(now time.Time, sa *isakmpSA, m *isakmp.Message, b
 	if saPay == nil || idp == nil {
 		return refuseV1(isakmp.V1NotifyPayloadMalformed, fmt.Errorf("%w: AM1 without SA or ID", ErrHandshake))
 	}
-	x, reply, ok := selectPhase1(s.cfg, saPay, sa.method)
+	x, reply, ok := selectPhase1(s.cfg, saPay, []isakmp.V1AuthMethod{isakmp.V1AuthPSK}, false)
 	if !ok {
 		return refuseV1(isakmp.V1NotifyNoProposalChosen, ErrNoProposalChosen)
 	}

@@ -76,7 +76,8 @@ func skeyidV1(sa *isakmpSA, psk *auth.PSK) ([]byte, error) {
 			return nil, fmt.Errorf("%w: no pre-shared key for this peer", ErrAuthenticationFailed)
 		}
 		return v1SKEYIDPSK(h, psk, sa.ni, sa.nr), nil
-	case isakmp.V1AuthRSASig, isakmp.V1AuthECDSA256, isakmp.V1AuthECDSA384, isakmp.V1AuthECDSA521:
+	case isakmp.V1AuthRSASig, isakmp.V1AuthECDSA256, isakmp.V1AuthECDSA384, isakmp.V1AuthECDSA521,
+		isakmp.V1AuthGSSKerberos: // draft-ietf-ipsec-isakmp-gss-auth-07 3.1: as for signatures
 		return v1SKEYIDSig(h, sa.ni, sa.nr, sa.gxy), nil
 	}
 	return nil, fmt.Errorf("%w: method %v", ErrNoProposalChosen, sa.method)
@@ -122,6 +123,12 @@ func (s *SessionV1) proofPayloadsV1(sa *isakmpSA, initiator bool) ([]isakmp.Payl
 	switch sa.method {
 	case isakmp.V1AuthPSK:
 		return append(ps, &isakmp.V1Hash{Data: h}), nil
+	case isakmp.V1AuthGSSKerberos:
+		hp, err := s.gssProof(sa, initiator, idb)
+		if err != nil {
+			return nil, err
+		}
+		return append(ps, hp), nil
 	case isakmp.V1AuthRSASig:
 		sig, err := auth.SignIKEv1RSA(s.cfg.SignatureKey, h)
 		if err != nil {
@@ -181,6 +188,15 @@ func (s *SessionV1) verifyProofV1(now time.Time, sa *isakmpSA, ps []isakmp.Paylo
 	idb, err := payloadBody(idp)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrAuthenticationFailed, err)
+	}
+	if sa.method == isakmp.V1AuthGSSKerberos {
+		// The peer proved its principal to the GSS-API context; the ID
+		// payload only names it for the policy (RemoteID above).
+		if err := s.verifyGSSProof(sa, peerIsInitiator, idb, ps); err != nil {
+			return err
+		}
+		s.peerID = id
+		return nil
 	}
 	want := hashIR(sa, peerIsInitiator, idb)
 	var certs [][]byte

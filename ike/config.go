@@ -169,6 +169,18 @@ type Config struct {
 	// value is IKEv2 only.
 	KeyExchange KeyExchange
 
+	// Kerberos authenticates IKEv1 Main Mode with Kerberos, the GSS-API
+	// method Windows domain members use (see KerberosAuth); it may be set
+	// beside Auth or SignatureKey, and AuthOrder says which is tried
+	// first.
+	Kerberos *KerberosAuth
+	// AuthOrder lists, for IKEv1, the authentication methods offered (as
+	// initiator) and accepted (as responder), in order of preference, as
+	// Windows tries a rule's methods; each must be configured. Empty
+	// means Kerberos first (if set), then the method of Auth or
+	// SignatureKey.
+	AuthOrder []AuthKind
+
 	// AllowLegacyV1 lets IKEv1 offer and accept 3DES, HMAC-MD5 and
 	// MODP-1024 (Oakley group 2), the defaults of Windows Server 2003,
 	// so that such a peer can be reached. Off by default: 3DES has a

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/ipsecgo/ipsec/isakmp"
@@ -39,11 +40,12 @@ func NewInitiatorV1(cfg *Config, local, remote netip.AddrPort, now time.Time, re
 	if err != nil {
 		return nil, err
 	}
-	method, _ := localMethodV1(cfg)
-	if cfg.AggressiveMode && method != isakmp.V1AuthPSK {
+	methods, _ := localMethodsV1(cfg)
+	method := methods[0]
+	if cfg.AggressiveMode && (method != isakmp.V1AuthPSK || len(methods) > 1) {
 		return nil, fmt.Errorf("%w: Aggressive Mode is for pre-shared keys only", errConfig)
 	}
-	s.sa = &isakmpSA{initiator: true, ckyI: s.newCookie(), method: method, aggressive: cfg.AggressiveMode}
+	s.sa = &isakmpSA{initiator: true, ckyI: s.newCookie(), method: method, methods: methods, aggressive: cfg.AggressiveMode}
 	switch {
 	case req != nil:
 		s.pendingChild = append(s.pendingChild, req)
@@ -95,8 +97,8 @@ func AcceptV1(cfg *Config, local, remote netip.AddrPort, now time.Time, datagram
 	if err != nil {
 		return nil, err
 	}
-	method, _ := localMethodV1(cfg)
-	s.sa = &isakmpSA{ckyI: h.InitiatorSPI, ckyR: s.newCookie(), method: method,
+	methods, _ := localMethodsV1(cfg)
+	s.sa = &isakmpSA{ckyI: h.InitiatorSPI, ckyR: s.newCookie(), method: methods[0], methods: methods,
 		aggressive: h.Exchange == isakmp.ExchangeV1Aggressive, exch: &v1Exchange{}}
 	s.stats.Received++
 	s.halfOpenUntil = now.Add(s.retransmitSchedule())
@@ -155,7 +157,7 @@ func rawBody(m *isakmp.Message, b []byte, t isakmp.PayloadType) []byte {
 
 // sendMM1 sends HDR, SA, VID... (RFC 2409 5).
 func (s *SessionV1) sendMM1(now time.Time, sa *isakmpSA) error {
-	offer, err := v1Phase1Offer(s.cfg, sa.method)
+	offer, err := v1Phase1Offer(s.cfg, sa.methods)
 	if err != nil {
 		return err
 	}
@@ -164,7 +166,7 @@ func (s *SessionV1) sendMM1(now time.Time, sa *isakmpSA) error {
 		return err
 	}
 	b, err := plainMessage(v1Header(sa, isakmp.ExchangeV1MainMode, 0, false),
-		append([]isakmp.Payload{offer}, vendorIDsV1()...))
+		append([]isakmp.Payload{offer}, s.vendorIDs()...))
 	if err != nil {
 		return err
 	}
@@ -180,15 +182,15 @@ func (s *SessionV1) respondMM1(now time.Time, sa *isakmpSA, m *isakmp.Message, b
 	if saPay == nil {
 		return refuseV1(isakmp.V1NotifyPayloadMalformed, fmt.Errorf("%w: MM1 without SA", ErrHandshake))
 	}
-	x, reply, ok := selectPhase1(s.cfg, saPay, sa.method)
+	s.noteVendorIDs(m.Payloads)
+	x, reply, ok := selectPhase1(s.cfg, saPay, sa.methods, s.peerGSS)
 	if !ok {
 		return refuseV1(isakmp.V1NotifyNoProposalChosen, ErrNoProposalChosen)
 	}
-	sa.x = x
+	sa.x, sa.method = x, x.method
 	sa.saIb = append([]byte(nil), rawBody(m, b, isakmp.PayloadV1SA)...)
-	s.noteVendorIDs(m.Payloads)
 	out, err := plainMessage(v1Header(sa, isakmp.ExchangeV1MainMode, 0, false),
-		append([]isakmp.Payload{reply}, vendorIDsV1()...))
+		append([]isakmp.Payload{reply}, s.vendorIDs()...))
 	if err != nil {
 		return err
 	}
@@ -232,13 +234,20 @@ func (s *SessionV1) receiveMM2(now time.Time, sa *isakmpSA, m *isakmp.Message, s
 	if err != nil {
 		return err
 	}
-	sa.x, sa.kx, sa.gxi = x, kx, kx.public()
+	sa.x, sa.kx, sa.gxi, sa.method = x, kx, kx.public(), x.method
 	sa.ckyR = m.Header.ResponderSPI
 	sa.ni = s.random(nonceLenV1)
 	s.noteVendorIDs(m.Payloads)
 	ps := []isakmp.Payload{&isakmp.V1KE{Data: sa.gxi}, &isakmp.V1Nonce{Data: sa.ni}}
 	ps = append(ps, s.certReqsV1(sa)...)
 	ps = append(ps, s.natdPayloads(sa)...)
+	if sa.method == isakmp.V1AuthGSSKerberos {
+		tok, err := s.gssStep(now, sa, nil)
+		if err != nil {
+			return s.authFailed(err)
+		}
+		ps = append(ps, tok...)
+	}
 	out, err := plainMessage(v1Header(sa, isakmp.ExchangeV1MainMode, 0, false), ps)
 	if err != nil {
 		return err
@@ -302,6 +311,13 @@ func (s *SessionV1) receiveMM3(now time.Time, sa *isakmpSA, m *isakmp.Message, s
 	ps := []isakmp.Payload{&isakmp.V1KE{Data: sa.gxr}, &isakmp.V1Nonce{Data: sa.nr}}
 	ps = append(ps, s.certReqsV1(sa)...)
 	ps = append(ps, s.natdPayloads(sa)...)
+	if sa.method == isakmp.V1AuthGSSKerberos {
+		tok, err := s.gssStep(now, sa, m.Payloads)
+		if err != nil {
+			return s.authFailed(err)
+		}
+		ps = append(ps, tok...)
+	}
 	out, err := plainMessage(v1Header(sa, isakmp.ExchangeV1MainMode, 0, false), ps)
 	if err != nil {
 		return err
@@ -327,6 +343,17 @@ func (s *SessionV1) receiveMM4(now time.Time, sa *isakmpSA, m *isakmp.Message, s
 	s.detectNAT(sa, m.Payloads)
 	if err := s.deriveV1(now, sa); err != nil {
 		return err
+	}
+	if sa.method == isakmp.V1AuthGSSKerberos {
+		tok, err := s.gssStep(now, sa, m.Payloads)
+		if err != nil {
+			return s.authFailed(err)
+		}
+		if tok != nil {
+			// The mechanism needs another round trip (draft section
+			// 3.2): HDR*, GSS until the context is established.
+			return s.sendGSSRound(now, sa, sum, tok)
+		}
 	}
 	ps, err := s.proofPayloadsV1(sa, true)
 	if err != nil {
@@ -375,6 +402,9 @@ func (s *SessionV1) receiveMM5(now time.Time, sa *isakmpSA, m *isakmp.Message, s
 	if err != nil {
 		return err
 	}
+	if sa.method == isakmp.V1AuthGSSKerberos && find[*isakmp.V1ID](ps) == nil {
+		return s.answerGSSRound(now, sa, sum, ps, next)
+	}
 	if idp := find[*isakmp.V1ID](ps); idp != nil && s.cfg.GetConfigForRequest != nil {
 		if err := s.reconfigure(idp); err != nil {
 			return s.authFailed(err)
@@ -410,7 +440,7 @@ func (s *SessionV1) reconfigure(idp *isakmp.V1ID) error {
 		return fmt.Errorf("%w: %v", ErrAuthenticationFailed, err)
 	}
 	if c != nil {
-		if m, err := localMethodV1(c); err != nil || m != s.sa.method {
+		if ms, err := localMethodsV1(c); err != nil || !slices.Contains(ms, s.sa.method) {
 			return fmt.Errorf("%w: the Config for this peer uses another method", ErrAuthenticationFailed)
 		}
 		s.cfg = c
@@ -423,6 +453,9 @@ func (s *SessionV1) receiveMM6(now time.Time, sa *isakmpSA, m *isakmp.Message, s
 	ps, _, next, err := openMessage(sa, m, sa.iv)
 	if err != nil {
 		return err
+	}
+	if sa.method == isakmp.V1AuthGSSKerberos && find[*isakmp.V1ID](ps) == nil {
+		return s.continueGSSRound(now, sa, sum, ps, next)
 	}
 	if err := s.verifyProofV1(now, sa, ps, false); err != nil {
 		return s.authFailed(err)

@@ -69,6 +69,8 @@ func (s *SessionV1) noteVendorIDs(ps []isakmp.Payload) {
 			s.peerDPD = true
 		case len(v.Data) == 20 && bytes.HasPrefix(v.Data, vidMicrosoftPrefix):
 			s.peerMS = true
+		case isGSSVendorID(v.Data):
+			s.peerGSS = true
 		}
 	}
 	switch {

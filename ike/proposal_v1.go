@@ -34,6 +34,7 @@ type v1Phase1 struct {
 	hash    *v1HashAlg
 	group   *dhGroup
 	method  isakmp.V1AuthMethod
+	gssID   []byte        // GSS identity attribute (Kerberos method), nil if none
 	life    time.Duration // 0: none offered
 	lifeKB  uint64
 }
@@ -108,38 +109,41 @@ func lifeAttrs(typAttr, durAttr uint16, life time.Duration, kb uint64) []isakmp.
 // v1Phase1Offer builds the phase 1 SA proposal (RFC 2409 5, Appendix A):
 // one ISAKMP proposal whose transforms are every combination of the
 // configured ciphers, hashes and groups, in preference order.
-func v1Phase1Offer(cfg *Config, method isakmp.V1AuthMethod) (*isakmp.V1SA, error) {
+func v1Phase1Offer(cfg *Config, methods []isakmp.V1AuthMethod) (*isakmp.V1SA, error) {
 	p := isakmp.V1Proposal{Number: 1, Protocol: isakmp.ProtocolIKE}
 	life := cfg.ikeLifetimeV1()
-	for i := range cfg.IKEProposals {
-		cp := &cfg.IKEProposals[i]
-		for _, e := range cp.Encr {
-			c := v1CipherByEncr(e.ID)
-			if c == nil || c.legacy && !cfg.AllowLegacyV1 {
-				continue
-			}
-			for _, in := range cp.Integ {
-				h := v1HashByInteg(in)
-				if h == nil || h.legacy && !cfg.AllowLegacyV1 {
+	for _, method := range methods {
+		for i := range cfg.IKEProposals {
+			cp := &cfg.IKEProposals[i]
+			for _, e := range cp.Encr {
+				c := v1CipherByEncr(e.ID)
+				if c == nil || c.legacy && !cfg.AllowLegacyV1 {
 					continue
 				}
-				for _, g := range cp.KE {
-					if v1Group(g, cfg.AllowLegacyV1) == nil {
+				for _, in := range cp.Integ {
+					h := v1HashByInteg(in)
+					if h == nil || h.legacy && !cfg.AllowLegacyV1 {
 						continue
 					}
-					attrs := []isakmp.Attribute{isakmp.TVAttr(uint16(isakmp.V1AttrEncryption), uint16(c.id))}
-					if c.keyBits != nil {
-						attrs = append(attrs, isakmp.TVAttr(uint16(isakmp.V1AttrKeyLength), uint16(e.KeyBits)))
+					for _, g := range cp.KE {
+						if v1Group(g, cfg.AllowLegacyV1) == nil {
+							continue
+						}
+						attrs := []isakmp.Attribute{isakmp.TVAttr(uint16(isakmp.V1AttrEncryption), uint16(c.id))}
+						if c.keyBits != nil {
+							attrs = append(attrs, isakmp.TVAttr(uint16(isakmp.V1AttrKeyLength), uint16(e.KeyBits)))
+						}
+						attrs = append(attrs, isakmp.TVAttr(uint16(isakmp.V1AttrHash), uint16(h.id)),
+							isakmp.TVAttr(uint16(isakmp.V1AttrGroupDesc), uint16(g)),
+							isakmp.TVAttr(uint16(isakmp.V1AttrAuthMethod), uint16(method)))
+						attrs = append(attrs, lifeAttrs(uint16(isakmp.V1AttrLifeType), uint16(isakmp.V1AttrLifeDuration), life, 0)...)
+						attrs = append(attrs, gssIdentityAttrs(cfg, method)...)
+						if len(p.Transforms) == 255 {
+							return nil, fmt.Errorf("%w: more than 255 IKEv1 phase 1 transforms", errConfig)
+						}
+						p.Transforms = append(p.Transforms, isakmp.V1Transform{Number: uint8(len(p.Transforms) + 1),
+							ID: isakmp.V1TransformKeyIKE, Attributes: attrs})
 					}
-					attrs = append(attrs, isakmp.TVAttr(uint16(isakmp.V1AttrHash), uint16(h.id)),
-						isakmp.TVAttr(uint16(isakmp.V1AttrGroupDesc), uint16(g)),
-						isakmp.TVAttr(uint16(isakmp.V1AttrAuthMethod), uint16(method)))
-					attrs = append(attrs, lifeAttrs(uint16(isakmp.V1AttrLifeType), uint16(isakmp.V1AttrLifeDuration), life, 0)...)
-					if len(p.Transforms) == 255 {
-						return nil, fmt.Errorf("%w: more than 255 IKEv1 phase 1 transforms", errConfig)
-					}
-					p.Transforms = append(p.Transforms, isakmp.V1Transform{Number: uint8(len(p.Transforms) + 1),
-						ID: isakmp.V1TransformKeyIKE, Attributes: attrs})
 				}
 			}
 		}
@@ -203,6 +207,11 @@ func decodePhase1(t *isakmp.V1Transform, legacy bool) (v1Phase1, bool) {
 			}
 		case isakmp.V1AttrAuthMethod:
 			x.method = isakmp.V1AuthMethod(a.Value)
+		case isakmp.V1AttrGSSIdentity, isakmp.V1AttrGSSIdentityWin2000:
+			if a.TV || x.gssID != nil {
+				return x, false
+			}
+			x.gssID = a.Data
 		case isakmp.V1AttrLifeType, isakmp.V1AttrLifeDuration:
 			if !parseLife(t.Attributes, i, uint16(isakmp.V1AttrLifeType), uint16(isakmp.V1AttrLifeDuration), &lt, &x.life, &x.lifeKB) {
 				return x, false
@@ -242,7 +251,7 @@ func acceptsPhase1(cfg *Config, x *v1Phase1) bool {
 // the authentication method method (RFC 2408 4.2: the initiator's order is
 // its preference). It returns the proposal to send back: the chosen
 // transform unchanged.
-func selectPhase1(cfg *Config, sa *isakmp.V1SA, method isakmp.V1AuthMethod) (v1Phase1, *isakmp.V1SA, bool) {
+func selectPhase1(cfg *Config, sa *isakmp.V1SA, methods []isakmp.V1AuthMethod, peerGSS bool) (v1Phase1, *isakmp.V1SA, bool) {
 	if sa.DOI != isakmp.DOIIPsec || sa.Situation != isakmp.SitIdentityOnly || len(sa.Proposals) != 1 {
 		return v1Phase1{}, nil, false
 	}
@@ -253,11 +262,14 @@ func selectPhase1(cfg *Config, sa *isakmp.V1SA, method isakmp.V1AuthMethod) (v1P
 	for i := range p.Transforms {
 		t := &p.Transforms[i]
 		x, ok := decodePhase1(t, cfg.AllowLegacyV1)
-		if !ok || x.method != method || !acceptsPhase1(cfg, &x) {
+		if !ok || !slices.Contains(methods, x.method) || !acceptsPhase1(cfg, &x) ||
+			x.method == isakmp.V1AuthGSSKerberos && x.gssID == nil && !peerGSS {
+			// 65001 without a GSS identity from a peer that did not
+			// announce GSS-API is XAUTH_INIT_PSK, which we do not do.
 			continue
 		}
 		reply := &isakmp.V1SA{DOI: sa.DOI, Situation: sa.Situation, Proposals: []isakmp.V1Proposal{{
-			Number: p.Number, Protocol: p.Protocol, SPI: p.SPI, Transforms: []isakmp.V1Transform{*t}}}}
+			Number: p.Number, Protocol: p.Protocol, SPI: p.SPI, Transforms: []isakmp.V1Transform{replyTransform(cfg, t, x.method)}}}}
 		return x, reply, true
 	}
 	return v1Phase1{}, nil, false
@@ -275,7 +287,7 @@ func checkPhase1Reply(cfg *Config, offer, reply *isakmp.V1SA) (v1Phase1, bool) {
 		return x, false
 	}
 	for _, o := range offer.Proposals[0].Transforms {
-		if o.ID == t.ID && attrsEqual(o.Attributes, t.Attributes) {
+		if o.ID == t.ID && attrsEqual(withoutGSSIdentity(o.Attributes), withoutGSSIdentity(t.Attributes)) {
 			return x, true
 		}
 	}

@@ -59,7 +59,9 @@ type isakmpSA struct {
 	initiator  bool
 	aggressive bool
 	ckyI, ckyR [8]byte
-	method     isakmp.V1AuthMethod // this side's (and so the peer's) method
+	method     isakmp.V1AuthMethod   // the method in use (the chosen transform's)
+	methods    []isakmp.V1AuthMethod // this side's methods, in order of preference
+	gss        *gssState             // Kerberos method: the GSS-API context
 	x          v1Phase1
 	offer      *isakmp.V1SA // initiator: the SA payload sent
 	saIb       []byte       // body of the initiator's SA payload (HASH_I/R)
@@ -120,6 +122,7 @@ type SessionV1 struct {
 	peerID  auth.Identity
 	peerDPD bool // the peer sent the DPD vendor ID (RFC 3706 2)
 	peerMS  bool // the peer is a Windows IKE (Microsoft vendor ID)
+	peerGSS bool // the peer announced the GSS-API method (vendor ID)
 	// NAT-T (RFC 3947): natt is the negotiated flavour, none/RFC/draft.
 	natt      nattVersion
 	localNAT  bool
@@ -161,10 +164,7 @@ func newSessionV1(cfg *Config, local, remote netip.AddrPort) (*SessionV1, error)
 // algorithm tables (legacy algorithms with AllowLegacyV1) in place of
 // IKEv2's.
 func (c *Config) checkV1() error {
-	if (c.Auth == nil) == (c.SignatureKey == nil) || c.PeerAuth == nil {
-		return fmt.Errorf("%w: PeerAuth and one of Auth and SignatureKey are required", errConfig)
-	}
-	if _, err := localMethodV1(c); err != nil {
+	if _, err := localMethodsV1(c); err != nil {
 		return err
 	}
 	if err := c.LocalID.Validate(); err != nil {
@@ -173,7 +173,7 @@ func (c *Config) checkV1() error {
 	if len(c.IKEProposals) == 0 {
 		return fmt.Errorf("%w: IKE proposals are required", errConfig)
 	}
-	if _, err := v1Phase1Offer(c, isakmp.V1AuthPSK); err != nil {
+	if _, err := v1Phase1Offer(c, []isakmp.V1AuthMethod{isakmp.V1AuthPSK}); err != nil {
 		return err
 	}
 	if len(c.ChildProposals) > 0 {

@@ -172,7 +172,7 @@ func randV1SA(r *rand.Rand) *V1SA {
 
 // randV1Payload returns a random IKEv1 payload.
 func randV1Payload(r *rand.Rand) Payload {
-	switch r.IntN(16) {
+	switch r.IntN(17) {
 	case 0:
 		return randV1SA(r)
 	case 1:
@@ -211,6 +211,8 @@ func randV1Payload(r *rand.Rand) Payload {
 		return &V1Attributes{CfgType: CfgType(1 + r.IntN(4)), Identifier: uint16(r.Uint32()), Attributes: randAttrs(r)}
 	case 14:
 		return &Unknown{PayloadType: PayloadType(15 + r.IntN(5)), Body: randBytes(r, 16)}
+	case 15:
+		return &V1GSS{Token: append([]byte{0x60}, randBytes(r, 40)...)}
 	default:
 		return &V1Hash{Data: randBytes(r, 20)}
 	}

@@ -107,27 +107,28 @@ const (
 
 // IKEv1 payload types (RFC 2408 3.1, RFC 3947, RFC 6407).
 const (
-	PayloadV1SA         PayloadType = 1  // RFC 2408 3.4
-	PayloadV1Proposal   PayloadType = 2  // RFC 2408 3.5
-	PayloadV1Transform  PayloadType = 3  // RFC 2408 3.6
-	PayloadV1KE         PayloadType = 4  // RFC 2408 3.7
-	PayloadV1ID         PayloadType = 5  // RFC 2408 3.8, RFC 2407 4.6.2
-	PayloadV1CERT       PayloadType = 6  // RFC 2408 3.9
-	PayloadV1CR         PayloadType = 7  // RFC 2408 3.10
-	PayloadV1Hash       PayloadType = 8  // RFC 2408 3.11
-	PayloadV1Sig        PayloadType = 9  // RFC 2408 3.12
-	PayloadV1Nonce      PayloadType = 10 // RFC 2408 3.13
-	PayloadV1Notify     PayloadType = 11 // RFC 2408 3.14
-	PayloadV1Delete     PayloadType = 12 // RFC 2408 3.15
-	PayloadV1VendorID   PayloadType = 13 // RFC 2408 3.16
-	PayloadV1Attribute  PayloadType = 14 // draft-ietf-ipsec-isakmp-mode-cfg-05 3.2
-	PayloadV1SAK        PayloadType = 15 // RFC 6407 (GDOI)
-	PayloadV1SAT        PayloadType = 16 // RFC 6407
-	PayloadV1KD         PayloadType = 17 // RFC 6407
-	PayloadV1SEQ        PayloadType = 18 // RFC 6407
-	PayloadV1POP        PayloadType = 19 // RFC 6407
-	PayloadV1NATD       PayloadType = 20 // RFC 3947 3.2
-	PayloadV1NATOA      PayloadType = 21 // RFC 3947 5.1
+	PayloadV1SA         PayloadType = 1   // RFC 2408 3.4
+	PayloadV1Proposal   PayloadType = 2   // RFC 2408 3.5
+	PayloadV1Transform  PayloadType = 3   // RFC 2408 3.6
+	PayloadV1KE         PayloadType = 4   // RFC 2408 3.7
+	PayloadV1ID         PayloadType = 5   // RFC 2408 3.8, RFC 2407 4.6.2
+	PayloadV1CERT       PayloadType = 6   // RFC 2408 3.9
+	PayloadV1CR         PayloadType = 7   // RFC 2408 3.10
+	PayloadV1Hash       PayloadType = 8   // RFC 2408 3.11
+	PayloadV1Sig        PayloadType = 9   // RFC 2408 3.12
+	PayloadV1Nonce      PayloadType = 10  // RFC 2408 3.13
+	PayloadV1Notify     PayloadType = 11  // RFC 2408 3.14
+	PayloadV1Delete     PayloadType = 12  // RFC 2408 3.15
+	PayloadV1VendorID   PayloadType = 13  // RFC 2408 3.16
+	PayloadV1Attribute  PayloadType = 14  // draft-ietf-ipsec-isakmp-mode-cfg-05 3.2
+	PayloadV1SAK        PayloadType = 15  // RFC 6407 (GDOI)
+	PayloadV1SAT        PayloadType = 16  // RFC 6407
+	PayloadV1KD         PayloadType = 17  // RFC 6407
+	PayloadV1SEQ        PayloadType = 18  // RFC 6407
+	PayloadV1POP        PayloadType = 19  // RFC 6407
+	PayloadV1NATD       PayloadType = 20  // RFC 3947 3.2
+	PayloadV1NATOA      PayloadType = 21  // RFC 3947 5.1
+	PayloadV1GSS        PayloadType = 129 // draft-ietf-ipsec-isakmp-gss-auth-07 3.3 (private use)
 	PayloadV1NATDDraft  PayloadType = 130
 	PayloadV1NATOADraft PayloadType = 131
 	payloadV1Last       PayloadType = 32
@@ -150,7 +151,7 @@ var payloadNames = map[PayloadType]string{
 	PayloadV1SAK: "SAK_V1", PayloadV1SAT: "SAT_V1", PayloadV1KD: "KD_V1",
 	PayloadV1SEQ: "SEQ_V1", PayloadV1POP: "POP_V1", PayloadV1NATD: "NAT-D_V1",
 	PayloadV1NATOA: "NAT-OA_V1", PayloadV1NATDDraft: "NAT-D_DRAFT_V1",
-	PayloadV1NATOADraft: "NAT-OA_DRAFT_V1",
+	PayloadV1NATOADraft: "NAT-OA_DRAFT_V1", PayloadV1GSS: "GSS_V1",
 }
 
 func (p PayloadType) String() string { return lookup(payloadNames, p, "PayloadType") }

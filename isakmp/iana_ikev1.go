@@ -85,6 +85,12 @@ const (
 	V1AttrKeyLength    V1Attr = 14 // bits
 	V1AttrFieldSize    V1Attr = 15
 	V1AttrGroupOrder   V1Attr = 16
+	// V1AttrGSSIdentity carries the sender's GSS-API identity name (for
+	// Kerberos, its principal) in a phase 1 transform of the GSS-API
+	// authentication method (draft-ietf-ipsec-isakmp-gss-auth-07 3.3);
+	// Windows 2000 has been seen sending it as V1AttrGSSIdentityWin2000.
+	V1AttrGSSIdentity        V1Attr = 16384
+	V1AttrGSSIdentityWin2000 V1Attr = 32001
 )
 
 var v1AttrNames = map[V1Attr]string{
@@ -92,6 +98,7 @@ var v1AttrNames = map[V1Attr]string{
 	5: "GROUP_TYPE", 6: "GROUP_PRIME", 7: "GROUP_GENERATOR_ONE", 8: "GROUP_GENERATOR_TWO",
 	9: "GROUP_CURVE_A", 10: "GROUP_CURVE_B", 11: "LIFE_TYPE", 12: "LIFE_DURATION",
 	13: "PRF", 14: "KEY_LENGTH", 15: "FIELD_SIZE", 16: "GROUP_ORDER",
+	16384: "GSS_IDENTITY_NAME", 32001: "GSS_IDENTITY_NAME_WIN2000",
 }
 
 func (a V1Attr) String() string { return lookup(v1AttrNames, a, "V1Attr") }
@@ -153,9 +160,17 @@ const (
 	V1AuthECDSA521      V1AuthMethod = 11
 	V1AuthHybridInitRSA V1AuthMethod = 64221
 	V1AuthXAUTHInitPSK  V1AuthMethod = 65001
-	V1AuthXAUTHRespPSK  V1AuthMethod = 65002
-	V1AuthXAUTHInitRSA  V1AuthMethod = 65005
-	V1AuthXAUTHRespRSA  V1AuthMethod = 65006
+	// V1AuthGSSKerberos is the value Windows 2000, XP and Server 2003
+	// send for Kerberos (the GSS-API method of draft-ietf-ipsec-isakmp-
+	// gss-auth-07). It is the same number as V1AuthXAUTHInitPSK in the
+	// private range; which one a transform means follows from its
+	// context: a transform that carries a GSS identity attribute
+	// (V1AttrGSSIdentity or V1AttrGSSIdentityWin2000), or comes from a
+	// peer that sent a GSS-API vendor ID, means Kerberos.
+	V1AuthGSSKerberos  V1AuthMethod = 65001
+	V1AuthXAUTHRespPSK V1AuthMethod = 65002
+	V1AuthXAUTHInitRSA V1AuthMethod = 65005
+	V1AuthXAUTHRespRSA V1AuthMethod = 65006
 )
 
 var v1AuthNames = map[V1AuthMethod]string{

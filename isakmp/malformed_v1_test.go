@@ -44,6 +44,7 @@ func TestMalformedV1(t *testing.T) {
 		{"SA TLV attribute overruns", PayloadV1SA, sa + "00000014 01010001 0000000c 01010000 000c0004", ErrTruncated},
 		{"ID short", PayloadV1ID, "011100", ErrTruncated},
 		{"CERT empty", PayloadV1CERT, "", ErrTruncated},
+		{"GSS token empty", PayloadV1GSS, "", ErrMalformed},
 		{"CR empty", PayloadV1CR, "", ErrTruncated},
 		{"Notification short", PayloadV1Notify, "00000001 0110", ErrTruncated},
 		{"Notification SPI overruns", PayloadV1Notify, "00000001 01108d28 aabbccdd", ErrTruncated},

@@ -17,7 +17,8 @@ func knownV1(t PayloadType) bool {
 	switch t {
 	case PayloadV1SA, PayloadV1KE, PayloadV1ID, PayloadV1CERT, PayloadV1CR, PayloadV1Hash,
 		PayloadV1Sig, PayloadV1Nonce, PayloadV1Notify, PayloadV1Delete, PayloadV1VendorID,
-		PayloadV1Attribute, PayloadV1NATD, PayloadV1NATOA, PayloadV1NATDDraft, PayloadV1NATOADraft:
+		PayloadV1Attribute, PayloadV1NATD, PayloadV1NATOA, PayloadV1NATDDraft, PayloadV1NATOADraft,
+		PayloadV1GSS:
 		return true
 	}
 	// Proposal and Transform only appear inside an SA payload; at the top
@@ -55,6 +56,8 @@ func newV1Payload(t PayloadType) Payload {
 		return new(V1NATD)
 	case PayloadV1NATOA, PayloadV1NATOADraft:
 		return new(V1NATOA)
+	case PayloadV1GSS:
+		return new(V1GSS)
 	}
 	return nil
 }
@@ -433,6 +436,26 @@ type V1VendorID struct{ Data []byte }
 func (*V1VendorID) Type() PayloadType                     { return PayloadV1VendorID }
 func (v *V1VendorID) decode(raw RawPayload) error         { v.Data = raw.Body; return nil }
 func (v *V1VendorID) appendBody(b []byte) ([]byte, error) { return append(b, v.Data...), nil }
+
+// V1GSS is the GSS-API token payload of the GSS-API authentication method
+// for IKE (draft-ietf-ipsec-isakmp-gss-auth-07 section 3.3, the payload
+// type 129 that Windows 2000, XP and Server 2003 use for Kerberos): one
+// GSS-API context token, opaque to ISAKMP. The draft lets a token be split
+// over several payloads; Token is one payload's share.
+//
+// A V1GSS is not safe for concurrent mutation; reading it from several goroutines is safe.
+type V1GSS struct{ Token []byte }
+
+// Type implements Payload.
+func (*V1GSS) Type() PayloadType { return PayloadV1GSS }
+func (g *V1GSS) decode(raw RawPayload) error {
+	if len(raw.Body) == 0 {
+		return fmt.Errorf("%w: empty GSS token payload", ErrMalformed)
+	}
+	g.Token = raw.Body
+	return nil
+}
+func (g *V1GSS) appendBody(b []byte) ([]byte, error) { return append(b, g.Token...), nil }
 
 // V1Notify is the IKEv1 Notification payload (RFC 2408 3.14). DPD's
 // R-U-THERE and R-U-THERE-ACK carry the ISAKMP cookies as SPI and a 4-byte

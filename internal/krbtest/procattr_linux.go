@@ -1,14 +1,14 @@
-package auth
+package krbtest
 
 import (
 	"os/exec"
 	"syscall"
 )
 
-// setPdeathsig makes the kernel send SIGTERM to a helper process (krb5kdc,
+// SetPdeathsig makes the kernel send SIGTERM to a helper process (krb5kdc,
 // gss-server, gss-client) if the test binary dies, so that a timed-out or
 // crashed test leaves nothing running.
-func setPdeathsig(cmd *exec.Cmd) {
+func SetPdeathsig(cmd *exec.Cmd) {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
