@@ -360,6 +360,9 @@ func (f *fakeV1) Info() IKESAInfo                     { return IKESAInfo{Initiat
 func TestEndpointDispatchV1(t *testing.T) {
 	var mu sync.Mutex
 	var made []*fakeV1
+	// The real IKEv1 hooks (dispatch_v1.go) come back after the test.
+	oldAccept, oldInitiate := acceptV1Session, newInitiatorV1Session
+	t.Cleanup(func() { acceptV1Session, newInitiatorV1Session = oldAccept, oldInitiate })
 	acceptV1Session = func(cfg *Config, local, remote netip.AddrPort, now time.Time, d []byte) (session, error) {
 		f := &fakeV1{local: local, remote: remote, mine: [8]byte{0xee, byte(len(made) + 1)}, peer: [8]byte(d[:8])}
 		f.Receive(now, d)
@@ -376,8 +379,6 @@ func TestEndpointDispatchV1(t *testing.T) {
 		mu.Unlock()
 		return f, nil
 	}
-	oldAccept, oldInitiate := acceptV1Session, newInitiatorV1Session
-	t.Cleanup(func() { acceptV1Session, newInitiatorV1Session = oldAccept, oldInitiate })
 
 	rcfg := pskConfig(t, false, floodSuite, "aes128gcm16")
 	rcfg.KeyExchange = KeyExchangeAny
