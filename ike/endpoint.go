@@ -352,7 +352,9 @@ func NewEndpoint(cfg EndpointConfig) (*Endpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Responder != nil {
+	if cfg.Responder != nil && cfg.Responder.GetConfigForRequest == nil {
+		// With GetConfigForRequest the Config used is the one it returns,
+		// checked when a session starts.
 		if err := cfg.Responder.check(); err != nil {
 			return nil, fmt.Errorf("ike: endpoint: Responder: %w", err)
 		}
