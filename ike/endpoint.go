@@ -142,7 +142,9 @@ type EndpointConfig struct {
 	// counts, in total and from one address, from which IKE_SA_INIT
 	// requests must return a COOKIE (RFC 7296 2.6); zero means
 	// DefaultCookieThreshold and DefaultCookieThresholdPerSource,
-	// negative never.
+	// negative never. The cookies are made with Responder.Cookies's
+	// secret if it has a CookieJar (rotate it there), otherwise with the
+	// endpoint's own.
 	CookieThreshold, CookieThresholdPerSource int
 	// MaxHalfOpenPerSource and MaxHalfOpen cap half-open IKE SAs (IKE_SA_INIT
 	// answered, IKE_AUTH not yet done) from one address and in total;
@@ -359,9 +361,17 @@ func NewEndpoint(cfg EndpointConfig) (*Endpoint, error) {
 			return nil, fmt.Errorf("ike: endpoint: Responder: %w", err)
 		}
 	}
-	jar, err := NewCookieJar(0, nil)
-	if err != nil {
-		return nil, err
+	// The Responder's own CookieJar, if it has one, so that a cookie the
+	// endpoint accepted also passes the session's check (RFC 7296 2.6).
+	var jar *CookieJar
+	if cfg.Responder != nil {
+		jar = cfg.Responder.Cookies
+	}
+	if jar == nil {
+		var err error
+		if jar, err = NewCookieJar(0, nil); err != nil {
+			return nil, err
+		}
 	}
 	e := &Endpoint{cfg: cfg, lim: lim, log: cfg.Logger, cookies: jar,
 		done: make(chan struct{}), stopped: make(chan struct{})}
