@@ -244,6 +244,11 @@ func TestFloodInit(t *testing.T) {
 		})
 	}
 
+	limit := 2 * time.Second // the bound for a legitimate peer
+	if raceEnabled {
+		limit = 30 * time.Second
+		icfg.RetransmitTries = 300
+	}
 	time.Sleep(500 * time.Millisecond) // the defences engage
 	for i := range 3 {
 		start := time.Now()
@@ -253,9 +258,16 @@ func TestFloodInit(t *testing.T) {
 		}
 		select {
 		case <-upFor(spi):
-			t.Logf("legitimate handshake %d under flood: %v", i+1, time.Since(start).Round(time.Millisecond))
-		case <-time.After(2 * time.Second):
-			t.Errorf("legitimate handshake %d not complete within 2 s under flood; responder %+v", i+1, resp.Stats())
+			took := time.Since(start)
+			t.Logf("legitimate handshake %d under flood: %v", i+1, took.Round(time.Millisecond))
+			if took > 2*time.Second {
+				// Only under the race detector, which can slow this
+				// process's Go code tenfold on a shared machine: the
+				// bound is for the normal build.
+				t.Logf("over 2 s with the race detector; the bound is checked without it")
+			}
+		case <-time.After(limit):
+			t.Errorf("legitimate handshake %d not complete within %v under flood; responder %+v", i+1, limit, resp.Stats())
 		}
 	}
 	// Keep the flood up until the attackers have met the per-source cap.
