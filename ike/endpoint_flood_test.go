@@ -290,8 +290,8 @@ func TestFloodInit(t *testing.T) {
 		(DefaultCookieThreshold+len(attackers)*DefaultMaxHalfOpenPerSource)*16<<10 + 4<<20)
 	t.Logf("flood: %d spoofed requests, %d cookie retries by the attackers (%d half-open SAs made); responder live heap grew by at most %d KiB (bound %d KiB)",
 		spoofed.Load(), cookieTries.Load(), halfOpened.Load(), peak>>10, bound>>10)
-	t.Logf("defences: received %d, cookies sent %d accepted %d refused %d, per-source refused %d, half-open refused %d, IKE SA refused %d, queue drops %d, half-open now %d, accepted %d, established %d; socket buffer %d bytes",
-		st.Received, st.CookiesSent, st.CookiesAccepted, st.CookiesRefused, st.PerSourceRefused, st.HalfOpenRefused,
+	t.Logf("defences: received %d, cookies sent %d accepted %d refused %d limited %d, per-source refused %d, half-open refused %d, IKE SA refused %d, queue drops %d, half-open now %d, accepted %d, established %d; socket buffer %d bytes",
+		st.Received, st.CookiesSent, st.CookiesAccepted, st.CookiesRefused, st.CookiesLimited, st.PerSourceRefused, st.HalfOpenRefused,
 		st.IKESARefused, st.QueueDrops, st.HalfOpen, st.Accepted, st.Established, st.ReadBuffer)
 	if peak > bound {
 		t.Errorf("responder heap grew by %d bytes, bound %d", peak, bound)
