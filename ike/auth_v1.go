@@ -173,15 +173,22 @@ func (s *SessionV1) certReqsV1(sa *isakmpSA) []isakmp.Payload {
 
 // verifyProofV1 checks the peer's ID and proof. psk is the key SKEYID was
 // made with (PSK method): a wrong key shows as a HASH that does not match.
-func (s *SessionV1) verifyProofV1(now time.Time, sa *isakmpSA, ps []isakmp.Payload, peerIsInitiator bool) error {
+func (s *SessionV1) verifyProofV1(now time.Time, sa *isakmpSA, ps []isakmp.Payload, peerIsInitiator bool) (err error) {
 	idp := find[*isakmp.V1ID](ps)
 	if idp == nil {
-		return fmt.Errorf("%w: no ID payload", ErrAuthenticationFailed)
+		return fmt.Errorf("%w: no ID payload (peer %v)", ErrAuthenticationFailed, s.remote)
 	}
 	id := auth.Identity{Type: auth.IDType(idp.IDType), Data: bytes.Clone(idp.Data)}
 	if err := id.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", ErrAuthenticationFailed, err)
+		return fmt.Errorf("%w: peer %v: %v", ErrAuthenticationFailed, s.remote, err)
 	}
+	s.claimedID = id
+	// Every failure below names the peer's address and claimed identity.
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("%w (peer %v claiming %v)", err, s.remote, id)
+		}
+	}()
 	if s.cfg.RemoteID.Type != 0 && !s.cfg.RemoteID.Equal(id) {
 		return fmt.Errorf("%w: peer is %v, expected %v", ErrAuthenticationFailed, id, s.cfg.RemoteID)
 	}

@@ -3,7 +3,7 @@ package ike
 import (
 	"net"
 	"net/netip"
-	"syscall"
+	"sync"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -18,32 +18,6 @@ func listenUDP(addr netip.AddrPort) (*net.UDPConn, error) {
 		network = "udp4"
 	}
 	return net.ListenUDP(network, net.UDPAddrFromAddrPort(addr))
-}
-
-// setBuffers asks for socket buffers of read and write bytes (negative:
-// leave them), first with SO_RCVBUFFORCE/SO_SNDBUFFORCE, which pass the
-// system maximum (net.core.rmem_max) for a process with CAP_NET_ADMIN,
-// then with the plain options, and returns what the kernel granted.
-func setBuffers(c *net.UDPConn, read, write int) (gotRead, gotWrite int) {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return 0, 0
-	}
-	rc.Control(func(fd uintptr) {
-		set := func(force, plain, n int) int {
-			if n > 0 {
-				// Linux doubles the value for bookkeeping; ask for n.
-				if force == 0 || syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, force, n) != nil {
-					syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, plain, n)
-				}
-			}
-			v, _ := syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, plain)
-			return v
-		}
-		gotRead = set(soRcvbufForce, syscall.SO_RCVBUF, read)
-		gotWrite = set(soSndbufForce, syscall.SO_SNDBUF, write)
-	})
-	return gotRead, gotWrite
 }
 
 // batchConn reads and writes batches of datagrams with recvmmsg and
@@ -93,6 +67,7 @@ func (b *batchConn) write(out []outDatagram, scratch *writeScratch) (int, error)
 // their one-buffer lists and their addresses. Not safe for concurrent
 // use: each reader and worker has its own.
 type writeScratch struct {
+	out   []outDatagram // SendESPBatch's list
 	ms    []ipv4.Message
 	bufs  [][]byte
 	addrs []net.UDPAddr
@@ -131,16 +106,22 @@ func (b *batchConn) writeTo(packets [][]byte, to netip.AddrPort) (int, error) {
 		}
 		return len(packets), nil
 	}
-	addr := net.UDPAddrFromAddrPort(to)
-	ms := make([]ipv4.Message, len(packets))
-	bufs := make([][]byte, len(packets))
-	for i, p := range packets {
-		bufs[i] = p
-		ms[i].Buffers = bufs[i : i+1]
-		ms[i].Addr = addr
+	sc := scratchPool.Get().(*writeScratch)
+	out := sc.out[:0]
+	for _, p := range packets {
+		out = append(out, outDatagram{b: p, to: to})
 	}
-	return writeAll(b.p4, ms)
+	n, err := writeAll(b.p4, sc.messages(out))
+	clear(out)
+	sc.out = out[:0]
+	sc.clear(len(out))
+	scratchPool.Put(sc)
+	return n, err
 }
+
+// scratchPool holds writeScratch values for SendESPBatch, whose callers
+// are any goroutines.
+var scratchPool = sync.Pool{New: func() any { return new(writeScratch) }}
 
 // writeAll calls WriteBatch until every message is sent or it fails.
 func writeAll(p *ipv4.PacketConn, ms []ipv4.Message) (int, error) {

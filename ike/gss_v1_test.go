@@ -2,11 +2,13 @@ package ike
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -334,4 +336,57 @@ func FuzzKerberosIKEToken(f *testing.F) {
 			t.Fatal("established with a made-up AP-REQ")
 		}
 	})
+}
+
+// TestKerberosIKEEndpoints: two of our endpoints on loopback UDP
+// authenticate each other with Kerberos in IKEv1 Main Mode (credentials
+// from an MIT KDC's keytabs), complete Quick Mode and pass ESP both ways
+// in UDP (NAT-T forced); a phase 1 rekey re-authenticates with a new
+// AP-REQ and traffic goes on.
+func TestKerberosIKEEndpoints(t *testing.T) {
+	k := krbtest.Start(t,
+		krbtest.Principal{Name: "host/a.ipsec.test", Keytab: "a.keytab"},
+		krbtest.Principal{Name: "host/b.ipsec.test", Keytab: "b.keytab"})
+	conf := k.WriteKrb5Conf(t)
+	load := func(p, kt string) *auth.KerberosHost {
+		h, err := auth.LoadKerberosHost(auth.KerberosHostConfig{Krb5Conf: conf, Keytab: k.Path(kt), Principal: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	bHost := load("host/b.ipsec.test", "b.keytab")
+	icfg := kerberosConfigV1(t, true, load("host/a.ipsec.test", "a.keytab"), "host/b.ipsec.test")
+	icfg.ForceUDPEncap = true
+	rcfg := kerberosConfigV1(t, false, bHost, "host/a.ipsec.test")
+	a, b := newEPPeer(t, nil), newEPPeer(t, rcfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, p := range []*epPeer{a, b} {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.ep.Run(ctx) }()
+	}
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	bIKE, _ := b.ep.Addrs()
+	spi, err := a.ep.Initiate(ctx, icfg, bIKE, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "CHILD SA", func() bool { return a.has(EventChildUp) && b.has(EventChildUp) })
+	a.mu.Lock()
+	ev := findEvent(a.events, EventChildUp)
+	a.mu.Unlock()
+	if ev.Child.Version != IKEv1 || ev.Child.EncapLocalPort == 0 {
+		t.Fatalf("CHILD SA %+v", ev.Child)
+	}
+	exchange(t, a, b, 5)
+
+	if err := a.ep.RekeyIKE(ctx, spi); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "phase 1 rekey", func() bool { return a.has(EventIKERekeyed) })
+	if a.has(EventAuthFailed) || b.has(EventAuthFailed) {
+		t.Fatal("authentication failed")
+	}
+	exchange(t, a, b, 5)
 }

@@ -119,10 +119,13 @@ type SessionV1 struct {
 	// Quick Mode slot.
 	pendingChild []*ChildRequest
 
-	peerID  auth.Identity
-	peerDPD bool // the peer sent the DPD vendor ID (RFC 3706 2)
-	peerMS  bool // the peer is a Windows IKE (Microsoft vendor ID)
-	peerGSS bool // the peer announced the GSS-API method (vendor ID)
+	peerID auth.Identity
+	// claimedID is the identity in the peer's ID payload, authenticated
+	// or not (IKESAInfo.PeerClaimedID).
+	claimedID auth.Identity
+	peerDPD   bool // the peer sent the DPD vendor ID (RFC 3706 2)
+	peerMS    bool // the peer is a Windows IKE (Microsoft vendor ID)
+	peerGSS   bool // the peer announced the GSS-API method (vendor ID)
 	// NAT-T (RFC 3947): natt is the negotiated flavour, none/RFC/draft.
 	natt      nattVersion
 	localNAT  bool
@@ -258,7 +261,8 @@ func (s *SessionV1) localSPIs() [][8]byte {
 func (s *SessionV1) Info() IKESAInfo {
 	sa := s.sa
 	i := IKESAInfo{SPIi: sa.ckyI, SPIr: sa.ckyR, Initiator: sa.initiator,
-		LocalID: s.cfg.LocalID, RemoteID: s.peerID, LocalNAT: s.localNAT, RemoteNAT: s.remoteNAT}
+		LocalID: s.cfg.LocalID, RemoteID: s.peerID, LocalNAT: s.localNAT, RemoteNAT: s.remoteNAT,
+		PeerClaimedID: s.claimedID, LocalAddr: s.local, RemoteAddr: s.remote}
 	if sa.x.cipher != nil {
 		i.Encr = Encr{ID: sa.x.cipher.encr, KeyBits: sa.x.keyBits}
 		if sa.x.cipher.keyBits == nil {
