@@ -257,3 +257,58 @@ func TestAHV1(t *testing.T) {
 		t.Fatalf("AH CHILD SA: %+v", ci)
 	}
 }
+
+// TestBundleV1: a responder with AH and ESP proposals accepts an AH+ESP
+// bundle (two proposals with one number, RFC 2408 4.2, as Windows offers
+// them): one reply proposal per protocol with its own SPI, and two CHILD
+// SAs keyed with their own SPIs (RFC 2409 5.5).
+func TestBundleV1(t *testing.T) {
+	icfg := pskConfigV1(t, true, "aes128-sha256-modp2048", "aes128-sha1")
+	rcfg := pskConfigV1(t, false, "aes128-sha256-modp2048", "aes128-sha1")
+	rcfg.ChildProposals = append(rcfg.ChildProposals, mustProposals(t, "sha1", isakmp.ProtocolAH)...)
+	p := establishV1(t, icfg, rcfg)
+	r := p.r
+	esp, err := v1Phase2Offer(icfg, 0x1000, Tunnel, false, false, isakmp.GroupNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ahCfg := *icfg
+	ahCfg.ChildProposals = mustProposals(t, "sha1", isakmp.ProtocolAH)
+	ah, err := v1Phase2Offer(&ahCfg, 0x2000, Tunnel, false, false, isakmp.GroupNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa := &isakmp.V1SA{DOI: isakmp.DOIIPsec, Situation: isakmp.SitIdentityOnly,
+		Proposals: []isakmp.V1Proposal{ah.Proposals[0], esp.Proposals[0]}}
+	ni := make([]byte, 32)
+	ps := []isakmp.Payload{sa, &isakmp.V1Nonce{Data: ni},
+		idFromSelectorV1(icfg.LocalTS[0]), idFromSelectorV1(icfg.RemoteTS[0])}
+	q, reply, refusal := r.decideQuickMode(p.now, r.sa, 77, ps)
+	if refusal != 0 || q.ah == nil {
+		t.Fatalf("bundle refused: %v", refusal)
+	}
+	rsa := reply[0].(*isakmp.V1SA)
+	if len(rsa.Proposals) != 2 || rsa.Proposals[0].Protocol != isakmp.ProtocolAH || rsa.Proposals[1].Protocol != isakmp.ProtocolESP ||
+		rsa.Proposals[0].Number != rsa.Proposals[1].Number || string(rsa.Proposals[0].SPI) == string(rsa.Proposals[1].SPI) {
+		t.Fatalf("reply %+v", rsa.Proposals)
+	}
+	h, d := r.sa.x.hash, r.sa.keys.d
+	if got := q.ah.ch.sa.OutboundIntegKey; string(got) != string(v1Keymat(h, d, nil, isakmp.ProtocolAH, 0x2000, ni, q.nr, 20)) {
+		t.Fatal("AH keys not keyed with the AH SPI")
+	}
+	if got := q.ch.sa.OutboundEncKey; string(got) != string(v1Keymat(h, d, nil, isakmp.ProtocolESP, 0x1000, ni, q.nr, 16+20)[:16]) {
+		t.Fatal("ESP keys not keyed with the ESP SPI")
+	}
+	r.installChildV1(p.now, q, q.ch)
+	r.installChildV1(p.now, q.ah, q.ah.ch)
+	if len(r.children) != 3 {
+		t.Fatalf("%d CHILD SAs", len(r.children))
+	}
+	// A bundle whose AH part is not acceptable is refused as a whole.
+	rcfg2 := *rcfg
+	rcfg2.ChildProposals = mustProposals(t, "aes128-sha1", isakmp.ProtocolESP)
+	r.cfg = &rcfg2
+	if _, _, refusal := r.decideQuickMode(p.now, r.sa, 78, ps); refusal != isakmp.V1NotifyNoProposalChosen {
+		t.Fatalf("half-acceptable bundle: %v", refusal)
+	}
+}

@@ -99,6 +99,9 @@ func FuzzDecryptedV1(f *testing.F) {
 		case 1:
 			if q, _, refusal := s.decideQuickMode(p.now, s.sa, 12345, ps); refusal == 0 {
 				s.installChildV1(p.now, q, q.ch)
+				if q.ah != nil {
+					s.installChildV1(p.now, q.ah, q.ah.ch)
+				}
 			}
 		case 2:
 			s = p.i
