@@ -47,9 +47,9 @@ type quickMode struct {
 	old       *child // the SA this Quick Mode rekeys, or nil
 	// ah is the AH part of an AH+ESP bundle this side accepted as
 	// responder (q itself being the ESP part), or nil.
-	ah *quickMode
-	commit    bool   // the responder set the commit bit: wait for CONNECTED
-	ch        *child // made, waiting for QM3 (responder) or CONNECTED
+	ah     *quickMode
+	commit bool   // the responder set the commit bit: wait for CONNECTED
+	ch     *child // made, waiting for QM3 (responder) or CONNECTED
 }
 
 // selectorFromIDV1 turns an IKEv1 client identity (RFC 2407 4.6.2) into a
