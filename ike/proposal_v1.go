@@ -1,7 +1,6 @@
 package ike
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -489,12 +488,6 @@ func acceptsPhase2(cfg *Config, x *v1Phase2, m Mode) bool {
 		return true
 	}
 	return false
-}
-
-func attrsEqual(a, b []isakmp.Attribute) bool {
-	return slices.EqualFunc(a, b, func(x, y isakmp.Attribute) bool {
-		return x.Type == y.Type && x.TV == y.TV && x.Value == y.Value && bytes.Equal(x.Data, y.Data)
-	})
 }
 
 // ParseProposalsV1 parses proposals as ParseProposals does, but checks
