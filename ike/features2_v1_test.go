@@ -312,3 +312,30 @@ func TestBundleV1(t *testing.T) {
 		t.Fatalf("half-acceptable bundle: %v", refusal)
 	}
 }
+
+// TestAggressiveModeNATV1: Aggressive Mode carries NAT-D in AM2 and AM3
+// (RFC 3947 3.2) and survives the loss of AM2 and AM3 (AM1 and AM2 are
+// retransmitted, the responder's AM2 answered from the cache).
+func TestAggressiveModeNATV1(t *testing.T) {
+	icfg := pskConfigV1(t, true, "aes256-sha1-modp2048", "aes128-sha1")
+	rcfg := pskConfigV1(t, false, "aes256-sha1-modp2048", "aes128-sha1")
+	icfg.AggressiveMode, rcfg.AggressiveMode, icfg.ForceUDPEncap = true, true, true
+	p := newPairV1(t, icfg, rcfg)
+	n := map[bool]int{}
+	p.filter = func(fromI bool, b []byte) bool {
+		n[fromI]++
+		// Lose the first AM2 and the first AM3.
+		return !(!fromI && n[fromI] == 1) && !(fromI && n[fromI] == 3)
+	}
+	p.runFor(time.Minute)
+	if !p.i.Established() || !p.r.Established() || len(p.i.children) != 1 || len(p.r.children) != 1 {
+		t.Fatalf("not established: %v / %v", kinds(p.evI), kindsOr(p.r, p.evR))
+	}
+	if !p.i.UDPEncap() || !p.r.UDPEncap() || !p.r.remoteNAT || !p.i.localNAT {
+		t.Fatal("forced NAT not detected in Aggressive Mode")
+	}
+	if p.i.Stats().Retransmits == 0 || p.r.Stats().Retransmits+p.r.Stats().CachedResponses == 0 {
+		t.Fatalf("stats %+v / %+v", p.i.Stats(), p.r.Stats())
+	}
+	checkESP(t, &p.i.children[0].sa, &p.r.children[0].sa)
+}
