@@ -27,7 +27,9 @@ func FuzzReceiveV1(f *testing.F) {
 	ai.AggressiveMode, ar.AggressiveMode = true, true
 	am := establishV1(f, ai, ar)
 	seeds = append(append(seeds, am.wireI...), am.wireR...)
-	seeds = append(seeds, readCaptureV1(f, "../isakmp/testdata/ikev1.pcap")...)
+	for _, name := range []string{"ikev1", "ikev1_aggr", "ikev1_cert"} {
+		seeds = append(seeds, readCaptureV1(f, "../isakmp/testdata/"+name+".pcap")...)
+	}
 	for _, w := range seeds {
 		f.Add(w)
 		f.Add(w[:len(w)/2])
