@@ -268,13 +268,13 @@ func TestBundleV1(t *testing.T) {
 	rcfg.ChildProposals = append(rcfg.ChildProposals, mustProposals(t, "sha1", isakmp.ProtocolAH)...)
 	p := establishV1(t, icfg, rcfg)
 	r := p.r
-	esp, err := v1Phase2Offer(icfg, 0x1000, Tunnel, false, false, isakmp.GroupNone)
+	esp, err := v1Phase2Offer(icfg, 0x1000, 0, Tunnel, false, false, isakmp.GroupNone)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ahCfg := *icfg
 	ahCfg.ChildProposals = mustProposals(t, "sha1", isakmp.ProtocolAH)
-	ah, err := v1Phase2Offer(&ahCfg, 0x2000, Tunnel, false, false, isakmp.GroupNone)
+	ah, err := v1Phase2Offer(&ahCfg, 0x2000, 0, Tunnel, false, false, isakmp.GroupNone)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,4 +338,53 @@ func TestAggressiveModeNATV1(t *testing.T) {
 		t.Fatalf("stats %+v / %+v", p.i.Stats(), p.r.Stats())
 	}
 	checkESP(t, &p.i.children[0].sa, &p.r.children[0].sa)
+}
+
+// TestBundleEndToEndV1: CHILD proposals naming both AH and ESP make the
+// initiator offer an AH+ESP bundle; both sides end with an AH and an ESP
+// SA, and a rekey (of either part) replaces the bundle as a whole.
+func TestBundleEndToEndV1(t *testing.T) {
+	mk := func(initiator bool) *Config {
+		c := pskConfigV1(t, initiator, "aes128-sha256-modp2048", "aes128-sha256")
+		c.ChildProposals = append(c.ChildProposals, mustProposals(t, "sha256", isakmp.ProtocolAH)...)
+		return c
+	}
+	p := establishV1(t, mk(true), mk(false))
+	pairs := func() (esp, ah [2]*child) {
+		for k, s := range []*SessionV1{p.i, p.r} {
+			if len(s.children) != 2 {
+				t.Fatalf("side %d: %d CHILD SAs", k, len(s.children))
+			}
+			for _, c := range s.children {
+				if c.sa.Protocol == isakmp.ProtocolESP {
+					esp[k] = c
+				} else {
+					ah[k] = c
+				}
+			}
+			if esp[k] == nil || ah[k] == nil || s.sibling[esp[k]] != ah[k] {
+				t.Fatalf("side %d: not a bundle", k)
+			}
+		}
+		return esp, ah
+	}
+	esp, ah := pairs()
+	checkESP(t, &esp[0].sa, &esp[1].sa)
+	if string(ah[0].sa.OutboundIntegKey) != string(ah[1].sa.InboundIntegKey) || ah[0].sa.OutboundSPI != ah[1].sa.InboundSPI {
+		t.Fatal("AH parts do not pair up")
+	}
+	// Rekey through the AH part: the bundle is replaced as a whole.
+	if err := p.i.RekeyChild(p.now, ah[0].sa.InboundSPI); err != nil {
+		t.Fatal(err)
+	}
+	p.collect()
+	p.run()
+	if countEvents(p.evI, EventChildRekeyed) != 2 || countEvents(p.evR, EventChildRekeyed) != 2 {
+		t.Fatalf("rekey: %v / %v", kinds(p.evI), kinds(p.evR))
+	}
+	esp2, _ := pairs()
+	if esp2[0] == esp[0] {
+		t.Fatal("ESP part not replaced")
+	}
+	checkESP(t, &esp2[0].sa, &esp2[1].sa)
 }

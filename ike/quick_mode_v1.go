@@ -228,6 +228,9 @@ func (s *SessionV1) startQuickMode(now time.Time, req *ChildRequest, old *child)
 	}
 	if old != nil {
 		cfg = s.childConfig(old)
+		if o := s.sibling[old]; o != nil && old.sa.Protocol == isakmp.ProtocolAH {
+			old = o // a bundle is rekeyed as one, led by its ESP part
+		}
 	}
 	if len(cfg.ChildProposals) == 0 {
 		return ErrNoChild
@@ -235,6 +238,12 @@ func (s *SessionV1) startQuickMode(now time.Time, req *ChildRequest, old *child)
 	spi, err := s.allocSPIV1(cfg)
 	if err != nil {
 		return err
+	}
+	var ahSPI uint32
+	if bundleV1(cfg) {
+		if ahSPI, err = s.allocSPIV1(cfg); err != nil || ahSPI == spi {
+			return fmt.Errorf("%w: no second SPI for the bundle", ErrChildSA)
+		}
 	}
 	q := &quickMode{initiator: true, mid: s.newMessageID(), cfg: cfg, spi: spi, old: old, mode: cfg.Mode,
 		ni: s.random(nonceLenV1)}
@@ -269,8 +278,15 @@ func (s *SessionV1) startQuickMode(now time.Time, req *ChildRequest, old *child)
 			return err
 		}
 	}
-	if q.offer, err = v1Phase2Offer(cfg, spi, q.mode, s.UDPEncap(), s.natt == nattDraft, group); err != nil {
+	if q.offer, err = v1Phase2Offer(cfg, spi, ahSPI, q.mode, s.UDPEncap(), s.natt == nattDraft, group); err != nil {
 		return err
+	}
+	if ahSPI != 0 {
+		q.ah = &quickMode{initiator: true, mid: q.mid, cfg: cfg, spi: ahSPI, mode: q.mode, ni: q.ni,
+			local: q.local, remote: q.remote}
+		if old != nil {
+			q.ah.old = s.sibling[old]
+		}
 	}
 	rest := []isakmp.Payload{q.offer, &isakmp.V1Nonce{Data: q.ni}}
 	if q.kx != nil {
@@ -287,6 +303,9 @@ func (s *SessionV1) startQuickMode(now time.Time, req *ChildRequest, old *child)
 	}
 	if old != nil {
 		old.rekeying = true
+	}
+	if q.ah != nil && q.ah.old != nil {
+		q.ah.old.rekeying = true
 	}
 	s.exchs[q.mid] = ex
 	ex.onGiveUp = func(now time.Time) { s.quickModeFailed(q, fmt.Errorf("%w: no answer to Quick Mode", ErrChildSA)) }
@@ -308,6 +327,9 @@ func (s *SessionV1) natOA(m Mode) []isakmp.Payload {
 func (s *SessionV1) quickModeFailed(q *quickMode, err error) {
 	if q.old != nil {
 		q.old.rekeying = false
+	}
+	if q.ah != nil && q.ah.old != nil {
+		q.ah.old.rekeying = false
 	}
 	s.emit(Event{Kind: EventChildFailed, Err: err})
 }
@@ -673,6 +695,9 @@ func (s *SessionV1) receiveQM2(now time.Time, sa *isakmpSA, ex *v1Exchange, m *i
 	s.arm(now, ex, msg, false)
 	ex.onGiveUp = nil
 	c := s.makeChildV1(now, sa, q)
+	if q.ah != nil {
+		q.ah.ch = s.makeChildV1(now, sa, q.ah)
+	}
 	if m.Header.Flags&isakmp.FlagCommit != 0 {
 		q.commit, q.ch = true, c
 		ex.waiting = true // until CONNECTED; QM3 is resent on timeout
@@ -681,8 +706,18 @@ func (s *SessionV1) receiveQM2(now time.Time, sa *isakmpSA, ex *v1Exchange, m *i
 		}
 		return nil
 	}
-	s.installChildV1(now, q, c)
+	s.installBundleV1(now, q, c)
 	return nil
+}
+
+// installBundleV1 installs the CHILD SA c of q and, for an AH+ESP bundle,
+// its AH part, and pairs the two for rekeying.
+func (s *SessionV1) installBundleV1(now time.Time, q *quickMode, c *child) {
+	s.installChildV1(now, q, c)
+	if a := q.ah; a != nil && a.ch != nil {
+		s.installChildV1(now, a, a.ch)
+		s.sibling[c], s.sibling[a.ch] = a.ch, c
+	}
 }
 
 // checkQM2 checks that the responder chose one of our transforms
@@ -694,33 +729,31 @@ func (s *SessionV1) checkQM2(q *quickMode, ps []isakmp.Payload) error {
 	}
 	saPay := find[*isakmp.V1SA](ps)
 	nonce := find[*isakmp.V1Nonce](ps)
-	if saPay == nil || len(saPay.Proposals) != 1 || len(saPay.Proposals[0].Transforms) != 1 || nonce == nil ||
+	want := 1
+	if q.ah != nil {
+		want = 2 // AH and ESP with one number (RFC 2408 4.2)
+	}
+	if saPay == nil || len(saPay.Proposals) != want || nonce == nil ||
 		len(nonce.Data) < minNonceLenV1 || len(nonce.Data) > maxNonceLenV1 {
 		return fmt.Errorf("%w: malformed QM2", ErrChildSA)
 	}
-	p := &saPay.Proposals[0]
-	t := &p.Transforms[0]
-	x, good := decodePhase2(p.Protocol, t, q.cfg.AllowLegacyV1)
-	ok := false
-	for _, op := range q.offer.Proposals {
-		if op.Number != p.Number || op.Protocol != p.Protocol {
-			continue
+	for i := range saPay.Proposals {
+		p := &saPay.Proposals[i]
+		part := q
+		if p.Protocol == isakmp.ProtocolAH && q.ah != nil {
+			part = q.ah
 		}
-		for i := range op.Transforms {
-			// Compared by meaning, not by bytes: strongSwan sends the
-			// chosen transform's attributes in its own order (RFC 2407
-			// 4.5 fixes none), with a lifetime no longer than ours
-			// (the shorter of its own and ours).
-			if ot, ok2 := decodePhase2(op.Protocol, &op.Transforms[i], q.cfg.AllowLegacyV1); ok2 && good &&
-				op.Transforms[i].ID == t.ID && sameButLifetime(ot, x) {
-				ok = true
-			}
+		x, err := matchQM2(q, p)
+		if err != nil || p.Number != saPay.Proposals[0].Number {
+			return fmt.Errorf("%w: the responder's SA payload is not one of ours", ErrChildSA)
 		}
+		part.x, part.peerSPI = x, binary.BigEndian.Uint32(p.SPI)
 	}
-	if !ok || !good || len(p.SPI) != 4 || binary.BigEndian.Uint32(p.SPI) < 256 {
-		return fmt.Errorf("%w: the responder's SA payload is not one of ours", ErrChildSA)
+	if q.ah != nil && (q.x.proto != isakmp.ProtocolESP || q.ah.x.proto != isakmp.ProtocolAH) {
+		return fmt.Errorf("%w: the responder did not accept the whole bundle", ErrChildSA)
 	}
-	q.x, q.peerSPI, q.nr = x, binary.BigEndian.Uint32(p.SPI), append([]byte(nil), nonce.Data...)
+	x := q.x
+	q.nr = append([]byte(nil), nonce.Data...)
 	if q.kx != nil {
 		ke := find[*isakmp.V1KE](ps)
 		if ke == nil || x.group != q.kx.group.id {
@@ -775,7 +808,39 @@ func (s *SessionV1) checkQM2(q *quickMode, ps []isakmp.Payload) error {
 			q.lifeKB = kb
 		}
 	}
+	if a := q.ah; a != nil {
+		a.nr, a.gqm, a.local, a.remote, a.life, a.lifeKB = q.nr, q.gqm, q.local, q.remote, q.life, q.lifeKB
+	}
 	return nil
+}
+
+// matchQM2 checks one proposal of the responder's SA payload: one
+// transform, one of ours for its protocol, and a usable SPI.
+func matchQM2(q *quickMode, p *isakmp.V1Proposal) (v1Phase2, error) {
+	if len(p.Transforms) != 1 || len(p.SPI) != 4 || binary.BigEndian.Uint32(p.SPI) < 256 {
+		return v1Phase2{}, errBadMessage
+	}
+	t := &p.Transforms[0]
+	x, good := decodePhase2(p.Protocol, t, q.cfg.AllowLegacyV1)
+	if !good {
+		return x, errBadMessage
+	}
+	for _, op := range q.offer.Proposals {
+		if op.Number != p.Number || op.Protocol != p.Protocol {
+			continue
+		}
+		for i := range op.Transforms {
+			// Compared by meaning, not by bytes: strongSwan sends the
+			// chosen transform's attributes in its own order (RFC 2407
+			// 4.5 fixes none), with a lifetime no longer than ours
+			// (the shorter of its own and ours).
+			if ot, ok := decodePhase2(op.Protocol, &op.Transforms[i], q.cfg.AllowLegacyV1); ok &&
+				op.Transforms[i].ID == t.ID && sameButLifetime(ot, x) {
+				return x, nil
+			}
+		}
+	}
+	return x, errBadMessage
 }
 
 // sameButLifetime reports whether the responder's transform r is our
@@ -830,6 +895,7 @@ func (s *SessionV1) receiveQM3(now time.Time, sa *isakmpSA, ex *v1Exchange, m *i
 			}
 		}
 		s.installChildV1(now, a, a.ch)
+		s.sibling[c], s.sibling[a.ch] = a.ch, c
 	}
 	if q.commit {
 		// CONNECTED is also the cached answer to a retransmitted QM3, so
