@@ -481,24 +481,28 @@ func (s *SessionV1) continueGSSRound(now time.Time, sa *isakmpSA, sum [32]byte, 
 	return nil
 }
 
-// gssProof is this side's HASH payload for Kerberos: the MIC over HASH_I
-// or HASH_R computed with the GSS tokens this side sent appended to its ID
-// payload body (draft section 3.2).
-func (s *SessionV1) gssProof(sa *isakmpSA, initiator bool, idb []byte) (*isakmp.V1Hash, error) {
+// gssAuthV1 is the GSS-API method as a v1Authenticator: SKEYID as for
+// signatures (draft section 3.1), and the GSS context's MIC over
+// HASH_I/HASH_R in the HASH payload in place of a signature (3.2). hashIR
+// appends the hashing side's GSS tokens to its ID payload body.
+type gssAuthV1 struct{}
+
+func (gssAuthV1) skeyid(sa *isakmpSA, _ *auth.PSK) ([]byte, error) {
+	return v1SKEYIDSig(sa.x.hash, sa.ni, sa.nr, sa.gxy), nil
+}
+
+func (gssAuthV1) prove(_ *SessionV1, sa *isakmpSA, hash []byte) ([]isakmp.Payload, error) {
 	if sa.gss == nil || !sa.gss.done {
 		return nil, fmt.Errorf("%w: the GSS context is not established", ErrAuthenticationFailed)
 	}
-	h := hashIR(sa, initiator, append(slices.Clip(idb), sa.gss.sent...))
-	mic, err := sa.gss.ctx.getMIC(h)
+	mic, err := sa.gss.ctx.getMIC(hash)
 	if err != nil {
 		return nil, err
 	}
-	return &isakmp.V1Hash{Data: mic}, nil
+	return []isakmp.Payload{&isakmp.V1Hash{Data: mic}}, nil
 }
 
-// verifyGSSProof checks the peer's HASH payload: its MIC over the peer's
-// HASH_I or HASH_R.
-func (s *SessionV1) verifyGSSProof(sa *isakmpSA, peerIsInitiator bool, idb []byte, ps []isakmp.Payload) error {
+func (gssAuthV1) verify(sa *isakmpSA, ps []isakmp.Payload, _ auth.PeerAuthenticator, hash []byte) error {
 	if sa.gss == nil || !sa.gss.done {
 		return fmt.Errorf("%w: the GSS context is not established", ErrAuthenticationFailed)
 	}
@@ -506,9 +510,16 @@ func (s *SessionV1) verifyGSSProof(sa *isakmpSA, peerIsInitiator bool, idb []byt
 	if hp == nil {
 		return fmt.Errorf("%w: no HASH payload", ErrAuthenticationFailed)
 	}
-	want := hashIR(sa, peerIsInitiator, append(slices.Clip(idb), sa.gss.recvd...))
-	if err := sa.gss.ctx.verifyMIC(want, hp.Data); err != nil {
+	if err := sa.gss.ctx.verifyMIC(hash, hp.Data); err != nil {
 		return fmt.Errorf("%w: %w", ErrAuthenticationFailed, err)
 	}
 	return nil
+}
+
+// tokensOf returns the GSS tokens this side sent (ours) or received.
+func (g *gssState) tokensOf(ours bool) []byte {
+	if ours {
+		return g.sent
+	}
+	return g.recvd
 }
