@@ -62,6 +62,9 @@ func TestParsePolicyMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("parses 4 MiB")
 	}
+	if raceEnabled {
+		t.Skip("the race detector changes what escapes to the heap")
+	}
 	data := largePolicyFile(4 << 20)
 	if r := allocPerByte(t, data); r > 10 {
 		t.Fatalf("%.1f bytes allocated per byte of a %d-byte file, want at most 10", r, len(data))
