@@ -98,7 +98,7 @@ func main() {
 	procs := flag.String("procs", "1,2", "GOMAXPROCS values of the responder, measured in turn")
 	live := flag.String("live", "10000,100000", "live IKE SA counts to measure at")
 	sources := flag.Int("sources", 200, "initiator source addresses (127.77.x.y)")
-	window := flag.Int("window", 128, "handshakes in flight in total")
+	window := flag.Int("window", 400, "handshakes in flight in total (at least one per source)")
 	measure := flag.Duration("measure", 5*time.Second, "length of each measured stretch")
 	charon := flag.Bool("charon", false, "also measure strongSwan's charon as responder (root; in a network namespace)")
 	charonLive := flag.String("charon-live", "10000", "live IKE SA counts measured against charon")
@@ -166,7 +166,7 @@ type result struct {
 // run measures, writes the report to w and returns the results.
 func run(ctx context.Context, o options, w io.Writer) ([]result, error) {
 	fmt.Fprintf(w, "ikeload: %d initiator sources, %d handshakes in flight, %v per measurement, live counts %v, responder GOMAXPROCS %v, %d CPUs\n",
-		o.sources, o.window, o.measure, o.live, o.procs, runtime.NumCPU())
+		o.sources, max(o.window, o.sources), o.measure, o.live, o.procs, runtime.NumCPU())
 	results, sum, err := measureOurs(ctx, o, w)
 	if err != nil {
 		return results, err
