@@ -76,7 +76,7 @@ func BenchmarkRekey(b *testing.B) {
 				// when the settle time has passed.
 				clock.add(settle)
 				poll(x)
-				if db.Outbound(ruleKey, sad.Flow{}).SPI() != c.OutboundSPI {
+				if db.Outbound(ruleKey).SPI() != c.OutboundSPI {
 					b.Fatal("no switch")
 				}
 				// The retired inbound SA would leave after the grace

@@ -192,7 +192,7 @@ func TestChildSpecsThroughSAD(t *testing.T) {
 			through := func(from, to *sad.DB) direction {
 				return direction{
 					name: "sad",
-					seal: func(dst, pkt []byte) ([]byte, error) { return from.Outbound(key, sad.Flow{}).Seal(dst, pkt) },
+					seal: func(dst, pkt []byte) ([]byte, error) { return from.Outbound(key).Seal(dst, pkt) },
 					open: func(pkt []byte) ([]byte, error) {
 						sa := to.Inbound(sad.ProtoESP, spiOfOuter(pkt), netip.Addr{})
 						if sa == nil {

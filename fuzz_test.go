@@ -192,7 +192,7 @@ func FuzzInstallerModel(f *testing.F) {
 				}
 			}
 			for _, key := range []sad.OutboundKey{{Rule: 0}, {Rule: 1}} {
-				out := db.Outbound(key, sad.Flow{})
+				out := db.Outbound(key)
 				spis := liveKeys[key]
 				switch {
 				case len(spis) == 0 && out != nil:

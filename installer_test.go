@@ -132,7 +132,7 @@ func newInstalledPair(t *testing.T, childProps string) *installedPair {
 // seal seals the next packet from g's host through g's outbound SA.
 func (g *gateway) seal(t *testing.T, to netip.Addr) []byte {
 	t.Helper()
-	sa := g.db.Outbound(ruleKey, sad.Flow{})
+	sa := g.db.Outbound(ruleKey)
 	if sa == nil {
 		t.Fatalf("%s: no outbound SA", g.name)
 	}
@@ -156,7 +156,7 @@ func (g *gateway) open(wire []byte) error {
 
 // outSPI is the SPI g currently sends with.
 func (g *gateway) outSPI() uint32 {
-	if sa := g.db.Outbound(ruleKey, sad.Flow{}); sa != nil {
+	if sa := g.db.Outbound(ruleKey); sa != nil {
 		return sa.SPI()
 	}
 	return 0
@@ -361,8 +361,12 @@ func TestInstallerDelete(t *testing.T) {
 	})
 	ip.run(nil)
 	for _, g := range []*gateway{ip.a, ip.b} {
-		if g.db.Outbound(ruleKey, sad.Flow{}) != nil {
+		if g.db.Outbound(ruleKey) != nil {
 			t.Fatalf("%s still has an outbound SA", g.name)
+		}
+		// The lookup has no side effect; the caller asks for an SA.
+		if !g.db.Acquire(ruleKey, sad.Flow{}) {
+			t.Fatalf("%s: no acquire sent", g.name)
 		}
 		if st := g.db.Stats(); st.Inbound != 1 || st.Acquires != 1 {
 			t.Fatalf("%s: %+v", g.name, st)
@@ -386,7 +390,7 @@ func TestInstallerDelete(t *testing.T) {
 		t.Fatalf("IKE SA not down: %v", ip.evI)
 	}
 	for _, g := range []*gateway{ip.a, ip.b} {
-		if g.db.Outbound(ruleKey, sad.Flow{}) != nil {
+		if g.db.Outbound(ruleKey) != nil {
 			t.Fatalf("%s: outbound SA after the IKE SA closed", g.name)
 		}
 		g.db.Tick(ip.clock.add(grace + time.Second))
@@ -439,7 +443,7 @@ func TestInstallerTimer(t *testing.T) {
 		}
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for db.Outbound(ruleKey, sad.Flow{}).SPI() != c2.OutboundSPI {
+	for db.Outbound(ruleKey).SPI() != c2.OutboundSPI {
 		if time.Now().After(deadline) {
 			t.Fatal("the new SA never took over")
 		}
@@ -482,7 +486,7 @@ func TestInstallerAH(t *testing.T) {
 	// follows the 20-byte outer IPv4 header and 4 bytes of AH.
 	send := func(i int) uint32 {
 		t.Helper()
-		out := dbs[i].Outbound(ruleKey, sad.Flow{})
+		out := dbs[i].Outbound(ruleKey)
 		if out == nil || out.Proto() != sad.ProtoAH {
 			t.Fatalf("side %d: outbound %v", i, out)
 		}

@@ -171,7 +171,7 @@ func BenchmarkDatapath(b *testing.B) {
 				for b.Loop() {
 					var err error
 					if via == "sad" {
-						_, err = db.Outbound(OutboundKey{Rule: 1}, Flow{}).Seal(buf[:0], pkt)
+						_, err = db.Outbound(OutboundKey{Rule: 1}).Seal(buf[:0], pkt)
 					} else {
 						switch kind {
 						case "esp":

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -209,20 +210,32 @@ func (db *DB) Inbound(p Proto, spi uint32, dst netip.Addr) *SA {
 }
 
 // Outbound returns the SA that protects traffic of a PROTECT rule's
-// selector, or nil. On a miss it sends an EventAcquire for key, carrying
-// flow, unless one was sent less than Config.AcquireInterval ago: one
-// acquire per rule and selector, not per packet. Outbound takes no lock;
-// it allocates only on the first miss of a key.
-func (db *DB) Outbound(key OutboundKey, flow Flow) *SA {
+// selector, or nil. It has no side effects: on a miss the caller asks for
+// an SA with Acquire. Outbound takes no lock and does not allocate.
+func (db *DB) Outbound(key OutboundKey) *SA {
 	s := db.out.Load().get(key.u64())
 	if s != nil && State(s.state.Load()) != StateDead {
 		return s
 	}
-	db.acquireFor(key, flow)
 	return nil
 }
 
-func (db *DB) acquireFor(key OutboundKey, flow Flow) {
+// Acquire asks IKE for an outbound SA for key (RFC 4301 section 5.1, the
+// PF_KEY ACQUIRE of RFC 2367): it sends an EventAcquire carrying flow, the
+// packet that found no SA (RFC 7296 section 2.9: the first traffic
+// selector is the packet's), unless one was sent for key less than
+// Config.AcquireInterval ago, or an SA for key is installed. It reports
+// whether it sent the event; suppressed requests are counted in
+// Stats.AcquiresLimited. It takes no lock and allocates only on the first
+// request for a key.
+func (db *DB) Acquire(key OutboundKey, flow Flow) bool {
+	if db.Outbound(key) != nil {
+		return false
+	}
+	return db.acquireFor(key, flow)
+}
+
+func (db *DB) acquireFor(key OutboundKey, flow Flow) bool {
 	now := db.clock.Now()
 	db.acqMu.RLock()
 	st := db.acquire[key]
@@ -238,14 +251,15 @@ func (db *DB) acquireFor(key OutboundKey, flow Flow) {
 	last := st.last.Load()
 	if last != 0 && now.UnixNano()-last < int64(db.cfg.AcquireInterval) {
 		db.acquiresLimited.Add(1)
-		return
+		return false
 	}
 	if !st.last.CompareAndSwap(last, now.UnixNano()) {
 		db.acquiresLimited.Add(1) // another packet won the race
-		return
+		return false
 	}
 	db.acquires.Add(1)
 	db.emit(Event{Kind: EventAcquire, Dir: Outbound, Key: key, Flow: flow, Time: now})
+	return true
 }
 
 // AllocateSPI reserves a random SPI for an inbound SA of protocol p that IKE
@@ -291,6 +305,15 @@ type Spec struct {
 	// (RFC 4301 section 4.1: multicast SAs are identified by SPI and
 	// destination). Leave it zero for unicast.
 	Dst netip.Addr
+	// Rule is the identity of the policy rule the SA serves (spd's
+	// Rule.ID), so that a caller goes from an SA to its rule, and from a
+	// rule to its SAs (DB.ByRule), without a table of its own.
+	Rule string
+	// LocalTS and RemoteTS are the SA's traffic selectors (RFC 7296
+	// section 2.9; RFC 4301 section 4.4.2.1): what it may carry, this
+	// side's and the peer's. Empty lists restrict nothing. SA.Allows
+	// checks a packet against them.
+	LocalTS, RemoteTS []TrafficSelector
 }
 
 func (db *DB) newSA(spec Spec, dir Direction) (*SA, error) {
@@ -304,7 +327,13 @@ func (db *DB) newSA(spec Spec, dir Direction) (*SA, error) {
 	if err := life.validate(); err != nil {
 		return nil, err
 	}
-	s := &SA{esp: spec.ESP, ah: spec.AH, dst: spec.Dst.Unmap(), db: db, dir: dir, added: db.clock.Now()}
+	for _, ts := range append(slices.Clip(spec.LocalTS), spec.RemoteTS...) {
+		if err := ts.check(); err != nil {
+			return nil, err
+		}
+	}
+	s := &SA{esp: spec.ESP, ah: spec.AH, dst: spec.Dst.Unmap(), db: db, dir: dir, added: db.clock.Now(),
+		rule: spec.Rule, localTS: slices.Clone(spec.LocalTS), remoteTS: slices.Clone(spec.RemoteTS)}
 	if spec.AH != nil {
 		s.proto, s.spi = ProtoAH, spec.AH.SPI()
 	} else {
@@ -474,6 +503,28 @@ func (db *DB) DeleteInbound(p Proto, spi uint32) error {
 	}
 	s.state.Store(uint32(StateDead))
 	return nil
+}
+
+// ByRule returns the installed SAs (inbound and outbound, not larval or
+// dead) added with Spec.Rule equal to rule, for example to delete the SAs
+// of a rule a new policy removed. It scans the tables: it is for policy
+// changes, not for the datapath.
+func (db *DB) ByRule(rule string) []*SA {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	var out []*SA
+	add := func(s *SA) {
+		if s != nil && s.rule == rule && s.State() != StateDead {
+			out = append(out, s)
+		}
+	}
+	for _, t := range []*table{db.in.Load(), db.out.Load()} {
+		t.each(add)
+	}
+	for _, s := range *db.multi.Load() {
+		add(s)
+	}
+	return out
 }
 
 // DeleteOutbound removes the outbound SA for key at once. Packets already

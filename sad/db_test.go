@@ -184,7 +184,7 @@ func TestLifetimeBytesPackets(t *testing.T) {
 			if _, err := out.Seal(nil, udpPacket(100, 99)); !errors.Is(err, ErrExpired) {
 				t.Fatalf("Seal after hard limit: %v", err)
 			}
-			if tx.Outbound(OutboundKey{1, 1}, Flow{}) != nil {
+			if tx.Outbound(OutboundKey{1, 1}) != nil {
 				t.Fatal("dead outbound SA still looked up")
 			}
 			// Until the next Tick the dead inbound SA may still be found,
@@ -230,30 +230,44 @@ func TestLifetimeValidation(t *testing.T) {
 	}
 }
 
-// TestAcquire: misses on one outbound key produce one acquire event, then
-// at most one per AcquireInterval, and none once the SA is installed.
+// TestAcquire: lookups have no side effects; Acquire on one outbound key
+// produces one acquire event, then at most one per AcquireInterval, and
+// none once the SA is installed.
 func TestAcquire(t *testing.T) {
 	clk := newFakeClock()
 	db := New(Config{Clock: clk, AcquireInterval: time.Second})
 	k1, k2 := OutboundKey{Rule: 3, Selector: 0}, OutboundKey{Rule: 3, Selector: 1}
 	flow := Flow{Src: hostA, Dst: hostB, Protocol: 6, SrcPort: 40000, DstPort: 443}
-	for range 1000 {
-		if db.Outbound(k1, flow) != nil {
+	for range 100 {
+		if db.Outbound(k1) != nil {
 			t.Fatal("found an SA in an empty database")
 		}
 	}
-	db.Outbound(k2, flow)
+	if ev := drain(db); len(ev) != 0 {
+		t.Fatalf("a lookup sent events: %+v", ev)
+	}
+	sent := 0
+	for range 1000 {
+		if db.Acquire(k1, flow) {
+			sent++
+		}
+	}
+	if !db.Acquire(k2, flow) || sent != 1 {
+		t.Fatalf("Acquire reported %d sent for k1", sent)
+	}
 	ev := drain(db)
 	if len(ev) != 2 || ev[0].Kind != EventAcquire || ev[0].Key != k1 || ev[0].Flow != flow || ev[1].Key != k2 {
 		t.Fatalf("events %+v", ev)
 	}
 	clk.Advance(999 * time.Millisecond)
-	db.Outbound(k1, flow)
+	if db.Acquire(k1, flow) {
+		t.Fatal("Acquire inside the interval reported sent")
+	}
 	if ev := drain(db); len(ev) != 0 {
 		t.Fatalf("repeat inside the interval: %+v", ev)
 	}
 	clk.Advance(time.Millisecond)
-	db.Outbound(k1, flow)
+	db.Acquire(k1, flow)
 	if ev := drain(db); len(ev) != 1 {
 		t.Fatalf("repeat after the interval: %+v", ev)
 	}
@@ -264,8 +278,8 @@ func TestAcquire(t *testing.T) {
 	}
 	clk.Advance(time.Hour / 2)
 	for range 10 {
-		if db.Outbound(k1, flow) != sa {
-			t.Fatal("installed SA not returned")
+		if db.Outbound(k1) != sa || db.Acquire(k1, flow) {
+			t.Fatal("installed SA not returned, or acquired again")
 		}
 	}
 	if ev := drain(db); len(ev) != 0 {
@@ -284,13 +298,13 @@ func TestEventsDoNotBlock(t *testing.T) {
 	go func() {
 		defer close(done)
 		for i := range 100 {
-			db.Outbound(OutboundKey{Rule: uint32(i)}, Flow{})
+			db.Acquire(OutboundKey{Rule: uint32(i)}, Flow{})
 		}
 	}()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		t.Fatal("Outbound blocked on a full event queue")
+		t.Fatal("Acquire blocked on a full event queue")
 	}
 	if st := db.Stats(); st.EventsSent != 4 || st.EventsDropped != 96 {
 		t.Fatalf("stats %+v", st)
@@ -544,7 +558,7 @@ func TestDatapathNoAllocs(t *testing.T) {
 		pkt := udpPacket(200, 1)
 		buf := make([]byte, 0, 512)
 		n := testing.AllocsPerRun(200, func() {
-			s, err := tx.Outbound(OutboundKey{Rule: 1}, Flow{}).Seal(buf[:0], pkt)
+			s, err := tx.Outbound(OutboundKey{Rule: 1}).Seal(buf[:0], pkt)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,16 +5,29 @@
 // selector they serve, as *esp.SA, *ah.SA or an AH+ESP bundle.
 //
 // In the data flow, an outbound packet that spd sends to a PROTECT rule is
-// sealed by DB.Outbound(key, flow).Seal; when no SA exists yet, Outbound
-// returns nil and queues an EventAcquire (once per rule and selector, then
-// rate-limited) for IKE. An inbound ESP or AH packet is looked up with
-// DB.Inbound(proto, spi, dst) and opened with SA.Open. Lookups take no lock
+// sealed by DB.Outbound(key).Seal; when no SA exists yet, Outbound returns
+// nil (a lookup has no side effects) and the caller asks for one with
+// DB.Acquire(key, flow), which queues an EventAcquire for IKE once per
+// rule and selector, then at most once per Config.AcquireInterval. An
+// inbound ESP or AH packet is looked up with DB.Inbound(proto, spi, dst)
+// and opened with SA.Open; SA.Allows then checks the inner packet against
+// the SA's traffic selectors (RFC 4301 section 5.2). Each SA carries the
+// identity of the policy rule it serves (Spec.Rule, SA.Rule, DB.ByRule)
+// and its traffic selectors (Spec.LocalTS and RemoteTS), so callers keep
+// no table from SA to rule.
+//
+// Under NAT traversal (RFC 3948) the IKE endpoint carries bare ESP on UDP
+// port 4500: SA.SealESP produces it from an IP packet and DB.OpenESP finds
+// the SA by SPI and opens it, with the same lifetime accounting as Seal
+// and Open; DB.OpenESP uses esp.Classify, the one port 4500
+// demultiplexer. Lookups take no lock
 // and do not allocate: readers search an open-addressing table whose slots
 // are updated atomically, while writers (adds, deletes, expiry) are
 // serialised by a mutex that readers never take.
 //
 // Lifetimes (RFC 4301 section 4.4.2.1) are soft and hard, by time, bytes
-// and packets. Soft limits are moved earlier by a random jitter (up to 10%
+// and packets; LifetimeOf turns a security method's seconds and kilobytes
+// into one. Soft limits are moved earlier by a random jitter (up to 10%
 // by default) so that two peers do not rekey at the same moment; reaching
 // one sends EventSoftExpire. Hard limits kill the SA (EventHardExpire) and
 // remove it. The defaults follow Windows Server 2003's quick mode: one hour
@@ -60,4 +73,6 @@
 //     SA after the new one is in place) and 2.8.1 (simultaneous rekeying,
 //     which jitter makes rare).
 //   - RFC 2367 (PF_KEY ACQUIRE and EXPIRE, the model for the events).
+//   - RFC 3948 (UDP encapsulation of ESP) and RFC 7296 sections 2.9 and
+//     3.13.1 (traffic selectors, OPAQUE ports).
 package sad

@@ -60,13 +60,18 @@ func (r Reason) String() string {
 	return "reason(" + strconv.Itoa(int(r)) + ")"
 }
 
-// Flow describes the packet that triggered an acquire, for IKE's traffic
-// selectors (RFC 7296 section 2.9: the first selector is the packet's).
-// It is a plain value, safe for concurrent use.
+// Flow is a packet's selector as the SAD sees it: the packet that
+// triggered an acquire, for IKE's traffic selectors (RFC 7296 section 2.9:
+// the first selector is the packet's), or a packet checked with SA.Allows.
+// For ICMP and ICMPv6, SrcPort holds Type<<8 | Code and DstPort is 0. It
+// is a plain value, safe for concurrent use.
 type Flow struct {
 	Src, Dst         netip.Addr
 	Protocol         uint8
 	SrcPort, DstPort uint16
+	// Opaque says the ports could not be read (a fragment other than the
+	// first: RFC 4301 section 4.4.1.1, OPAQUE).
+	Opaque bool
 }
 
 // Event is one notification from the database. For an acquire, Key and

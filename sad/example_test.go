@@ -29,7 +29,7 @@ func Example() {
 	}
 
 	pkt := []byte{0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2, 0, 1, 0, 2, 0, 8, 0, 0}
-	sealed, _ := db.Outbound(sad.OutboundKey{Rule: 1}, sad.Flow{}).Seal(nil, pkt)
+	sealed, _ := db.Outbound(sad.OutboundKey{Rule: 1}).Seal(nil, pkt)
 	inner, err := db.Inbound(sad.ProtoESP, spi, netip.AddrFrom4([4]byte{192, 0, 2, 2})).Open(sealed)
 	fmt.Println(len(inner), bytes.Equal(inner[20:], pkt[20:]), err)
 	ev := <-db.Events()

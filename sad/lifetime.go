@@ -27,6 +27,18 @@ var DefaultLifetime = Lifetime{
 	SoftBytes: 90000 * 1024,
 }
 
+// LifetimeOf returns the lifetime of a security method that rekeys after
+// hard time or hardKB kilobytes (1024 bytes, as Windows' "Generate a new
+// key every ... KB"), whichever comes first, with the soft limits at 90%
+// of the hard ones as in DefaultLifetime. A zero argument means no limit
+// of that kind.
+func LifetimeOf(hard time.Duration, hardKB uint64) Lifetime {
+	return Lifetime{
+		HardTime: hard, SoftTime: hard / 10 * 9,
+		HardBytes: hardKB * 1024, SoftBytes: hardKB * 1024 / 10 * 9,
+	}
+}
+
 func (l Lifetime) validate() error {
 	if l.SoftTime < 0 || l.HardTime < 0 {
 		return errors.New("sad: negative lifetime")

@@ -34,6 +34,7 @@ type mEntry struct {
 	spi   uint32
 	state mState
 	dl    []mDeadline
+	rule  string
 }
 
 type model struct {
@@ -97,6 +98,7 @@ func differential(t *testing.T, seed uint64) {
 	groups := []netip.Addr{{}, netip.MustParseAddr("233.252.0.1"), netip.MustParseAddr("ff0e::1")}
 	uni := func(k uint64) multiKey { return multiKey{k: k} }
 	protos := []Proto{ProtoESP, ProtoAH}
+	rules := []string{"", "web", "branch", "sha256:00112233"}
 	evCount := map[string]int{}
 	randSPI := func() uint32 { return 256 + uint32(r.IntN(300)) }
 	randKey := func() OutboundKey { return OutboundKey{Rule: uint32(r.IntN(4)), Selector: uint32(r.IntN(4))} }
@@ -146,9 +148,37 @@ func differential(t *testing.T, seed uint64) {
 				if e := m.out[k]; e != nil {
 					want = e.sa
 				}
-				if got := db.Outbound(k, Flow{}); got != want {
+				if got := db.Outbound(k); got != want {
 					t.Fatalf("step %d: Outbound(%v) = %v, model %v", step, k, got, want)
 				}
+			}
+		}
+		// SAs by rule identity (Spec.Rule, DB.ByRule).
+		for _, rule := range rules {
+			var want []*SA
+			for _, tab := range []map[multiKey]*mEntry{m.in} {
+				for _, e := range tab {
+					if e.sa != nil && e.rule == rule {
+						want = append(want, e.sa)
+					}
+				}
+			}
+			for _, e := range m.out {
+				if e.rule == rule {
+					want = append(want, e.sa)
+				}
+			}
+			got := db.ByRule(rule)
+			for _, sa := range got {
+				if sa.Rule() != rule {
+					t.Fatalf("step %d: ByRule(%q) returned an SA of rule %q", step, rule, sa.Rule())
+				}
+			}
+			byPtr := func(a, b *SA) int { return cmpPtr(a, b) }
+			slices.SortFunc(got, byPtr)
+			slices.SortFunc(want, byPtr)
+			if !slices.Equal(got, want) {
+				t.Fatalf("step %d: ByRule(%q) = %v, model %v", step, rule, got, want)
 			}
 		}
 		st := db.Stats()
@@ -189,7 +219,8 @@ func differential(t *testing.T, seed uint64) {
 				continue
 			}
 			life, dl := randLife()
-			sa, err := db.AddInbound(Spec{AH: newAH(spi), Lifetime: life, Dst: dst})
+			rule := rules[r.IntN(len(rules))]
+			sa, err := db.AddInbound(Spec{AH: newAH(spi), Lifetime: life, Dst: dst, Rule: rule})
 			mk := multiKey{inKey(p, spi), dst}
 			e := m.in[mk]
 			if e != nil && e.state != mLarval {
@@ -201,18 +232,19 @@ func differential(t *testing.T, seed uint64) {
 			if err != nil {
 				t.Fatalf("step %d: %v", step, err)
 			}
-			m.in[mk] = &mEntry{sa: sa, proto: p, spi: spi, state: mLive, dl: dl}
+			m.in[mk] = &mEntry{sa: sa, proto: p, spi: spi, state: mLive, dl: dl, rule: rule}
 		case op < 50: // add or replace outbound
 			k := randKey()
 			life, dl := randLife()
-			sa, err := db.AddOutbound(k, Spec{AH: newAH(randSPI()), Lifetime: life})
+			rule := rules[r.IntN(len(rules))]
+			sa, err := db.AddOutbound(k, Spec{AH: newAH(randSPI()), Lifetime: life, Rule: rule})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if old := m.out[k]; old != nil && old.sa.State() != StateRetired {
 				t.Fatalf("step %d: replaced outbound SA is %v", step, old.sa.State())
 			}
-			m.out[k] = &mEntry{sa: sa, spi: sa.SPI(), state: mLive, dl: dl}
+			m.out[k] = &mEntry{sa: sa, spi: sa.SPI(), state: mLive, dl: dl, rule: rule}
 		case op < 58: // delete inbound, by SPI (unicast) or by SA (multicast)
 			p, spi := protos[r.IntN(2)], randSPI()
 			if dst := groups[r.IntN(len(groups))]; dst.IsValid() {
@@ -296,4 +328,21 @@ func differential(t *testing.T, seed uint64) {
 	if len(evCount) < 4 {
 		t.Fatalf("the random sequence did not produce every kind of event: %v", evCount)
 	}
+}
+
+// cmpPtr orders SAs by their SPI, direction, table key and destination,
+// for comparing sets.
+func cmpPtr(a, b *SA) int {
+	switch {
+	case a.spi != b.spi:
+		return int(int64(a.spi) - int64(b.spi))
+	case a.dir != b.dir:
+		return int(a.dir) - int(b.dir)
+	case a.tkey != b.tkey:
+		if a.tkey < b.tkey {
+			return -1
+		}
+		return 1
+	}
+	return a.dst.Compare(b.dst)
 }

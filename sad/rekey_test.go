@@ -95,7 +95,7 @@ func rekeyStream(t *testing.T, kind string) {
 		go func() {
 			defer wg.Done()
 			for !stop.Load() {
-				sa := a.Outbound(key, Flow{Src: hostA, Dst: hostB})
+				sa := a.Outbound(key)
 				if sa == nil {
 					misses.Add(1)
 					continue

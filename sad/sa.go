@@ -129,7 +129,21 @@ type SA struct {
 	life  Lifetime // with jitter applied to the soft limits
 	added time.Time
 	gen   uint64 // distinguishes reinstalls of one key in the timer heap
+
+	rule              string
+	localTS, remoteTS []TrafficSelector
 }
+
+// Rule returns the identity of the policy rule the SA serves (Spec.Rule).
+func (s *SA) Rule() string { return s.rule }
+
+// LocalTS returns the SA's local traffic selectors (Spec.LocalTS); the
+// caller must not modify them.
+func (s *SA) LocalTS() []TrafficSelector { return s.localTS }
+
+// RemoteTS returns the SA's remote traffic selectors (Spec.RemoteTS); the
+// caller must not modify them.
+func (s *SA) RemoteTS() []TrafficSelector { return s.remoteTS }
 
 // SPI returns the SA's SPI (for a bundle, AH's: the outer header's).
 func (s *SA) SPI() uint32 { return s.spi }
@@ -250,8 +264,12 @@ func (s *SA) advance(to State, from ...State) bool {
 }
 
 func (s *SA) String() string {
-	if s.dir == Outbound {
-		return fmt.Sprintf("out %v spi=0x%08x rule=%d sel=%d", s.proto, s.spi, s.key.Rule, s.key.Selector)
+	r := ""
+	if s.rule != "" {
+		r = fmt.Sprintf(" rule %q", s.rule)
 	}
-	return fmt.Sprintf("in %v spi=0x%08x", s.proto, s.spi)
+	if s.dir == Outbound {
+		return fmt.Sprintf("out %v spi=0x%08x rule=%d sel=%d%s", s.proto, s.spi, s.key.Rule, s.key.Selector, r)
+	}
+	return fmt.Sprintf("in %v spi=0x%08x%s", s.proto, s.spi, r)
 }

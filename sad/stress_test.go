@@ -55,14 +55,14 @@ func TestStress(t *testing.T) {
 					return
 				}
 				k := OutboundKey{Rule: uint32(r.IntN(8))}
-				if s := db.Outbound(k, Flow{}); s != nil {
+				if s := db.Outbound(k); s != nil {
 					if s.Key() != k {
 						t.Errorf("key %v returned %v", k, s)
 						return
 					}
 					s.Seal(buf[:0], pkt) //nolint:errcheck // may be deleted meanwhile
 				}
-				if s := db.Outbound(OutboundKey{Rule: 99}, Flow{}); s == nil {
+				if s := db.Outbound(OutboundKey{Rule: 99}); s == nil {
 					t.Error("stable outbound SA missing")
 					return
 				} else if _, err := s.Seal(buf[:0], pkt); err != nil {

@@ -176,7 +176,7 @@ func (g *gateway) event(k ike.EventKind) *ike.Event {
 
 // outSPI is the SPI of the outbound SA that carries the rule's traffic.
 func (g *gateway) outSPI() uint32 {
-	if sa := g.db.Outbound(rule, sad.Flow{}); sa != nil {
+	if sa := g.db.Outbound(rule); sa != nil {
 		return sa.SPI()
 	}
 	return 0
@@ -190,8 +190,9 @@ const outerLen = 20 + 8
 // peer with the current outbound SA and sends its ESP part from g's NAT-T
 // socket to the peer's.
 func (g *gateway) sendOne(buf []byte) ([]byte, error) {
-	sa := g.db.Outbound(rule, sad.Flow{Src: g.host, Dst: g.peer.host, Protocol: 17})
+	sa := g.db.Outbound(rule)
 	if sa == nil {
+		g.db.Acquire(rule, sad.Flow{Src: g.host, Dst: g.peer.host, Protocol: 17})
 		return buf, fmt.Errorf("gateway %s: no outbound SA", g.name)
 	}
 	n := g.sent.Load() + 1
