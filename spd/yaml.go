@@ -845,6 +845,7 @@ func (p *yamlParser) blockScalar(parent int) *yamlNode {
 		ind = max(parent, 0) + explicit
 	}
 	var lines []string // content lines, without the indentation
+	lastAtEOF := false // the last line read has no line break after it
 	for !p.eof() {
 		save := *p
 		p.newline()
@@ -874,6 +875,7 @@ func (p *yamlParser) blockScalar(parent int) *yamlNode {
 			p.advance(1)
 		}
 		lines = append(lines, p.src[s:p.pos])
+		lastAtEOF = p.eof()
 	}
 	// Trailing empty lines belong to the chomping, not the content. The
 	// last line read ends without its line break: the parser stops before
@@ -908,16 +910,23 @@ func (p *yamlParser) blockScalar(parent int) *yamlNode {
 		b.WriteString(l)
 		empty, started, prevNormal = 0, true, normal(l)
 	}
+	// The last content line's break is content unless stripped; a file
+	// that ends inside that line has none (YAML 1.2.2 section 8.1.1.2).
+	hasBreak := content < len(lines) || !lastAtEOF
 	switch {
 	case content == 0:
 	case chomp == '-':
 	case chomp == '+':
-		b.WriteByte('\n')
+		if hasBreak {
+			b.WriteByte('\n')
+		}
 		for range len(lines) - content {
 			b.WriteByte('\n')
 		}
 	default:
-		b.WriteByte('\n')
+		if hasBreak {
+			b.WriteByte('\n')
+		}
 	}
 	if content == 0 && chomp == '+' {
 		for range len(lines) {
