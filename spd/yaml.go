@@ -741,9 +741,15 @@ func (p *yamlParser) quoted() *yamlNode {
 			flush(p.pos)
 			p.advance(1)
 			if isBreak(p.peek()) {
-				// An escaped line break joins the lines without a space.
+				// An escaped line break joins the lines without a
+				// space; empty lines after it are line breaks.
 				p.newline()
 				p.skipSpaces()
+				for isBreak(p.peek()) {
+					p.newline()
+					p.skipSpaces()
+					b.WriteByte('\n')
+				}
 				start = p.pos
 				continue
 			}
