@@ -674,7 +674,9 @@ func (p *yamlParser) plainLine(flow bool) int {
 		case isBreak(c):
 			p.backTo(end)
 			return end
-		case c == ':' && (isSep(p.at(1)) || flow && strings.IndexByte(",[]{}", p.at(1)) >= 0):
+		case c == ':' && isSep(p.at(1)):
+			// In flow context too, as yaml.v3 reads it: "{0:}" has the
+			// key "0:".
 			p.backTo(end)
 			return end
 		case c == '#' && p.pos > 0 && (p.src[p.pos-1] == ' ' || p.src[p.pos-1] == '\t'):
@@ -1011,7 +1013,7 @@ func (p *yamlParser) flowPlain() *yamlNode {
 			breaks++
 			p.skipSpaces()
 		}
-		if c := p.peek(); c == 0 || c == '#' || strings.IndexByte(",[]{}", c) >= 0 || c == ':' && (isSep(p.at(1)) || strings.IndexByte(",[]{}", p.at(1)) >= 0) ||
+		if c := p.peek(); c == 0 || c == '#' || strings.IndexByte(",[]{}", c) >= 0 || c == ':' && isSep(p.at(1)) ||
 			p.docMarker("---") || p.docMarker("...") {
 			*p = save
 			break
