@@ -889,7 +889,7 @@ func (p *yamlParser) blockScalar(parent int) *yamlNode {
 	// last line read ends without its line break: the parser stops before
 	// the break that follows it.
 	content := len(lines)
-	for content > 0 && strings.TrimLeft(lines[content-1], " ") == "" {
+	for content > 0 && lines[content-1] == "" { // spaces past the indentation are content
 		content--
 	}
 	var b strings.Builder
