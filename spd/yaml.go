@@ -865,6 +865,7 @@ func (p *yamlParser) blockScalar(parent int) *yamlNode {
 		}
 		if p.eof() || isBreak(p.peek()) {
 			lines = append(lines, "")
+			lastAtEOF = p.eof()
 			continue
 		}
 		if ind < 0 {
@@ -921,23 +922,23 @@ func (p *yamlParser) blockScalar(parent int) *yamlNode {
 	// The last content line's break is content unless stripped; a file
 	// that ends inside that line has none (YAML 1.2.2 section 8.1.1.2).
 	hasBreak := content < len(lines) || !lastAtEOF
+	trailing := len(lines) - content // empty lines, each a line break
+	if trailing > 0 && lastAtEOF {
+		trailing-- // the file ends in the last one: no break after it
+	}
 	switch {
 	case content == 0:
+		if chomp == '+' {
+			b.WriteString(strings.Repeat("\n", trailing))
+		}
 	case chomp == '-':
 	case chomp == '+':
 		if hasBreak {
 			b.WriteByte('\n')
 		}
-		for range len(lines) - content {
-			b.WriteByte('\n')
-		}
+		b.WriteString(strings.Repeat("\n", trailing))
 	default:
 		if hasBreak {
-			b.WriteByte('\n')
-		}
-	}
-	if content == 0 && chomp == '+' {
-		for range len(lines) {
 			b.WriteByte('\n')
 		}
 	}
