@@ -377,6 +377,10 @@ func (s *SessionV1) Receive(now time.Time, datagram []byte) {
 	h := &m.Header
 	sa := s.findSA(h)
 	if sa == nil {
+		if s.acceptRekeyV1(now, &m, b) {
+			s.kick(now)
+			return
+		}
 		s.drop("unknown cookies", nil)
 		return
 	}
