@@ -191,3 +191,124 @@ func TestGetConfigForRequestV1(t *testing.T) {
 		t.Fatalf("refusal: %v", kinds(p.evI))
 	}
 }
+
+// TestNATTDraftV1: with a peer that announces only
+// draft-ietf-ipsec-nat-t-ike-02 (Windows XP and Server 2003), NAT-D uses
+// the draft payload type 130 and UDP encapsulation the draft modes 61443
+// and 61444.
+func TestNATTDraftV1(t *testing.T) {
+	for _, mode := range []Mode{Tunnel, Transport} {
+		icfg := pskConfigV1(t, true, "aes128-sha256-modp2048", "aes128-sha256")
+		rcfg := pskConfigV1(t, false, "aes128-sha256-modp2048", "aes128-sha256")
+		icfg.ForceUDPEncap, icfg.Mode, rcfg.Mode = true, mode, mode
+		p := newPairV1(t, icfg, rcfg)
+		draftNATD := false
+		p.rewrite = func(_ bool, b []byte) []byte {
+			m, err := isakmp.Parse(b)
+			if err != nil || m.Ciphertext != nil {
+				return b
+			}
+			var keep []isakmp.Payload
+			for _, pl := range m.Payloads {
+				if v, ok := pl.(*isakmp.V1VendorID); ok && string(v.Data) == string(vidRFC3947) {
+					continue
+				}
+				if pl.Type() == isakmp.PayloadV1NATDDraft {
+					draftNATD = true
+				}
+				keep = append(keep, pl)
+			}
+			m.Payloads = keep
+			out, err := m.Append(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+		p.run()
+		if p.r == nil || len(p.i.children) != 1 || len(p.r.children) != 1 {
+			t.Fatalf("%v: not established: %v / %v", mode, kinds(p.evI), kindsOr(p.r, p.evR))
+		}
+		if p.i.natt != nattDraft || !draftNATD || !p.i.UDPEncap() || !p.r.UDPEncap() {
+			t.Fatalf("%v: natt %v, draft NAT-D %v", mode, p.i.natt, draftNATD)
+		}
+		want := map[Mode]isakmp.V1EncapMode{Tunnel: isakmp.V1EncapUDPTunnelDraft, Transport: isakmp.V1EncapUDPTransportDraft}[mode]
+		for _, ex := range p.i.exchs {
+			if ex.qm != nil && ex.qm.x.encap != want {
+				t.Fatalf("%v: encapsulation mode %v", mode, ex.qm.x.encap)
+			}
+		}
+		checkESP(t, &p.i.children[0].sa, &p.r.children[0].sa)
+	}
+}
+
+// TestAHV1: Quick Mode negotiates AH (RFC 2407 4.4.3), whose CHILD SA
+// carries integrity keys only.
+func TestAHV1(t *testing.T) {
+	icfg := pskConfigV1(t, true, "aes128-sha256-modp2048", "aes128-sha256")
+	rcfg := pskConfigV1(t, false, "aes128-sha256-modp2048", "aes128-sha256")
+	icfg.ChildProposals = mustProposals(t, "sha256,sha1", isakmp.ProtocolAH)
+	rcfg.ChildProposals = mustProposals(t, "sha1", isakmp.ProtocolAH)
+	p := establishV1(t, icfg, rcfg)
+	ci, cr := findEvent(p.evI, EventChildUp), findEvent(p.evR, EventChildUp)
+	if ci == nil || cr == nil || ci.Child.Protocol != isakmp.ProtocolAH || ci.Child.Integ != isakmp.IntegHMACSHA1_96 ||
+		len(ci.Child.InboundEncKey) != 0 || len(ci.Child.OutboundIntegKey) != 20 ||
+		string(ci.Child.OutboundIntegKey) != string(cr.Child.InboundIntegKey) {
+		t.Fatalf("AH CHILD SA: %+v", ci)
+	}
+}
+
+// TestBundleV1: a responder with AH and ESP proposals accepts an AH+ESP
+// bundle (two proposals with one number, RFC 2408 4.2, as Windows offers
+// them): one reply proposal per protocol with its own SPI, and two CHILD
+// SAs keyed with their own SPIs (RFC 2409 5.5).
+func TestBundleV1(t *testing.T) {
+	icfg := pskConfigV1(t, true, "aes128-sha256-modp2048", "aes128-sha1")
+	rcfg := pskConfigV1(t, false, "aes128-sha256-modp2048", "aes128-sha1")
+	rcfg.ChildProposals = append(rcfg.ChildProposals, mustProposals(t, "sha1", isakmp.ProtocolAH)...)
+	p := establishV1(t, icfg, rcfg)
+	r := p.r
+	esp, err := v1Phase2Offer(icfg, 0x1000, Tunnel, false, false, isakmp.GroupNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ahCfg := *icfg
+	ahCfg.ChildProposals = mustProposals(t, "sha1", isakmp.ProtocolAH)
+	ah, err := v1Phase2Offer(&ahCfg, 0x2000, Tunnel, false, false, isakmp.GroupNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa := &isakmp.V1SA{DOI: isakmp.DOIIPsec, Situation: isakmp.SitIdentityOnly,
+		Proposals: []isakmp.V1Proposal{ah.Proposals[0], esp.Proposals[0]}}
+	ni := make([]byte, 32)
+	ps := []isakmp.Payload{sa, &isakmp.V1Nonce{Data: ni},
+		idFromSelectorV1(icfg.LocalTS[0]), idFromSelectorV1(icfg.RemoteTS[0])}
+	q, reply, refusal := r.decideQuickMode(p.now, r.sa, 77, ps)
+	if refusal != 0 || q.ah == nil {
+		t.Fatalf("bundle refused: %v", refusal)
+	}
+	rsa := reply[0].(*isakmp.V1SA)
+	if len(rsa.Proposals) != 2 || rsa.Proposals[0].Protocol != isakmp.ProtocolAH || rsa.Proposals[1].Protocol != isakmp.ProtocolESP ||
+		rsa.Proposals[0].Number != rsa.Proposals[1].Number || string(rsa.Proposals[0].SPI) == string(rsa.Proposals[1].SPI) {
+		t.Fatalf("reply %+v", rsa.Proposals)
+	}
+	h, d := r.sa.x.hash, r.sa.keys.d
+	if got := q.ah.ch.sa.OutboundIntegKey; string(got) != string(v1Keymat(h, d, nil, isakmp.ProtocolAH, 0x2000, ni, q.nr, 20)) {
+		t.Fatal("AH keys not keyed with the AH SPI")
+	}
+	if got := q.ch.sa.OutboundEncKey; string(got) != string(v1Keymat(h, d, nil, isakmp.ProtocolESP, 0x1000, ni, q.nr, 16+20)[:16]) {
+		t.Fatal("ESP keys not keyed with the ESP SPI")
+	}
+	r.installChildV1(p.now, q, q.ch)
+	r.installChildV1(p.now, q.ah, q.ah.ch)
+	if len(r.children) != 3 {
+		t.Fatalf("%d CHILD SAs", len(r.children))
+	}
+	// A bundle whose AH part is not acceptable is refused as a whole.
+	rcfg2 := *rcfg
+	rcfg2.ChildProposals = mustProposals(t, "aes128-sha1", isakmp.ProtocolESP)
+	r.cfg = &rcfg2
+	if _, _, refusal := r.decideQuickMode(p.now, r.sa, 78, ps); refusal != isakmp.V1NotifyNoProposalChosen {
+		t.Fatalf("half-acceptable bundle: %v", refusal)
+	}
+}

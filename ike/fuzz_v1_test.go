@@ -57,8 +57,11 @@ func FuzzReceiveV1(f *testing.F) {
 // in-memory one. Nothing may panic, and the session must stay consistent:
 // established or orderly closed, with no timer stuck in the past.
 func FuzzDecryptedV1(f *testing.F) {
-	c := decryptCaptureV1(f)
-	for _, p := range c.plain {
+	var plains []capturedPlainV1
+	for _, name := range []string{"ikev1", "ikev1_cert"} {
+		plains = append(plains, decryptCaptureV1(f, name).plain...)
+	}
+	for _, p := range plains {
 		sel := byte(0)
 		switch {
 		case p.exch == isakmp.ExchangeV1QuickMode:
@@ -96,6 +99,9 @@ func FuzzDecryptedV1(f *testing.F) {
 		case 1:
 			if q, _, refusal := s.decideQuickMode(p.now, s.sa, 12345, ps); refusal == 0 {
 				s.installChildV1(p.now, q, q.ch)
+				if q.ah != nil {
+					s.installChildV1(p.now, q.ah, q.ah.ch)
+				}
 			}
 		case 2:
 			s = p.i

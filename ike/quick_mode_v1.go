@@ -45,8 +45,11 @@ type quickMode struct {
 	life      time.Duration
 	lifeKB    uint64
 	old       *child // the SA this Quick Mode rekeys, or nil
-	commit    bool   // the responder set the commit bit: wait for CONNECTED
-	ch        *child // made, waiting for QM3 (responder) or CONNECTED
+	// ah is the AH part of an AH+ESP bundle this side accepted as
+	// responder (q itself being the ESP part), or nil.
+	ah     *quickMode
+	commit bool   // the responder set the commit bit: wait for CONNECTED
+	ch     *child // made, waiting for QM3 (responder) or CONNECTED
 }
 
 // selectorFromIDV1 turns an IKEv1 client identity (RFC 2407 4.6.2) into a
@@ -423,30 +426,61 @@ func (s *SessionV1) decideQuickMode(now time.Time, sa *isakmpSA, mid uint32, ps 
 		return nil, nil, isakmp.V1NotifyInvalidIDInformation
 	}
 	q.remote, q.local = ni[0], nr[0]
-	var chosen *isakmp.V1Proposal
-	var ct *isakmp.V1Transform
+	// Proposals sharing a number form one bundle (RFC 2408 4.2: logical
+	// AND), as Windows offers AH+ESP; a bundle is accepted when each part
+	// is, and the ESP part of AH+ESP is q, the AH part q.ah.
 	udp := s.UDPEncap()
-	for i := range saPay.Proposals {
-		p := &saPay.Proposals[i]
-		if bundled(saPay.Proposals, i) || len(p.SPI) != 4 || binary.BigEndian.Uint32(p.SPI) < 256 {
-			// AH+ESP bundles (proposals sharing a number, RFC 2408 4.2)
-			// are not implemented.
-			continue
+	type pick struct {
+		p *isakmp.V1Proposal
+		t *isakmp.V1Transform
+		x v1Phase2
+	}
+	choose := func(p *isakmp.V1Proposal) (pick, bool) {
+		if len(p.SPI) != 4 || binary.BigEndian.Uint32(p.SPI) < 256 {
+			return pick{}, false
 		}
 		for j := range p.Transforms {
 			x, ok := decodePhase2(p.Protocol, &p.Transforms[j], cfg.AllowLegacyV1)
 			if ok && udpEncapMode(x.encap) == udp && acceptsPhase2(cfg, &x, q.mode) {
-				q.x, chosen, ct = x, p, &p.Transforms[j]
-				break
+				return pick{p, &p.Transforms[j], x}, true
 			}
 		}
-		if chosen != nil {
-			break
-		}
+		return pick{}, false
 	}
-	if chosen == nil || saPay.DOI != isakmp.DOIIPsec {
+	var picks []pick
+	for i := 0; i < len(saPay.Proposals) && picks == nil; {
+		j := i
+		for j < len(saPay.Proposals) && saPay.Proposals[j].Number == saPay.Proposals[i].Number {
+			j++
+		}
+		var got []pick
+		for k := i; k < j; k++ {
+			pk, ok := choose(&saPay.Proposals[k])
+			if !ok {
+				got = nil
+				break
+			}
+			got = append(got, pk)
+		}
+		i = j
+		if len(got) == 2 && (got[0].p.Protocol == got[1].p.Protocol || got[0].x.group != got[1].x.group ||
+			got[0].x.encap != got[1].x.encap) || len(got) > 2 {
+			got = nil
+		}
+		picks = got
+	}
+	if len(picks) == 0 || saPay.DOI != isakmp.DOIIPsec {
 		return nil, nil, isakmp.V1NotifyNoProposalChosen
 	}
+	main, ahPick := picks[0], pick{}
+	if len(picks) == 2 {
+		main, ahPick = picks[1], picks[0]
+		if main.p.Protocol == isakmp.ProtocolAH {
+			main, ahPick = ahPick, main
+		}
+	}
+	chosen, ct := main.p, main.t
+	q.x = main.x
 	q.peerSPI = binary.BigEndian.Uint32(chosen.SPI)
 	if q.x.group != isakmp.GroupNone {
 		ke := find[*isakmp.V1KE](ps)
@@ -483,9 +517,26 @@ func (s *SessionV1) decideQuickMode(now time.Time, sa *isakmpSA, mid uint32, ps 
 	if cfg.ChildLifetimeKilobytes > 0 && (q.lifeKB == 0 || cfg.ChildLifetimeKilobytes < q.lifeKB) {
 		q.lifeKB, notifyKB = cfg.ChildLifetimeKilobytes, true
 	}
-	reply := []isakmp.Payload{&isakmp.V1SA{DOI: saPay.DOI, Situation: saPay.Situation, Proposals: []isakmp.V1Proposal{{
-		Number: chosen.Number, Protocol: chosen.Protocol, SPI: be32(spi), Transforms: []isakmp.V1Transform{*ct}}}},
-		&isakmp.V1Nonce{Data: q.nr}}
+	replySA := &isakmp.V1SA{DOI: saPay.DOI, Situation: saPay.Situation, Proposals: []isakmp.V1Proposal{{
+		Number: chosen.Number, Protocol: chosen.Protocol, SPI: be32(spi), Transforms: []isakmp.V1Transform{*ct}}}}
+	if ahPick.p != nil {
+		ahSPI, err := s.allocSPIV1(cfg)
+		if err != nil || ahSPI == spi {
+			return nil, nil, isakmp.V1NotifyNoProposalChosen
+		}
+		ah := *q
+		ah.x, ah.spi, ah.peerSPI = ahPick.x, ahSPI, binary.BigEndian.Uint32(ahPick.p.SPI)
+		q.ah = &ah
+		// The reply keeps the offer's order of the bundle's proposals.
+		ahProp := isakmp.V1Proposal{Number: ahPick.p.Number, Protocol: ahPick.p.Protocol, SPI: be32(ahSPI),
+			Transforms: []isakmp.V1Transform{*ahPick.t}}
+		if ahPick.p == picks[0].p {
+			replySA.Proposals = append([]isakmp.V1Proposal{ahProp}, replySA.Proposals...)
+		} else {
+			replySA.Proposals = append(replySA.Proposals, ahProp)
+		}
+	}
+	reply := []isakmp.Payload{replySA, &isakmp.V1Nonce{Data: q.nr}}
 	if q.kx != nil {
 		reply = append(reply, &isakmp.V1KE{Data: q.kx.public()})
 	}
@@ -507,17 +558,10 @@ func (s *SessionV1) decideQuickMode(now time.Time, sa *isakmpSA, mid uint32, ps 
 				uint16(isakmp.V1IPsecLifeDuration), life, kb))})
 	}
 	q.ch = s.makeChildV1(now, sa, q)
-	return q, reply, 0
-}
-
-// bundled reports whether proposal i shares its number with another.
-func bundled(ps []isakmp.V1Proposal, i int) bool {
-	for j := range ps {
-		if j != i && ps[j].Number == ps[i].Number {
-			return true
-		}
+	if q.ah != nil {
+		q.ah.ch = s.makeChildV1(now, sa, q.ah)
 	}
-	return false
+	return q, reply, 0
 }
 
 func attrBytes(attrs []isakmp.Attribute) []byte {
@@ -775,6 +819,18 @@ func (s *SessionV1) receiveQM3(now time.Time, sa *isakmpSA, ex *v1Exchange, m *i
 		}
 	}
 	s.installChildV1(now, q, c)
+	if q.ah != nil {
+		a := q.ah
+		a.old = nil
+		for _, o := range s.children {
+			if !o.rekeyed && o != c && o.sa.Protocol == isakmp.ProtocolAH && sameSelectors(o.sa.LocalTS, a.ch.sa.LocalTS) &&
+				sameSelectors(o.sa.RemoteTS, a.ch.sa.RemoteTS) {
+				a.old = o
+				break
+			}
+		}
+		s.installChildV1(now, a, a.ch)
+	}
 	if q.commit {
 		// CONNECTED is also the cached answer to a retransmitted QM3, so
 		// that a lost CONNECTED is sent again.
