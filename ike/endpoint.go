@@ -79,6 +79,8 @@ const (
 	// buckets are remembered.
 	DefaultErrorSources = 4096
 
+	cookieRotation = 2 * time.Minute
+
 	natTPort    = 4500
 	maxDatagram = 65535
 	readBatch   = 16
@@ -107,7 +109,10 @@ type EndpointConfig struct {
 	// runs the session, before the datagrams of the same step are sent: a
 	// CHILD SA installed here is in place when the peer learns of it.
 	// Events of one IKE SA come in order; events of different IKE SAs may
-	// come concurrently. It must not block for long.
+	// come concurrently. It must not block for long, and must not call the
+	// Endpoint's methods that wait for a worker (Initiate, the commands,
+	// IKESAs, Shutdown): the worker running it may be the one they wait
+	// for. Hand such work to another goroutine.
 	Events func(Event)
 	// ESP receives ESP packets that arrived on the NAT-T socket
 	// (UDP-encapsulated ESP, RFC 3948). Calls are serialized, never
@@ -139,7 +144,9 @@ type EndpointConfig struct {
 	// counts, in total and from one address, from which IKE_SA_INIT
 	// requests must return a COOKIE (RFC 7296 2.6); zero means
 	// DefaultCookieThreshold and DefaultCookieThresholdPerSource,
-	// negative never.
+	// negative never. The cookies are made with Responder.Cookies's
+	// secret if it has a CookieJar (rotate it there), otherwise with the
+	// endpoint's own, whose secret changes every two minutes.
 	CookieThreshold, CookieThresholdPerSource int
 	// MaxHalfOpenPerSource and MaxHalfOpen cap half-open IKE SAs (IKE_SA_INIT
 	// answered, IKE_AUTH not yet done) from one address and in total;
@@ -265,6 +272,7 @@ type Endpoint struct {
 	adm      admission
 	replies  *replyLimiter
 	cookies  *CookieJar
+	ownJar   bool // cookies is the endpoint's, rotated by Run
 	order    espOrder
 	espMu    sync.Mutex
 	stats    counters
@@ -354,16 +362,27 @@ func NewEndpoint(cfg EndpointConfig) (*Endpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Responder != nil {
+	if cfg.Responder != nil && cfg.Responder.GetConfigForRequest == nil {
+		// With GetConfigForRequest the Config used is the one it returns,
+		// checked when a session starts.
 		if err := cfg.Responder.checkVersions(); err != nil {
 			return nil, fmt.Errorf("ike: endpoint: Responder: %w", err)
 		}
 	}
-	jar, err := NewCookieJar(0, nil)
-	if err != nil {
-		return nil, err
+	// The Responder's own CookieJar, if it has one, so that a cookie the
+	// endpoint accepted also passes the session's check (RFC 7296 2.6).
+	var jar *CookieJar
+	if cfg.Responder != nil {
+		jar = cfg.Responder.Cookies
 	}
-	e := &Endpoint{cfg: cfg, lim: lim, log: cfg.Logger, cookies: jar,
+	own := jar == nil
+	if own {
+		var err error
+		if jar, err = NewCookieJar(0, nil); err != nil {
+			return nil, err
+		}
+	}
+	e := &Endpoint{cfg: cfg, lim: lim, log: cfg.Logger, cookies: jar, ownJar: own,
 		done: make(chan struct{}), stopped: make(chan struct{})}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
@@ -470,11 +489,24 @@ func (e *Endpoint) Run(ctx context.Context) error {
 	}
 	readers.Go(func() { e.read(e.natt, e.nattBatch, true) })
 
+	// RFC 7296 2.6: the secret behind the cookies changes regularly (a
+	// cookie stays good until the rotation after next).
+	rotate := time.NewTicker(cookieRotation)
+	defer rotate.Stop()
 	var err error
-	select {
-	case <-ctx.Done():
-		err = ctx.Err()
-	case <-e.done:
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+			break wait
+		case <-e.done:
+			break wait
+		case <-rotate.C:
+			if e.ownJar {
+				e.cookies.Rotate(nil)
+			}
+		}
 	}
 	e.closeSockets()
 	readers.Wait()
@@ -509,6 +541,12 @@ func (e *Endpoint) Close() error {
 // Delete payload; half-open ones are dropped), waits until they are gone
 // or ctx is done, then closes the Endpoint like Close.
 func (e *Endpoint) Shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	running := e.running && !e.closed
+	e.mu.Unlock()
+	if !running {
+		return e.Close()
+	}
 	for _, w := range e.workers {
 		w.post(ctx, func(now time.Time) {
 			for _, es := range append([]*epSession(nil), w.list...) {

@@ -446,3 +446,61 @@ func TestEndpointDispatchV1(t *testing.T) {
 	c.WriteToUDPAddrPort(h.Append(nil), o)
 	waitFor(t, "the IKEv1 datagram to be dropped", func() bool { return only2.Stats().IKEv1Dropped == 1 })
 }
+
+// TestEndpointESPOrder: an ESP packet from an address with an IKE
+// datagram still queued waits behind it in the same worker; ESP from
+// elsewhere, or once the IKE datagram is processed, goes straight to the
+// callback.
+func TestEndpointESPOrder(t *testing.T) {
+	var got []string
+	e, err := NewEndpoint(EndpointConfig{IKEAddr: netip.MustParseAddrPort("127.0.0.1:500"),
+		NATTAddr: netip.MustParseAddrPort("127.0.0.1:4500"), Workers: 2,
+		ESP: func(from netip.AddrPort, pkt []byte) { got = append(got, string(pkt[4:])) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, other := netip.MustParseAddrPort("192.0.2.1:4500"), netip.MustParseAddrPort("192.0.2.2:4500")
+	w := e.workers[1]
+	spi := [8]byte{0x5e}
+	es := &epSession{w: w, heapIndex: -1, closed: true}
+	e.sessions.put(spi, es)
+	r := &reader{e: e, natt: true}
+	ike := append([]byte{0, 0, 0, 0}, rawMessage(t, isakmp.Header{InitiatorSPI: spi, ResponderSPI: [8]byte{1},
+		Version: isakmp.VersionIKEv2, Exchange: isakmp.ExchangeInformational, Flags: isakmp.FlagResponse})...)
+	esp := func(s string) []byte { return append([]byte{0, 0, 1, 0}, s...) }
+	r.dispatch(t0, ike, peer, true)
+	r.dispatch(t0, esp("held"), peer, true)
+	r.dispatch(t0, esp("elsewhere"), other, true)
+	if len(got) != 1 || got[0] != "elsewhere" || len(w.in) != 2 {
+		t.Fatalf("before the IKE datagram: delivered %q, %d queued", got, len(w.in))
+	}
+	w.process(<-w.in) // the IKE datagram
+	w.process(<-w.in) // the ESP packet behind it
+	r.dispatch(t0, esp("after"), peer, true)
+	if want := []string{"elsewhere", "held", "after"}; len(got) != 3 || got[1] != want[1] || got[2] != want[2] {
+		t.Fatalf("delivered %q, want %q", got, want)
+	}
+}
+
+// TestEndpointResponderCookieJar: when the Responder has its own
+// CookieJar, the endpoint's cookies come from it, so a request that
+// returns the cookie passes both the endpoint's check and the session's
+// (both demand cookies here) and the handshake completes.
+func TestEndpointResponderCookieJar(t *testing.T) {
+	jar, err := NewCookieJar(0, nil) // the session always demands one
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcfg := pskConfig(t, false, floodSuite, "aes128gcm16")
+	rcfg.Cookies = jar
+	resp := floodResponder(t, EndpointConfig{Responder: rcfg})
+	resp.adm.halfOpen.Add(1000) // and so does the endpoint
+	target, _ := resp.Addrs()
+	c := floodSockets(t, 8, 1)[0]
+	if !handshakeOver(t, c, pskConfig(t, true, floodSuite, "aes128gcm16"), target) {
+		t.Fatalf("handshake failed: %+v", resp.Stats())
+	}
+	if st := resp.Stats(); st.CookiesSent != 1 || st.CookiesAccepted != 1 || st.Established != 1 {
+		t.Fatalf("%+v", st)
+	}
+}
