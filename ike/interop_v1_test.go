@@ -388,8 +388,8 @@ func (e *v1Env) traffic(n int) {
 	deadline := time.Now().Add(15 * time.Second)
 	for e.fromSW.Load() < from+int64(n) || e.toSW.Load() < to+int64(n) {
 		if time.Now().After(deadline) {
-			e.t.Fatalf("traffic: %d of %d datagrams from charon arrived, %d of %d to charon\n%s",
-				e.fromSW.Load()-from, n, e.toSW.Load()-to, n, e.swSAs())
+			e.t.Fatalf("traffic: %d of %d datagrams from charon arrived, %d of %d to charon\n%s\ncharon's IKE log:\n%s",
+				e.fromSW.Load()-from, n, e.toSW.Load()-to, n, e.swSAs(), e.ikeLog(60))
 		}
 		// libipsec's TUN route may need a moment after a CHILD SA
 		// appears; keep sending until n arrived each way (the counts
@@ -436,8 +436,7 @@ func (e *v1Env) waitEvent(k EventKind, n int) {
 			e.mu.Lock()
 			ev, errs := kinds(e.events), errOf(e.events)
 			e.mu.Unlock()
-			log, _ := os.ReadFile(e.charon.LogPath())
-			e.t.Fatalf("waiting for %d x %v; events %v, errors %v\ncharon log:\n%s", n, k, ev, errs, lastLines(string(log), 60))
+			e.t.Fatalf("waiting for %d x %v; events %v, errors %v\ncharon's IKE log:\n%s", n, k, ev, errs, e.ikeLog(60))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -475,6 +474,22 @@ func (e *v1Env) inbound() uint32 {
 	return 0
 }
 
+// ikeLog returns the last n lines of charon's log about IKE (not the
+// ESP packets libipsec logs one by one).
+func (e *v1Env) ikeLog(n int) string {
+	log, _ := os.ReadFile(e.charon.LogPath())
+	var keep []string
+	for _, l := range strings.Split(string(log), "\n") {
+		for _, tag := range []string{"[IKE]", "[ENC]", "[CFG]", "[CHD]", "[KNL]", "[NET]"} {
+			if strings.Contains(l, tag) {
+				keep = append(keep, l)
+				break
+			}
+		}
+	}
+	return lastLines(strings.Join(keep, "\n"), n)
+}
+
 // logLine reports whether a line of charon's log contains all of subs.
 func (e *v1Env) logLine(subs ...string) bool {
 	log, _ := os.ReadFile(e.charon.LogPath())
@@ -502,8 +517,7 @@ func (e *v1Env) waitSW(what string, ok func(sas string) bool) string {
 			return sas
 		}
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(e.charon.LogPath())
-			e.t.Fatalf("charon: %s; it has:\n%s\nlog:\n%s", what, sas, lastLines(string(log), 40))
+			e.t.Fatalf("charon: %s; it has:\n%s\nIKE log:\n%s", what, sas, e.ikeLog(60))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
