@@ -76,6 +76,9 @@ type isakmpSA struct {
 
 	establishedAt, rekeyAt, expireAt time.Time
 	until                            time.Time // retired: forgotten then
+	// deleteAtUntil: retired by our own rekey, its Delete is sent at
+	// until (rekey_v1.go).
+	deleteAtUntil bool
 }
 
 // v1Exchange is the retransmission state of one exchange.
@@ -575,6 +578,12 @@ func (s *SessionV1) Tick(now time.Time) {
 	}
 	for _, sa := range slices.Clone(s.retired) {
 		if !now.Before(sa.until) {
+			if sa.deleteAtUntil {
+				sa.deleteAtUntil = false
+				sa.until = now.Add(s.retransmitSchedule())
+				s.sendDeleteISAKMP(now, sa)
+				continue
+			}
 			s.retired = slices.DeleteFunc(s.retired, func(x *isakmpSA) bool { return x == sa })
 		}
 	}
