@@ -181,7 +181,7 @@ const ikeScanPSK = "ikescan-psk-without-spaces-0123456789" // psk-crack reads wo
 type ikeScanEnv struct {
 	t    *testing.T
 	pair *swtest.Pair
-	ours v1Ours
+	ours *Endpoint
 	mu   sync.Mutex
 	evs  []Event
 }
