@@ -45,11 +45,15 @@ type quickMode struct {
 	life      time.Duration
 	lifeKB    uint64
 	old       *child // the SA this Quick Mode rekeys, or nil
-	// ah is the AH part of an AH+ESP bundle this side accepted as
-	// responder (q itself being the ESP part), or nil.
-	ah     *quickMode
-	commit bool   // the responder set the commit bit: wait for CONNECTED
-	ch     *child // made, waiting for QM3 (responder) or CONNECTED
+	// ah is the AH part of an AH+ESP bundle (q itself being the ESP
+	// part), or nil.
+	ah *quickMode
+	// req is the request with trigger selectors this Quick Mode serves;
+	// narrowed is set once the IDs are the trigger packet's flow.
+	req      *ChildRequest
+	narrowed bool
+	commit   bool   // the responder set the commit bit: wait for CONNECTED
+	ch       *child // made, waiting for QM3 (responder) or CONNECTED
 }
 
 // selectorFromIDV1 turns an IKEv1 client identity (RFC 2407 4.6.2) into a
@@ -218,6 +222,12 @@ func (s *SessionV1) childConfig(c *child) *Config {
 
 // startQuickMode sends QM1 for a new CHILD SA (req) or to rekey old.
 func (s *SessionV1) startQuickMode(now time.Time, req *ChildRequest, old *child) error {
+	return s.startQuickModeFor(now, req, old, false)
+}
+
+// startQuickModeFor is startQuickMode; narrowed asks for the flow of
+// req's trigger packet instead of the configured selectors.
+func (s *SessionV1) startQuickModeFor(now time.Time, req *ChildRequest, old *child, narrowed bool) error {
 	sa := s.sa
 	if sa.state != v1Established {
 		return ErrNotEstablished
@@ -228,6 +238,9 @@ func (s *SessionV1) startQuickMode(now time.Time, req *ChildRequest, old *child)
 	}
 	if old != nil {
 		cfg = s.childConfig(old)
+		if o := s.sibling[old]; o != nil && old.sa.Protocol == isakmp.ProtocolAH {
+			old = o // a bundle is rekeyed as one, led by its ESP part
+		}
 	}
 	if len(cfg.ChildProposals) == 0 {
 		return ErrNoChild
@@ -235,6 +248,12 @@ func (s *SessionV1) startQuickMode(now time.Time, req *ChildRequest, old *child)
 	spi, err := s.allocSPIV1(cfg)
 	if err != nil {
 		return err
+	}
+	var ahSPI uint32
+	if bundleV1(cfg) {
+		if ahSPI, err = s.allocSPIV1(cfg); err != nil || ahSPI == spi {
+			return fmt.Errorf("%w: no second SPI for the bundle", ErrChildSA)
+		}
 	}
 	q := &quickMode{initiator: true, mid: s.newMessageID(), cfg: cfg, spi: spi, old: old, mode: cfg.Mode,
 		ni: s.random(nonceLenV1)}
@@ -244,10 +263,12 @@ func (s *SessionV1) startQuickMode(now time.Time, req *ChildRequest, old *child)
 	q.local, q.remote = cfg.LocalTS[0], cfg.RemoteTS[0]
 	if req != nil && req.TriggerLocal != nil && req.TriggerRemote != nil {
 		// IKEv1 IDs carry one selector each: a trigger packet outside the
-		// first configured pair asks for its own flow (RFC 2409 5.5).
-		if !covered([]isakmp.TrafficSelector{*req.TriggerLocal}, []isakmp.TrafficSelector{q.local}) ||
+		// first configured pair asks for its own flow, and so does the
+		// retry after a peer refused the configured pair (narrowed).
+		q.req, q.narrowed = req, narrowed
+		if narrowed || !covered([]isakmp.TrafficSelector{*req.TriggerLocal}, []isakmp.TrafficSelector{q.local}) ||
 			!covered([]isakmp.TrafficSelector{*req.TriggerRemote}, []isakmp.TrafficSelector{q.remote}) {
-			q.local, q.remote = *req.TriggerLocal, *req.TriggerRemote
+			q.local, q.remote, q.narrowed = *req.TriggerLocal, *req.TriggerRemote, true
 		}
 	}
 	group := isakmp.GroupNone
@@ -269,8 +290,15 @@ func (s *SessionV1) startQuickMode(now time.Time, req *ChildRequest, old *child)
 			return err
 		}
 	}
-	if q.offer, err = v1Phase2Offer(cfg, spi, q.mode, s.UDPEncap(), s.natt == nattDraft, group); err != nil {
+	if q.offer, err = v1Phase2Offer(cfg, spi, ahSPI, q.mode, s.UDPEncap(), s.natt == nattDraft, group); err != nil {
 		return err
+	}
+	if ahSPI != 0 {
+		q.ah = &quickMode{initiator: true, mid: q.mid, cfg: cfg, spi: ahSPI, mode: q.mode, ni: q.ni,
+			local: q.local, remote: q.remote}
+		if old != nil {
+			q.ah.old = s.sibling[old]
+		}
 	}
 	rest := []isakmp.Payload{q.offer, &isakmp.V1Nonce{Data: q.ni}}
 	if q.kx != nil {
@@ -287,6 +315,9 @@ func (s *SessionV1) startQuickMode(now time.Time, req *ChildRequest, old *child)
 	}
 	if old != nil {
 		old.rekeying = true
+	}
+	if q.ah != nil && q.ah.old != nil {
+		q.ah.old.rekeying = true
 	}
 	s.exchs[q.mid] = ex
 	ex.onGiveUp = func(now time.Time) { s.quickModeFailed(q, fmt.Errorf("%w: no answer to Quick Mode", ErrChildSA)) }
@@ -308,6 +339,9 @@ func (s *SessionV1) natOA(m Mode) []isakmp.Payload {
 func (s *SessionV1) quickModeFailed(q *quickMode, err error) {
 	if q.old != nil {
 		q.old.rekeying = false
+	}
+	if q.ah != nil && q.ah.old != nil {
+		q.ah.old.rekeying = false
 	}
 	s.emit(Event{Kind: EventChildFailed, Err: err})
 }
@@ -350,7 +384,14 @@ func (s *SessionV1) respondQM1(now time.Time, sa *isakmpSA, m *isakmp.Message, s
 	s.lastRecv = now
 	q, reply, refusal := s.decideQuickMode(now, sa, mid, ps)
 	if refusal != 0 {
-		s.sendNotifyV1(now, sa, refusal, isakmp.ProtocolESP, nil, nil)
+		// The notification names the initiator's SPI, so that it knows
+		// which Quick Mode was refused (RFC 2408 3.14).
+		var spi []byte
+		proto := isakmp.ProtocolESP
+		if sp := find[*isakmp.V1SA](ps); sp != nil && len(sp.Proposals) > 0 && len(sp.Proposals[0].SPI) == 4 {
+			spi, proto = sp.Proposals[0].SPI, sp.Proposals[0].Protocol
+		}
+		s.sendNotifyV1(now, sa, refusal, proto, spi, nil)
 		err := fmt.Errorf("%w: %w", ErrChildSA, NotifyError(isakmp.NotifyType(refusal)))
 		s.emit(Event{Kind: EventChildFailed, Err: err})
 		return nil
@@ -673,6 +714,9 @@ func (s *SessionV1) receiveQM2(now time.Time, sa *isakmpSA, ex *v1Exchange, m *i
 	s.arm(now, ex, msg, false)
 	ex.onGiveUp = nil
 	c := s.makeChildV1(now, sa, q)
+	if q.ah != nil {
+		q.ah.ch = s.makeChildV1(now, sa, q.ah)
+	}
 	if m.Header.Flags&isakmp.FlagCommit != 0 {
 		q.commit, q.ch = true, c
 		ex.waiting = true // until CONNECTED; QM3 is resent on timeout
@@ -681,8 +725,18 @@ func (s *SessionV1) receiveQM2(now time.Time, sa *isakmpSA, ex *v1Exchange, m *i
 		}
 		return nil
 	}
-	s.installChildV1(now, q, c)
+	s.installBundleV1(now, q, c)
 	return nil
+}
+
+// installBundleV1 installs the CHILD SA c of q and, for an AH+ESP bundle,
+// its AH part, and pairs the two for rekeying.
+func (s *SessionV1) installBundleV1(now time.Time, q *quickMode, c *child) {
+	s.installChildV1(now, q, c)
+	if a := q.ah; a != nil && a.ch != nil {
+		s.installChildV1(now, a, a.ch)
+		s.sibling[c], s.sibling[a.ch] = a.ch, c
+	}
 }
 
 // checkQM2 checks that the responder chose one of our transforms
@@ -694,33 +748,31 @@ func (s *SessionV1) checkQM2(q *quickMode, ps []isakmp.Payload) error {
 	}
 	saPay := find[*isakmp.V1SA](ps)
 	nonce := find[*isakmp.V1Nonce](ps)
-	if saPay == nil || len(saPay.Proposals) != 1 || len(saPay.Proposals[0].Transforms) != 1 || nonce == nil ||
+	want := 1
+	if q.ah != nil {
+		want = 2 // AH and ESP with one number (RFC 2408 4.2)
+	}
+	if saPay == nil || len(saPay.Proposals) != want || nonce == nil ||
 		len(nonce.Data) < minNonceLenV1 || len(nonce.Data) > maxNonceLenV1 {
 		return fmt.Errorf("%w: malformed QM2", ErrChildSA)
 	}
-	p := &saPay.Proposals[0]
-	t := &p.Transforms[0]
-	x, good := decodePhase2(p.Protocol, t, q.cfg.AllowLegacyV1)
-	ok := false
-	for _, op := range q.offer.Proposals {
-		if op.Number != p.Number || op.Protocol != p.Protocol {
-			continue
+	for i := range saPay.Proposals {
+		p := &saPay.Proposals[i]
+		part := q
+		if p.Protocol == isakmp.ProtocolAH && q.ah != nil {
+			part = q.ah
 		}
-		for i := range op.Transforms {
-			// Compared by meaning, not by bytes: strongSwan sends the
-			// chosen transform's attributes in its own order (RFC 2407
-			// 4.5 fixes none), with a lifetime no longer than ours
-			// (the shorter of its own and ours).
-			if ot, ok2 := decodePhase2(op.Protocol, &op.Transforms[i], q.cfg.AllowLegacyV1); ok2 && good &&
-				op.Transforms[i].ID == t.ID && sameButLifetime(ot, x) {
-				ok = true
-			}
+		x, err := matchQM2(q, p)
+		if err != nil || p.Number != saPay.Proposals[0].Number {
+			return fmt.Errorf("%w: the responder's SA payload is not one of ours", ErrChildSA)
 		}
+		part.x, part.peerSPI = x, binary.BigEndian.Uint32(p.SPI)
 	}
-	if !ok || !good || len(p.SPI) != 4 || binary.BigEndian.Uint32(p.SPI) < 256 {
-		return fmt.Errorf("%w: the responder's SA payload is not one of ours", ErrChildSA)
+	if q.ah != nil && (q.x.proto != isakmp.ProtocolESP || q.ah.x.proto != isakmp.ProtocolAH) {
+		return fmt.Errorf("%w: the responder did not accept the whole bundle", ErrChildSA)
 	}
-	q.x, q.peerSPI, q.nr = x, binary.BigEndian.Uint32(p.SPI), append([]byte(nil), nonce.Data...)
+	x := q.x
+	q.nr = append([]byte(nil), nonce.Data...)
 	if q.kx != nil {
 		ke := find[*isakmp.V1KE](ps)
 		if ke == nil || x.group != q.kx.group.id {
@@ -775,7 +827,39 @@ func (s *SessionV1) checkQM2(q *quickMode, ps []isakmp.Payload) error {
 			q.lifeKB = kb
 		}
 	}
+	if a := q.ah; a != nil {
+		a.nr, a.gqm, a.local, a.remote, a.life, a.lifeKB = q.nr, q.gqm, q.local, q.remote, q.life, q.lifeKB
+	}
 	return nil
+}
+
+// matchQM2 checks one proposal of the responder's SA payload: one
+// transform, one of ours for its protocol, and a usable SPI.
+func matchQM2(q *quickMode, p *isakmp.V1Proposal) (v1Phase2, error) {
+	if len(p.Transforms) != 1 || len(p.SPI) != 4 || binary.BigEndian.Uint32(p.SPI) < 256 {
+		return v1Phase2{}, errBadMessage
+	}
+	t := &p.Transforms[0]
+	x, good := decodePhase2(p.Protocol, t, q.cfg.AllowLegacyV1)
+	if !good {
+		return x, errBadMessage
+	}
+	for _, op := range q.offer.Proposals {
+		if op.Number != p.Number || op.Protocol != p.Protocol {
+			continue
+		}
+		for i := range op.Transforms {
+			// Compared by meaning, not by bytes: strongSwan sends the
+			// chosen transform's attributes in its own order (RFC 2407
+			// 4.5 fixes none), with a lifetime no longer than ours
+			// (the shorter of its own and ours).
+			if ot, ok := decodePhase2(op.Protocol, &op.Transforms[i], q.cfg.AllowLegacyV1); ok &&
+				op.Transforms[i].ID == t.ID && sameButLifetime(ot, x) {
+				return x, nil
+			}
+		}
+	}
+	return x, errBadMessage
 }
 
 // sameButLifetime reports whether the responder's transform r is our
@@ -830,6 +914,7 @@ func (s *SessionV1) receiveQM3(now time.Time, sa *isakmpSA, ex *v1Exchange, m *i
 			}
 		}
 		s.installChildV1(now, a, a.ch)
+		s.sibling[c], s.sibling[a.ch] = a.ch, c
 	}
 	if q.commit {
 		// CONNECTED is also the cached answer to a retransmitted QM3, so
