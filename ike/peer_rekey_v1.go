@@ -46,8 +46,19 @@ func (s *SessionV1) acceptRekeyV1(now time.Time, m *isakmp.Message, b []byte) bo
 		s.drop("phase 1 rekey refused", err)
 		return true
 	}
+	// Our messages in it are answers, never retransmitted: if the peer
+	// abandons it, it is forgotten at until (expirePeerRekey).
+	sa.until = now.Add(s.retransmitSchedule())
 	s.next = sa
 	return true
+}
+
+// expirePeerRekey forgets the peer's phase 1 rekey if it did not complete
+// in time, so that it does not block ours.
+func (s *SessionV1) expirePeerRekey(now time.Time) {
+	if n := s.next; n != nil && !n.initiator && n.state != v1Established && !n.until.IsZero() && !now.Before(n.until) {
+		s.next = nil
+	}
 }
 
 // phase1Failed handles a failed authentication of sa: for the next ISAKMP

@@ -96,3 +96,32 @@ func TestPeerRekeyOtherIdentityV1(t *testing.T) {
 		t.Fatalf("responder after the other identity's Main Mode: %v, %+v", kinds(ev), p.r.Info())
 	}
 }
+
+// TestPeerRekeyAbandonedV1: a phase 1 rekey the peer starts and abandons
+// after its first message is forgotten after the retransmission window,
+// and does not block a rekey of our own.
+func TestPeerRekeyAbandonedV1(t *testing.T) {
+	p := establishV1(t, pskConfigV1(t, true, "aes128-sha256-modp2048", "aes128-sha256"),
+		pskConfigV1(t, false, "aes128-sha256-modp2048", "aes128-sha256"))
+	if err := p.i.RekeyIKE(p.now); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range p.i.Datagrams() {
+		p.r.Receive(p.now, d) // MM1 only; the answer is lost, and so is the peer
+	}
+	p.r.Datagrams()
+	if p.r.next == nil {
+		t.Fatal("the peer's rekey was not taken")
+	}
+	p.now = p.now.Add(p.r.retransmitSchedule())
+	p.r.Tick(p.now)
+	if p.r.next != nil || !p.r.Established() {
+		t.Fatalf("abandoned rekey kept (established %v)", p.r.Established())
+	}
+	p.r.Datagrams()
+	p.toR, p.toI = nil, nil
+	// Our own rekey now starts.
+	if err := p.r.RekeyIKE(p.now); err != nil || p.r.next == nil || !p.r.next.initiator {
+		t.Fatalf("our rekey after the abandoned one: %v", err)
+	}
+}

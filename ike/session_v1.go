@@ -579,6 +579,7 @@ func (s *SessionV1) Tick(now time.Time) {
 			return
 		}
 	}
+	s.expirePeerRekey(now)
 	for _, sa := range slices.Clone(s.retired) {
 		if !now.Before(sa.until) {
 			if sa.deleteAtUntil {
