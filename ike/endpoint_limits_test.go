@@ -358,6 +358,8 @@ func (f *fakeV1) Info() IKESAInfo                     { return IKESAInfo{Initiat
 // IKEv1 session is found by our initiator cookie. A responder that
 // allows only IKEv2 drops IKEv1 and counts it.
 func TestEndpointDispatchV1(t *testing.T) {
+	oldAccept, oldInitiate := acceptV1Session, newInitiatorV1Session
+	t.Cleanup(func() { acceptV1Session, newInitiatorV1Session = oldAccept, oldInitiate })
 	var mu sync.Mutex
 	var made []*fakeV1
 	acceptV1Session = func(cfg *Config, local, remote netip.AddrPort, now time.Time, d []byte) (session, error) {
@@ -376,8 +378,6 @@ func TestEndpointDispatchV1(t *testing.T) {
 		mu.Unlock()
 		return f, nil
 	}
-	oldAccept, oldInitiate := acceptV1Session, newInitiatorV1Session
-	t.Cleanup(func() { acceptV1Session, newInitiatorV1Session = oldAccept, oldInitiate })
 
 	rcfg := pskConfig(t, false, floodSuite, "aes128gcm16")
 	rcfg.KeyExchange = KeyExchangeAny
