@@ -292,6 +292,11 @@ type Endpoint struct {
 	stats    counters
 	rr       atomic.Uint32
 
+	// v1Peers holds established IKEv1 sessions by their peer's address
+	// (netip.AddrPort -> *epSession): a new phase 1 from there is the
+	// peer's rekey of that session (peer_rekey_v1.go).
+	v1Peers sync.Map
+
 	mu        sync.Mutex // lifecycle
 	listening bool
 	running   bool
