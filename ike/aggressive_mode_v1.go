@@ -186,7 +186,7 @@ func (s *SessionV1) receiveAM3(now time.Time, sa *isakmpSA, m *isakmp.Message, s
 	idp.Data = sa.peerIDb[4:]
 	s.detectNAT(sa, ps)
 	if err := s.verifyProofV1(now, sa, append([]isakmp.Payload{idp}, ps...), true); err != nil {
-		return s.authFailed(err)
+		return s.phase1Failed(sa, err)
 	}
 	sa.exch.received(sum)
 	sa.exch.lastOut = nil

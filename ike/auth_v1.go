@@ -252,6 +252,10 @@ func (s *SessionV1) verifyProofV1(now time.Time, sa *isakmpSA, ps []isakmp.Paylo
 	if s.cfg.RemoteID.Type != 0 && !s.cfg.RemoteID.Equal(id) {
 		return fmt.Errorf("%w: peer is %v, expected %v", ErrAuthenticationFailed, id, s.cfg.RemoteID)
 	}
+	if sa != s.sa && s.sa.state == v1Established && !s.peerID.Equal(id) {
+		// A phase 1 rekey must come from the peer the session has.
+		return fmt.Errorf("%w: phase 1 rekey by %v, not %v", ErrAuthenticationFailed, id, s.peerID)
+	}
 	idb, err := payloadBody(idp)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrAuthenticationFailed, err)

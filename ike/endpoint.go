@@ -2,8 +2,9 @@ package ike
 
 // The Endpoint's pipeline, stage by stage:
 //
-//  1. Readers: one goroutine per socket reads batches of datagrams
-//     (recvmmsg through x/net's ReadBatch). On the NAT-T socket it drops
+//  1. Readers: goroutines that read batches of datagrams (recvmmsg
+//     through x/net's ReadBatch), one per worker on the IKE socket and
+//     one on the NAT-T socket. On the NAT-T socket the reader drops
 //     keepalives and hands UDP-encapsulated ESP to EndpointConfig.ESP,
 //     unless an IKE datagram from the same address is still queued, in
 //     which case the ESP packet queues behind it. For IKE it parses only
@@ -12,11 +13,11 @@ package ike
 //     (initiator SPI, source), or, for a new IKE_SA_INIT, the admission
 //     checks below. Unprotected error replies (INVALID_IKE_SPI,
 //     INVALID_MAJOR_VERSION) and COOKIE challenges are sent from here,
-//     without state.
-//  2. Admission (reader, before any key exchange): the IKE SA and
-//     half-open caps, cookies once the global or per-source half-open
-//     count passes its threshold (RFC 7296 2.6), the per-source
-//     half-open cap. A request that passes holds a reserved half-open
+//     without state, within per-source rates, a batch per batch read.
+//  2. Admission (reader, before any key exchange): a COOKIE (RFC 7296
+//     2.6) once the global or per-source half-open count passes its
+//     threshold, then the caps on IKE SAs, half-open SAs and half-open
+//     SAs per source. A request that passes holds a reserved half-open
 //     slot until its worker either creates the SA or refuses it.
 //  3. Workers: one per core (EndpointConfig.Workers), each with bounded
 //     input queues (datagrams for existing IKE SAs are preferred over
@@ -114,7 +115,7 @@ type EndpointConfig struct {
 	// Events of one IKE SA come in order; events of different IKE SAs may
 	// come concurrently. It must not block for long, and must not call the
 	// Endpoint's methods that wait for a worker (Initiate, the commands,
-	// IKESAs, Shutdown): the worker running it may be the one they wait
+	// IKESAs, Shutdown, Close): the worker running it may be the one they wait
 	// for. Hand such work to another goroutine.
 	Events func(Event)
 	// ESP receives ESP packets that arrived on the NAT-T socket
@@ -290,6 +291,11 @@ type Endpoint struct {
 	espMu    sync.Mutex
 	stats    counters
 	rr       atomic.Uint32
+
+	// v1Peers holds established IKEv1 sessions by their peer's address
+	// (netip.AddrPort -> *epSession): a new phase 1 from there is the
+	// peer's rekey of that session (peer_rekey_v1.go).
+	v1Peers sync.Map
 
 	mu        sync.Mutex // lifecycle
 	listening bool

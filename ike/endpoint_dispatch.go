@@ -144,14 +144,23 @@ func (r *reader) dispatchV1(now time.Time, b []byte, from netip.AddrPort, natt b
 		es = e.sessions.get(h.ResponderSPI)
 	}
 	if es == nil {
-		if o := e.sessions.get(h.InitiatorSPI); o != nil && o.initiator {
+		// Our initiator cookie: of an IKE SA we initiated, or of a phase 1
+		// rekey we started on an IKE SA we answered (then the peer's
+		// answer carries its cookie too).
+		if o := e.sessions.get(h.InitiatorSPI); o != nil && (o.initiator || h.ResponderSPI != [8]byte{}) {
 			es = o
 		}
 	}
 	if es == nil && h.ResponderSPI == [8]byte{} {
 		if es = e.halfOpen.get(halfOpenKey{h.InitiatorSPI, from}); es == nil {
-			r.admitV1(b, from, natt, h)
-			return
+			// A new phase 1 from the peer of an established IKEv1
+			// session is its rekey of that session (peer_rekey_v1.go).
+			if o, ok := e.v1Peers.Load(from); ok && h.MessageID == 0 {
+				es = o.(*epSession)
+			} else {
+				r.admitV1(b, from, natt, h)
+				return
+			}
 		}
 	}
 	if es == nil {

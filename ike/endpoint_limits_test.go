@@ -358,11 +358,10 @@ func (f *fakeV1) Info() IKESAInfo                     { return IKESAInfo{Initiat
 // IKEv1 session is found by our initiator cookie. A responder that
 // allows only IKEv2 drops IKEv1 and counts it.
 func TestEndpointDispatchV1(t *testing.T) {
-	var mu sync.Mutex
-	var made []*fakeV1
-	// The real IKEv1 hooks (dispatch_v1.go) come back after the test.
 	oldAccept, oldInitiate := acceptV1Session, newInitiatorV1Session
 	t.Cleanup(func() { acceptV1Session, newInitiatorV1Session = oldAccept, oldInitiate })
+	var mu sync.Mutex
+	var made []*fakeV1
 	acceptV1Session = func(cfg *Config, local, remote netip.AddrPort, now time.Time, d []byte) (session, error) {
 		f := &fakeV1{local: local, remote: remote, mine: [8]byte{0xee, byte(len(made) + 1)}, peer: [8]byte(d[:8])}
 		f.Receive(now, d)

@@ -71,6 +71,8 @@ type epSession struct {
 	up            bool // established once
 	localNAT      bool
 	closed        bool
+
+	v1Peer netip.AddrPort // registered in Endpoint.v1Peers (IKEv1, established)
 }
 
 func newWorker(e *Endpoint, id int) *worker {
@@ -344,6 +346,9 @@ func (w *worker) flush(now time.Time, es *epSession) {
 		if isV2 {
 			es.peerID = string(rune(v2.peerID.Type)) + string(v2.peerID.Data)
 			e.peers.add(es.peerID, es)
+		} else {
+			_, es.v1Peer = s.Path()
+			e.v1Peers.Store(es.v1Peer, es)
 		}
 	}
 	if isV2 {
@@ -458,6 +463,9 @@ func (w *worker) remove(es *epSession) {
 	}
 	if es.peerID != "" {
 		e.peers.remove(es.peerID, es)
+	}
+	if es.v1Peer.IsValid() {
+		e.v1Peers.CompareAndDelete(es.v1Peer, es)
 	}
 	w.timers.remove(es)
 	last := len(w.list) - 1

@@ -307,6 +307,11 @@ func TestRekeyISAKMPV1(t *testing.T) {
 	newR := p.r
 	for i := 0; i < 20; i++ {
 		moved := false
+		if i == 10 {
+			// The Delete for the old ISAKMP SA waits rekeyDeleteDelayV1.
+			p.now = p.now.Add(rekeyDeleteDelayV1)
+			p.i.Tick(p.now)
+		}
 		for _, d := range p.i.Datagrams() {
 			moved = true
 			m, _ := isakmp.Parse(d)
@@ -323,7 +328,7 @@ func TestRekeyISAKMPV1(t *testing.T) {
 			}
 		}
 		p.evI = append(p.evI, p.i.Events()...)
-		if !moved {
+		if !moved && i >= 10 {
 			break
 		}
 	}

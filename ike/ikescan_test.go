@@ -180,11 +180,8 @@ const ikeScanPSK = "ikescan-psk-without-spaces-0123456789" // psk-crack reads wo
 // ikeScanEnv runs our IKEv1 responder with cfg on the right-hand namespace
 // of a new pair; ike-scan runs on the left.
 type ikeScanEnv struct {
-	t    *testing.T
 	pair *swtest.Pair
-	ours v1Ours
-	mu   sync.Mutex
-	evs  []Event
+	ours *Endpoint
 }
 
 func newIkeScanEnv(t *testing.T, mutate func(*Config)) *ikeScanEnv {
@@ -193,7 +190,7 @@ func newIkeScanEnv(t *testing.T, mutate func(*Config)) *ikeScanEnv {
 	testenv.NeedCommand(t, "ip", "iproute2")
 	testenv.NeedCommand(t, "ike-scan", "ike-scan")
 	testenv.NeedCommand(t, "psk-crack", "ike-scan")
-	e := &ikeScanEnv{t: t, pair: swtest.NewPair(t)}
+	e := &ikeScanEnv{pair: swtest.NewPair(t)}
 	cfg := pskConfigWith(t, "right.example", "left.example", []byte(ikeScanPSK),
 		"aes256-sha256-modp2048,aes128-sha256-modp2048,aes128-sha1-modp2048", "aes128-sha256")
 	cfg.KeyExchange = KeyExchangeIKEv1
@@ -208,11 +205,6 @@ func newIkeScanEnv(t *testing.T, mutate func(*Config)) *ikeScanEnv {
 		IKEAddr:   netip.AddrPortFrom(e.pair.Addr[1], 500),
 		NATTAddr:  netip.AddrPortFrom(e.pair.Addr[1], 4500),
 		Responder: cfg,
-		Events: func(ev Event) {
-			e.mu.Lock()
-			e.evs = append(e.evs, ev)
-			e.mu.Unlock()
-		},
 	})
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	return e
@@ -220,8 +212,8 @@ func newIkeScanEnv(t *testing.T, mutate func(*Config)) *ikeScanEnv {
 
 // scan runs ike-scan against our responder with args and returns its one
 // result, failing unless there is exactly one.
-func (e *ikeScanEnv) scan(args ...string) ikeScanResult {
-	e.t.Helper()
+func (e *ikeScanEnv) scan(t *testing.T, args ...string) ikeScanResult {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	// One try with a short timeout: the responder answers at once or not
@@ -230,13 +222,13 @@ func (e *ikeScanEnv) scan(args ...string) ikeScanResult {
 		"--retry=2", "--timeout=1000"}, append(args, e.pair.Addr[1].String())...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		e.t.Fatalf("ike-scan %s: %v\n%s", strings.Join(args, " "), err, out)
+		t.Fatalf("ike-scan %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	res := parseIkeScan(string(out))
 	if len(res) != 1 {
-		e.t.Fatalf("ike-scan %s: %d results:\n%s", strings.Join(args, " "), len(res), out)
+		t.Fatalf("ike-scan %s: %d results:\n%s", strings.Join(args, " "), len(res), out)
 	}
-	e.t.Logf("ike-scan %s:\n%s", strings.Join(args, " "), out)
+	t.Logf("ike-scan %s:\n%s", strings.Join(args, " "), out)
 	return res[0]
 }
 
@@ -299,7 +291,7 @@ func TestIkeScanMainMode(t *testing.T) {
 			for _, tr := range c.trans {
 				args = append(args, "--trans="+tr)
 			}
-			r := e.scan(args...)
+			r := e.scan(t, args...)
 			if c.want == nil {
 				if r.Kind != "Notify" || !strings.HasPrefix(r.Notify, "14 ") {
 					t.Fatalf("got %q %q, want Notify 14 (NO-PROPOSAL-CHOSEN)", r.Kind, r.Notify)
@@ -322,7 +314,7 @@ func TestIkeScanMainMode(t *testing.T) {
 func TestIkeScanAggressiveMode(t *testing.T) {
 	e := newIkeScanEnv(t, func(c *Config) { c.AggressiveMode = true })
 	file := filepath.Join(t.TempDir(), "psk")
-	r := e.scan("-A", "--id=left.example", "--idtype=2", "--dhgroup=14",
+	r := e.scan(t, "-A", "--id=left.example", "--idtype=2", "--dhgroup=14",
 		"--trans=7/256,5,1,14", "--trans=7/128,2,1,14", "--pskcrack="+file) // SHA2-384 is not in our Config
 	checkSA(t, r, "Aggressive Mode Handshake",
 		map[string]string{"Enc": "AES", "KeyLength": "128", "Hash": "SHA1", "Group": "14:modp2048", "Auth": "PSK"})
@@ -355,22 +347,22 @@ func TestIkeScanWindows2003(t *testing.T) {
 			v1Legacy(t, c)
 			c.AggressiveMode = true
 		})
-		r := e.scan(windows2003...)
+		r := e.scan(t, windows2003...)
 		checkSA(t, r, "Main Mode Handshake", map[string]string{"Enc": "3DES", "Hash": "SHA1", "Group": "2:modp1024", "Auth": "PSK"})
 		// Microsoft's vendor ID, by which Windows recognises the peer.
 		if !slices.Contains(r.VIDs, "Windows-2003-or-XP-SP2") {
 			t.Errorf("no Microsoft vendor ID in %q", r.VIDs)
 		}
-		r = e.scan("--trans=5,1,1,2", "--trans=1,1,1,1", "--trans=1,1,1,2")
+		r = e.scan(t, "--trans=5,1,1,2", "--trans=1,1,1,1", "--trans=1,1,1,2")
 		checkSA(t, r, "Main Mode Handshake", map[string]string{"Enc": "3DES", "Hash": "MD5", "Group": "2:modp1024", "Auth": "PSK"})
 		file := filepath.Join(t.TempDir(), "psk")
-		r = e.scan("-A", "--id=left.example", "--idtype=2", "--dhgroup=2", "--trans=1,1,1,2", "--trans=5,1,1,2", "--pskcrack="+file)
+		r = e.scan(t, "-A", "--id=left.example", "--idtype=2", "--dhgroup=2", "--trans=1,1,1,2", "--trans=5,1,1,2", "--pskcrack="+file)
 		checkSA(t, r, "Aggressive Mode Handshake", map[string]string{"Enc": "3DES", "Hash": "MD5", "Group": "2:modp1024", "Auth": "PSK"})
 		crack(t, file, "MD5")
 	})
 	t.Run("no-legacy", func(t *testing.T) {
 		e := newIkeScanEnv(t, nil)
-		r := e.scan(windows2003...)
+		r := e.scan(t, windows2003...)
 		if r.Kind != "Notify" || !strings.HasPrefix(r.Notify, "14 ") {
 			t.Fatalf("got %q %q, want Notify 14 (NO-PROPOSAL-CHOSEN)", r.Kind, r.Notify)
 		}
@@ -402,7 +394,7 @@ func TestIkeScanKerberos(t *testing.T) {
 	})
 	gssid := hex.EncodeToString([]byte("host/left.example@OFFLINE.TEST"))
 	// ike-scan applies --gssid to the --trans options that follow it.
-	r := e.scan("--gssid="+gssid, "--trans=7/128,4,65001,14")
+	r := e.scan(t, "--gssid="+gssid, "--trans=7/128,4,65001,14")
 	checkSA(t, r, "Main Mode Handshake", map[string]string{"Enc": "AES", "KeyLength": "128", "Hash": "SHA2-256", "Group": "14:modp2048"})
 	// ike-scan names method 65001 by its XAUTH meaning; the GSS identity
 	// it shows is our principal, which only a Kerberos answer carries.
@@ -418,7 +410,7 @@ func TestIkeScanKerberos(t *testing.T) {
 		}
 	}
 	// The same offer without the GSS identity means XAUTH_INIT_PSK.
-	r = e.scan("--trans=7/128,4,65001,14")
+	r = e.scan(t, "--trans=7/128,4,65001,14")
 	if r.Kind != "Notify" || !strings.HasPrefix(r.Notify, "14 ") {
 		t.Fatalf("got %q %q, want Notify 14 (NO-PROPOSAL-CHOSEN)", r.Kind, r.Notify)
 	}

@@ -12,7 +12,6 @@ import (
 	"encoding/binary"
 	"encoding/pem"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/netip"
@@ -32,25 +31,14 @@ import (
 )
 
 // The IKEv1 interop harness (issue 13, Evidence): charon 5.9.8 in one
-// network namespace of an internal/swtest pair, our side in the other.
-// Our side is an IKEv1 driver (ours, below) with the endpoint's command
-// set; ESP between the protected subnets is real, sealed and opened by
-// package esp on our side and by libipsec (charon's userspace ESP, over
-// its TUN device) on charon's, and counted at both ends. libipsec takes
-// only UDP-encapsulated tunnel-mode ESP, so every test forces NAT-T
-// (encap = yes on charon's side, Config.ForceUDPEncap on ours).
-
-// v1Ours is what the tests need from our side: the commands of the
-// endpoint (CONTRACT.md), found by this side's ISAKMP cookie.
-type v1Ours interface {
-	Initiate(ctx context.Context, cfg *Config, remote netip.AddrPort, req *ChildRequest) ([8]byte, error)
-	RekeyChild(ctx context.Context, spi [8]byte, inbound uint32) error
-	DeleteChild(ctx context.Context, spi [8]byte, inbound uint32) error
-	RekeyIKE(ctx context.Context, spi [8]byte) error
-	CloseIKE(ctx context.Context, spi [8]byte) error
-	IKESAs() []IKESAInfo
-	SendESP(to netip.AddrPort, packet []byte) error
-}
+// network namespace of an internal/swtest pair, our Endpoint (IKEv1
+// sessions, dispatched by the ISAKMP major version) in the other. ESP
+// between the protected subnets is real, sealed and opened by package esp
+// on our side and by libipsec (charon's userspace ESP, over its TUN
+// device) on charon's, and counted at both ends. libipsec takes only
+// UDP-encapsulated tunnel-mode ESP, so every test forces NAT-T (encap =
+// yes on charon's side, except in TestInteropV1NATT, and
+// Config.ForceUDPEncap on ours).
 
 // v1Opts describes one interop case.
 type v1Opts struct {
@@ -79,7 +67,7 @@ type v1Env struct {
 	o      v1Opts
 	pair   *swtest.Pair
 	charon *swtest.Charon
-	ours   v1Ours
+	ours   *Endpoint
 	ourIP  netip.Addr
 	swIP   netip.Addr
 	ctx    context.Context
@@ -388,8 +376,8 @@ func (e *v1Env) traffic(n int) {
 	deadline := time.Now().Add(15 * time.Second)
 	for e.fromSW.Load() < from+int64(n) || e.toSW.Load() < to+int64(n) {
 		if time.Now().After(deadline) {
-			e.t.Fatalf("traffic: %d of %d datagrams from charon arrived, %d of %d to charon\n%s",
-				e.fromSW.Load()-from, n, e.toSW.Load()-to, n, e.swSAs())
+			e.t.Fatalf("traffic: %d of %d datagrams from charon arrived, %d of %d to charon\n%s\ncharon's IKE log:\n%s",
+				e.fromSW.Load()-from, n, e.toSW.Load()-to, n, e.swSAs(), e.ikeLog(60))
 		}
 		// libipsec's TUN route may need a moment after a CHILD SA
 		// appears; keep sending until n arrived each way (the counts
@@ -436,8 +424,7 @@ func (e *v1Env) waitEvent(k EventKind, n int) {
 			e.mu.Lock()
 			ev, errs := kinds(e.events), errOf(e.events)
 			e.mu.Unlock()
-			log, _ := os.ReadFile(e.charon.LogPath())
-			e.t.Fatalf("waiting for %d x %v; events %v, errors %v\ncharon log:\n%s", n, k, ev, errs, lastLines(string(log), 60))
+			e.t.Fatalf("waiting for %d x %v; events %v, errors %v\ncharon's IKE log:\n%s", n, k, ev, errs, e.ikeLog(60))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -475,6 +462,41 @@ func (e *v1Env) inbound() uint32 {
 	return 0
 }
 
+// ikeLog returns the last n lines of charon's log about IKE (not the
+// ESP packets libipsec logs one by one).
+func (e *v1Env) ikeLog(n int) string {
+	log, _ := os.ReadFile(e.charon.LogPath())
+	var keep []string
+	for _, l := range strings.Split(string(log), "\n") {
+		for _, tag := range []string{"[IKE]", "[ENC]", "[CFG]", "[CHD]", "[KNL]", "[NET]"} {
+			if strings.Contains(l, tag) {
+				keep = append(keep, l)
+				break
+			}
+		}
+	}
+	return lastLines(strings.Join(keep, "\n"), n)
+}
+
+// sameISAKMP waits until both sides have exactly one ISAKMP SA, the
+// same one (our cookies in charon's list).
+func (e *v1Env) sameISAKMP(when string) {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		sas := e.swSAs()
+		ours := e.ours.IKESAs()
+		if len(ours) == 1 && strings.Count(sas, "ESTABLISHED") == 1 &&
+			strings.Contains(sas, fmt.Sprintf("%x_i", ours[0].SPIi[:])) && strings.Contains(sas, fmt.Sprintf("%x_r", ours[0].SPIr[:])) {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%s: we have %d ISAKMP SAs (%+v), charon:\n%s", when, len(ours), ours, sas)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // logLine reports whether a line of charon's log contains all of subs.
 func (e *v1Env) logLine(subs ...string) bool {
 	log, _ := os.ReadFile(e.charon.LogPath())
@@ -502,8 +524,7 @@ func (e *v1Env) waitSW(what string, ok func(sas string) bool) string {
 			return sas
 		}
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(e.charon.LogPath())
-			e.t.Fatalf("charon: %s; it has:\n%s\nlog:\n%s", what, sas, lastLines(string(log), 40))
+			e.t.Fatalf("charon: %s; it has:\n%s\nIKE log:\n%s", what, sas, e.ikeLog(60))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -680,11 +701,14 @@ func TestInteropV1RekeyIKE(t *testing.T) {
 				t.Fatal(err)
 			}
 			e.waitEvent(EventIKERekeyed, 1)
-			e.waitSW("one ISAKMP SA after our rekey", func(sas string) bool { return strings.Count(sas, "ESTABLISHED") == 1 })
+			e.sameISAKMP("after our rekey")
+			if !e.charon.WaitLog("detected reauth of existing IKE_SA, adopting 1 children", 5*time.Second) {
+				t.Fatalf("charon did not move the CHILD SA to the new ISAKMP SA:\n%s", e.ikeLog(40))
+			}
 			e.traffic(3)
 			e.charon.Swanctl(t, "--rekey", "--ike", "gw")
 			e.waitEvent(EventIKERekeyed, 2)
-			e.waitSW("one ISAKMP SA after its rekey", func(sas string) bool { return strings.Count(sas, "ESTABLISHED") == 1 })
+			e.sameISAKMP("after charon's rekey")
 			e.traffic(3)
 			e.charon.Swanctl(t, "--rekey", "--child", "net")
 			e.waitEvent(EventChildRekeyed, 1)
@@ -796,13 +820,9 @@ func TestInteropV1NATT(t *testing.T) {
 }
 
 // startV1Ours starts our side in namespace ns: an Endpoint bound to
-// epc's addresses there, served until ctx is done (wg tracks it). With
-// -ike.v1driver the test-only driver below stands in for the Endpoint.
-func startV1Ours(t *testing.T, ctx context.Context, wg *sync.WaitGroup, ns string, epc EndpointConfig) v1Ours {
+// epc's addresses there, served until ctx is done (wg tracks it).
+func startV1Ours(t *testing.T, ctx context.Context, wg *sync.WaitGroup, ns string, epc EndpointConfig) *Endpoint {
 	t.Helper()
-	if *v1DriverFlag {
-		return startV1Driver(t, ctx, wg, ns, epc)
-	}
 	ep, err := NewEndpoint(epc)
 	if err != nil {
 		t.Fatal(err)
@@ -815,326 +835,4 @@ func startV1Ours(t *testing.T, ctx context.Context, wg *sync.WaitGroup, ns strin
 	go func() { defer wg.Done(); ep.Run(ctx) }()
 	t.Cleanup(func() { ep.Close() })
 	return ep
-}
-
-var v1DriverFlag = flag.Bool("ike.v1driver", false, "run the IKEv1 interop tests through the test-only driver around SessionV1 instead of the Endpoint")
-
-// startV1Driver starts the test-only driver in namespace ns.
-func startV1Driver(t *testing.T, ctx context.Context, wg *sync.WaitGroup, ns string, epc EndpointConfig) v1Ours {
-	t.Helper()
-	d := &v1Driver{cfg: epc, in: make(chan v1Datagram, 64), cmds: make(chan func(time.Time)),
-		sessions: map[[8]byte]*v1DrvSession{}, halfOpen: map[halfOpenKey]*v1DrvSession{}}
-	if err := inNetns(ns, func() error {
-		var err error
-		if d.ike, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(epc.IKEAddr)); err != nil {
-			return err
-		}
-		d.natt, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(epc.NATTAddr))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	wg.Add(1)
-	go func() { defer wg.Done(); d.run(ctx) }()
-	return d
-}
-
-// v1Driver is a test-only IKEv1 driver around SessionV1 with the
-// endpoint's command set: it dispatches datagrams by ISAKMP cookie, runs
-// the sessions' timers, moves them to port 4500 with the non-ESP marker
-// when NAT-T is in use (RFC 3947 4) and hands UDP-encapsulated ESP to the
-// caller.
-type v1Driver struct {
-	cfg       EndpointConfig
-	ike, natt *net.UDPConn
-	in        chan v1Datagram
-	cmds      chan func(now time.Time)
-
-	// Owned by run's goroutine.
-	sessions map[[8]byte]*v1DrvSession // by this side's cookie
-	halfOpen map[halfOpenKey]*v1DrvSession
-
-	mu  sync.Mutex
-	sas []IKESAInfo // snapshot for IKESAs
-}
-
-type v1DrvSession struct {
-	s    *SessionV1
-	natt bool
-	spis map[[8]byte]bool
-}
-
-func (d *v1Driver) run(ctx context.Context) {
-	var wg sync.WaitGroup
-	for _, c := range []struct {
-		conn *net.UDPConn
-		natt bool
-	}{{d.ike, false}, {d.natt, true}} {
-		wg.Add(1)
-		go func() { defer wg.Done(); d.read(ctx, c.conn, c.natt) }()
-	}
-	defer func() {
-		d.ike.Close()
-		d.natt.Close()
-		wg.Wait()
-	}()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		now := time.Now()
-		next := time.Time{}
-		for _, ds := range d.live() {
-			if dl := ds.s.Deadline(); !dl.IsZero() {
-				if !now.Before(dl) {
-					ds.s.Tick(now)
-					d.flush(now, ds)
-					dl = ds.s.Deadline()
-				}
-				if !dl.IsZero() && (next.IsZero() || dl.Before(next)) {
-					next = dl
-				}
-			}
-		}
-		wait := time.Hour
-		if !next.IsZero() {
-			wait = max(time.Until(next), time.Millisecond)
-		}
-		timer.Reset(wait)
-		select {
-		case <-ctx.Done():
-			return
-		case dg := <-d.in:
-			d.handle(time.Now(), dg)
-		case f := <-d.cmds:
-			f(time.Now())
-		case <-timer.C:
-		}
-	}
-}
-
-func (d *v1Driver) live() []*v1DrvSession {
-	seen := map[*v1DrvSession]bool{}
-	var out []*v1DrvSession
-	for _, ds := range d.sessions {
-		if !seen[ds] {
-			seen[ds] = true
-			out = append(out, ds)
-		}
-	}
-	for _, ds := range d.halfOpen {
-		if !seen[ds] {
-			seen[ds] = true
-			out = append(out, ds)
-		}
-	}
-	return out
-}
-
-func (d *v1Driver) read(ctx context.Context, c *net.UDPConn, natt bool) {
-	buf := make([]byte, maxDatagram)
-	for {
-		n, from, err := c.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			return
-		}
-		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-		if natt {
-			switch {
-			case n == 1 && buf[0] == 0xff:
-				continue // NAT keepalive (RFC 3948 2.3)
-			case n >= 4 && [4]byte(buf[:4]) != [4]byte{}:
-				if d.cfg.ESP != nil {
-					d.cfg.ESP(from, buf[:n])
-				}
-				continue
-			case n < 4+isakmp.HeaderLen:
-				continue
-			}
-		}
-		select {
-		case d.in <- v1Datagram{b: bytes.Clone(buf[:n]), from: from, natt: natt}:
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
-// handle dispatches one datagram by cookie: this side's cookie is CKY-I
-// of ISAKMP SAs we initiated and CKY-R of the others; a first message
-// (CKY-R zero) of Main or Aggressive Mode starts a responder session,
-// and its retransmissions find that session by CKY-I and address.
-func (d *v1Driver) handle(now time.Time, dg v1Datagram) {
-	b := dg.b
-	if dg.natt {
-		b = b[4:] // the non-ESP marker
-	}
-	var h isakmp.Header
-	if h.Parse(b) != nil || h.Major() != 1 {
-		return
-	}
-	ds := d.sessions[h.InitiatorSPI]
-	if ds == nil && h.ResponderSPI != ([8]byte{}) {
-		ds = d.sessions[h.ResponderSPI]
-	}
-	if ds == nil && h.ResponderSPI == ([8]byte{}) {
-		ds = d.halfOpen[halfOpenKey{h.InitiatorSPI, dg.from}]
-	}
-	if ds == nil {
-		if h.ResponderSPI != ([8]byte{}) || d.cfg.Responder == nil {
-			return
-		}
-		local := netip.AddrPortFrom(d.cfg.IKEAddr.Addr(), d.cfg.IKEAddr.Port())
-		if dg.natt {
-			local = d.cfg.NATTAddr
-		}
-		s, err := AcceptV1(d.cfg.Responder, local, dg.from, now, b)
-		if err != nil {
-			return
-		}
-		ds = &v1DrvSession{s: s, natt: dg.natt, spis: map[[8]byte]bool{}}
-		d.halfOpen[halfOpenKey{h.InitiatorSPI, dg.from}] = ds
-		d.flush(now, ds)
-		return
-	}
-	if _, remote := ds.s.Path(); dg.natt && (!ds.natt || remote != dg.from) {
-		// RFC 3947 4: the peer floated to port 4500.
-		ds.natt = true
-		ds.s.SetPath(d.cfg.NATTAddr, dg.from)
-	}
-	ds.s.Receive(now, b)
-	d.flush(now, ds)
-}
-
-// flush moves an initiator to port 4500 once NAT-T is in use (RFC 3947
-// 4: from Main Mode message 5 on), reports events, sends datagrams and
-// keeps the cookie table and the IKESAs snapshot up to date.
-func (d *v1Driver) flush(now time.Time, ds *v1DrvSession) {
-	s := ds.s
-	if !ds.natt && s.UDPEncap() {
-		_, remote := s.Path()
-		ds.natt = true
-		s.SetPath(d.cfg.NATTAddr, netip.AddrPortFrom(remote.Addr(), natTPort))
-	}
-	for _, ev := range s.Events() {
-		if d.cfg.Events != nil {
-			d.cfg.Events(ev)
-		}
-	}
-	_, remote := s.Path()
-	for _, b := range s.Datagrams() {
-		if ds.natt {
-			d.natt.WriteToUDPAddrPort(append(append([]byte(nil), nonESPMarker...), b...), remote)
-		} else {
-			d.ike.WriteToUDPAddrPort(b, remote)
-		}
-	}
-	if s.Closed() {
-		for spi := range ds.spis {
-			if d.sessions[spi] == ds {
-				delete(d.sessions, spi)
-			}
-		}
-		for k, v := range d.halfOpen {
-			if v == ds {
-				delete(d.halfOpen, k)
-			}
-		}
-	} else {
-		for _, spi := range s.localSPIs() {
-			ds.spis[spi] = true
-			d.sessions[spi] = ds
-		}
-		if s.Established() {
-			for k, v := range d.halfOpen {
-				if v == ds {
-					delete(d.halfOpen, k)
-				}
-			}
-		}
-	}
-	var sas []IKESAInfo
-	for _, o := range d.live() {
-		if !o.s.Closed() {
-			sas = append(sas, o.s.Info())
-		}
-	}
-	d.mu.Lock()
-	d.sas = sas
-	d.mu.Unlock()
-}
-
-// do runs f in run's goroutine.
-func (d *v1Driver) do(ctx context.Context, f func(now time.Time) error) error {
-	errc := make(chan error, 1)
-	select {
-	case d.cmds <- func(now time.Time) { errc <- f(now) }:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (d *v1Driver) Initiate(ctx context.Context, cfg *Config, remote netip.AddrPort, req *ChildRequest) ([8]byte, error) {
-	var spi [8]byte
-	err := d.do(ctx, func(now time.Time) error {
-		s, err := NewInitiatorV1(cfg, d.cfg.IKEAddr, remote, now, req)
-		if err != nil {
-			return err
-		}
-		ds := &v1DrvSession{s: s, spis: map[[8]byte]bool{}}
-		d.flush(now, ds)
-		spi = s.Info().SPIi
-		return nil
-	})
-	return spi, err
-}
-
-func (d *v1Driver) withSession(ctx context.Context, spi [8]byte, f func(now time.Time, s *SessionV1) error) error {
-	return d.do(ctx, func(now time.Time) error {
-		ds := d.sessions[spi]
-		if ds == nil {
-			return fmt.Errorf("ike: no IKE SA with SPI %x", spi)
-		}
-		err := f(now, ds.s)
-		d.flush(now, ds)
-		return err
-	})
-}
-
-func (d *v1Driver) RekeyChild(ctx context.Context, spi [8]byte, inbound uint32) error {
-	return d.withSession(ctx, spi, func(now time.Time, s *SessionV1) error { return s.RekeyChild(now, inbound) })
-}
-
-func (d *v1Driver) DeleteChild(ctx context.Context, spi [8]byte, inbound uint32) error {
-	return d.withSession(ctx, spi, func(now time.Time, s *SessionV1) error { return s.DeleteChild(now, inbound) })
-}
-
-func (d *v1Driver) RekeyIKE(ctx context.Context, spi [8]byte) error {
-	return d.withSession(ctx, spi, func(now time.Time, s *SessionV1) error { return s.RekeyIKE(now) })
-}
-
-func (d *v1Driver) CloseIKE(ctx context.Context, spi [8]byte) error {
-	return d.withSession(ctx, spi, func(now time.Time, s *SessionV1) error { s.Close(now); return nil })
-}
-
-func (d *v1Driver) IKESAs() []IKESAInfo {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return append([]IKESAInfo(nil), d.sas...)
-}
-
-func (d *v1Driver) SendESP(to netip.AddrPort, packet []byte) error {
-	_, err := d.natt.WriteToUDPAddrPort(packet, to)
-	return err
-}
-
-type v1Datagram struct {
-	b    []byte
-	from netip.AddrPort
-	natt bool
 }

@@ -411,7 +411,7 @@ func (s *SessionV1) receiveMM5(now time.Time, sa *isakmpSA, m *isakmp.Message, s
 		}
 	}
 	if err := s.verifyProofV1(now, sa, ps, true); err != nil {
-		return s.authFailed(err)
+		return s.phase1Failed(sa, err)
 	}
 	sa.iv = next
 	s.initialContact = hasNotifyV1(ps, isakmp.V1NotifyInitialContact)
@@ -484,6 +484,15 @@ func (s *SessionV1) establish(now time.Time, sa *isakmpSA) {
 	}
 	sa.kx = nil
 	if sa == s.next {
+		if !sa.initiator && s.initialContact {
+			// A peer that rekeys with INITIAL-CONTACT has lost its
+			// state (RFC 2407 4.6.3.3): its IPsec SAs are gone.
+			for _, c := range s.children {
+				cs := c.sa
+				s.emit(Event{Kind: EventChildDeleted, Child: &cs})
+			}
+			s.children = nil
+		}
 		s.switchISAKMP(now, sa)
 		return
 	}

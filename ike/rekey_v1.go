@@ -32,6 +32,10 @@ func (s *SessionV1) startRekeyISAKMP(now time.Time) error {
 	return nil
 }
 
+// rekeyDeleteDelayV1 is how long the old ISAKMP SA stays undeleted after
+// our phase 1 rekey.
+const rekeyDeleteDelayV1 = time.Second
+
 // switchISAKMP makes sa, a new established ISAKMP SA, the current one and
 // deletes the old one.
 func (s *SessionV1) switchISAKMP(now time.Time, sa *isakmpSA) {
@@ -40,7 +44,16 @@ func (s *SessionV1) switchISAKMP(now time.Time, sa *isakmpSA) {
 	old.rekeyAt, old.expireAt = time.Time{}, time.Time{}
 	old.until = now.Add(s.retransmitSchedule())
 	s.retired = append(s.retired, old)
-	s.sendDeleteISAKMP(now, old)
+	if sa.initiator {
+		// Our rekey: the responder moves its IPsec SAs to the new ISAKMP
+		// SA only after its last message is out (strongSwan: "detected
+		// reauth of existing IKE_SA, adopting 1 children"); a Delete for
+		// the old SA that overtook that would take them with it. So the
+		// Delete waits a moment (Tick sends it).
+		old.until, old.deleteAtUntil = now.Add(rekeyDeleteDelayV1), true
+	} else {
+		s.sendDeleteISAKMP(now, old)
+	}
 	s.emit(Event{Kind: EventIKERekeyed})
 }
 

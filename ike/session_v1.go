@@ -78,6 +78,9 @@ type isakmpSA struct {
 
 	establishedAt, rekeyAt, expireAt time.Time
 	until                            time.Time // retired: forgotten then
+	// deleteAtUntil: retired by our own rekey, its Delete is sent at
+	// until (rekey_v1.go).
+	deleteAtUntil bool
 }
 
 // v1Exchange is the retransmission state of one exchange.
@@ -383,6 +386,10 @@ func (s *SessionV1) Receive(now time.Time, datagram []byte) {
 	h := &m.Header
 	sa := s.findSA(h)
 	if sa == nil {
+		if s.acceptRekeyV1(now, &m, b) {
+			s.kick(now)
+			return
+		}
 		s.drop("unknown cookies", nil)
 		return
 	}
@@ -576,8 +583,15 @@ func (s *SessionV1) Tick(now time.Time) {
 			return
 		}
 	}
+	s.expirePeerRekey(now)
 	for _, sa := range slices.Clone(s.retired) {
 		if !now.Before(sa.until) {
+			if sa.deleteAtUntil {
+				sa.deleteAtUntil = false
+				sa.until = now.Add(s.retransmitSchedule())
+				s.sendDeleteISAKMP(now, sa)
+				continue
+			}
 			s.retired = slices.DeleteFunc(s.retired, func(x *isakmpSA) bool { return x == sa })
 		}
 	}

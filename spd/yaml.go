@@ -674,7 +674,9 @@ func (p *yamlParser) plainLine(flow bool) int {
 		case isBreak(c):
 			p.backTo(end)
 			return end
-		case c == ':' && (isSep(p.at(1)) || flow && strings.IndexByte(",[]{}", p.at(1)) >= 0):
+		case c == ':' && isSep(p.at(1)):
+			// In flow context too, as yaml.v3 reads it: "{0:}" has the
+			// key "0:".
 			p.backTo(end)
 			return end
 		case c == '#' && p.pos > 0 && (p.src[p.pos-1] == ' ' || p.src[p.pos-1] == '\t'):
@@ -741,9 +743,15 @@ func (p *yamlParser) quoted() *yamlNode {
 			flush(p.pos)
 			p.advance(1)
 			if isBreak(p.peek()) {
-				// An escaped line break joins the lines without a space.
+				// An escaped line break joins the lines without a
+				// space; empty lines after it are line breaks.
 				p.newline()
 				p.skipSpaces()
+				for isBreak(p.peek()) {
+					p.newline()
+					p.skipSpaces()
+					b.WriteByte('\n')
+				}
 				start = p.pos
 				continue
 			}
@@ -845,6 +853,7 @@ func (p *yamlParser) blockScalar(parent int) *yamlNode {
 		ind = max(parent, 0) + explicit
 	}
 	var lines []string // content lines, without the indentation
+	lastAtEOF := false // the last line read has no line break after it
 	for !p.eof() {
 		save := *p
 		p.newline()
@@ -856,6 +865,7 @@ func (p *yamlParser) blockScalar(parent int) *yamlNode {
 		}
 		if p.eof() || isBreak(p.peek()) {
 			lines = append(lines, "")
+			lastAtEOF = p.eof()
 			continue
 		}
 		if ind < 0 {
@@ -874,12 +884,13 @@ func (p *yamlParser) blockScalar(parent int) *yamlNode {
 			p.advance(1)
 		}
 		lines = append(lines, p.src[s:p.pos])
+		lastAtEOF = p.eof()
 	}
 	// Trailing empty lines belong to the chomping, not the content. The
 	// last line read ends without its line break: the parser stops before
 	// the break that follows it.
 	content := len(lines)
-	for content > 0 && strings.TrimLeft(lines[content-1], " ") == "" {
+	for content > 0 && lines[content-1] == "" { // spaces past the indentation are content
 		content--
 	}
 	var b strings.Builder
@@ -908,19 +919,26 @@ func (p *yamlParser) blockScalar(parent int) *yamlNode {
 		b.WriteString(l)
 		empty, started, prevNormal = 0, true, normal(l)
 	}
+	// The last content line's break is content unless stripped; a file
+	// that ends inside that line has none (YAML 1.2.2 section 8.1.1.2).
+	hasBreak := content < len(lines) || !lastAtEOF
+	trailing := len(lines) - content // empty lines, each a line break
+	if trailing > 0 && lastAtEOF {
+		trailing-- // the file ends in the last one: no break after it
+	}
 	switch {
 	case content == 0:
+		if chomp == '+' {
+			b.WriteString(strings.Repeat("\n", trailing))
+		}
 	case chomp == '-':
 	case chomp == '+':
-		b.WriteByte('\n')
-		for range len(lines) - content {
+		if hasBreak {
 			b.WriteByte('\n')
 		}
+		b.WriteString(strings.Repeat("\n", trailing))
 	default:
-		b.WriteByte('\n')
-	}
-	if content == 0 && chomp == '+' {
-		for range len(lines) {
+		if hasBreak {
 			b.WriteByte('\n')
 		}
 	}
@@ -996,7 +1014,7 @@ func (p *yamlParser) flowPlain() *yamlNode {
 			breaks++
 			p.skipSpaces()
 		}
-		if c := p.peek(); c == 0 || c == '#' || strings.IndexByte(",[]{}", c) >= 0 || c == ':' && (isSep(p.at(1)) || strings.IndexByte(",[]{}", p.at(1)) >= 0) ||
+		if c := p.peek(); c == 0 || c == '#' || strings.IndexByte(",[]{}", c) >= 0 || c == ':' && isSep(p.at(1)) ||
 			p.docMarker("---") || p.docMarker("...") {
 			*p = save
 			break

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,7 +48,7 @@ const (
 // address, each with its share of the handshakes in flight.
 type load struct {
 	o     options
-	tgt   target
+	cur   atomic.Pointer[target] // where new handshakes go
 	base  ike.Config
 	srcs  []*source
 	stop  chan struct{}
@@ -74,6 +75,7 @@ type source struct {
 
 type initSession struct {
 	s    *ike.Session
+	tgt  *target
 	up   bool
 	keep bool
 	natt bool
@@ -108,12 +110,12 @@ func initiatorConfig() (ike.Config, error) {
 	}, nil
 }
 
-func newLoad(o options, tgt target) (*load, error) {
+func newLoad(o options) (*load, error) {
 	base, err := initiatorConfig()
 	if err != nil {
 		return nil, err
 	}
-	l := &load{o: o, tgt: tgt, base: base, stop: make(chan struct{})}
+	l := &load{o: o, base: base, stop: make(chan struct{})}
 	for i := range o.sources {
 		a := netip.AddrFrom4([4]byte{127, 77, byte(i / 250), byte(i%250 + 1)})
 		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, 0)))
@@ -188,7 +190,7 @@ func (l *load) runSource(src *source) {
 			lastTick = now
 		}
 		_ = src.conn.SetReadDeadline(now.Add(10 * time.Millisecond))
-		n, from, err := src.conn.ReadFromUDPAddrPort(buf)
+		n, _, err := src.conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
@@ -197,10 +199,9 @@ func (l *load) runSource(src *source) {
 			return // closed
 		}
 		b := buf[:n]
-		if from.Port() == l.tgt.natt.Port() && from.Port() != l.tgt.ike.Port() {
-			if len(b) < 4 || [4]byte(b) != [4]byte{} {
-				continue // not IKE
-			}
+		if len(b) >= 4 && [4]byte(b) == [4]byte{} {
+			// The non-ESP marker of the NAT-T port (RFC 3948 section
+			// 2.2): an IKE header never starts with a zero SPIi.
 			b = b[4:]
 		}
 		if len(b) < isakmp.HeaderLen {
@@ -219,7 +220,8 @@ func (l *load) runSource(src *source) {
 func (l *load) start(src *source, now time.Time, keep bool) {
 	cfg := l.base
 	cfg.LocalID = auth.FQDN(fmt.Sprintf("i%d-%d.load", src.idx, l.count.Add(1)))
-	s, err := ike.NewInitiator(&cfg, src.local, l.tgt.ike, now)
+	tgt := l.cur.Load()
+	s, err := ike.NewInitiator(&cfg, src.local, tgt.ike, now)
 	if err != nil {
 		l.failed.Add(1)
 		if keep {
@@ -228,7 +230,7 @@ func (l *load) start(src *source, now time.Time, keep bool) {
 		return
 	}
 	spiI, _ := s.SPIs()
-	is := &initSession{s: s, keep: keep}
+	is := &initSession{s: s, tgt: tgt, keep: keep}
 	src.active[spiI] = is
 	l.inflight.Add(1)
 	l.after(src, is, now)
@@ -264,13 +266,13 @@ func (l *load) after(src *source, is *initSession, now time.Time) {
 // once NAT was detected.
 func (l *load) send(src *source, is *initSession, ds [][]byte) {
 	for _, d := range ds {
-		to := l.tgt.ike
+		to := is.tgt.ike
 		if is.s.UDPEncap() {
 			if !is.natt {
 				is.natt = true
-				is.s.SetPath(src.local, l.tgt.natt) // RFC 7296 2.23: IKE moves to 4500
+				is.s.SetPath(src.local, is.tgt.natt) // RFC 7296 2.23: IKE moves to 4500
 			}
-			to = l.tgt.natt
+			to = is.tgt.natt
 			d = append(append(make([]byte, 0, len(d)+4), nonESPMarker...), d...)
 		}
 		_, _ = src.conn.WriteToUDPAddrPort(d, to)
@@ -326,20 +328,27 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // measureChurn measures handshakes with immediate deletes over o.measure,
 // after a short warm-up.
-func (l *load) measureChurn(ctx context.Context, name string) (phase, error) {
+func (l *load) measureChurn(ctx context.Context, tgt *target, name string) (phase, error) {
+	l.cur.Store(tgt)
 	l.mode.Store(modeChurn)
 	if err := sleep(ctx, min(l.o.measure/4, time.Second)); err != nil {
 		return phase{}, err
 	}
-	cpu0, live0, err := l.tgt.stats()
+	return l.churnStretch(ctx, tgt, name, l.o.measure)
+}
+
+// churnStretch measures the handshakes with immediate deletes that the
+// initiators, already busy with tgt, complete in d.
+func (l *load) churnStretch(ctx context.Context, tgt *target, name string, d time.Duration) (phase, error) {
+	cpu0, live0, err := tgt.stats()
 	if err != nil {
 		return phase{}, err
 	}
 	ic0, e0, f0, r0, t0 := cpuSeconds(), l.established.Load(), l.failed.Load(), l.retransmits.Load(), time.Now()
-	if err := sleep(ctx, l.o.measure); err != nil {
+	if err := sleep(ctx, d); err != nil {
 		return phase{}, err
 	}
-	cpu1, _, err := l.tgt.stats()
+	cpu1, _, err := tgt.stats()
 	if err != nil {
 		return phase{}, err
 	}
@@ -358,8 +367,9 @@ func (l *load) measureChurn(ctx context.Context, name string) (phase, error) {
 
 // fill makes IKE SAs and keeps them until the responder has n, and
 // returns the rate at which it did.
-func (l *load) fill(ctx context.Context, n int64) (float64, error) {
-	_, live, err := l.tgt.stats()
+func (l *load) fill(ctx context.Context, tgt *target, n int64) (float64, error) {
+	l.cur.Store(tgt)
+	_, live, err := tgt.stats()
 	if err != nil {
 		return 0, err
 	}
@@ -391,4 +401,70 @@ func mustAddrPort(s string) netip.AddrPort {
 		return netip.AddrPort{}
 	}
 	return a
+}
+
+// alternate measures handshakes with immediate deletes against a and b in
+// turns of d each (which goes first alternates), rounds times, so that
+// both see the same machine: the drift of a shared machine between two
+// stretches measured minutes apart does not enter their ratio. It returns
+// each side's totals and the median over rounds of b's rate over a's.
+func (l *load) alternate(ctx context.Context, a, b *target, nameA, nameB string, rounds int, d time.Duration) (pa, pb phase, ratio float64, err error) {
+	ratios := make([]float64, 0, rounds)
+	add := func(sum *phase, p phase) {
+		live := sum.Live
+		if sum.Name == "" {
+			live = p.Live
+		}
+		*sum = phase{Name: p.Name, Live: live, Handshakes: sum.Handshakes + p.Handshakes, Seconds: sum.Seconds + p.Seconds,
+			Failed: sum.Failed + p.Failed, Retransmits: sum.Retransmits + p.Retransmits,
+			RespCores: sum.RespCores + p.RespCores*p.Seconds, InitCores: sum.InitCores + p.InitCores*p.Seconds,
+			CPUPerHS: sum.CPUPerHS + p.CPUPerHS*float64(p.Handshakes)} // sums; divided below
+	}
+	for r := range rounds {
+		var ra, rb phase
+		order := []*target{a, b}
+		if r%2 == 1 {
+			order = []*target{b, a}
+		}
+		for _, t := range order {
+			l.cur.Store(t)
+			l.mode.Store(modeChurn)
+			if err := sleep(ctx, d/5); err != nil { // the window fills
+				return pa, pb, 0, err
+			}
+			name := nameA
+			if t == b {
+				name = nameB
+			}
+			p, err := l.churnStretch(ctx, t, name, d)
+			if err != nil {
+				return pa, pb, 0, err
+			}
+			if t == a {
+				ra = p
+				add(&pa, p)
+			} else {
+				rb = p
+				add(&pb, p)
+			}
+		}
+		if ra.Rate > 0 {
+			ratios = append(ratios, rb.Rate/ra.Rate)
+		}
+	}
+	for _, p := range []*phase{&pa, &pb} {
+		if p.Seconds > 0 {
+			p.Rate = float64(p.Handshakes) / p.Seconds
+			p.RespCores /= p.Seconds
+			p.InitCores /= p.Seconds
+		}
+		if p.Handshakes > 0 {
+			p.CPUPerHS /= float64(p.Handshakes)
+		}
+	}
+	if len(ratios) > 0 {
+		slices.Sort(ratios)
+		ratio = ratios[len(ratios)/2]
+	}
+	return pa, pb, ratio, nil
 }

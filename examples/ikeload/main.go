@@ -12,19 +12,27 @@
 // and IKE_AUTH with a pre-shared key and one CHILD SA (AES-128-GCM), each
 // initiator with an identity of its own.
 //
-// Phases, for each GOMAXPROCS value of the responder (-procs, default 1
-// and 2, in the same run):
+// Three responder processes run side by side: A with GOMAXPROCS at the
+// smallest of -procs (default 1,2), B and C at the largest.
 //
 //   - none: every IKE SA is deleted (an INFORMATIONAL exchange) as soon
-//     as it is up; handshakes/s and CPU per handshake over -measure.
-//   - live-N, for each N of -live (default 10,000 and 100,000): IKE SAs
-//     are kept (the initiators forget them without a Delete; the
-//     responder keeps them, DPD and rekeys off) until N are live, then
-//     the rate and CPU are measured as in "none" with N SAs live.
+//     as it is up. A and B are measured in alternating rounds (handshakes
+//     with each in turn, which goes first alternating), so that both see
+//     the same machine; gomaxprocs-2/1 is the median over rounds of B's
+//     rate over A's.
+//   - live-N, for each N of -live (default 10,000 and 100,000): C gets IKE
+//     SAs that are kept (the initiators forget them without a Delete; the
+//     responder keeps them, DPD and rekeys off) until N are live; then C
+//     (N live) and B (none live) are measured in alternating rounds as
+//     above, and live-N/none is the median of C's rate over B's.
 //
-// Memory per IKE SA is the growth of the responder's live heap (after a
-// collection) from none to the largest N, divided by the IKE SAs added;
-// each has one CHILD SA.
+// A stretch measures handshakes/s and the responder's CPU time per
+// handshake; the total measured time per responder and phase is -measure.
+// Memory per IKE SA is the growth of C's live heap (after a collection)
+// while it filled to the largest N, divided by the IKE SAs added; each has
+// one CHILD SA. Timing alternately does not make the rates immune to
+// other load on the machine: the report shows how many cores the
+// responder and the initiators used.
 //
 // With -charon (root, strongSwan installed), the same initiators then run
 // against strongSwan's charon as responder, started by ikeload in a network
@@ -35,10 +43,8 @@
 //
 //	live-100k/none: <ratio>  gomaxprocs-2/1: <ratio>  bytes-per-ike-sa: <n>
 //
-// live-100k/none is the rate with the largest -live count of SAs live over
-// the rate with none (at the largest GOMAXPROCS); gomaxprocs-2/1 is the
-// "none" rate at the largest GOMAXPROCS over that at the smallest. The
-// label names the live count measured (live-2k in the -quick run).
+// The label names the largest live count measured (live-2k in the -quick
+// run).
 //
 //	go run ./examples/ikeload                 # full run (a few minutes)
 //	go run ./examples/ikeload -quick          # CI-sized
@@ -55,6 +61,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -91,7 +98,7 @@ func main() {
 	procs := flag.String("procs", "1,2", "GOMAXPROCS values of the responder, measured in turn")
 	live := flag.String("live", "10000,100000", "live IKE SA counts to measure at")
 	sources := flag.Int("sources", 200, "initiator source addresses (127.77.x.y)")
-	window := flag.Int("window", 128, "handshakes in flight in total")
+	window := flag.Int("window", 400, "handshakes in flight in total (at least one per source)")
 	measure := flag.Duration("measure", 5*time.Second, "length of each measured stretch")
 	charon := flag.Bool("charon", false, "also measure strongSwan's charon as responder (root; in a network namespace)")
 	charonLive := flag.String("charon-live", "10000", "live IKE SA counts measured against charon")
@@ -159,14 +166,10 @@ type result struct {
 // run measures, writes the report to w and returns the results.
 func run(ctx context.Context, o options, w io.Writer) ([]result, error) {
 	fmt.Fprintf(w, "ikeload: %d initiator sources, %d handshakes in flight, %v per measurement, live counts %v, responder GOMAXPROCS %v, %d CPUs\n",
-		o.sources, o.window, o.measure, o.live, o.procs, runtime.NumCPU())
-	var results []result
-	for _, p := range o.procs {
-		r, err := measureOurs(ctx, o, p, w)
-		if err != nil {
-			return results, fmt.Errorf("GOMAXPROCS=%d: %w", p, err)
-		}
-		results = append(results, r)
+		o.sources, max(o.window, o.sources), o.measure, o.live, o.procs, runtime.NumCPU())
+	results, sum, err := measureOurs(ctx, o, w)
+	if err != nil {
+		return results, err
 	}
 	if o.charon {
 		r, err := measureCharon(ctx, o, w)
@@ -175,66 +178,178 @@ func run(ctx context.Context, o options, w io.Writer) ([]result, error) {
 		}
 		results = append(results, r)
 	}
-	report(w, o, results)
+	report(w, results, sum)
 	return results, nil
 }
 
-// measureOurs runs the phases against an ike.Endpoint responder with
-// GOMAXPROCS=procs in a child process.
-func measureOurs(ctx context.Context, o options, procs int, w io.Writer) (result, error) {
+// summary is what the report's last line says.
+type summary struct {
+	liveLabel     string  // "live-100k"
+	liveRatio     float64 // rate with that many live over the rate with none
+	lo, hi        int     // GOMAXPROCS compared
+	procsRatio    float64 // rate at hi over rate at lo, none live
+	bytesPerIKESA float64
+}
+
+// responderProc is a responder process: ikeload itself with
+// IKELOAD_ROLE=responder and GOMAXPROCS set.
+type responderProc struct {
+	procs int
+	tgt   target
+	cmd   *exec.Cmd
+	in    io.WriteCloser
+	out   *bufio.Scanner
+}
+
+func startResponder(ctx context.Context, procs int) (*responderProc, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return result{}, err
+		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, exe)
 	cmd.Env = append(os.Environ(), roleEnv+"=responder", "GOMAXPROCS="+strconv.Itoa(procs))
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
-		return result{}, err
+		return nil, err
 	}
 	outPipe, err := cmd.StdoutPipe()
 	if err != nil {
-		return result{}, err
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return result{}, err
+		return nil, err
 	}
-	defer func() {
-		in.Close() // the responder exits at the end of its input
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	}()
-	out := bufio.NewScanner(outPipe)
-	out.Buffer(make([]byte, 1<<16), 1<<20)
+	r := &responderProc{procs: procs, cmd: cmd, in: in, out: bufio.NewScanner(outPipe)}
+	r.out.Buffer(make([]byte, 1<<16), 1<<20)
 	var hello respStats
-	if err := readJSON(out, &hello); err != nil {
-		return result{}, fmt.Errorf("responder did not start: %w", err)
+	if err := readJSON(r.out, &hello); err != nil {
+		r.stop()
+		return nil, fmt.Errorf("responder did not start: %w", err)
 	}
-	q := func(cmd string) (respStats, error) {
-		var s respStats
-		if _, err := fmt.Fprintln(in, cmd); err != nil {
-			return s, err
-		}
-		err := readJSON(out, &s)
-		return s, err
-	}
-	tgt := target{ike: mustAddrPort(hello.IKE), natt: mustAddrPort(hello.NATT), stats: func() (cpu float64, live int64, err error) {
-		s, err := q("stats")
+	r.tgt = target{ike: mustAddrPort(hello.IKE), natt: mustAddrPort(hello.NATT), stats: func() (float64, int64, error) {
+		s, err := r.query("stats")
 		return s.CPU, s.IKESAs, err
 	}}
-	res := result{Responder: fmt.Sprintf("ikeload GOMAXPROCS=%d", procs), Procs: procs}
-	err = runPhases(ctx, o, tgt, o.live, &res, w, func() (float64, int64, error) {
-		s, err := q("gc")
-		return float64(s.HeapAlloc), s.IKESAs, err
-	})
-	return res, err
+	return r, nil
+}
+
+// query sends a command ("stats", "gc") and reads the answer.
+func (r *responderProc) query(cmd string) (respStats, error) {
+	var s respStats
+	if _, err := fmt.Fprintln(r.in, cmd); err != nil {
+		return s, err
+	}
+	err := readJSON(r.out, &s)
+	return s, err
+}
+
+// stop ends the responder: it exits at the end of its input; it is killed
+// (by its PID) if it has not after 10 s.
+func (r *responderProc) stop() {
+	r.in.Close()
+	done := make(chan struct{})
+	go func() { r.cmd.Wait(); close(done) }() //nolint:errcheck // exit status is not interesting
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		r.cmd.Process.Kill() //nolint:errcheck // it may just have exited
+		<-done
+	}
+}
+
+// measureOurs measures ike.Endpoint responders: A at the smallest
+// GOMAXPROCS of o.procs and B at the largest, timed alternately with no SA
+// kept (gomaxprocs ratio); then C, a third at the largest, filled to each
+// live count and timed alternately with B (live ratio). Memory per IKE SA
+// is C's heap growth.
+func measureOurs(ctx context.Context, o options, w io.Writer) ([]result, summary, error) {
+	sum := summary{lo: slices.Min(o.procs), hi: slices.Max(o.procs)}
+	a, err := startResponder(ctx, sum.lo)
+	if err != nil {
+		return nil, sum, err
+	}
+	defer a.stop()
+	b := a
+	if sum.hi != sum.lo {
+		if b, err = startResponder(ctx, sum.hi); err != nil {
+			return nil, sum, err
+		}
+		defer b.stop()
+	}
+	c, err := startResponder(ctx, sum.hi)
+	if err != nil {
+		return nil, sum, err
+	}
+	defer c.stop()
+	load, err := newLoad(o)
+	if err != nil {
+		return nil, sum, err
+	}
+	defer load.close()
+	name := func(r *responderProc) string { return fmt.Sprintf("ikeload GOMAXPROCS=%d", r.procs) }
+	ra := result{Responder: name(a), Procs: a.procs}
+	rb := result{Responder: name(b), Procs: b.procs}
+	rc := result{Responder: name(c) + " (live)", Procs: c.procs}
+	rounds, d := o.rounds()
+	pa, pb, ratio, err := load.alternate(ctx, &a.tgt, &b.tgt, "none", "none", rounds, d)
+	if err != nil {
+		return nil, sum, err
+	}
+	if a == b {
+		ratio = 1
+	}
+	sum.procsRatio = ratio
+	ra.Phases = append(ra.Phases, pa)
+	printPhase(w, ra.Responder, pa)
+	if a != b {
+		rb.Phases = append(rb.Phases, pb)
+		printPhase(w, rb.Responder, pb)
+	}
+	m0, err := c.query("gc")
+	if err != nil {
+		return nil, sum, err
+	}
+	for _, n := range o.live {
+		fill, err := load.fill(ctx, &c.tgt, int64(n))
+		if err != nil {
+			return nil, sum, err
+		}
+		if n == o.live[len(o.live)-1] {
+			m, err := c.query("gc")
+			if err != nil {
+				return nil, sum, err
+			}
+			if m.IKESAs > m0.IKESAs {
+				rc.BytesPerIKESA = (float64(m.HeapAlloc) - float64(m0.HeapAlloc)) / float64(m.IKESAs-m0.IKESAs)
+			}
+		}
+		label := "live-" + short(n)
+		_, pc, ratio, err := load.alternate(ctx, &b.tgt, &c.tgt, "none", label, rounds, d)
+		if err != nil {
+			return nil, sum, err
+		}
+		pc.FillRate = fill
+		rc.Phases = append(rc.Phases, pc)
+		printPhase(w, rc.Responder, pc)
+		fmt.Fprintf(w, "%-30s %s/none: %.2f (median of %d alternated rounds)\n", rc.Responder, label, ratio, rounds)
+		sum.liveLabel, sum.liveRatio = label, ratio
+	}
+	sum.bytesPerIKESA = rc.BytesPerIKESA
+	results := []result{ra}
+	if a != b {
+		results = append(results, rb)
+	}
+	return append(results, rc), sum, nil
+}
+
+// rounds returns how many alternated rounds to time, and their length.
+func (o options) rounds() (int, time.Duration) {
+	n := 7
+	if o.measure < 2*time.Second {
+		n = 3
+	}
+	return n, o.measure / time.Duration(n)
 }
 
 // respStats is what the responder process reports, one JSON object a line.
@@ -275,7 +390,7 @@ func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6
 // collection) and its IKE SA count, for the bytes per IKE SA.
 func runPhases(ctx context.Context, o options, tgt target, live []int, res *result, w io.Writer,
 	memory func() (float64, int64, error)) error {
-	load, err := newLoad(o, tgt)
+	load, err := newLoad(o)
 	if err != nil {
 		return err
 	}
@@ -287,14 +402,14 @@ func runPhases(ctx context.Context, o options, tgt target, live []int, res *resu
 			return err
 		}
 	}
-	ph, err := load.measureChurn(ctx, "none")
+	ph, err := load.measureChurn(ctx, &tgt, "none")
 	if err != nil {
 		return err
 	}
 	res.Phases = append(res.Phases, ph)
 	printPhase(w, res.Responder, ph)
 	for _, n := range live {
-		fill, err := load.fill(ctx, int64(n))
+		fill, err := load.fill(ctx, &tgt, int64(n))
 		if err != nil {
 			return err
 		}
@@ -307,7 +422,7 @@ func runPhases(ctx context.Context, o options, tgt target, live []int, res *resu
 				res.BytesPerIKESA = (mem - mem0) / float64(sas-sas0)
 			}
 		}
-		ph, err := load.measureChurn(ctx, "live-"+short(n))
+		ph, err := load.measureChurn(ctx, &tgt, "live-"+short(n))
 		if err != nil {
 			return err
 		}
@@ -331,48 +446,28 @@ func printPhase(w io.Writer, who string, p phase) {
 	if p.FillRate > 0 {
 		fill = fmt.Sprintf("  (filled at %.0f/s)", p.FillRate)
 	}
-	fmt.Fprintf(w, "%-22s %-10s live %7d: %7.0f handshakes/s, %6.0f µs responder CPU each, responder %.2f cores, initiators %.2f cores, %d failed, %d retransmits%s\n",
+	fmt.Fprintf(w, "%-30s %-10s live %7d: %7.0f handshakes/s, %6.0f µs responder CPU each, responder %.2f cores, initiators %.2f cores, %d failed, %d retransmits%s\n",
 		who, p.Name, p.Live, p.Rate, p.CPUPerHS*1e6, p.RespCores, p.InitCores, p.Failed, p.Retransmits, fill)
 }
 
 // report prints the summary table and the final line.
-func report(w io.Writer, o options, results []result) {
+func report(w io.Writer, results []result, sum summary) {
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "%-22s %-10s %12s %16s %14s\n", "responder", "phase", "handshakes/s", "µs CPU/handshake", "bytes/IKE SA")
+	fmt.Fprintf(w, "%-30s %-10s %12s %16s %14s\n", "responder", "phase", "handshakes/s", "µs CPU/handshake", "bytes/IKE SA")
 	for _, r := range results {
 		for i, p := range r.Phases {
 			mem := ""
 			if i == len(r.Phases)-1 && r.BytesPerIKESA > 0 {
 				mem = fmt.Sprintf("%.0f", r.BytesPerIKESA)
 			}
-			fmt.Fprintf(w, "%-22s %-10s %12.0f %16.0f %14s\n", r.Responder, p.Name, p.Rate, p.CPUPerHS*1e6, mem)
+			fmt.Fprintf(w, "%-30s %-10s %12.0f %16.0f %14s\n", r.Responder, p.Name, p.Rate, p.CPUPerHS*1e6, mem)
 		}
 	}
-	var lo, hi *result
-	for i := range results {
-		r := &results[i]
-		if r.Procs == 0 {
-			continue
-		}
-		if lo == nil || r.Procs < lo.Procs {
-			lo = r
-		}
-		if hi == nil || r.Procs > hi.Procs {
-			hi = r
-		}
-	}
-	if hi == nil || len(hi.Phases) == 0 {
-		return
-	}
-	liveRatio, label := 0.0, "live-none"
-	if last := hi.Phases[len(hi.Phases)-1]; len(hi.Phases) > 1 && hi.Phases[0].Rate > 0 {
-		liveRatio, label = last.Rate/hi.Phases[0].Rate, last.Name
-	}
-	procsRatio := 0.0
-	if lo.Phases[0].Rate > 0 {
-		procsRatio = hi.Phases[0].Rate / lo.Phases[0].Rate
+	label := sum.liveLabel
+	if label == "" {
+		label = "live-none"
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "%s/none: %.2f  gomaxprocs-%d/%d: %.2f  bytes-per-ike-sa: %.0f\n",
-		label, liveRatio, hi.Procs, lo.Procs, procsRatio, hi.BytesPerIKESA)
+		label, sum.liveRatio, sum.hi, sum.lo, sum.procsRatio, sum.bytesPerIKESA)
 }
