@@ -28,11 +28,13 @@ func (s *SessionV1) acceptRekeyV1(now time.Time, m *isakmp.Message, b []byte) bo
 		(h.Exchange != isakmp.ExchangeV1MainMode && h.Exchange != isakmp.ExchangeV1Aggressive) {
 		return false
 	}
-	method, err := localMethodV1(s.cfg)
+	// This side's methods, as AcceptV1 takes them (the Kerberos method
+	// included): respondMM1/respondAM1 choose among them.
+	methods, err := localMethodsV1(s.cfg)
 	if err != nil {
 		return false
 	}
-	sa := &isakmpSA{ckyI: h.InitiatorSPI, ckyR: s.newCookie(), method: method,
+	sa := &isakmpSA{ckyI: h.InitiatorSPI, ckyR: s.newCookie(), method: methods[0], methods: methods,
 		aggressive: h.Exchange == isakmp.ExchangeV1Aggressive, exch: &v1Exchange{}}
 	sum := sha256.Sum256(b)
 	if sa.aggressive {
