@@ -419,6 +419,17 @@ func TestGatewayPingTCP(t *testing.T) {
 			pingThrough(t, p, 1)
 			transfer(t, p, 0, 16<<20, 0, 5001)
 			transfer(t, p, 1, 16<<20, 0, 5002)
+			// SIGUSR1 prints the SAs and counters without stopping.
+			if err := a.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for !strings.Contains(a.out.String(), "== counters") {
+				if time.Now().After(deadline) {
+					t.Fatal("no report after SIGUSR1")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
 			ca, cb := a.counters(t), b.counters(t)
 			noLoss(t, "A", ca)
 			noLoss(t, "B", cb)

@@ -40,6 +40,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -86,6 +87,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		forceEncap = fs.Bool("force-encap", false, "claim a NAT so that ESP is UDP-encapsulated on port 4500 (RFC 3948)")
 		workers    = fs.Int("workers", 0, "crypto workers (0: one per CPU)")
 		verbose    = fs.Bool("v", false, "debug logs")
+		cpuProfile = fs.String("cpuprofile", "", "write a CPU profile to `file` until exit")
 		addrs      listFlag
 		routes     listFlag
 	)
@@ -93,6 +95,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&routes, "route", "`prefix` to route into the TUN (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	level := slog.LevelInfo
 	if *verbose {

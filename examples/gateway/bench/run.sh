@@ -23,13 +23,15 @@
 # (ratios of the AES-GCM-128 gateway's TCP Mbit/s). Traffic stays inside the
 # two namespaces it creates; they and every process it started (by PID)
 # are removed on exit. ONLY="veth gw-aes gw-chacha wg libipsec" limits the
-# candidates.
+# candidates; ROUNDS=n runs them all n times in turn (so that a change in
+# the machine's load hits every candidate alike) and reports the means.
 set -euo pipefail
 
 TCP_SECONDS=${TCP_SECONDS:-20}
 UDP_SECONDS=${UDP_SECONDS:-10}
 UDP_RATE=${UDP_RATE:-400M}
 ONLY=${ONLY:-"veth gw-aes gw-chacha wg libipsec"}
+ROUNDS=${ROUNDS:-1}
 PSK="bench pre-shared key, not a secret"
 
 [ "$(id -u)" = 0 ] || { echo "run.sh: needs root (network namespaces)" >&2; exit 1; }
@@ -212,9 +214,7 @@ run_gateway() { # NAME SUITE
 	local pa=$LASTPID
 	wait_ping "$1" || { cat "$TMP/$1-a.log" "$TMP/$1-b.log" >&2; stop_pids "$pa" "$pb"; return 1; }
 	measure "$1" "$pa" "$pb"
-	kill -USR1 "$pa" "$pb"
-	sleep 0.3
-	stop_pids "$pa" "$pb"
+	stop_pids "$pa" "$pb" # each prints its SAs and counters at exit
 	echo "--- $1 counters (A, B):" >&2
 	sed -n '/^== counters/,$p' "$TMP/$1-a.log" | grep -v level= >&2 || true
 	sed -n '/^== counters/,$p' "$TMP/$1-b.log" | grep -v level= >&2 || true
@@ -348,11 +348,28 @@ try() {
 		ROWS+=("$name - - - - - - -")
 	fi
 }
-if want veth; then try veth run_veth; fi
-if want gw-aes; then try gateway-aes128gcm run_gateway gateway-aes128gcm aes128-gcm16; fi
-if want gw-chacha; then try gateway-chacha20 run_gateway gateway-chacha20 chacha20-poly1305; fi
-if want wg; then try wireguard-go run_wg; fi
-if want libipsec; then try libipsec run_libipsec; fi
+for round in $(seq "$ROUNDS"); do
+	echo "run.sh: round $round of $ROUNDS" >&2
+	if want veth; then try veth run_veth; fi
+	if want gw-aes; then try gateway-aes128gcm run_gateway gateway-aes128gcm aes128-gcm16; fi
+	if want gw-chacha; then try gateway-chacha20 run_gateway gateway-chacha20 chacha20-poly1305; fi
+	if want wg; then try wireguard-go run_wg; fi
+	if want libipsec; then try libipsec run_libipsec; fi
+done
+
+# Each candidate's figures are the means over the rounds it completed.
+mapfile -t ROWS < <(printf '%s\n' "${ROWS[@]}" | awk '
+	{ if (!($1 in n)) { order[++k] = $1; n[$1] = 0 }
+	  if ($2 == "-") next
+	  n[$1]++; for (i = 2; i <= 8; i++) { if ($i == "-") dash[$1, i] = 1; else sum[$1, i] += $i } }
+	END { for (j = 1; j <= k; j++) { c = order[j]; line = c
+		for (i = 2; i <= 8; i++) {
+			if (n[c] == 0 || dash[c, i]) v = "-"
+			else if (i == 4 || i == 8) v = sprintf("%.2f", sum[c, i] / n[c])
+			else if (i == 7) v = sprintf("%.1f", sum[c, i] / n[c])
+			else v = sprintf("%.0f", sum[c, i] / n[c])
+			line = line " " v }
+		print line } }')
 
 # The table.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a=="" || a=="-" || b=="" || b=="-" || b==0) print "-"; else printf "%.2f", a/b }'; }
