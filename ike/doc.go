@@ -52,13 +52,30 @@
 //
 // Not implemented: IKEv1, EAP, IKE fragmentation (RFC 7383), MOBIKE.
 //
-// Endpoint is the thin I/O driver around sessions: it owns the UDP sockets
-// for IKE (port 500) and NAT traversal (4500), dispatches datagrams by
-// SPI, runs the timers, moves sessions to port 4500 with the non-ESP
-// marker when NAT is detected (or forced with Config.ForceUDPEncap),
-// sends NAT keepalives, and hands UDP-encapsulated ESP to the caller. It
-// stops when its context is cancelled, and logs through a caller-supplied
-// slog.Logger.
+// Endpoint is the I/O driver around sessions, built for a gateway with
+// many peers on the open internet. NewEndpoint checks its
+// EndpointConfig, Listen binds the UDP sockets for IKE (port 500) and NAT
+// traversal (4500), Run serves until its context ends or Close, and
+// Shutdown deletes every IKE SA first. Datagrams are dispatched by the
+// ISAKMP major version (IKEv2 sessions, and IKEv1 sessions where built
+// in) and by SPI through sharded tables; sessions are spread over one
+// worker goroutine per core, each with a timer heap, so that the cost of
+// a datagram or a timer does not grow with the number of IKE SAs and key
+// exchanges run on every core while each IKE SA's messages stay in
+// order. It moves sessions to port 4500 with the non-ESP marker when NAT
+// is detected (or forced with Config.ForceUDPEncap), sends NAT
+// keepalives, and hands UDP-encapsulated ESP to the caller, never ahead
+// of an IKE message from the same peer that arrived before it. Commands
+// (Initiate, CreateChild, RekeyChild, DeleteChild, RekeyIKE, CloseIKE)
+// find an IKE SA by this side's SPI. Its defences, on by default and
+// counted in EndpointStats: COOKIEs (RFC 7296 2.6) once 30 IKE SAs, or 3
+// from one address, are half-open; at most 5 half-open IKE SAs per
+// address, 4096 in all, and a cap on all IKE SAs, all checked before any
+// key exchange; half-open SAs dropped after 30 s; per-address buckets
+// for unprotected error replies; a bounded CERTREQ list; a cap on CHILD
+// SAs per IKE SA (Config.MaxChildSAs) and on retired IKE SAs; sized and
+// counted input queues and socket buffers. Reads and writes are batched
+// (recvmmsg, sendmmsg).
 //
 // Underneath is the cryptographic core: the PRFs HMAC-SHA1,
 // HMAC-SHA2-256/384/512 and AES-XCBC-PRF-128 with prf+; SKEYSEED and the
@@ -77,7 +94,7 @@
 //     SA keying material, 2.18 rekeying the IKE SA, 2.21 error handling,
 //     2.23 NAT detection, 2.25 exchange collisions, 3 the payloads;
 //     1.5 and 2.5 unprotected error responses (INVALID_IKE_SPI,
-//     INVALID_MAJOR_VERSION).
+//     INVALID_MAJOR_VERSION), 1.3 NO_ADDITIONAL_SAS.
 //   - RFC 3948 (UDP encapsulation: non-ESP marker, NAT keepalives),
 //     RFC 7427 section 4 (SIGNATURE_HASH_ALGORITHMS), RFC 4945 (certificates, in
 //     package auth).
