@@ -1,4 +1,5 @@
-// Package ike negotiates IPsec security associations with IKEv2 (RFC 7296).
+// Package ike negotiates IPsec security associations with IKEv2 (RFC 7296)
+// and IKEv1 (RFC 2409).
 //
 // It sits between the wire format in package isakmp and the transforms in
 // packages esp and ah: the caller feeds a Session the IKE datagrams it
@@ -50,7 +51,45 @@
 // Proposals can be written in strongSwan's syntax (ParseProposals, which
 // uses package isakmp's parser and keeps what this package implements).
 //
-// Not implemented: IKEv1, EAP, IKE fragmentation (RFC 7383), MOBIKE.
+// IKEv1 lives beside IKEv2, as crypto/tls keeps TLS 1.2 beside 1.3: the
+// files named *_v1.go hold SessionV1 (NewInitiatorV1, AcceptV1), which
+// takes and gives the same datagrams, Config, Events and ChildSA values as
+// Session, so nothing above this package cares which version negotiated an
+// SA (ChildSA.Version says). It does:
+//
+//   - Main Mode (RFC 2409 5) with pre-shared keys and RSA or ECDSA (RFC
+//     4754) signatures with CERT/CERTREQ and chains checked by package
+//     auth; Aggressive Mode (5.4) with pre-shared keys only when
+//     Config.AggressiveMode is set on both sides;
+//   - the key schedule: SKEYID for the PSK and signature methods,
+//     SKEYID_d/a/e, the cipher key expanded per Appendix B, the phase 1 IV
+//     chain and a fresh IV per Quick Mode and informational exchange,
+//     HASH_I/HASH_R and HASH(1)-(3);
+//   - Quick Mode (5.5) for ESP or AH in tunnel or transport mode, IDci/IDcr
+//     from the first selector of Config.LocalTS/RemoteTS (the responder
+//     may narrow them), PFS when the CHILD proposals name a group,
+//     lifetimes in seconds and kilobytes with RESPONDER-LIFETIME, and the
+//     commit bit (RFC 2408 3.1) answered with CONNECTED;
+//   - informational exchanges: deletes of IPsec and ISAKMP SAs both ways,
+//     INITIAL-CONTACT, DPD (RFC 3706) R-U-THERE/ACK;
+//   - NAT-T (RFC 3947, and draft 02 as Windows XP/2003 speak it): vendor
+//     IDs, NAT-D in MM3/MM4, UDPEncap for the move to port 4500, the
+//     UDP-encapsulated modes and NAT-OA for transport mode; the Microsoft
+//     vendor ID;
+//   - retransmission with back-off of every message that expects an
+//     answer, retransmitted messages answered from the cache;
+//   - rekeying: a new Quick Mode before a CHILD SA expires
+//     (EventChildRekeyed, then the old one deleted), a new Main Mode before
+//     the ISAKMP SA expires (EventIKERekeyed; the IPsec SAs stay).
+//
+// Proposals: AES-CBC for phase 1 with SHA-1 or SHA-2 hashes and the groups
+// above; for ESP also AES-GCM. Windows Server 2003's defaults (3DES,
+// HMAC-MD5, MODP-1024) need Config.AllowLegacyV1 and ParseProposalsV1;
+// DES and MODP-768 are never negotiated. Not implemented for IKEv1: AH+ESP
+// bundles, the GSS-API (Kerberos) method (auth_v1.go has its place), Mode
+// Config and XAUTH.
+//
+// Not implemented: EAP, IKE fragmentation (RFC 7383), MOBIKE.
 //
 // Endpoint is the I/O driver around sessions, built for a gateway with
 // many peers on the open internet. NewEndpoint checks its
@@ -95,6 +134,12 @@
 //     2.23 NAT detection, 2.25 exchange collisions, 3 the payloads;
 //     1.5 and 2.5 unprotected error responses (INVALID_IKE_SPI,
 //     INVALID_MAJOR_VERSION), 1.3 NO_ADDITIONAL_SAS.
+//   - RFC 2409 (IKEv1): 5 Main Mode and the key schedule, 5.1 signatures,
+//     5.4 Aggressive Mode, 5.5 Quick Mode, 5.7 informational exchanges,
+//     Appendix B key expansion and IVs; RFC 2408 (ISAKMP) 3.1 the commit
+//     bit, 3.15 Delete, 4.8 informational; RFC 2407 4.5 and 4.6.3 (IPsec
+//     DOI attributes, RESPONDER-LIFETIME, INITIAL-CONTACT); RFC 3947
+//     (NAT-T for IKEv1); RFC 3706 (DPD); RFC 4754 7 (ECDSA in IKEv1).
 //   - RFC 3948 (UDP encapsulation: non-ESP marker, NAT keepalives),
 //     RFC 7427 section 4 (SIGNATURE_HASH_ALGORITHMS), RFC 4945 (certificates, in
 //     package auth).
