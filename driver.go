@@ -156,8 +156,10 @@ const (
 
 // DriverConfig configures a Driver. NewDriver copies it.
 type DriverConfig struct {
-	// SPD is the policy in force; required unless Agent is set (it is
-	// then the Agent's). Agent, if set, is run by Driver.Run.
+	// SPD is the policy in force; required. Agent, if set, is the Policy
+	// Agent that installs policies into SPD (spd.NewAgent with the same
+	// SPD); Driver.Run runs it. A new policy takes effect on the next
+	// packet either way.
 	SPD   *spd.SPD
 	Agent *spd.Agent
 	// SAD holds the SAs; nil makes a new one.

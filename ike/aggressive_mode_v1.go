@@ -114,7 +114,7 @@ func (s *SessionV1) receiveAggressive(now time.Time, sa *isakmpSA, m *isakmp.Mes
 	case v1AMSent2:
 		return s.receiveAM3(now, sa, m, sum)
 	}
-	return fmt.Errorf("Aggressive Mode message in state %v", sa.state)
+	return fmt.Errorf("%w: Aggressive Mode message in state %v", errBadMessage, sa.state)
 }
 
 // receiveAM2 checks the responder's proof and sends HDR*, HASH_I,

@@ -2,11 +2,15 @@ package ike
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/rsa"
+	"encoding/asn1"
 	"fmt"
+	"math/big"
 	"time"
 
 	"github.com/ipsecgo/ipsec/auth"
@@ -125,16 +129,10 @@ func (s *SessionV1) proofPayloadsV1(sa *isakmpSA, initiator bool) ([]isakmp.Payl
 		}
 		return append(s.appendCerts(ps), &isakmp.V1Sig{Data: sig}), nil
 	default:
-		m, ok := ecdsaMethodV1(sa.method)
-		if !ok {
+		if _, ok := ecdsaMethodV1(sa.method); !ok {
 			return nil, fmt.Errorf("%w: method %v", ErrNoProposalChosen, sa.method)
 		}
-		a, err := auth.NewSignatureAuthenticator(s.cfg.SignatureKey, auth.SignatureOptions{Method: m})
-		if err != nil {
-			return nil, err
-		}
-		// RFC 4754 7: ECDSA with the method's hash over HASH_I/HASH_R.
-		sig, err := a.AuthData(nil, h)
+		sig, err := signECDSAV1(s.cfg.SignatureKey, h)
 		if err != nil {
 			return nil, err
 		}
@@ -210,8 +208,7 @@ func (s *SessionV1) verifyProofV1(now time.Time, sa *isakmpSA, ps []isakmp.Paylo
 		if sa.method == isakmp.V1AuthRSASig {
 			err = auth.VerifyIKEv1RSA(pc.Leaf.PublicKey, want, sig.Data)
 		} else {
-			m, _ := ecdsaMethodV1(sa.method)
-			err = pc.VerifyAuthData(m, sig.Data, nil, want)
+			err = verifyECDSAV1(pc.Leaf.PublicKey, sa.method, want, sig.Data)
 		}
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrAuthenticationFailed, err)
@@ -238,4 +235,51 @@ func (s *SessionV1) pskV1(now time.Time, sa *isakmpSA) *auth.PSK {
 	}
 	p, _ := s.cfg.Auth.(*auth.PSK)
 	return p
+}
+
+// signECDSAV1 signs HASH_I or HASH_R for the IKEv1 ECDSA methods (RFC
+// 4754 7, 8): the hash is the ECDSA digest as it is, not hashed again (as
+// strongSwan does: its log names the scheme ECDSA_WITH_NULL), and the
+// signature is r|s, each as long as the curve's order.
+func signECDSAV1(key crypto.Signer, h []byte) ([]byte, error) {
+	pub, ok := key.Public().(*ecdsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("%w: ECDSA method with a %T key", errConfig, key.Public())
+	}
+	der, err := key.Sign(rand.Reader, h, crypto.Hash(0))
+	if err != nil {
+		return nil, fmt.Errorf("ike: ECDSA signature: %w", err)
+	}
+	var rs struct{ R, S *big.Int }
+	if rest, err := asn1.Unmarshal(der, &rs); err != nil || len(rest) != 0 {
+		return nil, fmt.Errorf("ike: ECDSA signer returned a malformed signature")
+	}
+	size := (pub.Curve.Params().BitSize + 7) / 8
+	if rs.R.Sign() <= 0 || rs.S.Sign() <= 0 || rs.R.BitLen() > size*8 || rs.S.BitLen() > size*8 {
+		return nil, fmt.Errorf("ike: ECDSA signer returned an out-of-range signature")
+	}
+	out := make([]byte, 2*size)
+	rs.R.FillBytes(out[:size])
+	rs.S.FillBytes(out[size:])
+	return out, nil
+}
+
+// verifyECDSAV1 checks a signature made as signECDSAV1 does, with the
+// curve the method names.
+func verifyECDSAV1(pub any, method isakmp.V1AuthMethod, h, sig []byte) error {
+	curve := map[isakmp.V1AuthMethod]elliptic.Curve{isakmp.V1AuthECDSA256: elliptic.P256(),
+		isakmp.V1AuthECDSA384: elliptic.P384(), isakmp.V1AuthECDSA521: elliptic.P521()}[method]
+	epub, ok := pub.(*ecdsa.PublicKey)
+	if !ok || curve == nil || epub.Curve != curve {
+		return fmt.Errorf("%w: ECDSA method %v with a %T key", ErrAuthenticationFailed, method, pub)
+	}
+	size := (curve.Params().BitSize + 7) / 8
+	if len(sig) != 2*size {
+		return fmt.Errorf("%w: ECDSA signature of %d octets", ErrAuthenticationFailed, len(sig))
+	}
+	r, s := new(big.Int).SetBytes(sig[:size]), new(big.Int).SetBytes(sig[size:])
+	if !ecdsa.Verify(epub, h, r, s) {
+		return fmt.Errorf("%w: ECDSA signature does not verify", ErrAuthenticationFailed)
+	}
+	return nil
 }

@@ -161,12 +161,13 @@ func (f *floorV1) run() {
 }
 
 // reportFloorRatio times op and its floor alternately, in rounds of about
-// a millisecond each, and reports the median ratio of their times as
+// five milliseconds each, and reports the median ratio of their times as
 // x-floor (the technique of esp's x-baseline: both measured in the same
-// stretch of time).
+// stretch of time, so that load from other processes on the machine
+// affects both alike).
 func reportFloorRatio(b *testing.B, op, floor func()) {
-	n := max(3, int(time.Millisecond/max(1, b.Elapsed()/time.Duration(b.N))))
-	ratios := make([]float64, 11)
+	n := max(3, int(5*time.Millisecond/max(1, b.Elapsed()/time.Duration(b.N))))
+	ratios := make([]float64, 21)
 	run := func(f func()) time.Duration {
 		start := time.Now()
 		for range n {

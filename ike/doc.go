@@ -1,4 +1,5 @@
-// Package ike negotiates IPsec security associations with IKEv2 (RFC 7296).
+// Package ike negotiates IPsec security associations with IKEv2 (RFC 7296)
+// and IKEv1 (RFC 2409).
 //
 // It sits between the wire format in package isakmp and the transforms in
 // packages esp and ah: the caller feeds a Session the IKE datagrams it
@@ -50,15 +51,70 @@
 // Proposals can be written in strongSwan's syntax (ParseProposals, which
 // uses package isakmp's parser and keeps what this package implements).
 //
-// Not implemented: IKEv1, EAP, IKE fragmentation (RFC 7383), MOBIKE.
+// IKEv1 lives beside IKEv2, as crypto/tls keeps TLS 1.2 beside 1.3: the
+// files named *_v1.go hold SessionV1 (NewInitiatorV1, AcceptV1), which
+// takes and gives the same datagrams, Config, Events and ChildSA values as
+// Session, so nothing above this package cares which version negotiated an
+// SA (ChildSA.Version says). It does:
 //
-// Endpoint is the thin I/O driver around sessions: it owns the UDP sockets
-// for IKE (port 500) and NAT traversal (4500), dispatches datagrams by
-// SPI, runs the timers, moves sessions to port 4500 with the non-ESP
-// marker when NAT is detected (or forced with Config.ForceUDPEncap),
-// sends NAT keepalives, and hands UDP-encapsulated ESP to the caller. It
-// stops when its context is cancelled, and logs through a caller-supplied
-// slog.Logger.
+//   - Main Mode (RFC 2409 5) with pre-shared keys and RSA or ECDSA (RFC
+//     4754) signatures with CERT/CERTREQ and chains checked by package
+//     auth; Aggressive Mode (5.4) with pre-shared keys only when
+//     Config.AggressiveMode is set on both sides;
+//   - the key schedule: SKEYID for the PSK and signature methods,
+//     SKEYID_d/a/e, the cipher key expanded per Appendix B, the phase 1 IV
+//     chain and a fresh IV per Quick Mode and informational exchange,
+//     HASH_I/HASH_R and HASH(1)-(3);
+//   - Quick Mode (5.5) for ESP or AH in tunnel or transport mode, IDci/IDcr
+//     from the first selector of Config.LocalTS/RemoteTS (the responder
+//     may narrow them), PFS when the CHILD proposals name a group,
+//     lifetimes in seconds and kilobytes with RESPONDER-LIFETIME, and the
+//     commit bit (RFC 2408 3.1) answered with CONNECTED;
+//   - informational exchanges: deletes of IPsec and ISAKMP SAs both ways,
+//     INITIAL-CONTACT, DPD (RFC 3706) R-U-THERE/ACK;
+//   - NAT-T (RFC 3947, and draft 02 as Windows XP/2003 speak it): vendor
+//     IDs, NAT-D in MM3/MM4, UDPEncap for the move to port 4500, the
+//     UDP-encapsulated modes and NAT-OA for transport mode; the Microsoft
+//     vendor ID;
+//   - retransmission with back-off of every message that expects an
+//     answer, retransmitted messages answered from the cache;
+//   - rekeying: a new Quick Mode before a CHILD SA expires
+//     (EventChildRekeyed, then the old one deleted), a new Main Mode before
+//     the ISAKMP SA expires (EventIKERekeyed; the IPsec SAs stay).
+//
+// Proposals: AES-CBC for phase 1 with SHA-1 or SHA-2 hashes and the groups
+// above; for ESP also AES-GCM. Windows Server 2003's defaults (3DES,
+// HMAC-MD5, MODP-1024) need Config.AllowLegacyV1 and ParseProposalsV1;
+// DES and MODP-768 are never negotiated. Not implemented for IKEv1: AH+ESP
+// bundles, the GSS-API (Kerberos) method (auth_v1.go has its place), Mode
+// Config and XAUTH.
+//
+// Not implemented: EAP, IKE fragmentation (RFC 7383), MOBIKE.
+//
+// Endpoint is the I/O driver around sessions, built for a gateway with
+// many peers on the open internet. NewEndpoint checks its
+// EndpointConfig, Listen binds the UDP sockets for IKE (port 500) and NAT
+// traversal (4500), Run serves until its context ends or Close, and
+// Shutdown deletes every IKE SA first. Datagrams are dispatched by the
+// ISAKMP major version (IKEv2 sessions, and IKEv1 sessions where built
+// in) and by SPI through sharded tables; sessions are spread over one
+// worker goroutine per core, each with a timer heap, so that the cost of
+// a datagram or a timer does not grow with the number of IKE SAs and key
+// exchanges run on every core while each IKE SA's messages stay in
+// order. It moves sessions to port 4500 with the non-ESP marker when NAT
+// is detected (or forced with Config.ForceUDPEncap), sends NAT
+// keepalives, and hands UDP-encapsulated ESP to the caller, never ahead
+// of an IKE message from the same peer that arrived before it. Commands
+// (Initiate, CreateChild, RekeyChild, DeleteChild, RekeyIKE, CloseIKE)
+// find an IKE SA by this side's SPI. Its defences, on by default and
+// counted in EndpointStats: COOKIEs (RFC 7296 2.6) once 30 IKE SAs, or 3
+// from one address, are half-open; at most 5 half-open IKE SAs per
+// address, 4096 in all, and a cap on all IKE SAs, all checked before any
+// key exchange; half-open SAs dropped after 30 s; per-address buckets
+// for unprotected error replies; a bounded CERTREQ list; a cap on CHILD
+// SAs per IKE SA (Config.MaxChildSAs) and on retired IKE SAs; sized and
+// counted input queues and socket buffers. Reads and writes are batched
+// (recvmmsg, sendmmsg).
 //
 // Underneath is the cryptographic core: the PRFs HMAC-SHA1,
 // HMAC-SHA2-256/384/512 and AES-XCBC-PRF-128 with prf+; SKEYSEED and the
@@ -77,7 +133,13 @@
 //     SA keying material, 2.18 rekeying the IKE SA, 2.21 error handling,
 //     2.23 NAT detection, 2.25 exchange collisions, 3 the payloads;
 //     1.5 and 2.5 unprotected error responses (INVALID_IKE_SPI,
-//     INVALID_MAJOR_VERSION).
+//     INVALID_MAJOR_VERSION), 1.3 NO_ADDITIONAL_SAS.
+//   - RFC 2409 (IKEv1): 5 Main Mode and the key schedule, 5.1 signatures,
+//     5.4 Aggressive Mode, 5.5 Quick Mode, 5.7 informational exchanges,
+//     Appendix B key expansion and IVs; RFC 2408 (ISAKMP) 3.1 the commit
+//     bit, 3.15 Delete, 4.8 informational; RFC 2407 4.5 and 4.6.3 (IPsec
+//     DOI attributes, RESPONDER-LIFETIME, INITIAL-CONTACT); RFC 3947
+//     (NAT-T for IKEv1); RFC 3706 (DPD); RFC 4754 7 (ECDSA in IKEv1).
 //   - RFC 3948 (UDP encapsulation: non-ESP marker, NAT keepalives),
 //     RFC 7427 section 4 (SIGNATURE_HASH_ALGORITHMS), RFC 4945 (certificates, in
 //     package auth).

@@ -107,7 +107,10 @@ type EndpointConfig struct {
 	// runs the session, before the datagrams of the same step are sent: a
 	// CHILD SA installed here is in place when the peer learns of it.
 	// Events of one IKE SA come in order; events of different IKE SAs may
-	// come concurrently. It must not block for long.
+	// come concurrently. It must not block for long, and must not call the
+	// Endpoint's methods that wait for a worker (Initiate, the commands,
+	// IKESAs, Shutdown): the worker running it may be the one they wait
+	// for. Hand such work to another goroutine.
 	Events func(Event)
 	// ESP receives ESP packets that arrived on the NAT-T socket
 	// (UDP-encapsulated ESP, RFC 3948). Calls are serialized, never
@@ -349,7 +352,9 @@ func NewEndpoint(cfg EndpointConfig) (*Endpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Responder != nil {
+	if cfg.Responder != nil && cfg.Responder.GetConfigForRequest == nil {
+		// With GetConfigForRequest the Config used is the one it returns,
+		// checked when a session starts.
 		if err := cfg.Responder.check(); err != nil {
 			return nil, fmt.Errorf("ike: endpoint: Responder: %w", err)
 		}
@@ -504,6 +509,12 @@ func (e *Endpoint) Close() error {
 // Delete payload; half-open ones are dropped), waits until they are gone
 // or ctx is done, then closes the Endpoint like Close.
 func (e *Endpoint) Shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	running := e.running && !e.closed
+	e.mu.Unlock()
+	if !running {
+		return e.Close()
+	}
 	for _, w := range e.workers {
 		w.post(ctx, func(now time.Time) {
 			for _, es := range append([]*epSession(nil), w.list...) {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -307,6 +308,7 @@ type fakeV1 struct {
 	mine, peer    [8]byte // our cookie, the peer's
 	initiator     bool
 	got           [][]byte
+	n             atomic.Int32 // len(got), for the test goroutine
 	out           [][]byte
 	closed        bool
 }
@@ -322,6 +324,7 @@ func (f *fakeV1) header() []byte {
 
 func (f *fakeV1) Receive(_ time.Time, d []byte) {
 	f.got = append(f.got, append([]byte(nil), d...))
+	f.n.Add(1)
 	if f.initiator {
 		f.peer = [8]byte(d[8:16])
 	}
@@ -406,8 +409,8 @@ func TestEndpointDispatchV1(t *testing.T) {
 		t.Fatalf("answers %x %x %x", r1.ResponderSPI, r2.ResponderSPI, r3.ResponderSPI)
 	}
 	mu.Lock()
-	if len(made) != 1 || len(made[0].got) != 3 {
-		t.Fatalf("%d sessions made, first got %d datagrams", len(made), len(made[0].got))
+	if len(made) != 1 || made[0].n.Load() != 3 {
+		t.Fatalf("%d sessions made, first got %d datagrams", len(made), made[0].n.Load())
 	}
 	mu.Unlock()
 	if st := resp.Stats(); st.Established != 1 || st.HalfOpen != 0 || st.IKEv1Dropped != 0 {
@@ -441,4 +444,39 @@ func TestEndpointDispatchV1(t *testing.T) {
 	h = isakmp.Header{InitiatorSPI: [8]byte{9}, Version: isakmp.VersionIKEv1, Exchange: 2, Length: isakmp.HeaderLen}
 	c.WriteToUDPAddrPort(h.Append(nil), o)
 	waitFor(t, "the IKEv1 datagram to be dropped", func() bool { return only2.Stats().IKEv1Dropped == 1 })
+}
+
+// TestEndpointESPOrder: an ESP packet from an address with an IKE
+// datagram still queued waits behind it in the same worker; ESP from
+// elsewhere, or once the IKE datagram is processed, goes straight to the
+// callback.
+func TestEndpointESPOrder(t *testing.T) {
+	var got []string
+	e, err := NewEndpoint(EndpointConfig{IKEAddr: netip.MustParseAddrPort("127.0.0.1:500"),
+		NATTAddr: netip.MustParseAddrPort("127.0.0.1:4500"), Workers: 2,
+		ESP: func(from netip.AddrPort, pkt []byte) { got = append(got, string(pkt[4:])) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, other := netip.MustParseAddrPort("192.0.2.1:4500"), netip.MustParseAddrPort("192.0.2.2:4500")
+	w := e.workers[1]
+	spi := [8]byte{0x5e}
+	es := &epSession{w: w, heapIndex: -1, closed: true}
+	e.sessions.put(spi, es)
+	r := &reader{e: e, natt: true}
+	ike := append([]byte{0, 0, 0, 0}, rawMessage(t, isakmp.Header{InitiatorSPI: spi, ResponderSPI: [8]byte{1},
+		Version: isakmp.VersionIKEv2, Exchange: isakmp.ExchangeInformational, Flags: isakmp.FlagResponse})...)
+	esp := func(s string) []byte { return append([]byte{0, 0, 1, 0}, s...) }
+	r.dispatch(t0, ike, peer, true)
+	r.dispatch(t0, esp("held"), peer, true)
+	r.dispatch(t0, esp("elsewhere"), other, true)
+	if len(got) != 1 || got[0] != "elsewhere" || len(w.in) != 2 {
+		t.Fatalf("before the IKE datagram: delivered %q, %d queued", got, len(w.in))
+	}
+	w.process(<-w.in) // the IKE datagram
+	w.process(<-w.in) // the ESP packet behind it
+	r.dispatch(t0, esp("after"), peer, true)
+	if want := []string{"elsewhere", "held", "after"}; len(got) != 3 || got[1] != want[1] || got[2] != want[2] {
+		t.Fatalf("delivered %q, want %q", got, want)
+	}
 }

@@ -3,6 +3,7 @@ package ike
 import (
 	"net"
 	"net/netip"
+	"sync"
 	"syscall"
 
 	"golang.org/x/net/ipv4"
@@ -93,6 +94,7 @@ func (b *batchConn) write(out []outDatagram, scratch *writeScratch) (int, error)
 // their one-buffer lists and their addresses. Not safe for concurrent
 // use: each reader and worker has its own.
 type writeScratch struct {
+	out   []outDatagram // SendESPBatch's list
 	ms    []ipv4.Message
 	bufs  [][]byte
 	addrs []net.UDPAddr
@@ -131,16 +133,22 @@ func (b *batchConn) writeTo(packets [][]byte, to netip.AddrPort) (int, error) {
 		}
 		return len(packets), nil
 	}
-	addr := net.UDPAddrFromAddrPort(to)
-	ms := make([]ipv4.Message, len(packets))
-	bufs := make([][]byte, len(packets))
-	for i, p := range packets {
-		bufs[i] = p
-		ms[i].Buffers = bufs[i : i+1]
-		ms[i].Addr = addr
+	sc := scratchPool.Get().(*writeScratch)
+	out := sc.out[:0]
+	for _, p := range packets {
+		out = append(out, outDatagram{b: p, to: to})
 	}
-	return writeAll(b.p4, ms)
+	n, err := writeAll(b.p4, sc.messages(out))
+	clear(out)
+	sc.out = out[:0]
+	sc.clear(len(out))
+	scratchPool.Put(sc)
+	return n, err
 }
+
+// scratchPool holds writeScratch values for SendESPBatch, whose callers
+// are any goroutines.
+var scratchPool = sync.Pool{New: func() any { return new(writeScratch) }}
 
 // writeAll calls WriteBatch until every message is sent or it fails.
 func writeAll(p *ipv4.PacketConn, ms []ipv4.Message) (int, error) {

@@ -183,10 +183,8 @@ func TestRetransmitV1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := t0
 	for k := 0; k < 20 && !i.Closed(); k++ {
-		now = i.Deadline()
-		i.Tick(now)
+		i.Tick(i.Deadline())
 	}
 	ev := i.Events()
 	if findEvent(ev, EventPeerDead) == nil || findEvent(ev, EventIKEDown) == nil {

@@ -27,8 +27,10 @@ type pairV1 struct {
 	toR    [][]byte
 	toI    [][]byte
 	filter func(fromInitiator bool, b []byte) (deliver bool)
-	wireI  [][]byte
-	wireR  [][]byte
+	// rewrite, if set, replaces a datagram in flight.
+	rewrite func(fromInitiator bool, b []byte) []byte
+	wireI   [][]byte
+	wireR   [][]byte
 	// acceptErr is the error of AcceptV1, if it failed.
 	acceptErr error
 }
@@ -79,12 +81,18 @@ func (p *pairV1) step() bool {
 	p.toR, p.toI = nil, nil
 	for _, d := range toR {
 		moved = true
+		if p.rewrite != nil {
+			d = p.rewrite(true, d)
+		}
 		if p.filter == nil || p.filter(true, d) {
 			p.deliverToR(d)
 		}
 	}
 	for _, d := range toI {
 		moved = true
+		if p.rewrite != nil {
+			d = p.rewrite(false, d)
+		}
 		if p.filter == nil || p.filter(false, d) {
 			p.i.Receive(p.now, d)
 		}
@@ -151,7 +159,7 @@ func (p *pairV1) runFor(d time.Duration) {
 	}
 }
 
-func establishV1(t *testing.T, icfg, rcfg *Config) *pairV1 {
+func establishV1(t testing.TB, icfg, rcfg *Config) *pairV1 {
 	t.Helper()
 	p := newPairV1(t, icfg, rcfg)
 	p.run()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	ipsec "github.com/ipsecgo/ipsec"
+	"github.com/ipsecgo/ipsec/ah"
 	"github.com/ipsecgo/ipsec/auth"
 	"github.com/ipsecgo/ipsec/esp"
 	"github.com/ipsecgo/ipsec/ike"
@@ -175,4 +176,67 @@ func udpPacket(src, dst netip.Addr, payload []byte) []byte {
 	binary.BigEndian.PutUint16(p[24:], uint16(8+len(payload)))
 	copy(p[28:], payload)
 	return p
+}
+
+// TestInstallerAHConfigsV1: an AH CHILD SA from IKEv1 goes through the root
+// package's AHConfigs and protects packets both ways.
+func TestInstallerAHConfigsV1(t *testing.T) {
+	li, ri := netip.MustParseAddrPort("192.0.2.1:500"), netip.MustParseAddrPort("192.0.2.2:500")
+	icfg := v1Config(t, "i.example", "r.example", "10.1.0.0/16", "10.2.0.0/16", "aes128-sha256-ecp256", "aes128-sha256")
+	rcfg := v1Config(t, "r.example", "i.example", "10.2.0.0/16", "10.1.0.0/16", "aes128-sha256-ecp256", "aes128-sha256")
+	ahp, err := ike.ParseProposals("sha256", isakmp.ProtocolAH)
+	if err != nil {
+		t.Fatal(err)
+	}
+	icfg.ChildProposals, rcfg.ChildProposals = ahp, ahp
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	is, err := ike.NewInitiatorV1(icfg, li, ri, now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := ike.AcceptV1(rcfg, ri, li, now, is.Datagrams()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evI, evR []ike.Event
+	for round := 0; round < 20; round++ {
+		for _, d := range rs.Datagrams() {
+			is.Receive(now, d)
+		}
+		for _, d := range is.Datagrams() {
+			rs.Receive(now, d)
+		}
+		evI, evR = append(evI, is.Events()...), append(evR, rs.Events()...)
+	}
+	a, b := childOf(evI), childOf(evR)
+	if a == nil || b == nil {
+		t.Fatalf("no CHILD SA: %v / %v", evI, evR)
+	}
+	for _, dir := range [][2]*ike.ChildSA{{a, b}, {b, a}} {
+		_, out, err := ipsec.AHConfigs(dir[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, _, err := ipsec.AHConfigs(dir[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealer, err := ah.NewSA(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opener, err := ah.NewSA(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkt := udpPacket(netip.MustParseAddr("10.1.0.5"), netip.MustParseAddr("10.2.0.7"), []byte("through an IKEv1 AH SA"))
+		wire, err := sealer.Seal(nil, pkt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := opener.Open(wire)
+		if err != nil || !bytes.Equal(got, pkt) {
+			t.Fatalf("Open: %v", err)
+		}
+	}
 }

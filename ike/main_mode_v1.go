@@ -215,7 +215,7 @@ func (s *SessionV1) receiveMainMode(now time.Time, sa *isakmpSA, m *isakmp.Messa
 	case v1MMSent5:
 		return s.receiveMM6(now, sa, m, sum)
 	}
-	return fmt.Errorf("Main Mode message in state %v", sa.state)
+	return fmt.Errorf("%w: Main Mode message in state %v", errBadMessage, sa.state)
 }
 
 // receiveMM2 takes the responder's choice and sends HDR, KE, Ni, [CR,]

@@ -264,7 +264,9 @@ func selectPhase1(cfg *Config, sa *isakmp.V1SA, method isakmp.V1AuthMethod) (v1P
 }
 
 // checkPhase1Reply checks the responder's SA payload: one proposal with one
-// of our transforms (RFC 2408 4.2).
+// of our transforms (RFC 2408 4.2), compared by meaning rather than
+// bytes (a responder may order the attributes its own way, RFC 2409
+// Appendix A fixes none), with a lifetime no longer than ours.
 func checkPhase1Reply(cfg *Config, offer, reply *isakmp.V1SA) (v1Phase1, bool) {
 	if reply == nil || len(reply.Proposals) != 1 || len(reply.Proposals[0].Transforms) != 1 {
 		return v1Phase1{}, false
@@ -274,8 +276,11 @@ func checkPhase1Reply(cfg *Config, offer, reply *isakmp.V1SA) (v1Phase1, bool) {
 	if !ok {
 		return x, false
 	}
-	for _, o := range offer.Proposals[0].Transforms {
-		if o.ID == t.ID && attrsEqual(o.Attributes, t.Attributes) {
+	for i := range offer.Proposals[0].Transforms {
+		o, ok := decodePhase1(&offer.Proposals[0].Transforms[i], cfg.AllowLegacyV1)
+		if ok && o.cipher == x.cipher && o.keyBits == x.keyBits && o.hash == x.hash && o.group == x.group &&
+			o.method == x.method && (o.life == 0 || x.life != 0 && x.life <= o.life) &&
+			(o.lifeKB == 0 || x.lifeKB != 0 && x.lifeKB <= o.lifeKB) {
 			return x, true
 		}
 	}

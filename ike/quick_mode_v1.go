@@ -656,18 +656,23 @@ func (s *SessionV1) checkQM2(q *quickMode, ps []isakmp.Payload) error {
 	}
 	p := &saPay.Proposals[0]
 	t := &p.Transforms[0]
+	x, good := decodePhase2(p.Protocol, t, q.cfg.AllowLegacyV1)
 	ok := false
 	for _, op := range q.offer.Proposals {
 		if op.Number != p.Number || op.Protocol != p.Protocol {
 			continue
 		}
-		for _, ot := range op.Transforms {
-			if ot.ID == t.ID && attrsEqual(ot.Attributes, t.Attributes) {
+		for i := range op.Transforms {
+			// Compared by meaning, not by bytes: strongSwan sends the
+			// chosen transform's attributes in its own order (RFC 2407
+			// 4.5 fixes none), with a lifetime no longer than ours
+			// (the shorter of its own and ours).
+			if ot, ok2 := decodePhase2(op.Protocol, &op.Transforms[i], q.cfg.AllowLegacyV1); ok2 && good &&
+				op.Transforms[i].ID == t.ID && sameButLifetime(ot, x) {
 				ok = true
 			}
 		}
 	}
-	x, good := decodePhase2(p.Protocol, t, q.cfg.AllowLegacyV1)
 	if !ok || !good || len(p.SPI) != 4 || binary.BigEndian.Uint32(p.SPI) < 256 {
 		return fmt.Errorf("%w: the responder's SA payload is not one of ours", ErrChildSA)
 	}
@@ -729,6 +734,17 @@ func (s *SessionV1) checkQM2(q *quickMode, ps []isakmp.Payload) error {
 	return nil
 }
 
+// sameButLifetime reports whether the responder's transform r is our
+// offered transform o, with lifetimes no longer than ours.
+func sameButLifetime(o, r v1Phase2) bool {
+	notLonger := func(ours, theirs uint64) bool { return ours == 0 || theirs != 0 && theirs <= ours }
+	if !notLonger(uint64(o.life), uint64(r.life)) || !notLonger(o.lifeKB, r.lifeKB) {
+		return false
+	}
+	o.life, r.life, o.lifeKB, r.lifeKB = 0, 0, 0, 0
+	return o == r
+}
+
 // receiveQM3 checks HASH(3) and installs the CHILD SA (and, if the
 // initiator set the commit bit, confirms it with CONNECTED).
 func (s *SessionV1) receiveQM3(now time.Time, sa *isakmpSA, ex *v1Exchange, m *isakmp.Message, sum [32]byte) error {
@@ -760,7 +776,13 @@ func (s *SessionV1) receiveQM3(now time.Time, sa *isakmpSA, ex *v1Exchange, m *i
 	}
 	s.installChildV1(now, q, c)
 	if q.commit {
-		s.sendNotifyV1(now, sa, isakmp.V1NotifyConnected, c.sa.Protocol, be32(c.sa.InboundSPI), nil)
+		// CONNECTED is also the cached answer to a retransmitted QM3, so
+		// that a lost CONNECTED is sent again.
+		n := &isakmp.V1Notify{DOI: isakmp.DOIIPsec, Protocol: c.sa.Protocol, SPI: be32(c.sa.InboundSPI),
+			NotifyType: isakmp.V1NotifyConnected}
+		if info, err := s.sendInfoV1(now, sa, []isakmp.Payload{n}); err == nil {
+			ex.lastOut = info.lastOut
+		}
 	}
 	return nil
 }

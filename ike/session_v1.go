@@ -69,10 +69,9 @@ type isakmpSA struct {
 	gxy        []byte
 	keys       v1Keys
 	cbc        *v1CBC
-	iv         []byte // phase 1 CBC chain
-	p1Last     []byte // last CBC block of phase 1: seeds phase 2 IVs
-	peerIDb    []byte // body of the peer's ID payload (Aggressive Mode)
-	peerCerts  [][]byte
+	iv         []byte      // phase 1 CBC chain
+	p1Last     []byte      // last CBC block of phase 1: seeds phase 2 IVs
+	peerIDb    []byte      // body of the peer's ID payload (Aggressive Mode)
 	exch       *v1Exchange // phase 1 (message ID 0)
 
 	establishedAt, rekeyAt, expireAt time.Time

@@ -55,7 +55,6 @@ type gateway struct {
 	name string
 	d    *ipsec.Driver
 	peer *gateway
-	natt netip.AddrPort
 
 	mu        sync.Mutex
 	delivered map[string]bool // payloads that reached the hosts behind this gateway
