@@ -79,6 +79,8 @@ const (
 	// buckets are remembered.
 	DefaultErrorSources = 4096
 
+	cookieRotation = 2 * time.Minute
+
 	natTPort    = 4500
 	maxDatagram = 65535
 	readBatch   = 16
@@ -142,7 +144,9 @@ type EndpointConfig struct {
 	// counts, in total and from one address, from which IKE_SA_INIT
 	// requests must return a COOKIE (RFC 7296 2.6); zero means
 	// DefaultCookieThreshold and DefaultCookieThresholdPerSource,
-	// negative never.
+	// negative never. The cookies are made with Responder.Cookies's
+	// secret if it has a CookieJar (rotate it there), otherwise with the
+	// endpoint's own, whose secret changes every two minutes.
 	CookieThreshold, CookieThresholdPerSource int
 	// MaxHalfOpenPerSource and MaxHalfOpen cap half-open IKE SAs (IKE_SA_INIT
 	// answered, IKE_AUTH not yet done) from one address and in total;
@@ -268,6 +272,7 @@ type Endpoint struct {
 	adm      admission
 	replies  *replyLimiter
 	cookies  *CookieJar
+	ownJar   bool // cookies is the endpoint's, rotated by Run
 	order    espOrder
 	espMu    sync.Mutex
 	stats    counters
@@ -359,11 +364,20 @@ func NewEndpoint(cfg EndpointConfig) (*Endpoint, error) {
 			return nil, fmt.Errorf("ike: endpoint: Responder: %w", err)
 		}
 	}
-	jar, err := NewCookieJar(0, nil)
-	if err != nil {
-		return nil, err
+	// The Responder's own CookieJar, if it has one, so that a cookie the
+	// endpoint accepted also passes the session's check (RFC 7296 2.6).
+	var jar *CookieJar
+	if cfg.Responder != nil {
+		jar = cfg.Responder.Cookies
 	}
-	e := &Endpoint{cfg: cfg, lim: lim, log: cfg.Logger, cookies: jar,
+	own := jar == nil
+	if own {
+		var err error
+		if jar, err = NewCookieJar(0, nil); err != nil {
+			return nil, err
+		}
+	}
+	e := &Endpoint{cfg: cfg, lim: lim, log: cfg.Logger, cookies: jar, ownJar: own,
 		done: make(chan struct{}), stopped: make(chan struct{})}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
@@ -470,11 +484,24 @@ func (e *Endpoint) Run(ctx context.Context) error {
 	}
 	readers.Go(func() { e.read(e.natt, e.nattBatch, true) })
 
+	// RFC 7296 2.6: the secret behind the cookies changes regularly (a
+	// cookie stays good until the rotation after next).
+	rotate := time.NewTicker(cookieRotation)
+	defer rotate.Stop()
 	var err error
-	select {
-	case <-ctx.Done():
-		err = ctx.Err()
-	case <-e.done:
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+			break wait
+		case <-e.done:
+			break wait
+		case <-rotate.C:
+			if e.ownJar {
+				e.cookies.Rotate(nil)
+			}
+		}
 	}
 	e.closeSockets()
 	readers.Wait()
