@@ -84,7 +84,7 @@ type Plane struct {
 	outOrder, inOrder chan *batch
 	work              chan *batch
 
-	outPool, inPool sync.Pool
+	outPool, inPool *batchPool
 	eps             sync.Map // netip.AddrPort -> conn.Endpoint
 
 	wg        sync.WaitGroup // readers
@@ -134,8 +134,8 @@ func New(cfg Config) (*Plane, error) {
 	}
 	p.port = port
 	tb, bb := cfg.TUN.BatchSize(), cfg.Bind.BatchSize()
-	p.outPool.New = func() any { return newOutBatch(tb, bb) }
-	p.inPool.New = func() any { return newInBatch(bb) }
+	p.outPool = newBatchPool(func() *batch { return newOutBatch(tb, bb) })
+	p.inPool = newBatchPool(func() *batch { return newInBatch(bb) })
 	p.outOrder = make(chan *batch, queueDepth)
 	p.inOrder = make(chan *batch, queueDepth)
 	p.work = make(chan *batch, 2*queueDepth)
@@ -157,6 +157,36 @@ func New(cfg Config) (*Plane, error) {
 
 // Port returns the bound UDP port.
 func (p *Plane) Port() uint16 { return p.port }
+
+// batchPool keeps batches for reuse. Unlike a sync.Pool it keeps them
+// across garbage collections: an inbound batch is 8 MiB of buffers, and
+// allocating it again means zeroing it again.
+type batchPool struct {
+	free  chan *batch
+	alloc func() *batch
+}
+
+func newBatchPool(alloc func() *batch) *batchPool {
+	// Enough for every batch that can be in flight: the ordered queue,
+	// one per worker and writer, and the readers'.
+	return &batchPool{free: make(chan *batch, 2*queueDepth+2*runtime.NumCPU()+4), alloc: alloc}
+}
+
+func (bp *batchPool) get() *batch {
+	select {
+	case b := <-bp.free:
+		return b
+	default:
+		return bp.alloc()
+	}
+}
+
+func (bp *batchPool) put(b *batch) {
+	select {
+	case bp.free <- b:
+	default:
+	}
+}
 
 func newOutBatch(tunBatch, udpBatch int) *batch {
 	n := max(tunBatch, 1)
@@ -185,10 +215,10 @@ func newInBatch(udpBatch int) *batch {
 func (p *Plane) readTUN() {
 	defer p.wg.Done()
 	for {
-		b := p.outPool.Get().(*batch)
+		b := p.outPool.get()
 		n, err := p.cfg.TUN.Read(b.bufs, b.sizes, tunOffset)
 		if err != nil {
-			p.outPool.Put(b)
+			p.outPool.put(b)
 			if errors.Is(err, os.ErrClosed) || p.closed() {
 				return
 			}
@@ -200,7 +230,7 @@ func (p *Plane) readTUN() {
 			continue
 		}
 		if n == 0 {
-			p.outPool.Put(b)
+			p.outPool.put(b)
 			continue
 		}
 		b.n = n
@@ -214,10 +244,10 @@ func (p *Plane) readTUN() {
 func (p *Plane) readUDP(fn conn.ReceiveFunc) {
 	defer p.wg.Done()
 	for {
-		b := p.inPool.Get().(*batch)
+		b := p.inPool.get()
 		n, err := fn(b.views, b.sizes, b.from)
 		if err != nil {
-			p.inPool.Put(b)
+			p.inPool.put(b)
 			if errors.Is(err, net.ErrClosed) || p.closed() {
 				return
 			}
@@ -243,7 +273,7 @@ func (p *Plane) InboundFromEndpoint(from netip.AddrPort, pkt []byte) {
 		p.c.drops[Inbound][CauseMalformed].Add(1)
 		return
 	}
-	b := p.inPool.Get().(*batch)
+	b := p.inPool.get()
 	b.n, b.viaEP = 1, true
 	b.sizes[0] = copy(b.bufs[0][Headroom:], pkt)
 	b.from[0] = &conn.StdNetEndpoint{AddrPort: from}
@@ -406,7 +436,7 @@ func (p *Plane) writeUDP() {
 		}
 		p.account(Outbound, sent, bytes, &drops)
 		b.mu.Unlock()
-		p.outPool.Put(b)
+		p.outPool.put(b)
 	}
 }
 
@@ -470,7 +500,7 @@ func (p *Plane) writeTUN() {
 		}
 		p.account(Inbound, sent, bytes, &drops)
 		b.mu.Unlock()
-		p.inPool.Put(b)
+		p.inPool.put(b)
 	}
 }
 
