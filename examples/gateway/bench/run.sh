@@ -32,6 +32,7 @@ UDP_SECONDS=${UDP_SECONDS:-10}
 UDP_RATE=${UDP_RATE:-400M}
 ONLY=${ONLY:-"veth gw-aes gw-chacha wg libipsec"}
 ROUNDS=${ROUNDS:-1}
+GATEWAY_FLAGS=${GATEWAY_FLAGS:-} # more flags for both gateways, e.g. -force-encap
 PSK="bench pre-shared key, not a secret"
 
 [ "$(id -u)" = 0 ] || { echo "run.sh: needs root (network namespaces)" >&2; exit 1; }
@@ -208,9 +209,9 @@ EOF
 run_gateway() { # NAME SUITE
 	gateway_policy a "$2" >"$TMP/a.yaml"
 	gateway_policy b "$2" >"$TMP/b.yaml"
-	start "$NSB" "$TMP/$1-b.log" "$TMP/gateway" -policy "$TMP/b.yaml" -local 192.168.77.2 -tun gwb -route 10.1.0.0/24
+	start "$NSB" "$TMP/$1-b.log" "$TMP/gateway" -policy "$TMP/b.yaml" -local 192.168.77.2 -tun gwb -route 10.1.0.0/24 $GATEWAY_FLAGS
 	local pb=$LASTPID
-	start "$NSA" "$TMP/$1-a.log" "$TMP/gateway" -policy "$TMP/a.yaml" -local 192.168.77.1 -tun gwa -route 10.2.0.0/24
+	start "$NSA" "$TMP/$1-a.log" "$TMP/gateway" -policy "$TMP/a.yaml" -local 192.168.77.1 -tun gwa -route 10.2.0.0/24 $GATEWAY_FLAGS
 	local pa=$LASTPID
 	wait_ping "$1" || { cat "$TMP/$1-a.log" "$TMP/$1-b.log" >&2; stop_pids "$pa" "$pb"; return 1; }
 	measure "$1" "$pa" "$pb"

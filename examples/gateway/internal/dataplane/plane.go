@@ -91,6 +91,9 @@ type Plane struct {
 	workersWG sync.WaitGroup
 	writersWG sync.WaitGroup
 	injectMu  sync.RWMutex // InboundFromEndpoint holds it shared, Close exclusively
+	epMu      sync.Mutex
+	epPending *batch        // packets from the endpoint not queued yet
+	epWake    chan struct{} // the first packet of epPending wakes flushEndpoint
 	closeOnce sync.Once
 	closing   chan struct{}
 }
@@ -146,8 +149,10 @@ func New(cfg Config) (*Plane, error) {
 	p.writersWG.Add(2)
 	go p.writeUDP()
 	go p.writeTUN()
-	p.wg.Add(1)
+	p.epWake = make(chan struct{}, 1)
+	p.wg.Add(2)
 	go p.readTUN()
+	go p.flushEndpoint()
 	for _, fn := range fns {
 		p.wg.Add(1)
 		go p.readUDP(fn)
@@ -262,7 +267,11 @@ func (p *Plane) readUDP(fn conn.ReceiveFunc) {
 }
 
 // InboundFromEndpoint queues one ESP packet that arrived through the IKE
-// endpoint's NAT-T socket; pkt is copied.
+// endpoint's NAT-T socket; pkt is copied. The endpoint hands packets over
+// one at a time, so they are gathered into a batch that a flusher
+// goroutine queues once it gets to run: under load, many packets share a
+// batch (and a TUN write); when idle, a packet waits only for a goroutine
+// wake-up.
 func (p *Plane) InboundFromEndpoint(from netip.AddrPort, pkt []byte) {
 	p.injectMu.RLock()
 	defer p.injectMu.RUnlock()
@@ -273,11 +282,51 @@ func (p *Plane) InboundFromEndpoint(from netip.AddrPort, pkt []byte) {
 		p.c.drops[Inbound][CauseMalformed].Add(1)
 		return
 	}
-	b := p.inPool.get()
-	b.n, b.viaEP = 1, true
-	b.sizes[0] = copy(b.bufs[0][Headroom:], pkt)
-	b.from[0] = &conn.StdNetEndpoint{AddrPort: from}
-	p.enqueue(b, p.inOrder)
+	p.epMu.Lock()
+	b := p.epPending
+	if b == nil {
+		b = p.inPool.get()
+		b.n, b.viaEP = 0, true
+		p.epPending = b
+	}
+	i := b.n
+	b.sizes[i] = copy(b.bufs[i][Headroom:], pkt)
+	b.from[i] = &conn.StdNetEndpoint{AddrPort: from}
+	b.n++
+	full := b.n == len(b.bufs)
+	if full {
+		p.epPending = nil
+	}
+	p.epMu.Unlock()
+	switch {
+	case full:
+		p.enqueue(b, p.inOrder)
+	case i == 0:
+		select {
+		case p.epWake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// flushEndpoint queues the batch InboundFromEndpoint is gathering.
+func (p *Plane) flushEndpoint() {
+	defer p.wg.Done()
+	for {
+		select {
+		case <-p.epWake:
+		case <-p.closing:
+			return
+		}
+		runtime.Gosched() // let the endpoint add what it has
+		p.epMu.Lock()
+		b := p.epPending
+		p.epPending = nil
+		p.epMu.Unlock()
+		if b != nil && !p.enqueue(b, p.inOrder) {
+			return
+		}
+	}
 }
 
 // enqueue puts b on its ordered queue and the work queue, locked until a
