@@ -88,10 +88,14 @@ func needRig(t *testing.T) {
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // policyYAML is a site's policy: one Negotiate rule whose filters cover
-// both directions between the subnets, tunnelled to peer, plus extra
-// filter lists, actions and rules (YAML fragments).
+// both directions between the subnets, tunnelled to peer (or, with
+// windows, Windows' pair of tunnel rules: one per direction, each naming
+// the far tunnel endpoint for its direction), plus extra filter lists,
+// actions and rules (YAML fragments).
 type policyYAML struct {
 	mine, theirs, peer string
+	windows            bool
+	me                 string // this gateway's address, for windows
 	suite              string // ESP encryption
 	lifetime           int    // seconds, 0 for the default
 	extraLists         string
@@ -107,13 +111,29 @@ func (p policyYAML) String() string {
 	if suite == "" {
 		suite = "aes128-gcm16"
 	}
+	if p.windows {
+		p.extraLists = fmt.Sprintf(`  - name: inbound
+    filters:
+      - {source: %s, destination: %s}
+`, p.theirs, p.mine) + p.extraLists
+		p.extraRules = fmt.Sprintf(`  - name: tunnel in
+    filter_list: inbound
+    filter_action: Tunnel
+    tunnel: %s
+    authentication:
+      - preshared_key: %s
+`, p.me, psk) + p.extraRules
+	}
+	back := fmt.Sprintf("\n      - {source: %s, destination: %s}", p.theirs, p.mine)
+	if p.windows {
+		back = ""
+	}
 	return fmt.Sprintf(`name: gateway test
 default_action: permit
 filter_lists:
   - name: tunnel
     filters:
-      - {source: %[1]s, destination: %[2]s}
-      - {source: %[2]s, destination: %[1]s}
+      - {source: %[1]s, destination: %[2]s}%[9]s
 %[6]s
 filter_actions:
   - name: Tunnel
@@ -130,7 +150,7 @@ rules:
     tunnel: %[3]s
     authentication:
       - preshared_key: %[8]s
-%[7]s`, p.mine, p.theirs, p.peer, suite, life, p.extraLists, p.extraRules, psk)
+%[7]s`, p.mine, p.theirs, p.peer, suite, life, p.extraLists, p.extraRules, psk, back)
 }
 
 // gw is a gateway process in a namespace.
@@ -412,13 +432,16 @@ func noLoss(t *testing.T, name string, c map[string]uint64) {
 }
 
 // TestGatewayPingTCP: two gateways pass ping and TCP both ways between
-// the protected subnets, with each suite the bench measures.
+// the protected subnets, with each suite the bench measures; the policies
+// write the tunnel as Windows does, one rule per direction.
 func TestGatewayPingTCP(t *testing.T) {
 	needRig(t)
 	for _, suite := range []string{"aes128-gcm16", "chacha20-poly1305"} {
 		t.Run(suite, func(t *testing.T) {
 			p := newRig(t)
 			pa, pb := sitePolicies(p, suite, 0)
+			pa.windows, pa.me = true, p.Addr[0].String()
+			pb.windows, pb.me = true, p.Addr[1].String()
 			a := startGateway(t, p, 0, pa)
 			b := startGateway(t, p, 1, pb)
 			pingThrough(t, p, 0)

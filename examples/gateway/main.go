@@ -8,8 +8,9 @@
 // Block rules drop, Permit rules pass (a TUN gateway has nowhere to send
 // clear packets, so they are counted as "bypass"), and a protect rule
 // with a tunnel endpoint names the peer, the subnets, the ESP algorithms,
-// PFS, the lifetimes and the pre-shared key. Windows writes a tunnel as
-// one rule per direction, each naming the far end for its direction.
+// PFS, the lifetimes and the pre-shared key. A tunnel is either Windows'
+// pair of rules (one per direction, each naming the far tunnel endpoint
+// for its direction) or one rule whose filters cover both directions.
 // Flags give the rest:
 //
 //	gateway -policy site-a.yaml -local 192.0.2.1 -tun gw0 -route 10.2.0.0/16

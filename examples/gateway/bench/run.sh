@@ -177,8 +177,8 @@ gateway_policy() { # SIDE(a|b) SUITE
 	if [ "$1" = a ]; then me=192.168.77.1 peer=192.168.77.2 mine=10.1.0.0/24 theirs=10.2.0.0/24
 	else me=192.168.77.2 peer=192.168.77.1 mine=10.2.0.0/24 theirs=10.1.0.0/24; fi
 	# One rule carries both directions' filters; its tunnel endpoint is
-	# the peer (the driver matches inbound packets and the peer's CHILD SA
-	# requests against the same rule).
+	# the peer (Windows' pair of rules, one per direction, works as well;
+	# see the gateway's tests).
 	cat <<EOF
 name: bench site $1
 default_action: permit
