@@ -393,7 +393,8 @@ func (p *Plane) seal(b *batch) {
 				b.causes[i] = CauseOther
 				continue
 			}
-			off = copy(b.backing[start:], res) - len(res)
+			copy(b.backing[start:], res)
+			off = 0
 		}
 		b.outs[i] = b.backing[start+off : start+off+len(res) : len(b.backing)]
 	}
@@ -448,8 +449,8 @@ func (p *Plane) open(b *batch) {
 // writeUDP is stage 3 outbound.
 func (p *Plane) writeUDP() {
 	defer p.writersWG.Done()
-	max := p.cfg.Bind.BatchSize()
-	run := make([][]byte, 0, max)
+	maxRun := p.cfg.Bind.BatchSize()
+	run := make([][]byte, 0, maxRun)
 	var drops [numCauses]uint64
 	for b := range p.outOrder {
 		b.mu.Lock()
@@ -464,7 +465,7 @@ func (p *Plane) writeUDP() {
 			d := b.dests[i]
 			run = run[:0]
 			j := i
-			for ; j < b.n && len(run) < max; j++ {
+			for ; j < b.n && len(run) < maxRun; j++ {
 				if b.causes[j] != CauseNone {
 					drops[b.causes[j]]++
 					continue
