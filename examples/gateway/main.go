@@ -4,7 +4,9 @@
 // negotiating keys with IKEv2 on demand. It is the root package's driver
 // plus I/O (package internal/dataplane).
 //
-// A policy file (the spd YAML, see spd/file.go) decides every packet:
+// A policy file (the spd YAML, see spd/file.go) decides every packet, and
+// a Policy Agent reloads it when it changes (the next packet sees the new
+// policy; SAs of rules that went away are deleted):
 // Block rules drop, Permit rules pass (a TUN gateway has nowhere to send
 // clear packets, so they are counted as "bypass"), and a protect rule
 // with a tunnel endpoint names the peer, the subnets, the ESP algorithms,
@@ -119,27 +121,36 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("-local: %w", err)
 	}
+	// The policy file must exist and parse at start (file:line:col
+	// errors); afterwards the Policy Agent reloads it when it changes,
+	// and the driver applies the new policy from the next packet on.
 	data, err := os.ReadFile(*policyFile)
 	if err != nil {
 		return err
 	}
-	policy, err := spd.ParsePolicy(*policyFile, data)
-	if err != nil {
-		return err
-	}
-	compiled, err := spd.Compile(policy, spd.CompileOptions{LocalAddrs: []netip.Addr{localAddr}})
-	if err != nil {
+	if _, err := spd.ParsePolicy(*policyFile, data); err != nil {
 		return err
 	}
 	var db spd.SPD
-	db.Swap(compiled)
+	agent, err := spd.NewAgent(&db, spd.AgentConfig{
+		LocalFile:  *policyFile,
+		LocalAddrs: func() ([]netip.Addr, error) { return []netip.Addr{localAddr}, nil },
+		OnEvent:    func(ev spd.Event) { log.Info("policy", "event", ev.String()) },
+	})
+	if err != nil {
+		return err
+	}
+	if err := agent.Reload(context.Background()); err != nil {
+		return err
+	}
 	ikeProps, err := ike.ParseProposals(*ikeProp, isakmp.ProtocolIKE)
 	if err != nil {
 		return fmt.Errorf("-ike-proposal: %w", err)
 	}
 	e := &engine{log: log, dataPort: uint16(*dataPort)}
 	d, err := ipsec.NewDriver(ipsec.DriverConfig{
-		SPD: &db,
+		SPD:   &db,
+		Agent: agent,
 		Endpoint: ike.EndpointConfig{
 			IKEAddr:  netip.AddrPortFrom(localAddr, uint16(*ikePort)),
 			NATTAddr: netip.AddrPortFrom(localAddr, uint16(*nattPort)),
