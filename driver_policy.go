@@ -197,7 +197,10 @@ func (d *Driver) ikeConfig(r *spd.Rule, c *spd.Classifier, p *spd.Policy) (*ike.
 	cfg := &ike.Config{LocalID: d.cfg.LocalID, IKEProposals: d.cfg.IKEProposals, Tag: ruleID(r),
 		ForceUDPEncap: d.cfg.ForceUDPEncap, DPDInterval: d.cfg.DPDInterval,
 		RetransmitTimeout: d.cfg.RetransmitTimeout, RetransmitTries: d.cfg.RetransmitTries,
-		Logger: d.cfg.Logger, IKERekey: -1, SPI: nil}
+		Logger: d.cfg.Logger, IKERekey: -1,
+		// CHILD SAs the peer asks for on an IKE SA this side started
+		// get their rule the way a responder's do.
+		GetConfigForRequest: d.configForRequest}
 	if r.TunnelMode() {
 		cfg.Mode = ike.Tunnel
 	} else {
