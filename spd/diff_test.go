@@ -22,11 +22,12 @@ func resultOf(p *Policy, m Match) refResult {
 
 // TestDifferential compares the compiled classifier with the reference
 // linear model over random policies (overlapping prefixes and ranges,
-// port ranges, mirrored filters, IPv4 and IPv6, priorities, domain and
-// local origins, directions) and random selectors.
+// port ranges, OPAQUE ports, mirrored filters, IPv4 and IPv6, priorities,
+// domain and local origins, directions, a permit or block default) and
+// random selectors, some with OPAQUE ports.
 func TestDifferential(t *testing.T) {
 	const policies, perPolicy = 400, 300 // x3 directions = 360,000 cases
-	cases, defaults, mirrored := 0, 0, 0
+	cases, defaults, mirrored, opaque := 0, 0, 0, 0
 	for seed := uint64(1); seed <= policies; seed++ {
 		g := newGen(seed)
 		p := g.policy(1+g.r.IntN(40), 1+g.r.IntN(6))
@@ -47,6 +48,9 @@ func TestDifferential(t *testing.T) {
 				case want.mirrored:
 					mirrored++
 				}
+				if s.Opaque && want.rule >= 0 && p.Rules[want.rule].Filters.Filters[want.filter].opaque() {
+					opaque++ // an OPAQUE packet matched an OPAQUE filter
+				}
 				if got != want {
 					t.Fatalf("seed %d: lookup %+v %s: got rule %d filter %d mirrored %v, want rule %d filter %d mirrored %v",
 						seed, s, dir, got.rule, got.filter, got.mirrored, want.rule, want.filter, want.mirrored)
@@ -58,10 +62,10 @@ func TestDifferential(t *testing.T) {
 		}
 	}
 	// The generator must exercise both outcomes, not only the default.
-	if cases < 100000 || defaults < cases/20 || cases-defaults < cases/5 || mirrored < cases/50 {
-		t.Fatalf("weak coverage: %d cases, %d default, %d mirrored", cases, defaults, mirrored)
+	if cases < 100000 || defaults < cases/20 || cases-defaults < cases/5 || mirrored < cases/50 || opaque < 500 {
+		t.Fatalf("weak coverage: %d cases, %d default, %d mirrored, %d OPAQUE filter matches", cases, defaults, mirrored, opaque)
 	}
-	t.Logf("%d cases agree (%d default rule, %d mirrored matches)", cases, defaults, mirrored)
+	t.Logf("%d cases agree (%d default rule, %d mirrored matches, %d OPAQUE filter matches)", cases, defaults, mirrored, opaque)
 }
 
 // TestIndexMatchesLinearScan checks the index against the ordered linear

@@ -84,7 +84,9 @@
 // ICMP type and code) are any, or OpaquePort ("opaque" in the policy
 // file). A rule on ports therefore never applies to a later fragment, and
 // fragmenting cannot make a packet match a more permissive port rule;
-// later fragments get the rules without ports, or the default. RFC 4301
+// later fragments get the rules without ports, or the default. A first
+// fragment too short to hold its ports is malformed (RFC 1858's tiny
+// fragments; RFC 7112 for IPv6), so it cannot pass as OPAQUE. RFC 4301
 // section 7 describes the stateful alternative (reassembly, or tracking
 // fragments of a first fragment that passed), which this package leaves
 // to the caller.

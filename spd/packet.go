@@ -23,13 +23,19 @@ var ErrMalformedPacket = errors.New("spd: malformed packet")
 // Next Layer Protocol), including ESP and AH.
 //
 // Ports (or ICMP type and code) are OPAQUE, Selector.Opaque, when they
-// cannot be read: in a fragment other than the first (IPv4 offset not
-// zero, IPv6 Fragment header offset not zero, where the protocol is the
-// one the IP or Fragment header names), in a first fragment too short to
-// hold them, and behind an IPv6 extension header this function does not
-// walk (mobility 135, HIP 139, Shim6 140, experimental 253 and 254; the
-// protocol is then that header's number). See Selector.Opaque for how
-// they match.
+// are not in the packet: in a fragment other than the first (IPv4 offset
+// not zero, IPv6 Fragment header offset not zero; the protocol is the one
+// the IP or Fragment header names), and behind an IPv6 extension header
+// this function does not walk (mobility 135, HIP 139, Shim6 140,
+// experimental 253 and 254; the protocol is then that header's number).
+// See Selector.Opaque for how they match.
+//
+// A first fragment (or an unfragmented packet) whose next layer header
+// is too short to hold the ports is malformed, not OPAQUE: a first
+// fragment always holds them (an IPv4 fragment carries at least 8 bytes;
+// RFC 7112 requires the whole IPv6 header chain in the first fragment),
+// and reading it as OPAQUE would let a crafted tiny first fragment (RFC
+// 1858) escape a rule on ports together with the fragments after it.
 func ParseSelector(pkt []byte) (Selector, error) {
 	h, ok := ippkt.Parse(pkt, ippkt.Upper)
 	if !ok {
@@ -53,15 +59,13 @@ func ParseSelector(pkt []byte) (Selector, error) {
 	case s.Protocol.HasPorts():
 		// TCP, UDP and SCTP all start with source and destination port.
 		if len(l4) < 4 {
-			s.Opaque = true
-			break
+			return Selector{}, ErrMalformedPacket
 		}
 		s.SrcPort = binary.BigEndian.Uint16(l4[0:2])
 		s.DstPort = binary.BigEndian.Uint16(l4[2:4])
 	case s.Protocol.IsICMP():
 		if len(l4) < 2 {
-			s.Opaque = true
-			break
+			return Selector{}, ErrMalformedPacket
 		}
 		s.ICMPType, s.ICMPCode = l4[0], l4[1]
 	case h.V6() && hidesNextLayer(uint8(s.Protocol)):
