@@ -35,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"runtime"
@@ -75,9 +76,13 @@ const (
 	// DefaultSocketBuffer is the socket receive and send buffer size
 	// asked for.
 	DefaultSocketBuffer = 4 << 20
+	// DefaultCookieRate is the per-source rate of COOKIE challenges.
+	DefaultCookieRate = 20
 	// DefaultErrorSources is the number of sources whose error-reply
 	// buckets are remembered.
 	DefaultErrorSources = 4096
+
+	cookieRotation = 2 * time.Minute
 
 	natTPort    = 4500
 	maxDatagram = 65535
@@ -142,7 +147,9 @@ type EndpointConfig struct {
 	// counts, in total and from one address, from which IKE_SA_INIT
 	// requests must return a COOKIE (RFC 7296 2.6); zero means
 	// DefaultCookieThreshold and DefaultCookieThresholdPerSource,
-	// negative never.
+	// negative never. The cookies are made with Responder.Cookies's
+	// secret if it has a CookieJar (rotate it there), otherwise with the
+	// endpoint's own, whose secret changes every two minutes.
 	CookieThreshold, CookieThresholdPerSource int
 	// MaxHalfOpenPerSource and MaxHalfOpen cap half-open IKE SAs (IKE_SA_INIT
 	// answered, IKE_AUTH not yet done) from one address and in total;
@@ -155,6 +162,14 @@ type EndpointConfig struct {
 	// HalfOpenTimeout is how long a half-open responder SA waits for
 	// IKE_AUTH (zero: DefaultHalfOpenTimeout).
 	HalfOpenTimeout time.Duration
+
+	// CookieRate limits the COOKIE challenges sent to one source address,
+	// per second with a burst of as many (zero: DefaultCookieRate,
+	// negative: no limit), with a table of ErrorSources addresses as for
+	// ErrorRate: a flood from a few addresses does not turn into as many
+	// answers, and the readers stay ahead of it. Requests that return a
+	// valid cookie are not limited.
+	CookieRate float64
 
 	// ErrorRate limits the unprotected error responses of RFC 7296 1.5
 	// (INVALID_IKE_SPI for requests on unknown IKE SAs, INVALID_MAJOR_VERSION
@@ -200,8 +215,9 @@ type EndpointStats struct {
 	// The defences.
 	// CookiesSent counts COOKIE challenges; CookiesAccepted requests
 	// that returned a valid one; CookiesRefused requests with a wrong or
-	// stale cookie (challenged again).
-	CookiesSent, CookiesAccepted, CookiesRefused uint64
+	// stale cookie (challenged again); CookiesLimited challenges not sent
+	// because of CookieRate.
+	CookiesSent, CookiesAccepted, CookiesRefused, CookiesLimited uint64
 	// PerSourceRefused, HalfOpenRefused and IKESARefused count first
 	// messages dropped by MaxHalfOpenPerSource, MaxHalfOpen and
 	// MaxIKESAs; ConfigRefused those refused by GetConfigForRequest.
@@ -230,15 +246,15 @@ type EndpointStats struct {
 
 // counters are the Endpoint's live counters, updated atomically.
 type counters struct {
-	received, sent, espReceived, espSent, keepalives  atomic.Uint64
-	malformed, sendErrors, queueDrops, unknownSPI     atomic.Uint64
-	initiated, accepted, established, failed, closed  atomic.Uint64
-	cookiesSent, cookiesAccepted, cookiesRefused      atomic.Uint64
-	perSourceRefused, halfOpenRefused, ikeSARefused   atomic.Uint64
-	configRefused, halfOpenExpired                    atomic.Uint64
-	errorReplies, errorRepliesLimited, retiredTrimmed atomic.Uint64
-	childSALimit, certReqTrimmed, v1Dropped           atomic.Uint64
-	readBuffer, writeBuffer                           atomic.Int64
+	received, sent, espReceived, espSent, keepalives             atomic.Uint64
+	malformed, sendErrors, queueDrops, unknownSPI                atomic.Uint64
+	initiated, accepted, established, failed, closed             atomic.Uint64
+	cookiesSent, cookiesAccepted, cookiesRefused, cookiesLimited atomic.Uint64
+	perSourceRefused, halfOpenRefused, ikeSARefused              atomic.Uint64
+	configRefused, halfOpenExpired                               atomic.Uint64
+	errorReplies, errorRepliesLimited, retiredTrimmed            atomic.Uint64
+	childSALimit, certReqTrimmed, v1Dropped                      atomic.Uint64
+	readBuffer, writeBuffer                                      atomic.Int64
 }
 
 // Endpoint runs IKE sessions of both versions over UDP: it dispatches
@@ -267,7 +283,9 @@ type Endpoint struct {
 	peers    peerTable     // established IKEv2 SAs by peer identity
 	adm      admission
 	replies  *replyLimiter
+	cookieRL *replyLimiter // nil: no limit
 	cookies  *CookieJar
+	ownJar   bool // cookies is the endpoint's, rotated by Run
 	order    espOrder
 	espMu    sync.Mutex
 	stats    counters
@@ -297,6 +315,7 @@ type limits struct {
 	queueLen, workers               int
 	readBuffer, writeBuffer         int
 	errorRate, errorRateTotal       float64
+	cookieRate                      float64
 	errorSources                    int
 }
 
@@ -325,6 +344,7 @@ func (c *EndpointConfig) limits() (limits, error) {
 		readBuffer:      orDefault(c.ReadBuffer, DefaultSocketBuffer),
 		writeBuffer:     orDefault(c.WriteBuffer, DefaultSocketBuffer),
 		errorRate:       orDefault(c.ErrorRate, DefaultErrorRate),
+		cookieRate:      orDefault(c.CookieRate, DefaultCookieRate),
 		errorSources:    orDefault(c.ErrorSources, DefaultErrorSources),
 	}
 	l.errorRateTotal = orDefault(c.ErrorRateTotal, 100*max(l.errorRate, 0))
@@ -359,11 +379,20 @@ func NewEndpoint(cfg EndpointConfig) (*Endpoint, error) {
 			return nil, fmt.Errorf("ike: endpoint: Responder: %w", err)
 		}
 	}
-	jar, err := NewCookieJar(0, nil)
-	if err != nil {
-		return nil, err
+	// The Responder's own CookieJar, if it has one, so that a cookie the
+	// endpoint accepted also passes the session's check (RFC 7296 2.6).
+	var jar *CookieJar
+	if cfg.Responder != nil {
+		jar = cfg.Responder.Cookies
 	}
-	e := &Endpoint{cfg: cfg, lim: lim, log: cfg.Logger, cookies: jar,
+	own := jar == nil
+	if own {
+		var err error
+		if jar, err = NewCookieJar(0, nil); err != nil {
+			return nil, err
+		}
+	}
+	e := &Endpoint{cfg: cfg, lim: lim, log: cfg.Logger, cookies: jar, ownJar: own,
 		done: make(chan struct{}), stopped: make(chan struct{})}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
@@ -374,6 +403,9 @@ func NewEndpoint(cfg EndpointConfig) (*Endpoint, error) {
 	e.adm.init(lim)
 	e.order.init()
 	e.replies = newReplyLimiter(lim.errorRate, lim.errorRateTotal, lim.errorSources)
+	if lim.cookieRate > 0 {
+		e.cookieRL = newReplyLimiter(lim.cookieRate, math.Inf(1), lim.errorSources)
+	}
 	for i := range lim.workers {
 		e.workers = append(e.workers, newWorker(e, i))
 	}
@@ -470,11 +502,24 @@ func (e *Endpoint) Run(ctx context.Context) error {
 	}
 	readers.Go(func() { e.read(e.natt, e.nattBatch, true) })
 
+	// RFC 7296 2.6: the secret behind the cookies changes regularly (a
+	// cookie stays good until the rotation after next).
+	rotate := time.NewTicker(cookieRotation)
+	defer rotate.Stop()
 	var err error
-	select {
-	case <-ctx.Done():
-		err = ctx.Err()
-	case <-e.done:
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+			break wait
+		case <-e.done:
+			break wait
+		case <-rotate.C:
+			if e.ownJar {
+				e.cookies.Rotate(nil)
+			}
+		}
 	}
 	e.closeSockets()
 	readers.Wait()
@@ -562,7 +607,7 @@ func (e *Endpoint) Stats() EndpointStats {
 		Initiated: c.initiated.Load(), Accepted: c.accepted.Load(), Established: c.established.Load(),
 		Failed: c.failed.Load(), Closed: c.closed.Load(),
 		CookiesSent: c.cookiesSent.Load(), CookiesAccepted: c.cookiesAccepted.Load(),
-		CookiesRefused:   c.cookiesRefused.Load(),
+		CookiesRefused: c.cookiesRefused.Load(), CookiesLimited: c.cookiesLimited.Load(),
 		PerSourceRefused: c.perSourceRefused.Load(), HalfOpenRefused: c.halfOpenRefused.Load(),
 		IKESARefused: c.ikeSARefused.Load(), ConfigRefused: c.configRefused.Load(),
 		HalfOpenExpired: c.halfOpenExpired.Load(),

@@ -480,3 +480,54 @@ func TestEndpointESPOrder(t *testing.T) {
 		t.Fatalf("delivered %q, want %q", got, want)
 	}
 }
+
+// TestEndpointResponderCookieJar: when the Responder has its own
+// CookieJar, the endpoint's cookies come from it, so a request that
+// returns the cookie passes both the endpoint's check and the session's
+// (both demand cookies here) and the handshake completes.
+func TestEndpointResponderCookieJar(t *testing.T) {
+	jar, err := NewCookieJar(0, nil) // the session always demands one
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcfg := pskConfig(t, false, floodSuite, "aes128gcm16")
+	rcfg.Cookies = jar
+	resp := floodResponder(t, EndpointConfig{Responder: rcfg})
+	resp.adm.halfOpen.Add(1000) // and so does the endpoint
+	target, _ := resp.Addrs()
+	c := floodSockets(t, 8, 1)[0]
+	if !handshakeOver(t, c, pskConfig(t, true, floodSuite, "aes128gcm16"), target) {
+		t.Fatalf("handshake failed: %+v", resp.Stats())
+	}
+	if st := resp.Stats(); st.CookiesSent != 1 || st.CookiesAccepted != 1 || st.Established != 1 {
+		t.Fatalf("%+v", st)
+	}
+}
+
+// TestCookieDuplicateAnswer: two COOKIE answers to a request and its
+// retransmission (the same cookie twice) count as one challenge: the
+// initiator sends the request with the cookie again instead of running
+// out of cookie retries, and the handshake completes (RFC 7296 2.6).
+func TestCookieDuplicateAnswer(t *testing.T) {
+	jar, err := NewCookieJar(0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcfg := pskConfig(t, false, floodSuite, "aes128gcm16")
+	rcfg.Cookies = jar
+	p := newPair(t, pskConfig(t, true, floodSuite, "aes128gcm16"), rcfg)
+	req := p.toR[0]
+	p.toR = nil
+	// The request and its retransmissions, each challenged statelessly.
+	for range 3 {
+		r, err := Accept(rcfg, addrR, addrI, p.now, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.toI = append(p.toI, r.Datagrams()...)
+	}
+	p.run()
+	if !p.i.Established() || !p.r.Established() {
+		t.Fatalf("not established after repeated COOKIE answers: %v", kinds(p.evI))
+	}
+}

@@ -206,6 +206,12 @@ func (s *Session) detectNAT(h *isakmp.Header, ps []isakmp.Payload) {
 func (s *Session) onInitResponse(now time.Time, h *isakmp.Header, ps []isakmp.Payload, raw []byte) error {
 	hs, sa := s.handshake, s.sa
 	if n := findNotify(ps, isakmp.NotifyCookie); n != nil {
+		if hs.cookie != nil && bytes.Equal(n.Data, hs.cookie) {
+			// The same cookie again: an answer to a retransmission of
+			// the request without it. Send the request with the cookie
+			// again rather than count a new challenge.
+			return s.sendInit(now)
+		}
 		if len(n.Data) == 0 || len(n.Data) > maxCookieLen || hs.cookieTry >= maxCookieRetries {
 			return s.failInit(fmt.Errorf("%w: unusable COOKIE", ErrHandshake))
 		}
