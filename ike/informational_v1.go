@@ -168,7 +168,7 @@ func (s *SessionV1) handleNotifyV1(now time.Time, sa *isakmpSA, n *isakmp.V1Noti
 				ex.waiting, ex.onGiveUp = false, nil
 				c := q.ch
 				q.ch = nil
-				s.installChildV1(now, q, c)
+				s.installBundleV1(now, q, c)
 				return
 			}
 		}
