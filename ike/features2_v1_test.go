@@ -388,3 +388,38 @@ func TestBundleEndToEndV1(t *testing.T) {
 	}
 	checkESP(t, &esp2[0].sa, &esp2[1].sa)
 }
+
+// TestNarrowToTriggerV1: a responder that refuses the configured selectors
+// with INVALID-ID-INFORMATION gets a second Quick Mode for the trigger
+// packet's flow (ChildRequest.TriggerLocal/TriggerRemote).
+func TestNarrowToTriggerV1(t *testing.T) {
+	icfg := pskConfigV1(t, true, "aes128-sha256-modp2048", "aes128-sha256")
+	base := pskConfigV1(t, false, "aes128-sha256-modp2048", "aes128-sha256")
+	rcfg := *base
+	asked := 0
+	rcfg.GetConfigForRequest = func(r *ConfigRequest) (*Config, error) {
+		if r.TSi == nil {
+			return nil, nil
+		}
+		asked++
+		// Only single hosts, as a peer that cannot narrow would insist.
+		if r.TSi[0].Start != r.TSi[0].End {
+			return nil, errors.New("hosts only")
+		}
+		return nil, nil
+	}
+	p := establishV1(t, icfg, &rcfg)
+	if findEvent(p.evR, EventChildUp) != nil {
+		t.Fatal("subnet accepted")
+	}
+	src, dst := hostSelector(netip.MustParseAddr("10.1.0.5")), hostSelector(netip.MustParseAddr("10.2.0.7"))
+	if err := p.i.CreateChildRequest(p.now, ChildRequest{TriggerLocal: &src, TriggerRemote: &dst}); err != nil {
+		t.Fatal(err)
+	}
+	p.collect()
+	p.run()
+	c := lastEvent(p.evI, EventChildUp)
+	if c == nil || asked != 3 || c.Child.LocalTS[0].Start != src.Start || c.Child.RemoteTS[0].End != dst.End {
+		t.Fatalf("asked %d, events %v", asked, kinds(p.evI))
+	}
+}

@@ -45,11 +45,15 @@ type quickMode struct {
 	life      time.Duration
 	lifeKB    uint64
 	old       *child // the SA this Quick Mode rekeys, or nil
-	// ah is the AH part of an AH+ESP bundle this side accepted as
-	// responder (q itself being the ESP part), or nil.
-	ah     *quickMode
-	commit bool   // the responder set the commit bit: wait for CONNECTED
-	ch     *child // made, waiting for QM3 (responder) or CONNECTED
+	// ah is the AH part of an AH+ESP bundle (q itself being the ESP
+	// part), or nil.
+	ah *quickMode
+	// req is the request with trigger selectors this Quick Mode serves;
+	// narrowed is set once the IDs are the trigger packet's flow.
+	req      *ChildRequest
+	narrowed bool
+	commit   bool   // the responder set the commit bit: wait for CONNECTED
+	ch       *child // made, waiting for QM3 (responder) or CONNECTED
 }
 
 // selectorFromIDV1 turns an IKEv1 client identity (RFC 2407 4.6.2) into a
@@ -218,6 +222,12 @@ func (s *SessionV1) childConfig(c *child) *Config {
 
 // startQuickMode sends QM1 for a new CHILD SA (req) or to rekey old.
 func (s *SessionV1) startQuickMode(now time.Time, req *ChildRequest, old *child) error {
+	return s.startQuickModeFor(now, req, old, false)
+}
+
+// startQuickModeFor is startQuickMode; narrowed asks for the flow of
+// req's trigger packet instead of the configured selectors.
+func (s *SessionV1) startQuickModeFor(now time.Time, req *ChildRequest, old *child, narrowed bool) error {
 	sa := s.sa
 	if sa.state != v1Established {
 		return ErrNotEstablished
@@ -253,10 +263,12 @@ func (s *SessionV1) startQuickMode(now time.Time, req *ChildRequest, old *child)
 	q.local, q.remote = cfg.LocalTS[0], cfg.RemoteTS[0]
 	if req != nil && req.TriggerLocal != nil && req.TriggerRemote != nil {
 		// IKEv1 IDs carry one selector each: a trigger packet outside the
-		// first configured pair asks for its own flow (RFC 2409 5.5).
-		if !covered([]isakmp.TrafficSelector{*req.TriggerLocal}, []isakmp.TrafficSelector{q.local}) ||
+		// first configured pair asks for its own flow, and so does the
+		// retry after a peer refused the configured pair (narrowed).
+		q.req, q.narrowed = req, narrowed
+		if narrowed || !covered([]isakmp.TrafficSelector{*req.TriggerLocal}, []isakmp.TrafficSelector{q.local}) ||
 			!covered([]isakmp.TrafficSelector{*req.TriggerRemote}, []isakmp.TrafficSelector{q.remote}) {
-			q.local, q.remote = *req.TriggerLocal, *req.TriggerRemote
+			q.local, q.remote, q.narrowed = *req.TriggerLocal, *req.TriggerRemote, true
 		}
 	}
 	group := isakmp.GroupNone
@@ -372,7 +384,14 @@ func (s *SessionV1) respondQM1(now time.Time, sa *isakmpSA, m *isakmp.Message, s
 	s.lastRecv = now
 	q, reply, refusal := s.decideQuickMode(now, sa, mid, ps)
 	if refusal != 0 {
-		s.sendNotifyV1(now, sa, refusal, isakmp.ProtocolESP, nil, nil)
+		// The notification names the initiator's SPI, so that it knows
+		// which Quick Mode was refused (RFC 2408 3.14).
+		var spi []byte
+		proto := isakmp.ProtocolESP
+		if sp := find[*isakmp.V1SA](ps); sp != nil && len(sp.Proposals) > 0 && len(sp.Proposals[0].SPI) == 4 {
+			spi, proto = sp.Proposals[0].SPI, sp.Proposals[0].Protocol
+		}
+		s.sendNotifyV1(now, sa, refusal, proto, spi, nil)
 		err := fmt.Errorf("%w: %w", ErrChildSA, NotifyError(isakmp.NotifyType(refusal)))
 		s.emit(Event{Kind: EventChildFailed, Err: err})
 		return nil
