@@ -180,7 +180,9 @@ type DriverConfig struct {
 	// Output receives packets the driver held while IKE negotiated,
 	// once their SA is up (VerdictProtected) or once the flow fell back
 	// to clear (VerdictClear), from an IKE or timer goroutine. Result.Packet
-	// is only valid during the call. Nil drops them.
+	// is only valid during the call. It must not block, nor wait for the
+	// endpoint's commands (it may run on an endpoint worker). Nil drops
+	// them.
 	Output func(Result)
 
 	// LocalID is this side's IKE identity; zero uses the IP address of

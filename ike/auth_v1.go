@@ -18,12 +18,100 @@ import (
 )
 
 // IKEv1 phase 1 authentication (RFC 2409 5, 5.1, 5.4; RFC 4754 for ECDSA).
-// Every method is a case of three switches in this file: the method a
-// Config implies (localMethodV1), how SKEYID is computed (skeyidV1) and
-// what proves the identity (proofPayloadsV1 / verifyProofV1). The
-// GSS-API/Kerberos method Windows uses (issue 16) plugs in as one more
-// case of each: SKEYID as for signatures, and a GSS MIC in place of the
-// signature.
+// localMethodV1 says which method a Config implies; each method is a
+// v1Authenticator: how SKEYID is computed, what proves this side's
+// identity after its ID payload, and how the peer's proof is checked.
+// The GSS-API (Kerberos) method Windows uses (issue 16) plugs in as one
+// more v1Authenticator: SKEYID as the signature methods make it, and a GSS
+// MIC over HASH_I/HASH_R in place of the signature.
+
+// v1Authenticator is one phase 1 authentication method.
+type v1Authenticator interface {
+	// skeyid computes SKEYID (RFC 2409 5); psk is the pre-shared key for
+	// the PSK method.
+	skeyid(sa *isakmpSA, psk *auth.PSK) ([]byte, error)
+	// prove returns the payloads after this side's ID: HASH_I/HASH_R or
+	// its replacement.
+	prove(s *SessionV1, sa *isakmpSA, hash []byte) ([]isakmp.Payload, error)
+	// verify checks the peer's proof of hash with the credential PeerAuth
+	// returned for the peer's identity.
+	verify(sa *isakmpSA, ps []isakmp.Payload, peer auth.PeerAuthenticator, hash []byte) error
+}
+
+// v1AuthFor returns the implementation of a method, nil if there is none.
+func v1AuthFor(m isakmp.V1AuthMethod) v1Authenticator {
+	switch m {
+	case isakmp.V1AuthPSK:
+		return pskAuthV1{}
+	case isakmp.V1AuthRSASig, isakmp.V1AuthECDSA256, isakmp.V1AuthECDSA384, isakmp.V1AuthECDSA521:
+		return sigAuthV1{}
+	}
+	return nil
+}
+
+// pskAuthV1 is the pre-shared key method: SKEYID = prf(pre-shared-key,
+// Ni_b | Nr_b), proof HASH_I/HASH_R itself.
+type pskAuthV1 struct{}
+
+func (pskAuthV1) skeyid(sa *isakmpSA, psk *auth.PSK) ([]byte, error) {
+	if psk == nil {
+		return nil, fmt.Errorf("%w: no pre-shared key for this peer", ErrAuthenticationFailed)
+	}
+	return v1SKEYIDPSK(sa.x.hash, psk, sa.ni, sa.nr), nil
+}
+
+func (pskAuthV1) prove(_ *SessionV1, _ *isakmpSA, hash []byte) ([]isakmp.Payload, error) {
+	return []isakmp.Payload{&isakmp.V1Hash{Data: hash}}, nil
+}
+
+func (pskAuthV1) verify(_ *isakmpSA, ps []isakmp.Payload, _ auth.PeerAuthenticator, hash []byte) error {
+	hp := find[*isakmp.V1Hash](ps)
+	if hp == nil || !hmac.Equal(hp.Data, hash) {
+		return fmt.Errorf("%w: HASH does not match (wrong pre-shared key?)", ErrAuthenticationFailed)
+	}
+	return nil
+}
+
+// sigAuthV1 is the RSA (RFC 2409 5.1) and ECDSA (RFC 4754) signature
+// methods: SKEYID = prf(Ni_b | Nr_b, g^xy), proof CERT... and SIG over
+// HASH_I/HASH_R.
+type sigAuthV1 struct{}
+
+func (sigAuthV1) skeyid(sa *isakmpSA, _ *auth.PSK) ([]byte, error) {
+	return v1SKEYIDSig(sa.x.hash, sa.ni, sa.nr, sa.gxy), nil
+}
+
+func (sigAuthV1) prove(s *SessionV1, sa *isakmpSA, hash []byte) ([]isakmp.Payload, error) {
+	var sig []byte
+	var err error
+	if sa.method == isakmp.V1AuthRSASig {
+		sig, err = auth.SignIKEv1RSA(s.cfg.SignatureKey, hash)
+	} else {
+		sig, err = signECDSAV1(s.cfg.SignatureKey, hash)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return append(s.appendCerts(nil), &isakmp.V1Sig{Data: sig}), nil
+}
+
+func (sigAuthV1) verify(sa *isakmpSA, ps []isakmp.Payload, peer auth.PeerAuthenticator, hash []byte) error {
+	sig := find[*isakmp.V1Sig](ps)
+	pc, ok := peer.(*auth.PeerCertificate)
+	if sig == nil || !ok {
+		return fmt.Errorf("%w: no signature or no certificate", ErrAuthenticationFailed)
+	}
+	var err error
+	if sa.method == isakmp.V1AuthRSASig {
+		err = auth.VerifyIKEv1RSA(pc.Leaf.PublicKey, hash, sig.Data)
+	} else {
+		err = verifyECDSAV1(pc.Leaf.PublicKey, sa.method, hash, sig.Data)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrAuthenticationFailed, err)
+	}
+	return nil
+}
 
 // localMethodV1 returns the phase 1 authentication method a Config
 // implies: pre-shared key for an *auth.PSK in Auth, RSA or ECDSA
@@ -52,34 +140,14 @@ func localMethodV1(c *Config) (isakmp.V1AuthMethod, error) {
 	return 0, fmt.Errorf("%w: IKEv1 needs an *auth.PSK as Auth, or a SignatureKey", errConfig)
 }
 
-// ecdsaMethodV1 maps the IKEv1 ECDSA methods to package auth's (RFC 4754
-// 7: the same algorithms in both IKE versions, r|s encoded).
-func ecdsaMethodV1(m isakmp.V1AuthMethod) (auth.Method, bool) {
-	switch m {
-	case isakmp.V1AuthECDSA256:
-		return auth.MethodECDSASHA256P256, true
-	case isakmp.V1AuthECDSA384:
-		return auth.MethodECDSASHA384P384, true
-	case isakmp.V1AuthECDSA521:
-		return auth.MethodECDSASHA512P521, true
-	}
-	return 0, false
-}
-
 // skeyidV1 computes SKEYID for sa's method (RFC 2409 5). psk is the
 // pre-shared key for the PSK method.
 func skeyidV1(sa *isakmpSA, psk *auth.PSK) ([]byte, error) {
-	h := sa.x.hash
-	switch sa.method {
-	case isakmp.V1AuthPSK:
-		if psk == nil {
-			return nil, fmt.Errorf("%w: no pre-shared key for this peer", ErrAuthenticationFailed)
-		}
-		return v1SKEYIDPSK(h, psk, sa.ni, sa.nr), nil
-	case isakmp.V1AuthRSASig, isakmp.V1AuthECDSA256, isakmp.V1AuthECDSA384, isakmp.V1AuthECDSA521:
-		return v1SKEYIDSig(h, sa.ni, sa.nr, sa.gxy), nil
+	a := v1AuthFor(sa.method)
+	if a == nil {
+		return nil, fmt.Errorf("%w: method %v", ErrNoProposalChosen, sa.method)
 	}
-	return nil, fmt.Errorf("%w: method %v", ErrNoProposalChosen, sa.method)
+	return a.skeyid(sa, psk)
 }
 
 // hashIR computes HASH_I (initiator true) or HASH_R (RFC 2409 5):
@@ -110,34 +178,23 @@ func payloadBody(p isakmp.Payload) ([]byte, error) {
 }
 
 // proofPayloadsV1 returns this side's ID and proof (MM5/MM6, AM2/AM3):
-// ID, HASH for pre-shared keys; ID, CERT..., SIG for signatures.
+// ID, HASH for pre-shared keys; ID, CERT..., SIG for signatures (the
+// method's v1Authenticator makes what follows the ID).
 func (s *SessionV1) proofPayloadsV1(sa *isakmpSA, initiator bool) ([]isakmp.Payload, error) {
 	id := idPayloadV1(s.cfg.LocalID)
 	idb, err := payloadBody(id)
 	if err != nil {
 		return nil, err
 	}
-	h := hashIR(sa, initiator, idb)
-	ps := []isakmp.Payload{id}
-	switch sa.method {
-	case isakmp.V1AuthPSK:
-		return append(ps, &isakmp.V1Hash{Data: h}), nil
-	case isakmp.V1AuthRSASig:
-		sig, err := auth.SignIKEv1RSA(s.cfg.SignatureKey, h)
-		if err != nil {
-			return nil, err
-		}
-		return append(s.appendCerts(ps), &isakmp.V1Sig{Data: sig}), nil
-	default:
-		if _, ok := ecdsaMethodV1(sa.method); !ok {
-			return nil, fmt.Errorf("%w: method %v", ErrNoProposalChosen, sa.method)
-		}
-		sig, err := signECDSAV1(s.cfg.SignatureKey, h)
-		if err != nil {
-			return nil, err
-		}
-		return append(s.appendCerts(ps), &isakmp.V1Sig{Data: sig}), nil
+	a := v1AuthFor(sa.method)
+	if a == nil {
+		return nil, fmt.Errorf("%w: method %v", ErrNoProposalChosen, sa.method)
 	}
+	proof, err := a.prove(s, sa, hashIR(sa, initiator, idb))
+	if err != nil {
+		return nil, err
+	}
+	return append([]isakmp.Payload{id}, proof...), nil
 }
 
 func (s *SessionV1) appendCerts(ps []isakmp.Payload) []isakmp.Payload {
@@ -164,8 +221,9 @@ func (s *SessionV1) certReqsV1(sa *isakmpSA) []isakmp.Payload {
 	return out
 }
 
-// verifyProofV1 checks the peer's ID and proof. psk is the key SKEYID was
-// made with (PSK method): a wrong key shows as a HASH that does not match.
+// verifyProofV1 checks the peer's ID (against Config.RemoteID and
+// PeerAuth) and its proof with the method's v1Authenticator. For the PSK
+// method a wrong key shows as a HASH that does not match.
 func (s *SessionV1) verifyProofV1(now time.Time, sa *isakmpSA, ps []isakmp.Payload, peerIsInitiator bool) error {
 	idp := find[*isakmp.V1ID](ps)
 	if idp == nil {
@@ -193,26 +251,12 @@ func (s *SessionV1) verifyProofV1(now time.Time, sa *isakmpSA, ps []isakmp.Paylo
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrAuthenticationFailed, err)
 	}
-	switch sa.method {
-	case isakmp.V1AuthPSK:
-		hp := find[*isakmp.V1Hash](ps)
-		if hp == nil || !hmac.Equal(hp.Data, want) {
-			return fmt.Errorf("%w: HASH does not match (wrong pre-shared key?)", ErrAuthenticationFailed)
-		}
-	default:
-		sig := find[*isakmp.V1Sig](ps)
-		pc, ok := pa.(*auth.PeerCertificate)
-		if sig == nil || !ok {
-			return fmt.Errorf("%w: no signature or no certificate", ErrAuthenticationFailed)
-		}
-		if sa.method == isakmp.V1AuthRSASig {
-			err = auth.VerifyIKEv1RSA(pc.Leaf.PublicKey, want, sig.Data)
-		} else {
-			err = verifyECDSAV1(pc.Leaf.PublicKey, sa.method, want, sig.Data)
-		}
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrAuthenticationFailed, err)
-		}
+	a := v1AuthFor(sa.method)
+	if a == nil {
+		return fmt.Errorf("%w: method %v", ErrAuthenticationFailed, sa.method)
+	}
+	if err := a.verify(sa, ps, pa, want); err != nil {
+		return err
 	}
 	s.peerID = id
 	return nil

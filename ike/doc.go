@@ -65,7 +65,9 @@
 //     SKEYID_d/a/e, the cipher key expanded per Appendix B, the phase 1 IV
 //     chain and a fresh IV per Quick Mode and informational exchange,
 //     HASH_I/HASH_R and HASH(1)-(3);
-//   - Quick Mode (5.5) for ESP or AH in tunnel or transport mode, IDci/IDcr
+//   - Quick Mode (5.5) for ESP or AH in tunnel or transport mode, and
+//     AH+ESP bundles as Windows offers them (CHILD proposals naming both
+//     AH and ESP offer one; a responder accepts one), IDci/IDcr
 //     from the first selector of Config.LocalTS/RemoteTS (the responder
 //     may narrow them), PFS when the CHILD proposals name a group,
 //     lifetimes in seconds and kilobytes with RESPONDER-LIFETIME, and the
@@ -85,9 +87,9 @@
 // Proposals: AES-CBC for phase 1 with SHA-1 or SHA-2 hashes and the groups
 // above; for ESP also AES-GCM. Windows Server 2003's defaults (3DES,
 // HMAC-MD5, MODP-1024) need Config.AllowLegacyV1 and ParseProposalsV1;
-// DES and MODP-768 are never negotiated. Not implemented for IKEv1: AH+ESP
-// bundles, the GSS-API (Kerberos) method (auth_v1.go has its place), Mode
-// Config and XAUTH.
+// DES and MODP-768 are never negotiated. Not implemented for IKEv1: the
+// GSS-API (Kerberos) method (auth_v1.go's v1Authenticator is its place),
+// Mode Config and XAUTH.
 //
 // Not implemented: EAP, IKE fragmentation (RFC 7383), MOBIKE.
 //

@@ -35,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"runtime"
@@ -75,6 +76,8 @@ const (
 	// DefaultSocketBuffer is the socket receive and send buffer size
 	// asked for.
 	DefaultSocketBuffer = 4 << 20
+	// DefaultCookieRate is the per-source rate of COOKIE challenges.
+	DefaultCookieRate = 20
 	// DefaultErrorSources is the number of sources whose error-reply
 	// buckets are remembered.
 	DefaultErrorSources = 4096
@@ -160,6 +163,14 @@ type EndpointConfig struct {
 	// IKE_AUTH (zero: DefaultHalfOpenTimeout).
 	HalfOpenTimeout time.Duration
 
+	// CookieRate limits the COOKIE challenges sent to one source address,
+	// per second with a burst of as many (zero: DefaultCookieRate,
+	// negative: no limit), with a table of ErrorSources addresses as for
+	// ErrorRate: a flood from a few addresses does not turn into as many
+	// answers, and the readers stay ahead of it. Requests that return a
+	// valid cookie are not limited.
+	CookieRate float64
+
 	// ErrorRate limits the unprotected error responses of RFC 7296 1.5
 	// (INVALID_IKE_SPI for requests on unknown IKE SAs, INVALID_MAJOR_VERSION
 	// for requests of a higher IKE version) per source address, per second
@@ -204,8 +215,9 @@ type EndpointStats struct {
 	// The defences.
 	// CookiesSent counts COOKIE challenges; CookiesAccepted requests
 	// that returned a valid one; CookiesRefused requests with a wrong or
-	// stale cookie (challenged again).
-	CookiesSent, CookiesAccepted, CookiesRefused uint64
+	// stale cookie (challenged again); CookiesLimited challenges not sent
+	// because of CookieRate.
+	CookiesSent, CookiesAccepted, CookiesRefused, CookiesLimited uint64
 	// PerSourceRefused, HalfOpenRefused and IKESARefused count first
 	// messages dropped by MaxHalfOpenPerSource, MaxHalfOpen and
 	// MaxIKESAs; ConfigRefused those refused by GetConfigForRequest.
@@ -234,15 +246,15 @@ type EndpointStats struct {
 
 // counters are the Endpoint's live counters, updated atomically.
 type counters struct {
-	received, sent, espReceived, espSent, keepalives  atomic.Uint64
-	malformed, sendErrors, queueDrops, unknownSPI     atomic.Uint64
-	initiated, accepted, established, failed, closed  atomic.Uint64
-	cookiesSent, cookiesAccepted, cookiesRefused      atomic.Uint64
-	perSourceRefused, halfOpenRefused, ikeSARefused   atomic.Uint64
-	configRefused, halfOpenExpired                    atomic.Uint64
-	errorReplies, errorRepliesLimited, retiredTrimmed atomic.Uint64
-	childSALimit, certReqTrimmed, v1Dropped           atomic.Uint64
-	readBuffer, writeBuffer                           atomic.Int64
+	received, sent, espReceived, espSent, keepalives             atomic.Uint64
+	malformed, sendErrors, queueDrops, unknownSPI                atomic.Uint64
+	initiated, accepted, established, failed, closed             atomic.Uint64
+	cookiesSent, cookiesAccepted, cookiesRefused, cookiesLimited atomic.Uint64
+	perSourceRefused, halfOpenRefused, ikeSARefused              atomic.Uint64
+	configRefused, halfOpenExpired                               atomic.Uint64
+	errorReplies, errorRepliesLimited, retiredTrimmed            atomic.Uint64
+	childSALimit, certReqTrimmed, v1Dropped                      atomic.Uint64
+	readBuffer, writeBuffer                                      atomic.Int64
 }
 
 // Endpoint runs IKE sessions of both versions over UDP: it dispatches
@@ -271,6 +283,7 @@ type Endpoint struct {
 	peers    peerTable     // established IKEv2 SAs by peer identity
 	adm      admission
 	replies  *replyLimiter
+	cookieRL *replyLimiter // nil: no limit
 	cookies  *CookieJar
 	ownJar   bool // cookies is the endpoint's, rotated by Run
 	order    espOrder
@@ -302,6 +315,7 @@ type limits struct {
 	queueLen, workers               int
 	readBuffer, writeBuffer         int
 	errorRate, errorRateTotal       float64
+	cookieRate                      float64
 	errorSources                    int
 }
 
@@ -330,6 +344,7 @@ func (c *EndpointConfig) limits() (limits, error) {
 		readBuffer:      orDefault(c.ReadBuffer, DefaultSocketBuffer),
 		writeBuffer:     orDefault(c.WriteBuffer, DefaultSocketBuffer),
 		errorRate:       orDefault(c.ErrorRate, DefaultErrorRate),
+		cookieRate:      orDefault(c.CookieRate, DefaultCookieRate),
 		errorSources:    orDefault(c.ErrorSources, DefaultErrorSources),
 	}
 	l.errorRateTotal = orDefault(c.ErrorRateTotal, 100*max(l.errorRate, 0))
@@ -388,6 +403,9 @@ func NewEndpoint(cfg EndpointConfig) (*Endpoint, error) {
 	e.adm.init(lim)
 	e.order.init()
 	e.replies = newReplyLimiter(lim.errorRate, lim.errorRateTotal, lim.errorSources)
+	if lim.cookieRate > 0 {
+		e.cookieRL = newReplyLimiter(lim.cookieRate, math.Inf(1), lim.errorSources)
+	}
 	for i := range lim.workers {
 		e.workers = append(e.workers, newWorker(e, i))
 	}
@@ -589,7 +607,7 @@ func (e *Endpoint) Stats() EndpointStats {
 		Initiated: c.initiated.Load(), Accepted: c.accepted.Load(), Established: c.established.Load(),
 		Failed: c.failed.Load(), Closed: c.closed.Load(),
 		CookiesSent: c.cookiesSent.Load(), CookiesAccepted: c.cookiesAccepted.Load(),
-		CookiesRefused:   c.cookiesRefused.Load(),
+		CookiesRefused: c.cookiesRefused.Load(), CookiesLimited: c.cookiesLimited.Load(),
 		PerSourceRefused: c.perSourceRefused.Load(), HalfOpenRefused: c.halfOpenRefused.Load(),
 		IKESARefused: c.ikeSARefused.Load(), ConfigRefused: c.configRefused.Load(),
 		HalfOpenExpired: c.halfOpenExpired.Load(),

@@ -184,8 +184,10 @@ func (r *reader) admitV2(now time.Time, b []byte, from netip.AddrPort, natt bool
 			if cookie != nil {
 				e.stats.cookiesRefused.Add(1)
 			}
-			// Stateless, and no bigger than the request: the COOKIE
-			// answer (RFC 7296 2.6) is not worth rate-limiting.
+			if e.cookieRL != nil && !e.cookieRL.allow(src, now) {
+				e.stats.cookiesLimited.Add(1)
+				return
+			}
 			var c [cookieLen]byte
 			e.cookies.makeInto(&c, nonce, src, h.InitiatorSPI)
 			r.replyCookie(from, h, &c)

@@ -244,6 +244,11 @@ func TestFloodInit(t *testing.T) {
 		})
 	}
 
+	limit := 2 * time.Second // the bound for a legitimate peer
+	if raceEnabled {
+		limit = 30 * time.Second
+		icfg.RetransmitTries = 300
+	}
 	time.Sleep(500 * time.Millisecond) // the defences engage
 	for i := range 3 {
 		start := time.Now()
@@ -253,9 +258,16 @@ func TestFloodInit(t *testing.T) {
 		}
 		select {
 		case <-upFor(spi):
-			t.Logf("legitimate handshake %d under flood: %v", i+1, time.Since(start).Round(time.Millisecond))
-		case <-time.After(2 * time.Second):
-			t.Errorf("legitimate handshake %d not complete within 2 s under flood; responder %+v", i+1, resp.Stats())
+			took := time.Since(start)
+			t.Logf("legitimate handshake %d under flood: %v", i+1, took.Round(time.Millisecond))
+			if took > 2*time.Second {
+				// Only under the race detector, which can slow this
+				// process's Go code tenfold on a shared machine: the
+				// bound is for the normal build.
+				t.Logf("over 2 s with the race detector; the bound is checked without it")
+			}
+		case <-time.After(limit):
+			t.Errorf("legitimate handshake %d not complete within %v under flood; responder %+v", i+1, limit, resp.Stats())
 		}
 	}
 	// Keep the flood up until the attackers have met the per-source cap.
@@ -278,8 +290,8 @@ func TestFloodInit(t *testing.T) {
 		(DefaultCookieThreshold+len(attackers)*DefaultMaxHalfOpenPerSource)*16<<10 + 4<<20)
 	t.Logf("flood: %d spoofed requests, %d cookie retries by the attackers (%d half-open SAs made); responder live heap grew by at most %d KiB (bound %d KiB)",
 		spoofed.Load(), cookieTries.Load(), halfOpened.Load(), peak>>10, bound>>10)
-	t.Logf("defences: received %d, cookies sent %d accepted %d refused %d, per-source refused %d, half-open refused %d, IKE SA refused %d, queue drops %d, half-open now %d, accepted %d, established %d; socket buffer %d bytes",
-		st.Received, st.CookiesSent, st.CookiesAccepted, st.CookiesRefused, st.PerSourceRefused, st.HalfOpenRefused,
+	t.Logf("defences: received %d, cookies sent %d accepted %d refused %d limited %d, per-source refused %d, half-open refused %d, IKE SA refused %d, queue drops %d, half-open now %d, accepted %d, established %d; socket buffer %d bytes",
+		st.Received, st.CookiesSent, st.CookiesAccepted, st.CookiesRefused, st.CookiesLimited, st.PerSourceRefused, st.HalfOpenRefused,
 		st.IKESARefused, st.QueueDrops, st.HalfOpen, st.Accepted, st.Established, st.ReadBuffer)
 	if peak > bound {
 		t.Errorf("responder heap grew by %d bytes, bound %d", peak, bound)

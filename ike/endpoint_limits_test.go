@@ -503,3 +503,31 @@ func TestEndpointResponderCookieJar(t *testing.T) {
 		t.Fatalf("%+v", st)
 	}
 }
+
+// TestCookieDuplicateAnswer: two COOKIE answers to a request and its
+// retransmission (the same cookie twice) count as one challenge: the
+// initiator sends the request with the cookie again instead of running
+// out of cookie retries, and the handshake completes (RFC 7296 2.6).
+func TestCookieDuplicateAnswer(t *testing.T) {
+	jar, err := NewCookieJar(0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcfg := pskConfig(t, false, floodSuite, "aes128gcm16")
+	rcfg.Cookies = jar
+	p := newPair(t, pskConfig(t, true, floodSuite, "aes128gcm16"), rcfg)
+	req := p.toR[0]
+	p.toR = nil
+	// The request and its retransmissions, each challenged statelessly.
+	for range 3 {
+		r, err := Accept(rcfg, addrR, addrI, p.now, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.toI = append(p.toI, r.Datagrams()...)
+	}
+	p.run()
+	if !p.i.Established() || !p.r.Established() {
+		t.Fatalf("not established after repeated COOKIE answers: %v", kinds(p.evI))
+	}
+}

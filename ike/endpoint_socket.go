@@ -4,7 +4,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"syscall"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -19,32 +18,6 @@ func listenUDP(addr netip.AddrPort) (*net.UDPConn, error) {
 		network = "udp4"
 	}
 	return net.ListenUDP(network, net.UDPAddrFromAddrPort(addr))
-}
-
-// setBuffers asks for socket buffers of read and write bytes (negative:
-// leave them), first with SO_RCVBUFFORCE/SO_SNDBUFFORCE, which pass the
-// system maximum (net.core.rmem_max) for a process with CAP_NET_ADMIN,
-// then with the plain options, and returns what the kernel granted.
-func setBuffers(c *net.UDPConn, read, write int) (gotRead, gotWrite int) {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return 0, 0
-	}
-	rc.Control(func(fd uintptr) {
-		set := func(force, plain, n int) int {
-			if n > 0 {
-				// Linux doubles the value for bookkeeping; ask for n.
-				if force == 0 || syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, force, n) != nil {
-					syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, plain, n)
-				}
-			}
-			v, _ := syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, plain)
-			return v
-		}
-		gotRead = set(soRcvbufForce, syscall.SO_RCVBUF, read)
-		gotWrite = set(soSndbufForce, syscall.SO_SNDBUF, write)
-	})
-	return gotRead, gotWrite
 }
 
 // batchConn reads and writes batches of datagrams with recvmmsg and

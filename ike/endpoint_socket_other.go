@@ -2,8 +2,17 @@
 
 package ike
 
-// Only Linux has SO_RCVBUFFORCE and SO_SNDBUFFORCE.
-const (
-	soRcvbufForce = 0
-	soSndbufForce = 0
-)
+import "net"
+
+// setBuffers asks for socket buffers of read and write bytes (negative:
+// leave them). Only Linux reports what was granted (and has the FORCE
+// options); elsewhere the result is what was asked for.
+func setBuffers(c *net.UDPConn, read, write int) (gotRead, gotWrite int) {
+	if read > 0 && c.SetReadBuffer(read) == nil {
+		gotRead = read
+	}
+	if write > 0 && c.SetWriteBuffer(write) == nil {
+		gotWrite = write
+	}
+	return gotRead, gotWrite
+}

@@ -257,3 +257,169 @@ func TestAHV1(t *testing.T) {
 		t.Fatalf("AH CHILD SA: %+v", ci)
 	}
 }
+
+// TestBundleV1: a responder with AH and ESP proposals accepts an AH+ESP
+// bundle (two proposals with one number, RFC 2408 4.2, as Windows offers
+// them): one reply proposal per protocol with its own SPI, and two CHILD
+// SAs keyed with their own SPIs (RFC 2409 5.5).
+func TestBundleV1(t *testing.T) {
+	icfg := pskConfigV1(t, true, "aes128-sha256-modp2048", "aes128-sha1")
+	rcfg := pskConfigV1(t, false, "aes128-sha256-modp2048", "aes128-sha1")
+	rcfg.ChildProposals = append(rcfg.ChildProposals, mustProposals(t, "sha1", isakmp.ProtocolAH)...)
+	p := establishV1(t, icfg, rcfg)
+	r := p.r
+	esp, err := v1Phase2Offer(icfg, 0x1000, 0, Tunnel, false, false, isakmp.GroupNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ahCfg := *icfg
+	ahCfg.ChildProposals = mustProposals(t, "sha1", isakmp.ProtocolAH)
+	ah, err := v1Phase2Offer(&ahCfg, 0x2000, 0, Tunnel, false, false, isakmp.GroupNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa := &isakmp.V1SA{DOI: isakmp.DOIIPsec, Situation: isakmp.SitIdentityOnly,
+		Proposals: []isakmp.V1Proposal{ah.Proposals[0], esp.Proposals[0]}}
+	ni := make([]byte, 32)
+	ps := []isakmp.Payload{sa, &isakmp.V1Nonce{Data: ni},
+		idFromSelectorV1(icfg.LocalTS[0]), idFromSelectorV1(icfg.RemoteTS[0])}
+	q, reply, refusal := r.decideQuickMode(p.now, r.sa, 77, ps)
+	if refusal != 0 || q.ah == nil {
+		t.Fatalf("bundle refused: %v", refusal)
+	}
+	rsa := reply[0].(*isakmp.V1SA)
+	if len(rsa.Proposals) != 2 || rsa.Proposals[0].Protocol != isakmp.ProtocolAH || rsa.Proposals[1].Protocol != isakmp.ProtocolESP ||
+		rsa.Proposals[0].Number != rsa.Proposals[1].Number || string(rsa.Proposals[0].SPI) == string(rsa.Proposals[1].SPI) {
+		t.Fatalf("reply %+v", rsa.Proposals)
+	}
+	h, d := r.sa.x.hash, r.sa.keys.d
+	if got := q.ah.ch.sa.OutboundIntegKey; string(got) != string(v1Keymat(h, d, nil, isakmp.ProtocolAH, 0x2000, ni, q.nr, 20)) {
+		t.Fatal("AH keys not keyed with the AH SPI")
+	}
+	if got := q.ch.sa.OutboundEncKey; string(got) != string(v1Keymat(h, d, nil, isakmp.ProtocolESP, 0x1000, ni, q.nr, 16+20)[:16]) {
+		t.Fatal("ESP keys not keyed with the ESP SPI")
+	}
+	r.installChildV1(p.now, q, q.ch)
+	r.installChildV1(p.now, q.ah, q.ah.ch)
+	if len(r.children) != 3 {
+		t.Fatalf("%d CHILD SAs", len(r.children))
+	}
+	// A bundle whose AH part is not acceptable is refused as a whole.
+	rcfg2 := *rcfg
+	rcfg2.ChildProposals = mustProposals(t, "aes128-sha1", isakmp.ProtocolESP)
+	r.cfg = &rcfg2
+	if _, _, refusal := r.decideQuickMode(p.now, r.sa, 78, ps); refusal != isakmp.V1NotifyNoProposalChosen {
+		t.Fatalf("half-acceptable bundle: %v", refusal)
+	}
+}
+
+// TestAggressiveModeNATV1: Aggressive Mode carries NAT-D in AM2 and AM3
+// (RFC 3947 3.2) and survives the loss of AM2 and AM3 (AM1 and AM2 are
+// retransmitted, the responder's AM2 answered from the cache).
+func TestAggressiveModeNATV1(t *testing.T) {
+	icfg := pskConfigV1(t, true, "aes256-sha1-modp2048", "aes128-sha1")
+	rcfg := pskConfigV1(t, false, "aes256-sha1-modp2048", "aes128-sha1")
+	icfg.AggressiveMode, rcfg.AggressiveMode, icfg.ForceUDPEncap = true, true, true
+	p := newPairV1(t, icfg, rcfg)
+	n := map[bool]int{}
+	p.filter = func(fromI bool, b []byte) bool {
+		n[fromI]++
+		// Lose the first AM2 and the first AM3.
+		return !(!fromI && n[fromI] == 1) && !(fromI && n[fromI] == 3)
+	}
+	p.runFor(time.Minute)
+	if !p.i.Established() || !p.r.Established() || len(p.i.children) != 1 || len(p.r.children) != 1 {
+		t.Fatalf("not established: %v / %v", kinds(p.evI), kindsOr(p.r, p.evR))
+	}
+	if !p.i.UDPEncap() || !p.r.UDPEncap() || !p.r.remoteNAT || !p.i.localNAT {
+		t.Fatal("forced NAT not detected in Aggressive Mode")
+	}
+	if p.i.Stats().Retransmits == 0 || p.r.Stats().Retransmits+p.r.Stats().CachedResponses == 0 {
+		t.Fatalf("stats %+v / %+v", p.i.Stats(), p.r.Stats())
+	}
+	checkESP(t, &p.i.children[0].sa, &p.r.children[0].sa)
+}
+
+// TestBundleEndToEndV1: CHILD proposals naming both AH and ESP make the
+// initiator offer an AH+ESP bundle; both sides end with an AH and an ESP
+// SA, and a rekey (of either part) replaces the bundle as a whole.
+func TestBundleEndToEndV1(t *testing.T) {
+	mk := func(initiator bool) *Config {
+		c := pskConfigV1(t, initiator, "aes128-sha256-modp2048", "aes128-sha256")
+		c.ChildProposals = append(c.ChildProposals, mustProposals(t, "sha256", isakmp.ProtocolAH)...)
+		return c
+	}
+	p := establishV1(t, mk(true), mk(false))
+	pairs := func() (esp, ah [2]*child) {
+		for k, s := range []*SessionV1{p.i, p.r} {
+			if len(s.children) != 2 {
+				t.Fatalf("side %d: %d CHILD SAs", k, len(s.children))
+			}
+			for _, c := range s.children {
+				if c.sa.Protocol == isakmp.ProtocolESP {
+					esp[k] = c
+				} else {
+					ah[k] = c
+				}
+			}
+			if esp[k] == nil || ah[k] == nil || s.sibling[esp[k]] != ah[k] {
+				t.Fatalf("side %d: not a bundle", k)
+			}
+		}
+		return esp, ah
+	}
+	esp, ah := pairs()
+	checkESP(t, &esp[0].sa, &esp[1].sa)
+	if string(ah[0].sa.OutboundIntegKey) != string(ah[1].sa.InboundIntegKey) || ah[0].sa.OutboundSPI != ah[1].sa.InboundSPI {
+		t.Fatal("AH parts do not pair up")
+	}
+	// Rekey through the AH part: the bundle is replaced as a whole.
+	if err := p.i.RekeyChild(p.now, ah[0].sa.InboundSPI); err != nil {
+		t.Fatal(err)
+	}
+	p.collect()
+	p.run()
+	if countEvents(p.evI, EventChildRekeyed) != 2 || countEvents(p.evR, EventChildRekeyed) != 2 {
+		t.Fatalf("rekey: %v / %v", kinds(p.evI), kinds(p.evR))
+	}
+	esp2, _ := pairs()
+	if esp2[0] == esp[0] {
+		t.Fatal("ESP part not replaced")
+	}
+	checkESP(t, &esp2[0].sa, &esp2[1].sa)
+}
+
+// TestNarrowToTriggerV1: a responder that refuses the configured selectors
+// with INVALID-ID-INFORMATION gets a second Quick Mode for the trigger
+// packet's flow (ChildRequest.TriggerLocal/TriggerRemote).
+func TestNarrowToTriggerV1(t *testing.T) {
+	icfg := pskConfigV1(t, true, "aes128-sha256-modp2048", "aes128-sha256")
+	base := pskConfigV1(t, false, "aes128-sha256-modp2048", "aes128-sha256")
+	rcfg := *base
+	asked := 0
+	rcfg.GetConfigForRequest = func(r *ConfigRequest) (*Config, error) {
+		if r.TSi == nil {
+			return nil, nil
+		}
+		asked++
+		// Only single hosts, as a peer that cannot narrow would insist.
+		if r.TSi[0].Start != r.TSi[0].End {
+			return nil, errors.New("hosts only")
+		}
+		return nil, nil
+	}
+	p := establishV1(t, icfg, &rcfg)
+	if findEvent(p.evR, EventChildUp) != nil {
+		t.Fatal("subnet accepted")
+	}
+	src, dst := hostSelector(netip.MustParseAddr("10.1.0.5")), hostSelector(netip.MustParseAddr("10.2.0.7"))
+	if err := p.i.CreateChildRequest(p.now, ChildRequest{TriggerLocal: &src, TriggerRemote: &dst}); err != nil {
+		t.Fatal(err)
+	}
+	p.collect()
+	p.run()
+	c := lastEvent(p.evI, EventChildUp)
+	if c == nil || asked != 3 || c.Child.LocalTS[0].Start != src.Start || c.Child.RemoteTS[0].End != dst.End {
+		t.Fatalf("asked %d, events %v", asked, kinds(p.evI))
+	}
+}

@@ -21,7 +21,15 @@ func FuzzReceiveV1(f *testing.F) {
 	p.collect()
 	p.run()
 	seeds := append(append([][]byte{}, p.wireI...), p.wireR...)
-	seeds = append(seeds, readCaptureV1(f, "../isakmp/testdata/ikev1.pcap")...)
+	// And an Aggressive Mode, whose AM1 a responder that allows it
+	// answers.
+	ai, ar := pskConfigV1(f, true, ikeP, espP), pskConfigV1(f, false, ikeP, espP)
+	ai.AggressiveMode, ar.AggressiveMode = true, true
+	am := establishV1(f, ai, ar)
+	seeds = append(append(seeds, am.wireI...), am.wireR...)
+	for _, name := range []string{"ikev1", "ikev1_aggr", "ikev1_cert"} {
+		seeds = append(seeds, readCaptureV1(f, "../isakmp/testdata/"+name+".pcap")...)
+	}
 	for _, w := range seeds {
 		f.Add(w)
 		f.Add(w[:len(w)/2])
@@ -35,10 +43,12 @@ func FuzzReceiveV1(f *testing.F) {
 		fresh.r.Receive(fresh.now, b)
 		fresh.i.Datagrams()
 		fresh.r.Datagrams()
-		if s, err := AcceptV1(rcfg, addrR, addrI, fresh.now, b); err == nil {
-			s.Datagrams()
-			s.Receive(fresh.now, b)
-			s.Tick(fresh.now.Add(time.Hour))
+		for _, cfg := range []*Config{rcfg, ar} {
+			if s, err := AcceptV1(cfg, addrR, addrI, fresh.now, b); err == nil {
+				s.Datagrams()
+				s.Receive(fresh.now, b)
+				s.Tick(fresh.now.Add(time.Hour))
+			}
 		}
 		if !fresh.i.Established() || !fresh.r.Established() {
 			t.Fatal("unauthenticated input tore down an ISAKMP SA")
@@ -57,8 +67,11 @@ func FuzzReceiveV1(f *testing.F) {
 // in-memory one. Nothing may panic, and the session must stay consistent:
 // established or orderly closed, with no timer stuck in the past.
 func FuzzDecryptedV1(f *testing.F) {
-	c := decryptCaptureV1(f)
-	for _, p := range c.plain {
+	var plains []capturedPlainV1
+	for _, name := range []string{"ikev1", "ikev1_cert"} {
+		plains = append(plains, decryptCaptureV1(f, name).plain...)
+	}
+	for _, p := range plains {
 		sel := byte(0)
 		switch {
 		case p.exch == isakmp.ExchangeV1QuickMode:
@@ -96,6 +109,9 @@ func FuzzDecryptedV1(f *testing.F) {
 		case 1:
 			if q, _, refusal := s.decideQuickMode(p.now, s.sa, 12345, ps); refusal == 0 {
 				s.installChildV1(p.now, q, q.ch)
+				if q.ah != nil {
+					s.installChildV1(p.now, q.ah, q.ah.ch)
+				}
 			}
 		case 2:
 			s = p.i

@@ -68,6 +68,9 @@ func newInitiator(cfg *Config, local, remote netip.AddrPort, now time.Time, req 
 	s.sa = &ikeSA{state: stateInitSent, initiator: true, spiI: s.newIKESPI()}
 	g := dhGroupByID(cfg.IKEProposals[0].KE[0])
 	hs := &handshake{ni: s.random(nonceLen), req: req}
+	// CHILD SAs the peer asks for later (CREATE_CHILD_SA) consult the
+	// hook as a responder's do.
+	s.hook = cfg.GetConfigForRequest
 	if hs.kx, err = g.generate(s.rand); err != nil {
 		return nil, err
 	}
@@ -203,6 +206,12 @@ func (s *Session) detectNAT(h *isakmp.Header, ps []isakmp.Payload) {
 func (s *Session) onInitResponse(now time.Time, h *isakmp.Header, ps []isakmp.Payload, raw []byte) error {
 	hs, sa := s.handshake, s.sa
 	if n := findNotify(ps, isakmp.NotifyCookie); n != nil {
+		if hs.cookie != nil && bytes.Equal(n.Data, hs.cookie) {
+			// The same cookie again: an answer to a retransmission of
+			// the request without it. Send the request with the cookie
+			// again rather than count a new challenge.
+			return s.sendInit(now)
+		}
 		if len(n.Data) == 0 || len(n.Data) > maxCookieLen || hs.cookieTry >= maxCookieRetries {
 			return s.failInit(fmt.Errorf("%w: unusable COOKIE", ErrHandshake))
 		}

@@ -168,7 +168,7 @@ func (s *SessionV1) handleNotifyV1(now time.Time, sa *isakmpSA, n *isakmp.V1Noti
 				ex.waiting, ex.onGiveUp = false, nil
 				c := q.ch
 				q.ch = nil
-				s.installChildV1(now, q, c)
+				s.installBundleV1(now, q, c)
 				return
 			}
 		}
@@ -178,6 +178,7 @@ func (s *SessionV1) handleNotifyV1(now time.Time, sa *isakmpSA, n *isakmp.V1Noti
 		if n.NotifyType < 8192 {
 			// An error about one of our Quick Modes: find it by the SPI
 			// it names, if any, else fail every one that is waiting.
+			var retry []*quickMode
 			for mid, ex := range s.exchs {
 				q := ex.qm
 				if q == nil || !q.initiator || q.nr != nil {
@@ -187,7 +188,18 @@ func (s *SessionV1) handleNotifyV1(now time.Time, sa *isakmpSA, n *isakmp.V1Noti
 					continue
 				}
 				delete(s.exchs, mid)
+				if n.NotifyType == isakmp.V1NotifyInvalidIDInformation && q.req != nil && !q.narrowed && q.old == nil {
+					retry = append(retry, q)
+					continue
+				}
 				s.quickModeFailed(q, fmt.Errorf("%w: %w", ErrChildSA, NotifyError(isakmp.NotifyType(n.NotifyType))))
+			}
+			// The peer refused the configured selectors: ask again for
+			// the trigger packet's flow (ChildRequest).
+			for _, q := range retry {
+				if err := s.startQuickModeFor(now, q.req, nil, true); err != nil {
+					s.quickModeFailed(q, fmt.Errorf("%w: %w", ErrChildSA, err))
+				}
 			}
 		}
 	}

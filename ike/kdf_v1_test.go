@@ -95,10 +95,10 @@ func TestKDFVectorsV1(t *testing.T) {
 	}
 }
 
-// TestMODP1024 checks the legacy Oakley group 2 prime: a safe prime whose
+// TestMODP1024PrimeV1 checks the legacy Oakley group 2 prime: a safe prime whose
 // top and bottom 64 bits are ones and whose middle shares the digits of pi
 // with the RFC 3526 primes (RFC 2409 6.2 and RFC 3526 share the formula).
-func TestMODP1024(t *testing.T) {
+func TestMODP1024PrimeV1(t *testing.T) {
 	p := modp1024.p
 	if p.BitLen() != 1024 || !p.ProbablyPrime(20) {
 		t.Fatal("not a 1024-bit prime")

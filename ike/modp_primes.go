@@ -58,7 +58,7 @@ DBBBC2DB04DE8EF92E8EFC141FBECAA6287C59474E6BC05D99B2964FA090C3A2
 )
 
 // RFC 2409 section 6.2, the 1024-bit MODP group (Oakley group 2):
-// p = 2^1024 - 2^960 - 1 + 2^64 * ( [2^894 pi] + 129093 ). TestMODP1024
+// p = 2^1024 - 2^960 - 1 + 2^64 * ( [2^894 pi] + 129093 ). TestMODP1024PrimeV1
 // checks that it is a safe prime sharing its leading 894 bits of pi with
 // the RFC 3526 primes.
 const modp1024Hex = `

@@ -1,7 +1,6 @@
 package ike
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -320,10 +319,23 @@ func udpEncapMode(e isakmp.V1EncapMode) bool {
 	return e != isakmp.V1EncapTransport && e != isakmp.V1EncapTunnel
 }
 
+// bundleV1 reports whether cfg's CHILD proposals name both AH and ESP,
+// which IKEv1 offers as one AH+ESP bundle (IKEv2 refuses such a Config).
+func bundleV1(cfg *Config) bool {
+	ah, esp := false, false
+	for i := range cfg.ChildProposals {
+		ah = ah || cfg.ChildProposals[i].Protocol == isakmp.ProtocolAH
+		esp = esp || cfg.ChildProposals[i].Protocol == isakmp.ProtocolESP
+	}
+	return ah && esp
+}
+
 // v1Phase2Offer builds the Quick Mode SA payload (RFC 2409 5.5, RFC 2407
 // 4.4-4.5): one proposal per configured CHILD proposal, each with the
-// cross product of its ciphers, integrity algorithms and PFS groups.
-func v1Phase2Offer(cfg *Config, spi uint32, mode Mode, udp, draft bool, group isakmp.KEGroup) (*isakmp.V1SA, error) {
+// cross product of its ciphers, integrity algorithms and PFS groups; for
+// a bundle Config (bundleV1) one AH and one ESP proposal with the same
+// number (RFC 2408 4.2), AH with ahSPI.
+func v1Phase2Offer(cfg *Config, spi, ahSPI uint32, mode Mode, udp, draft bool, group isakmp.KEGroup) (*isakmp.V1SA, error) {
 	sa := &isakmp.V1SA{DOI: isakmp.DOIIPsec, Situation: isakmp.SitIdentityOnly}
 	for i := range cfg.ChildProposals {
 		cp := &cfg.ChildProposals[i]
@@ -386,6 +398,27 @@ func v1Phase2Offer(cfg *Config, spi uint32, mode Mode, udp, draft bool, group is
 	}
 	if len(sa.Proposals) == 0 {
 		return nil, fmt.Errorf("%w: no CHILD proposal has an IKEv1 form", errConfig)
+	}
+	if bundleV1(cfg) {
+		ahP := isakmp.V1Proposal{Number: 1, Protocol: isakmp.ProtocolAH, SPI: be32(ahSPI)}
+		espP := isakmp.V1Proposal{Number: 1, Protocol: isakmp.ProtocolESP, SPI: be32(spi)}
+		for _, p := range sa.Proposals {
+			part := &espP
+			if p.Protocol == isakmp.ProtocolAH {
+				part = &ahP
+			}
+			for _, t := range p.Transforms {
+				if len(part.Transforms) == 255 {
+					return nil, fmt.Errorf("%w: more than 255 IKEv1 phase 2 transforms", errConfig)
+				}
+				t.Number = uint8(len(part.Transforms) + 1)
+				part.Transforms = append(part.Transforms, t)
+			}
+		}
+		if len(ahP.Transforms) == 0 || len(espP.Transforms) == 0 {
+			return nil, fmt.Errorf("%w: an AH+ESP bundle needs both parts in IKEv1 form", errConfig)
+		}
+		sa.Proposals = []isakmp.V1Proposal{ahP, espP}
 	}
 	return sa, nil
 }
@@ -489,12 +522,6 @@ func acceptsPhase2(cfg *Config, x *v1Phase2, m Mode) bool {
 		return true
 	}
 	return false
-}
-
-func attrsEqual(a, b []isakmp.Attribute) bool {
-	return slices.EqualFunc(a, b, func(x, y isakmp.Attribute) bool {
-		return x.Type == y.Type && x.TV == y.TV && x.Value == y.Value && bytes.Equal(x.Data, y.Data)
-	})
 }
 
 // ParseProposalsV1 parses proposals as ParseProposals does, but checks

@@ -45,8 +45,15 @@ type quickMode struct {
 	life      time.Duration
 	lifeKB    uint64
 	old       *child // the SA this Quick Mode rekeys, or nil
-	commit    bool   // the responder set the commit bit: wait for CONNECTED
-	ch        *child // made, waiting for QM3 (responder) or CONNECTED
+	// ah is the AH part of an AH+ESP bundle (q itself being the ESP
+	// part), or nil.
+	ah *quickMode
+	// req is the request with trigger selectors this Quick Mode serves;
+	// narrowed is set once the IDs are the trigger packet's flow.
+	req      *ChildRequest
+	narrowed bool
+	commit   bool   // the responder set the commit bit: wait for CONNECTED
+	ch       *child // made, waiting for QM3 (responder) or CONNECTED
 }
 
 // selectorFromIDV1 turns an IKEv1 client identity (RFC 2407 4.6.2) into a
@@ -215,6 +222,12 @@ func (s *SessionV1) childConfig(c *child) *Config {
 
 // startQuickMode sends QM1 for a new CHILD SA (req) or to rekey old.
 func (s *SessionV1) startQuickMode(now time.Time, req *ChildRequest, old *child) error {
+	return s.startQuickModeFor(now, req, old, false)
+}
+
+// startQuickModeFor is startQuickMode; narrowed asks for the flow of
+// req's trigger packet instead of the configured selectors.
+func (s *SessionV1) startQuickModeFor(now time.Time, req *ChildRequest, old *child, narrowed bool) error {
 	sa := s.sa
 	if sa.state != v1Established {
 		return ErrNotEstablished
@@ -225,6 +238,9 @@ func (s *SessionV1) startQuickMode(now time.Time, req *ChildRequest, old *child)
 	}
 	if old != nil {
 		cfg = s.childConfig(old)
+		if o := s.sibling[old]; o != nil && old.sa.Protocol == isakmp.ProtocolAH {
+			old = o // a bundle is rekeyed as one, led by its ESP part
+		}
 	}
 	if len(cfg.ChildProposals) == 0 {
 		return ErrNoChild
@@ -232,6 +248,12 @@ func (s *SessionV1) startQuickMode(now time.Time, req *ChildRequest, old *child)
 	spi, err := s.allocSPIV1(cfg)
 	if err != nil {
 		return err
+	}
+	var ahSPI uint32
+	if bundleV1(cfg) {
+		if ahSPI, err = s.allocSPIV1(cfg); err != nil || ahSPI == spi {
+			return fmt.Errorf("%w: no second SPI for the bundle", ErrChildSA)
+		}
 	}
 	q := &quickMode{initiator: true, mid: s.newMessageID(), cfg: cfg, spi: spi, old: old, mode: cfg.childMode(),
 		ni: s.random(nonceLenV1)}
@@ -241,10 +263,12 @@ func (s *SessionV1) startQuickMode(now time.Time, req *ChildRequest, old *child)
 	q.local, q.remote = cfg.LocalTS[0], cfg.RemoteTS[0]
 	if req != nil && req.TriggerLocal != nil && req.TriggerRemote != nil {
 		// IKEv1 IDs carry one selector each: a trigger packet outside the
-		// first configured pair asks for its own flow (RFC 2409 5.5).
-		if !covered([]isakmp.TrafficSelector{*req.TriggerLocal}, []isakmp.TrafficSelector{q.local}) ||
+		// first configured pair asks for its own flow, and so does the
+		// retry after a peer refused the configured pair (narrowed).
+		q.req, q.narrowed = req, narrowed
+		if narrowed || !covered([]isakmp.TrafficSelector{*req.TriggerLocal}, []isakmp.TrafficSelector{q.local}) ||
 			!covered([]isakmp.TrafficSelector{*req.TriggerRemote}, []isakmp.TrafficSelector{q.remote}) {
-			q.local, q.remote = *req.TriggerLocal, *req.TriggerRemote
+			q.local, q.remote, q.narrowed = *req.TriggerLocal, *req.TriggerRemote, true
 		}
 	}
 	group := isakmp.GroupNone
@@ -266,8 +290,15 @@ func (s *SessionV1) startQuickMode(now time.Time, req *ChildRequest, old *child)
 			return err
 		}
 	}
-	if q.offer, err = v1Phase2Offer(cfg, spi, q.mode, s.UDPEncap(), s.natt == nattDraft, group); err != nil {
+	if q.offer, err = v1Phase2Offer(cfg, spi, ahSPI, q.mode, s.UDPEncap(), s.natt == nattDraft, group); err != nil {
 		return err
+	}
+	if ahSPI != 0 {
+		q.ah = &quickMode{initiator: true, mid: q.mid, cfg: cfg, spi: ahSPI, mode: q.mode, ni: q.ni,
+			local: q.local, remote: q.remote}
+		if old != nil {
+			q.ah.old = s.sibling[old]
+		}
 	}
 	rest := []isakmp.Payload{q.offer, &isakmp.V1Nonce{Data: q.ni}}
 	if q.kx != nil {
@@ -284,6 +315,9 @@ func (s *SessionV1) startQuickMode(now time.Time, req *ChildRequest, old *child)
 	}
 	if old != nil {
 		old.rekeying = true
+	}
+	if q.ah != nil && q.ah.old != nil {
+		q.ah.old.rekeying = true
 	}
 	s.exchs[q.mid] = ex
 	ex.onGiveUp = func(now time.Time) { s.quickModeFailed(q, fmt.Errorf("%w: no answer to Quick Mode", ErrChildSA)) }
@@ -305,6 +339,9 @@ func (s *SessionV1) natOA(m Mode) []isakmp.Payload {
 func (s *SessionV1) quickModeFailed(q *quickMode, err error) {
 	if q.old != nil {
 		q.old.rekeying = false
+	}
+	if q.ah != nil && q.ah.old != nil {
+		q.ah.old.rekeying = false
 	}
 	s.emit(Event{Kind: EventChildFailed, Err: err})
 }
@@ -347,7 +384,14 @@ func (s *SessionV1) respondQM1(now time.Time, sa *isakmpSA, m *isakmp.Message, s
 	s.lastRecv = now
 	q, reply, refusal := s.decideQuickMode(now, sa, mid, ps)
 	if refusal != 0 {
-		s.sendNotifyV1(now, sa, refusal, isakmp.ProtocolESP, nil, nil)
+		// The notification names the initiator's SPI, so that it knows
+		// which Quick Mode was refused (RFC 2408 3.14).
+		var spi []byte
+		proto := isakmp.ProtocolESP
+		if sp := find[*isakmp.V1SA](ps); sp != nil && len(sp.Proposals) > 0 && len(sp.Proposals[0].SPI) == 4 {
+			spi, proto = sp.Proposals[0].SPI, sp.Proposals[0].Protocol
+		}
+		s.sendNotifyV1(now, sa, refusal, proto, spi, nil)
 		err := fmt.Errorf("%w: %w", ErrChildSA, NotifyError(isakmp.NotifyType(refusal)))
 		s.emit(Event{Kind: EventChildFailed, Err: err})
 		return nil
@@ -423,30 +467,61 @@ func (s *SessionV1) decideQuickMode(now time.Time, sa *isakmpSA, mid uint32, ps 
 		return nil, nil, isakmp.V1NotifyInvalidIDInformation
 	}
 	q.remote, q.local = ni[0], nr[0]
-	var chosen *isakmp.V1Proposal
-	var ct *isakmp.V1Transform
+	// Proposals sharing a number form one bundle (RFC 2408 4.2: logical
+	// AND), as Windows offers AH+ESP; a bundle is accepted when each part
+	// is, and the ESP part of AH+ESP is q, the AH part q.ah.
 	udp := s.UDPEncap()
-	for i := range saPay.Proposals {
-		p := &saPay.Proposals[i]
-		if bundled(saPay.Proposals, i) || len(p.SPI) != 4 || binary.BigEndian.Uint32(p.SPI) < 256 {
-			// AH+ESP bundles (proposals sharing a number, RFC 2408 4.2)
-			// are not implemented.
-			continue
+	type pick struct {
+		p *isakmp.V1Proposal
+		t *isakmp.V1Transform
+		x v1Phase2
+	}
+	choose := func(p *isakmp.V1Proposal) (pick, bool) {
+		if len(p.SPI) != 4 || binary.BigEndian.Uint32(p.SPI) < 256 {
+			return pick{}, false
 		}
 		for j := range p.Transforms {
 			x, ok := decodePhase2(p.Protocol, &p.Transforms[j], cfg.AllowLegacyV1)
 			if ok && udpEncapMode(x.encap) == udp && acceptsPhase2(cfg, &x, q.mode) {
-				q.x, chosen, ct = x, p, &p.Transforms[j]
-				break
+				return pick{p, &p.Transforms[j], x}, true
 			}
 		}
-		if chosen != nil {
-			break
-		}
+		return pick{}, false
 	}
-	if chosen == nil || saPay.DOI != isakmp.DOIIPsec {
+	var picks []pick
+	for i := 0; i < len(saPay.Proposals) && picks == nil; {
+		j := i
+		for j < len(saPay.Proposals) && saPay.Proposals[j].Number == saPay.Proposals[i].Number {
+			j++
+		}
+		var got []pick
+		for k := i; k < j; k++ {
+			pk, ok := choose(&saPay.Proposals[k])
+			if !ok {
+				got = nil
+				break
+			}
+			got = append(got, pk)
+		}
+		i = j
+		if len(got) == 2 && (got[0].p.Protocol == got[1].p.Protocol || got[0].x.group != got[1].x.group ||
+			got[0].x.encap != got[1].x.encap) || len(got) > 2 {
+			got = nil
+		}
+		picks = got
+	}
+	if len(picks) == 0 || saPay.DOI != isakmp.DOIIPsec {
 		return nil, nil, isakmp.V1NotifyNoProposalChosen
 	}
+	main, ahPick := picks[0], pick{}
+	if len(picks) == 2 {
+		main, ahPick = picks[1], picks[0]
+		if main.p.Protocol == isakmp.ProtocolAH {
+			main, ahPick = ahPick, main
+		}
+	}
+	chosen, ct := main.p, main.t
+	q.x = main.x
 	q.peerSPI = binary.BigEndian.Uint32(chosen.SPI)
 	if q.x.group != isakmp.GroupNone {
 		ke := find[*isakmp.V1KE](ps)
@@ -483,9 +558,26 @@ func (s *SessionV1) decideQuickMode(now time.Time, sa *isakmpSA, mid uint32, ps 
 	if cfg.ChildLifetimeKilobytes > 0 && (q.lifeKB == 0 || cfg.ChildLifetimeKilobytes < q.lifeKB) {
 		q.lifeKB, notifyKB = cfg.ChildLifetimeKilobytes, true
 	}
-	reply := []isakmp.Payload{&isakmp.V1SA{DOI: saPay.DOI, Situation: saPay.Situation, Proposals: []isakmp.V1Proposal{{
-		Number: chosen.Number, Protocol: chosen.Protocol, SPI: be32(spi), Transforms: []isakmp.V1Transform{*ct}}}},
-		&isakmp.V1Nonce{Data: q.nr}}
+	replySA := &isakmp.V1SA{DOI: saPay.DOI, Situation: saPay.Situation, Proposals: []isakmp.V1Proposal{{
+		Number: chosen.Number, Protocol: chosen.Protocol, SPI: be32(spi), Transforms: []isakmp.V1Transform{*ct}}}}
+	if ahPick.p != nil {
+		ahSPI, err := s.allocSPIV1(cfg)
+		if err != nil || ahSPI == spi {
+			return nil, nil, isakmp.V1NotifyNoProposalChosen
+		}
+		ah := *q
+		ah.x, ah.spi, ah.peerSPI = ahPick.x, ahSPI, binary.BigEndian.Uint32(ahPick.p.SPI)
+		q.ah = &ah
+		// The reply keeps the offer's order of the bundle's proposals.
+		ahProp := isakmp.V1Proposal{Number: ahPick.p.Number, Protocol: ahPick.p.Protocol, SPI: be32(ahSPI),
+			Transforms: []isakmp.V1Transform{*ahPick.t}}
+		if ahPick.p == picks[0].p {
+			replySA.Proposals = append([]isakmp.V1Proposal{ahProp}, replySA.Proposals...)
+		} else {
+			replySA.Proposals = append(replySA.Proposals, ahProp)
+		}
+	}
+	reply := []isakmp.Payload{replySA, &isakmp.V1Nonce{Data: q.nr}}
 	if q.kx != nil {
 		reply = append(reply, &isakmp.V1KE{Data: q.kx.public()})
 	}
@@ -507,17 +599,10 @@ func (s *SessionV1) decideQuickMode(now time.Time, sa *isakmpSA, mid uint32, ps 
 				uint16(isakmp.V1IPsecLifeDuration), life, kb))})
 	}
 	q.ch = s.makeChildV1(now, sa, q)
-	return q, reply, 0
-}
-
-// bundled reports whether proposal i shares its number with another.
-func bundled(ps []isakmp.V1Proposal, i int) bool {
-	for j := range ps {
-		if j != i && ps[j].Number == ps[i].Number {
-			return true
-		}
+	if q.ah != nil {
+		q.ah.ch = s.makeChildV1(now, sa, q.ah)
 	}
-	return false
+	return q, reply, 0
 }
 
 func attrBytes(attrs []isakmp.Attribute) []byte {
@@ -629,6 +714,9 @@ func (s *SessionV1) receiveQM2(now time.Time, sa *isakmpSA, ex *v1Exchange, m *i
 	s.arm(now, ex, msg, false)
 	ex.onGiveUp = nil
 	c := s.makeChildV1(now, sa, q)
+	if q.ah != nil {
+		q.ah.ch = s.makeChildV1(now, sa, q.ah)
+	}
 	if m.Header.Flags&isakmp.FlagCommit != 0 {
 		q.commit, q.ch = true, c
 		ex.waiting = true // until CONNECTED; QM3 is resent on timeout
@@ -637,8 +725,18 @@ func (s *SessionV1) receiveQM2(now time.Time, sa *isakmpSA, ex *v1Exchange, m *i
 		}
 		return nil
 	}
-	s.installChildV1(now, q, c)
+	s.installBundleV1(now, q, c)
 	return nil
+}
+
+// installBundleV1 installs the CHILD SA c of q and, for an AH+ESP bundle,
+// its AH part, and pairs the two for rekeying.
+func (s *SessionV1) installBundleV1(now time.Time, q *quickMode, c *child) {
+	s.installChildV1(now, q, c)
+	if a := q.ah; a != nil && a.ch != nil {
+		s.installChildV1(now, a, a.ch)
+		s.sibling[c], s.sibling[a.ch] = a.ch, c
+	}
 }
 
 // checkQM2 checks that the responder chose one of our transforms
@@ -650,33 +748,31 @@ func (s *SessionV1) checkQM2(q *quickMode, ps []isakmp.Payload) error {
 	}
 	saPay := find[*isakmp.V1SA](ps)
 	nonce := find[*isakmp.V1Nonce](ps)
-	if saPay == nil || len(saPay.Proposals) != 1 || len(saPay.Proposals[0].Transforms) != 1 || nonce == nil ||
+	want := 1
+	if q.ah != nil {
+		want = 2 // AH and ESP with one number (RFC 2408 4.2)
+	}
+	if saPay == nil || len(saPay.Proposals) != want || nonce == nil ||
 		len(nonce.Data) < minNonceLenV1 || len(nonce.Data) > maxNonceLenV1 {
 		return fmt.Errorf("%w: malformed QM2", ErrChildSA)
 	}
-	p := &saPay.Proposals[0]
-	t := &p.Transforms[0]
-	x, good := decodePhase2(p.Protocol, t, q.cfg.AllowLegacyV1)
-	ok := false
-	for _, op := range q.offer.Proposals {
-		if op.Number != p.Number || op.Protocol != p.Protocol {
-			continue
+	for i := range saPay.Proposals {
+		p := &saPay.Proposals[i]
+		part := q
+		if p.Protocol == isakmp.ProtocolAH && q.ah != nil {
+			part = q.ah
 		}
-		for i := range op.Transforms {
-			// Compared by meaning, not by bytes: strongSwan sends the
-			// chosen transform's attributes in its own order (RFC 2407
-			// 4.5 fixes none), with a lifetime no longer than ours
-			// (the shorter of its own and ours).
-			if ot, ok2 := decodePhase2(op.Protocol, &op.Transforms[i], q.cfg.AllowLegacyV1); ok2 && good &&
-				op.Transforms[i].ID == t.ID && sameButLifetime(ot, x) {
-				ok = true
-			}
+		x, err := matchQM2(q, p)
+		if err != nil || p.Number != saPay.Proposals[0].Number {
+			return fmt.Errorf("%w: the responder's SA payload is not one of ours", ErrChildSA)
 		}
+		part.x, part.peerSPI = x, binary.BigEndian.Uint32(p.SPI)
 	}
-	if !ok || !good || len(p.SPI) != 4 || binary.BigEndian.Uint32(p.SPI) < 256 {
-		return fmt.Errorf("%w: the responder's SA payload is not one of ours", ErrChildSA)
+	if q.ah != nil && (q.x.proto != isakmp.ProtocolESP || q.ah.x.proto != isakmp.ProtocolAH) {
+		return fmt.Errorf("%w: the responder did not accept the whole bundle", ErrChildSA)
 	}
-	q.x, q.peerSPI, q.nr = x, binary.BigEndian.Uint32(p.SPI), append([]byte(nil), nonce.Data...)
+	x := q.x
+	q.nr = append([]byte(nil), nonce.Data...)
 	if q.kx != nil {
 		ke := find[*isakmp.V1KE](ps)
 		if ke == nil || x.group != q.kx.group.id {
@@ -731,7 +827,39 @@ func (s *SessionV1) checkQM2(q *quickMode, ps []isakmp.Payload) error {
 			q.lifeKB = kb
 		}
 	}
+	if a := q.ah; a != nil {
+		a.nr, a.gqm, a.local, a.remote, a.life, a.lifeKB = q.nr, q.gqm, q.local, q.remote, q.life, q.lifeKB
+	}
 	return nil
+}
+
+// matchQM2 checks one proposal of the responder's SA payload: one
+// transform, one of ours for its protocol, and a usable SPI.
+func matchQM2(q *quickMode, p *isakmp.V1Proposal) (v1Phase2, error) {
+	if len(p.Transforms) != 1 || len(p.SPI) != 4 || binary.BigEndian.Uint32(p.SPI) < 256 {
+		return v1Phase2{}, errBadMessage
+	}
+	t := &p.Transforms[0]
+	x, good := decodePhase2(p.Protocol, t, q.cfg.AllowLegacyV1)
+	if !good {
+		return x, errBadMessage
+	}
+	for _, op := range q.offer.Proposals {
+		if op.Number != p.Number || op.Protocol != p.Protocol {
+			continue
+		}
+		for i := range op.Transforms {
+			// Compared by meaning, not by bytes: strongSwan sends the
+			// chosen transform's attributes in its own order (RFC 2407
+			// 4.5 fixes none), with a lifetime no longer than ours
+			// (the shorter of its own and ours).
+			if ot, ok := decodePhase2(op.Protocol, &op.Transforms[i], q.cfg.AllowLegacyV1); ok &&
+				op.Transforms[i].ID == t.ID && sameButLifetime(ot, x) {
+				return x, nil
+			}
+		}
+	}
+	return x, errBadMessage
 }
 
 // sameButLifetime reports whether the responder's transform r is our
@@ -775,6 +903,19 @@ func (s *SessionV1) receiveQM3(now time.Time, sa *isakmpSA, ex *v1Exchange, m *i
 		}
 	}
 	s.installChildV1(now, q, c)
+	if q.ah != nil {
+		a := q.ah
+		a.old = nil
+		for _, o := range s.children {
+			if !o.rekeyed && o != c && o.sa.Protocol == isakmp.ProtocolAH && sameSelectors(o.sa.LocalTS, a.ch.sa.LocalTS) &&
+				sameSelectors(o.sa.RemoteTS, a.ch.sa.RemoteTS) {
+				a.old = o
+				break
+			}
+		}
+		s.installChildV1(now, a, a.ch)
+		s.sibling[c], s.sibling[a.ch] = a.ch, c
+	}
 	if q.commit {
 		// CONNECTED is also the cached answer to a retransmitted QM3, so
 		// that a lost CONNECTED is sent again.

@@ -113,6 +113,8 @@ type SessionV1 struct {
 	exchs    map[uint32]*v1Exchange // phase 2 and informational, by message ID
 	children []*child
 	childCfg map[*child]*Config // the Config each CHILD SA was made with
+	// sibling pairs the AH and ESP CHILD SAs of one AH+ESP bundle.
+	sibling map[*child]*child
 	// pendingChild are CHILD SA requests waiting for phase 1 or a free
 	// Quick Mode slot.
 	pendingChild []*ChildRequest
@@ -147,7 +149,8 @@ func newSessionV1(cfg *Config, local, remote netip.AddrPort) (*SessionV1, error)
 		return nil, err
 	}
 	s := &SessionV1{cfg: cfg, log: cfg.Logger, rand: cfg.Rand, local: local, remote: remote,
-		exchs: make(map[uint32]*v1Exchange), childCfg: make(map[*child]*Config)}
+		exchs: make(map[uint32]*v1Exchange), childCfg: make(map[*child]*Config),
+		sibling: make(map[*child]*child)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -180,7 +183,7 @@ func (c *Config) checkV1() error {
 		if len(c.LocalTS) == 0 || len(c.RemoteTS) == 0 {
 			return fmt.Errorf("%w: CHILD proposals need LocalTS and RemoteTS", errConfig)
 		}
-		if _, err := v1Phase2Offer(c, 256, c.childMode(), false, false, isakmp.GroupNone); err != nil {
+		if _, err := v1Phase2Offer(c, 256, 257, c.childMode(), false, false, isakmp.GroupNone); err != nil {
 			return err
 		}
 	}
@@ -786,6 +789,10 @@ func (s *SessionV1) findChildOut(outbound uint32, proto isakmp.ProtocolID) *chil
 func (s *SessionV1) removeChild(c *child) {
 	s.children = slices.DeleteFunc(s.children, func(x *child) bool { return x == c })
 	delete(s.childCfg, c)
+	if o := s.sibling[c]; o != nil {
+		delete(s.sibling, o)
+	}
+	delete(s.sibling, c)
 }
 
 // shutdown ends the session: every CHILD SA reported deleted, then the

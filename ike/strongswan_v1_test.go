@@ -2,6 +2,7 @@ package ike
 
 import (
 	"bufio"
+	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
 	"os"
@@ -113,7 +114,8 @@ func readKeyLogV1(t testing.TB, path string) map[string][]byte {
 
 // captureV1 is a decrypted strongSwan IKEv1 exchange.
 type captureV1 struct {
-	sa *isakmpSA
+	sa     *isakmpSA
+	phase1 int // MM5/MM6 proofs verified
 	// plain are the decrypted payload chains (exchange, first payload,
 	// plaintext without padding) of every encrypted message.
 	plain []capturedPlainV1
@@ -126,10 +128,11 @@ type capturedPlainV1 struct {
 	plain []byte
 }
 
-// decryptCaptureV1 replays the capture's key schedule and checks it.
-func decryptCaptureV1(t testing.TB) *captureV1 {
-	msgs := readCaptureV1(t, "../isakmp/testdata/ikev1.pcap")
-	keys := readKeyLogV1(t, "../isakmp/testdata/ikev1.log")
+// decryptCaptureV1 replays the key schedule of the capture name (ikev1:
+// PSK; ikev1_cert: ECDSA certificates) and checks it.
+func decryptCaptureV1(t testing.TB, name string) *captureV1 {
+	msgs := readCaptureV1(t, "../isakmp/testdata/"+name+".pcap")
+	keys := readKeyLogV1(t, "../isakmp/testdata/"+name+".log")
 	if len(msgs) < 9 {
 		t.Fatalf("%d messages in the capture", len(msgs))
 	}
@@ -140,30 +143,36 @@ func decryptCaptureV1(t testing.TB) *captureV1 {
 		}
 		return m
 	}
-	mm1, mm3, mm4 := parse(msgs[0]), parse(msgs[2]), parse(msgs[3])
-	h := v1HashByID(isakmp.V1HashSHA2256)
-	sa := &isakmpSA{initiator: true, ckyI: mm1.Header.InitiatorSPI, ckyR: mm4.Header.ResponderSPI,
-		x: v1Phase1{hash: h, cipher: v1CipherByID(isakmp.V1EncrAESCBC), keyBits: 128}, method: isakmp.V1AuthPSK}
+	mm1, mm2, mm3, mm4 := parse(msgs[0]), parse(msgs[1]), parse(msgs[2]), parse(msgs[3])
+	x, ok := decodePhase1(&find[*isakmp.V1SA](mm2.Payloads).Proposals[0].Transforms[0], false)
+	if !ok {
+		t.Fatal("charon's phase 1 choice does not decode")
+	}
+	h := x.hash
+	sa := &isakmpSA{initiator: true, ckyI: mm1.Header.InitiatorSPI, ckyR: mm4.Header.ResponderSPI, x: x, method: x.method}
 	sa.saIb = rawBody(mm1, msgs[0], isakmp.PayloadV1SA)
 	sa.gxi, sa.ni = find[*isakmp.V1KE](mm3.Payloads).Data, find[*isakmp.V1Nonce](mm3.Payloads).Data
 	sa.gxr, sa.nr = find[*isakmp.V1KE](mm4.Payloads).Data, find[*isakmp.V1Nonce](mm4.Payloads).Data
 	sa.gxy = keys["shared Diffie Hellman secret"]
-	psk, err := auth.NewPSK([]byte(capturePSKV1), auth.PSKOptions{})
-	if err != nil {
-		t.Fatal(err)
+	var psk *auth.PSK
+	if sa.method == isakmp.V1AuthPSK {
+		var err error
+		if psk, err = auth.NewPSK([]byte(capturePSKV1), auth.PSKOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	skeyid, err := skeyidV1(sa, psk)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sa.keys = v1DeriveKeys(h, skeyid, sa.gxy, sa.ckyI, sa.ckyR, 16)
+	sa.keys = v1DeriveKeys(h, skeyid, sa.gxy, sa.ckyI, sa.ckyR, x.cipher.keyLen(x.keyBits))
 	for label, got := range map[string][]byte{"SKEYID": sa.keys.skeyid, "SKEYID_d": sa.keys.d, "SKEYID_a": sa.keys.a,
 		"SKEYID_e": sa.keys.e, "encryption key Ka": sa.keys.enc, "initial IV": v1Phase1IV(h, sa.gxi, sa.gxr, 16)} {
 		if want := keys[label]; len(want) == 0 || string(got) != string(want) {
 			t.Fatalf("%s: ours %x, charon's %x", label, got, want)
 		}
 	}
-	blk, _ := v1CipherByID(isakmp.V1EncrAESCBC).newCBC(sa.keys.enc)
+	blk, _ := x.cipher.newCBC(sa.keys.enc)
 	sa.cbc = &v1CBC{block: blk}
 	sa.iv = v1Phase1IV(h, sa.gxi, sa.gxr, 16)
 	c := &captureV1{sa: sa}
@@ -188,10 +197,26 @@ func decryptCaptureV1(t testing.TB) *captureV1 {
 		case mid == 0:
 			// MM5 and MM6: HASH_I and HASH_R over the ID payload body.
 			idb := rawPlainBody(t, m.Header.NextPayload, plain, isakmp.PayloadV1ID)
-			hp := find[*isakmp.V1Hash](ps)
-			if hp == nil || string(hp.Data) != string(hashIR(sa, i == 0, idb)) {
-				t.Fatalf("message %d: HASH_%s does not verify", i+5, map[bool]string{true: "I", false: "R"}[i == 0])
+			want := hashIR(sa, i == 0, idb)
+			if sa.method == isakmp.V1AuthPSK {
+				hp := find[*isakmp.V1Hash](ps)
+				if hp == nil || string(hp.Data) != string(want) {
+					t.Fatalf("message %d: HASH_%s does not verify", i+5, map[bool]string{true: "I", false: "R"}[i == 0])
+				}
+			} else {
+				cert, sig := find[*isakmp.V1Cert](ps), find[*isakmp.V1Sig](ps)
+				if cert == nil || sig == nil {
+					t.Fatalf("message %d: no CERT or SIG", i+5)
+				}
+				leaf, err := x509.ParseCertificate(cert.Data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := verifyECDSAV1(leaf.PublicKey, sa.method, want, sig.Data); err != nil {
+					t.Fatalf("message %d: charon's SIG: %v", i+5, err)
+				}
 			}
+			c.phase1++
 			sa.iv = next
 			sa.p1Last = next
 		default:
@@ -232,18 +257,29 @@ func rawPlainBody(t testing.TB, first isakmp.PayloadType, plain []byte, typ isak
 	return nil
 }
 
-// TestStrongSwanCaptureV1 derives SKEYID, SKEYID_d/a/e, the cipher key and
-// the first IV from a strongSwan Main Mode and compares them with charon's
-// own log, then decrypts every encrypted message with this package's IV
-// chains (phase 1, Quick Mode, each informational exchange) and checks
-// HASH_I, HASH_R, HASH(1), HASH(2), HASH(3) and the informational HASHes.
+// TestStrongSwanCaptureV1 derives SKEYID (pre-shared key and signature
+// modes), SKEYID_d/a/e, the cipher key and the first IV from strongSwan
+// Main Modes and compares them with charon's own log, then decrypts every
+// encrypted message with this package's IV chains (phase 1, Quick Mode,
+// each informational exchange) and checks HASH_I and HASH_R (or charon's
+// ECDSA SIG_I and SIG_R over them, RFC 4754), HASH(1), HASH(2), HASH(3)
+// and the informational HASHes.
 func TestStrongSwanCaptureV1(t *testing.T) {
-	c := decryptCaptureV1(t)
-	exch := map[isakmp.ExchangeType]int{}
-	for _, p := range c.plain {
-		exch[p.exch]++
-	}
-	if exch[isakmp.ExchangeV1MainMode] != 2 || exch[isakmp.ExchangeV1QuickMode] != 3 || exch[isakmp.ExchangeV1Informational] < 4 {
-		t.Fatalf("decrypted %v", exch)
+	for _, c := range []struct {
+		name     string
+		method   isakmp.V1AuthMethod
+		minInfos int
+	}{{"ikev1", isakmp.V1AuthPSK, 4}, {"ikev1_cert", isakmp.V1AuthECDSA256, 2}} {
+		t.Run(c.name, func(t *testing.T) {
+			got := decryptCaptureV1(t, c.name)
+			exch := map[isakmp.ExchangeType]int{}
+			for _, p := range got.plain {
+				exch[p.exch]++
+			}
+			if got.sa.method != c.method || got.phase1 != 2 || exch[isakmp.ExchangeV1QuickMode] != 3 ||
+				exch[isakmp.ExchangeV1Informational] < c.minInfos {
+				t.Fatalf("method %v, proofs %d, decrypted %v", got.sa.method, got.phase1, exch)
+			}
+		})
 	}
 }

@@ -72,9 +72,10 @@ type discard struct{}
 
 func (discard) Write(b []byte) (int, error) { return len(b), nil }
 
-// FuzzLookup is a differential fuzz target: it decodes a selector from
-// the input and compares the classifier with the reference model over a
-// fixed random policy, including invalid (zero) addresses.
+// FuzzLookup is a differential fuzz target: it decodes a selector (with
+// OPAQUE ports or not) from the input and compares the classifier with
+// the reference model over a fixed random policy, including invalid
+// (zero) addresses.
 func FuzzLookup(f *testing.F) {
 	g := newGen(99)
 	p := g.policy(40, 6)
@@ -84,14 +85,15 @@ func FuzzLookup(f *testing.F) {
 	}
 	for i := 0; i < 16; i++ {
 		s := g.selector()
-		f.Add(s.Src.AsSlice(), s.Dst.AsSlice(), uint8(s.Protocol), s.SrcPort, s.DstPort, s.ICMPType, s.ICMPCode, uint8(i%3))
+		f.Add(s.Src.AsSlice(), s.Dst.AsSlice(), uint8(s.Protocol), s.SrcPort, s.DstPort, s.ICMPType, s.ICMPCode, uint8(i%8))
 	}
 	f.Add([]byte{}, []byte{1, 2, 3}, uint8(6), uint16(0), uint16(80), uint8(0), uint8(0), uint8(1))
 	f.Fuzz(func(t *testing.T, src, dst []byte, proto uint8, sp, dp uint16, typ, code, dir uint8) {
 		s := Selector{Protocol: Protocol(proto), SrcPort: sp, DstPort: dp, ICMPType: typ, ICMPCode: code}
 		s.Src, _ = netip.AddrFromSlice(src)
 		s.Dst, _ = netip.AddrFromSlice(dst)
-		d := Direction(dir % 3)
+		d := Direction(dir % 4) // unset, inbound, outbound, both
+		s.Opaque = dir&4 != 0
 		m := c.Lookup(s, d)
 		if !s.Src.IsValid() || !s.Dst.IsValid() {
 			return // no panic is all that is asked of an invalid selector
