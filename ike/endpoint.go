@@ -114,7 +114,7 @@ type EndpointConfig struct {
 	// Events of one IKE SA come in order; events of different IKE SAs may
 	// come concurrently. It must not block for long, and must not call the
 	// Endpoint's methods that wait for a worker (Initiate, the commands,
-	// IKESAs, Shutdown): the worker running it may be the one they wait
+	// IKESAs, Shutdown, Close): the worker running it may be the one they wait
 	// for. Hand such work to another goroutine.
 	Events func(Event)
 	// ESP receives ESP packets that arrived on the NAT-T socket
