@@ -273,6 +273,13 @@ func pingThrough(t *testing.T, p *swtest.Pair, side int) {
 	if side == 1 {
 		src, dst = hostB, hostA
 	}
+	pingHosts(t, p, side, src, dst)
+}
+
+// pingHosts pings dst from src in the namespace of side until a reply
+// comes or the deadline passes.
+func pingHosts(t *testing.T, p *swtest.Pair, side int, src, dst string) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		out, err := exec.Command("ip", "netns", "exec", p.NS[side], "ping", "-c", "3", "-i", "0.2", "-W", "1", "-I", src, dst).CombinedOutput()
@@ -303,6 +310,13 @@ func transfer(t *testing.T, p *swtest.Pair, from int, n int, over time.Duration,
 	if from == 1 {
 		src, dst = hostB, hostA
 	}
+	transferHosts(t, p, from, src, dst, n, over, port)
+}
+
+// transferHosts is transfer between any two addresses: src in the
+// namespace of side from, dst in the other.
+func transferHosts(t *testing.T, p *swtest.Pair, from int, src, dst string, n int, over time.Duration, port int) {
+	t.Helper()
 	srv := helper(t, p.NS[1-from], "GATEWAY_HELPER=tcp-server", "HELPER_LISTEN="+net.JoinHostPort(dst, strconv.Itoa(port)))
 	var srvOut bytes.Buffer
 	srv.Stdout, srv.Stderr = &srvOut, &srvOut
@@ -731,4 +745,25 @@ func TestGatewayHostToHost(t *testing.T) {
 	}
 	noLoss(t, "A", gws[0].counters(t))
 	noLoss(t, "B", gws[1].counters(t))
+}
+
+// TestGatewayIPv6Inner: IPv6 subnets behind each gateway (fd01::/64 and
+// fd02::/64, inner next header 41 in ESP, RFC 4303 2.6) over the IPv4
+// veth: ping and TCP both ways.
+func TestGatewayIPv6Inner(t *testing.T) {
+	needRig(t)
+	p := swtest.NewPair(t)
+	const h6A, h6B, n6A, n6B = "fd01::1", "fd02::1", "fd01::/64", "fd02::/64"
+	p.AddAddr(t, 0, h6A+"/128", "lo")
+	p.AddAddr(t, 1, h6B+"/128", "lo")
+	pa := policyYAML{mine: n6A, theirs: n6B, peer: p.Addr[1].String()}
+	pb := policyYAML{mine: n6B, theirs: n6A, peer: p.Addr[0].String()}
+	a := runGateway(t, p, 0, pa, "-route", n6B)
+	b := runGateway(t, p, 1, pb, "-route", n6A)
+	pingHosts(t, p, 0, h6A, h6B)
+	pingHosts(t, p, 1, h6B, h6A)
+	transferHosts(t, p, 0, h6A, h6B, 8<<20, 0, 5007)
+	transferHosts(t, p, 1, h6B, h6A, 8<<20, 0, 5008)
+	noLoss(t, "A", a.counters(t))
+	noLoss(t, "B", b.counters(t))
 }
