@@ -2,8 +2,9 @@ package ike
 
 // The Endpoint's pipeline, stage by stage:
 //
-//  1. Readers: one goroutine per socket reads batches of datagrams
-//     (recvmmsg through x/net's ReadBatch). On the NAT-T socket it drops
+//  1. Readers: goroutines that read batches of datagrams (recvmmsg
+//     through x/net's ReadBatch), one per worker on the IKE socket and
+//     one on the NAT-T socket. On the NAT-T socket the reader drops
 //     keepalives and hands UDP-encapsulated ESP to EndpointConfig.ESP,
 //     unless an IKE datagram from the same address is still queued, in
 //     which case the ESP packet queues behind it. For IKE it parses only
@@ -12,11 +13,11 @@ package ike
 //     (initiator SPI, source), or, for a new IKE_SA_INIT, the admission
 //     checks below. Unprotected error replies (INVALID_IKE_SPI,
 //     INVALID_MAJOR_VERSION) and COOKIE challenges are sent from here,
-//     without state.
-//  2. Admission (reader, before any key exchange): the IKE SA and
-//     half-open caps, cookies once the global or per-source half-open
-//     count passes its threshold (RFC 7296 2.6), the per-source
-//     half-open cap. A request that passes holds a reserved half-open
+//     without state, within per-source rates, a batch per batch read.
+//  2. Admission (reader, before any key exchange): a COOKIE (RFC 7296
+//     2.6) once the global or per-source half-open count passes its
+//     threshold, then the caps on IKE SAs, half-open SAs and half-open
+//     SAs per source. A request that passes holds a reserved half-open
 //     slot until its worker either creates the SA or refuses it.
 //  3. Workers: one per core (EndpointConfig.Workers), each with bounded
 //     input queues (datagrams for existing IKE SAs are preferred over
