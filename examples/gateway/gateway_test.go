@@ -767,3 +767,25 @@ func TestGatewayIPv6Inner(t *testing.T) {
 	noLoss(t, "A", a.counters(t))
 	noLoss(t, "B", b.counters(t))
 }
+
+// TestGatewayRFC3948: with -data-port 0 two gateways use only standard
+// ESP in UDP on port 4500 (RFC 3948; IKE is told to claim a NAT): ping and
+// TCP both ways, and every CHILD SA is UDP-encapsulated.
+func TestGatewayRFC3948(t *testing.T) {
+	needRig(t)
+	p := newRig(t)
+	pa, pb := sitePolicies(p, "", 0)
+	a := startGateway(t, p, 0, pa, "-data-port", "0")
+	b := startGateway(t, p, 1, pb, "-data-port", "0")
+	pingThrough(t, p, 0)
+	pingThrough(t, p, 1)
+	transfer(t, p, 0, 8<<20, 0, 5009)
+	transfer(t, p, 1, 8<<20, 0, 5010)
+	ca, cb := a.counters(t), b.counters(t)
+	noLoss(t, "A", ca)
+	noLoss(t, "B", cb)
+	logs := a.out.String() + b.out.String()
+	if strings.Contains(logs, "udp-encap=false") || !strings.Contains(logs, "udp-encap=true") {
+		t.Errorf("CHILD SAs not all UDP-encapsulated")
+	}
+}

@@ -24,7 +24,9 @@
 // encapsulated in UDP (RFC 3948; strongSwan forces it) goes through the
 // IKE endpoint's port 4500; plain ESP goes, without its outer IP header,
 // in UDP to the peer's -data-port, which only another of these gateways
-// listens on: UDP lets both sides batch and use GSO/GRO. Host-to-host is
+// listens on: UDP lets both sides batch and use GSO/GRO. With -data-port 0
+// every CHILD SA is UDP-encapsulated (as with -force-encap) and only
+// standard RFC 3948 ESP leaves the gateway. Host-to-host is
 // the same with /32 (or /128) filters on the two TUN addresses.
 //
 // On SIGUSR1, and at exit, it prints its IKE SAs, the SAD and its
@@ -85,7 +87,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		mtu        = fs.Int("mtu", 1400, "TUN MTU")
 		ikePort    = fs.Uint("ike-port", 500, "IKE UDP port (ours and the peer's)")
 		nattPort   = fs.Uint("natt-port", 4500, "NAT-T UDP port (ours and the peer's)")
-		dataPort   = fs.Uint("data-port", 4501, "UDP port for ESP that IKE did not encapsulate (ours and the peer's)")
+		dataPort   = fs.Uint("data-port", 4501, "UDP port for ESP that IKE did not encapsulate (ours and the peer's); 0: none, every CHILD SA is UDP-encapsulated on 4500 (RFC 3948)")
 		ikeProp    = fs.String("ike-proposal", "aes128gcm16-prfsha256-x25519", "IKE SA proposals")
 		forceEncap = fs.Bool("force-encap", false, "claim a NAT so that ESP is UDP-encapsulated on port 4500 (RFC 3948)")
 		workers    = fs.Int("workers", 0, "crypto workers (0: one per CPU)")
@@ -166,7 +168,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		},
 		Output:        e.output,
 		IKEProposals:  ikeProps,
-		ForceUDPEncap: *forceEncap,
+		ForceUDPEncap: *forceEncap || *dataPort == 0,
 		Logger:        log,
 	})
 	if err != nil {
