@@ -156,8 +156,10 @@ const (
 
 // DriverConfig configures a Driver. NewDriver copies it.
 type DriverConfig struct {
-	// SPD is the policy in force; required unless Agent is set (it is
-	// then the Agent's). Agent, if set, is run by Driver.Run.
+	// SPD is the policy in force; required. Agent, if set, is the Policy
+	// Agent that installs policies into SPD (spd.NewAgent with the same
+	// SPD); Driver.Run runs it. A new policy takes effect on the next
+	// packet either way.
 	SPD   *spd.SPD
 	Agent *spd.Agent
 	// SAD holds the SAs; nil makes a new one.
@@ -178,7 +180,9 @@ type DriverConfig struct {
 	// Output receives packets the driver held while IKE negotiated,
 	// once their SA is up (VerdictProtected) or once the flow fell back
 	// to clear (VerdictClear), from an IKE or timer goroutine. Result.Packet
-	// is only valid during the call. Nil drops them.
+	// is only valid during the call. It must not block, nor wait for the
+	// endpoint's commands (it may run on an endpoint worker). Nil drops
+	// them.
 	Output func(Result)
 
 	// LocalID is this side's IKE identity; zero uses the IP address of
