@@ -82,7 +82,7 @@ func newSealer(s Suite, l Layout) (*sealer, error) {
 	}
 	if s.AH {
 		cfg := ah.Config{SPI: 0x1000, Integrity: s.AHInt, IntegrityKey: key(s.AHInt.KeySize()),
-			ReplayWindow: ah.ReplayOff, AllowLegacy: s.Legacy}
+			ReplayWindow: ah.ReplayOff, AllowLegacy: s.Legacy, Mode: ah.Transport}
 		if l.Tunnel {
 			cfg.Mode, cfg.TunnelSrc, cfg.TunnelDst = ah.Tunnel, tunnelSrc, tunnelDst
 		}
@@ -97,7 +97,7 @@ func newSealer(s Suite, l Layout) (*sealer, error) {
 		return &sealer{seal: out.Seal, open: in.Open}, nil
 	}
 	cfg := esp.Config{SPI: 0x1000, Cipher: s.Cipher, CipherKey: key(s.keyLen()), Integrity: s.Integ,
-		IntegrityKey: key(s.Integ.KeySize()), ReplayWindow: esp.ReplayOff, AllowLegacy: s.Legacy}
+		IntegrityKey: key(s.Integ.KeySize()), ReplayWindow: esp.ReplayOff, AllowLegacy: s.Legacy, Mode: esp.Transport}
 	if l.Tunnel {
 		cfg.Mode, cfg.TunnelSrc, cfg.TunnelDst = esp.Tunnel, tunnelSrc, tunnelDst
 	}
