@@ -2,6 +2,8 @@ package ike
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipsecgo/ipsec/auth"
 	"github.com/ipsecgo/ipsec/internal/swtest"
 	"github.com/ipsecgo/ipsec/internal/testenv"
 	"github.com/ipsecgo/ipsec/isakmp"
@@ -378,4 +381,28 @@ func v1Legacy(t *testing.T, c *Config) {
 		t.Fatal(err)
 	}
 	c.IKEProposals = append(c.IKEProposals, p...)
+}
+
+// TestIkeScanSignatures: a Main Mode probe that offers RSA signature
+// authentication (--auth=3, RFC 2409 Appendix A) next to pre-shared keys
+// gets the RSA transform from a responder whose Config signs with an RSA
+// key, and NO-PROPOSAL-CHOSEN from one with a pre-shared key when it
+// offers only signatures: the method is part of the transform choice.
+func TestIkeScanSignatures(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newIkeScanEnv(t, func(c *Config) {
+		*c = *certConfig(t, c, newTestCAAt(t, time.Now()), key, auth.MethodRSASignature)
+		c.Auth, c.SignatureKey = nil, key
+	})
+	r := e.scan(t, "--auth=3", "--trans=7/128,4,1,14", "--trans=7/128,4,3,14")
+	checkSA(t, r, "Main Mode Handshake", map[string]string{"Enc": "AES", "KeyLength": "128", "Hash": "SHA2-256", "Group": "14:modp2048", "Auth": "RSA_Sig"})
+
+	psk := newIkeScanEnv(t, nil)
+	r = psk.scan(t, "--auth=3", "--trans=7/128,4,3,14")
+	if r.Kind != "Notify" || !strings.HasPrefix(r.Notify, "14 ") {
+		t.Fatalf("got %q %q, want Notify 14 (NO-PROPOSAL-CHOSEN)", r.Kind, r.Notify)
+	}
 }
