@@ -246,6 +246,7 @@ type Driver struct {
 	pol   atomic.Pointer[policyState]
 	flows atomic.Pointer[map[flowKey]*ruleFlow]
 	sas   atomic.Pointer[map[uint64]*saInfo] // inbound SAs by sadProto<<32|SPI
+	cache atomic.Pointer[ruleCache]          // classification cache of the policy in force
 
 	mu       sync.Mutex // serialises the slow paths below and the maps' writers
 	ruleNums map[string]uint32
@@ -445,13 +446,44 @@ func (d *Driver) drop(rs *ruleState, r DropReason) Result {
 // protected (the sealed bytes are appended to dst), drop it, or hold it
 // while IKE negotiates. It does not allocate when the packet's SA exists.
 func (d *Driver) Outbound(dst, pkt []byte) Result {
-	sel, err := parseSelector(pkt)
-	if err != nil {
-		return d.drop(nil, ReasonMalformed)
+	sel, k, fast := fastSelector(pkt, spd.DirOutbound)
+	if !fast {
+		var err error
+		if sel, err = parseSelector(pkt); err != nil {
+			return d.drop(nil, ReasonMalformed)
+		}
 	}
 	st := d.policy()
-	m := st.cls.Lookup(sel, spd.DirOutbound)
-	rs := d.ruleOf(st, m)
+	var c *ruleCache
+	if fast {
+		c = d.cacheFor(st)
+		if rs, f := c.get(k); rs != nil {
+			return d.outbound(dst, pkt, &sel, rs, f)
+		}
+	}
+	rs := d.ruleOf(st, st.cls.Lookup(sel, spd.DirOutbound))
+	var f *ruleFlow
+	if rs.action == spd.ActionProtect && rs.cfg != nil {
+		f = d.flowOf(rs, peerOf(rs, &sel))
+	}
+	if fast {
+		c.put(k, rs, f)
+	}
+	return d.outbound(dst, pkt, &sel, rs, f)
+}
+
+// peerOf is the peer of a Negotiate rule's packet: the rule's tunnel
+// endpoint, or the packet's destination in transport mode.
+func peerOf(rs *ruleState, sel *spd.Selector) netip.Addr {
+	if rs.tunnel.IsValid() {
+		return rs.tunnel
+	}
+	return sel.Dst
+}
+
+// outbound decides a packet of rule rs; f is the rule's flow for the
+// packet's peer (Negotiate rules the driver can serve).
+func (d *Driver) outbound(dst, pkt []byte, sel *spd.Selector, rs *ruleState, f *ruleFlow) Result {
 	switch rs.action {
 	case spd.ActionBypass:
 		return Result{Verdict: VerdictClear, Packet: pkt, Rule: rs.id}
@@ -459,21 +491,16 @@ func (d *Driver) Outbound(dst, pkt []byte) Result {
 	default:
 		return d.drop(rs, ReasonBlocked)
 	}
-	if rs.cfg == nil {
+	if f == nil {
 		return d.drop(rs, ReasonUnsupported)
 	}
-	peer := rs.tunnel
-	if !peer.IsValid() {
-		peer = sel.Dst
-	}
-	f := d.flowOf(rs, peer)
 	if sa := d.db.Outbound(f.key); sa != nil {
 		return d.seal(dst, pkt, f, sa)
 	}
 	if f.clear(time.Now()) {
 		return Result{Verdict: VerdictClear, Packet: pkt, Rule: rs.id}
 	}
-	return d.hold(f, pkt, &sel)
+	return d.hold(f, pkt, sel)
 }
 
 // seal protects pkt with sa for flow f.
@@ -553,15 +580,17 @@ func (d *Driver) checkInner(p sad.Proto, spi uint32, inner []byte) Result {
 	if info == nil {
 		return d.drop(nil, ReasonPolicy)
 	}
-	sel, err := parseSelector(inner)
-	if err != nil {
-		return d.drop(info.rule, ReasonMalformed)
+	sel, k, fast := fastSelector(inner, spd.DirInbound)
+	if !fast {
+		var err error
+		if sel, err = parseSelector(inner); err != nil {
+			return d.drop(info.rule, ReasonMalformed)
+		}
 	}
 	if !inSelectors(&sel, info.remote, info.local) {
 		return d.drop(info.rule, ReasonSelectors)
 	}
-	st := d.policy()
-	rs := d.ruleOf(st, st.cls.Lookup(sel, spd.DirInbound))
+	rs := d.inboundRule(&sel, k, fast)
 	// The packet's rule must be the SA's, or the inbound half of a
 	// tunnel (a rule whose tunnel endpoint is this side: Windows writes a
 	// tunnel as one rule per direction, and the SA is negotiated for the
@@ -574,12 +603,14 @@ func (d *Driver) checkInner(p sad.Proto, spi uint32, inner []byte) Result {
 
 // inboundClear decides a packet that arrived without IPsec.
 func (d *Driver) inboundClear(pkt []byte) Result {
-	sel, err := parseSelector(pkt)
-	if err != nil {
-		return d.drop(nil, ReasonMalformed)
+	sel, k, fast := fastSelector(pkt, spd.DirInbound)
+	if !fast {
+		var err error
+		if sel, err = parseSelector(pkt); err != nil {
+			return d.drop(nil, ReasonMalformed)
+		}
 	}
-	st := d.policy()
-	rs := d.ruleOf(st, st.cls.Lookup(sel, spd.DirInbound))
+	rs := d.inboundRule(&sel, k, fast)
 	switch rs.action {
 	case spd.ActionBypass:
 		return Result{Verdict: VerdictClear, Packet: pkt, Rule: rs.id}
@@ -603,4 +634,21 @@ func (d *Driver) inboundClear(pkt []byte) Result {
 		return d.drop(rs, ReasonUnsecured)
 	}
 	return d.drop(rs, ReasonBlocked)
+}
+
+// inboundRule returns the rule of an inbound packet under the policy in
+// force, through the classification cache when the packet has a key
+// (fast).
+func (d *Driver) inboundRule(sel *spd.Selector, k cacheKey, fast bool) *ruleState {
+	st := d.policy()
+	if !fast {
+		return d.ruleOf(st, st.cls.Lookup(*sel, spd.DirInbound))
+	}
+	c := d.cacheFor(st)
+	if rs, _ := c.get(k); rs != nil {
+		return rs
+	}
+	rs := d.ruleOf(st, st.cls.Lookup(*sel, spd.DirInbound))
+	c.put(k, rs, nil)
+	return rs
 }

@@ -1,0 +1,85 @@
+package ipsec
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+
+	"github.com/ipsecgo/ipsec/spd"
+)
+
+// TestDriverCacheSelector: the classification cache's parse agrees with
+// spd.ParseSelector on every packet it accepts (random header bytes
+// around valid IPv4 packets), and accepts the common ones.
+func TestDriverCacheSelector(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 4301))
+	accepted := 0
+	for i := range 20000 {
+		b := ipPacket("10.1.0.5", "10.2.0.7", []uint8{1, 6, 17, 47, 58, 132}[rng.IntN(6)],
+			uint16(rng.Uint32()), uint16(rng.Uint32()), string(make([]byte, rng.IntN(8))))
+		if i%2 == 1 {
+			for range 1 + rng.IntN(3) {
+				b[rng.IntN(24)] = byte(rng.Uint32())
+			}
+		}
+		if i%4 == 3 {
+			b = b[:rng.IntN(len(b)+1)]
+		}
+		sel, k, ok := fastSelector(b, spd.DirOutbound)
+		if !ok {
+			continue
+		}
+		accepted++
+		want, err := spd.ParseSelector(b)
+		if err != nil || sel != want {
+			t.Fatalf("% x: fastSelector %+v, spd.ParseSelector %+v, %v", b, sel, want, err)
+		}
+		if k == (cacheKey{}) {
+			t.Fatalf("% x: zero key", b)
+		}
+		if _, k2, _ := fastSelector(b, spd.DirInbound); k2 == k {
+			t.Fatalf("% x: same key both ways", b)
+		}
+	}
+	if accepted < 5000 {
+		t.Errorf("only %d packets took the cache's parse", accepted)
+	}
+	later := ipPacket("10.1.0.5", "10.2.0.7", 17, 1, 2, "x")
+	binary.BigEndian.PutUint16(later[6:], 185)
+	if _, _, ok := fastSelector(later, spd.DirOutbound); ok {
+		t.Error("a later fragment took the cache's parse")
+	}
+}
+
+// TestDriverCacheReload: a flow decided through the cache is decided
+// again by the new policy on the next packet after a reload, both ways.
+func TestDriverCacheReload(t *testing.T) {
+	d, db, _ := newTestDriver(t, benchPolicy(), nil)
+	pkt := ipPacket("10.1.0.5", "10.9.9.9", 17, 4000, 5000, "x")
+	in := ipPacket("10.9.9.9", "10.1.0.5", 17, 5000, 4000, "x")
+	for range 3 {
+		if r := d.Outbound(nil, pkt); r.Verdict != VerdictDrop || r.Reason != ReasonBlocked {
+			t.Fatalf("outbound before the reload: %+v", r)
+		}
+		if r := d.Inbound(in); r.Verdict != VerdictClear {
+			t.Fatalf("inbound before the reload: %+v", r)
+		}
+	}
+	p := benchPolicy()
+	p.Rules = p.Rules[:2]
+	p.Default.Action = spd.ActionDiscard
+	c, err := spd.Compile(p, spd.CompileOptions{LocalAddrs: []netip.Addr{drvMe}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Swap(c)
+	for range 3 {
+		if r := d.Outbound(nil, pkt); r.Verdict != VerdictDrop || r.Rule != "" {
+			t.Fatalf("outbound after the reload: %+v", r)
+		}
+		if r := d.Inbound(in); r.Verdict != VerdictDrop || r.Reason != ReasonBlocked {
+			t.Fatalf("inbound after the reload: %+v", r)
+		}
+	}
+}
