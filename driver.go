@@ -445,45 +445,53 @@ func (d *Driver) drop(rs *ruleState, r DropReason) Result {
 // Outbound decides an outbound IP packet: send it clear, send it
 // protected (the sealed bytes are appended to dst), drop it, or hold it
 // while IKE negotiates. It does not allocate when the packet's SA exists.
-func (d *Driver) Outbound(dst, pkt []byte) Result {
-	sel, k, fast := fastSelector(pkt, spd.DirOutbound)
-	if !fast {
-		var err error
-		if sel, err = parseSelector(pkt); err != nil {
+func (d *Driver) Outbound(dst, pkt []byte) (r Result) {
+	var rs *ruleState
+	var f *ruleFlow
+	if k, fast := cacheKeyOf(pkt, spd.DirOutbound); fast {
+		st := d.policy()
+		c := d.cacheFor(st)
+		if rs, f = c.get(k); rs == nil {
+			sel := fastSel(pkt)
+			rs, f = d.classifyOut(st, &sel)
+			c.put(k, rs, f)
+		}
+	} else {
+		sel, err := parseSelector(pkt)
+		if err != nil {
 			return d.drop(nil, ReasonMalformed)
 		}
+		rs, f = d.classifyOut(d.policy(), &sel)
 	}
-	st := d.policy()
-	var c *ruleCache
-	if fast {
-		c = d.cacheFor(st)
-		if rs, f := c.get(k); rs != nil {
-			return d.outbound(dst, pkt, &sel, rs, f)
+	if f != nil {
+		if sa := d.db.Outbound(f.key); sa != nil {
+			d.sealInto(&r, dst, pkt, f, sa)
+			return r
 		}
 	}
-	rs := d.ruleOf(st, st.cls.Lookup(sel, spd.DirOutbound))
-	var f *ruleFlow
-	if rs.action == spd.ActionProtect && rs.cfg != nil {
-		f = d.flowOf(rs, peerOf(rs, &sel))
-	}
-	if fast {
-		c.put(k, rs, f)
-	}
-	return d.outbound(dst, pkt, &sel, rs, f)
+	return d.outboundNoSA(pkt, rs, f)
 }
 
-// peerOf is the peer of a Negotiate rule's packet: the rule's tunnel
-// endpoint, or the packet's destination in transport mode.
-func peerOf(rs *ruleState, sel *spd.Selector) netip.Addr {
-	if rs.tunnel.IsValid() {
-		return rs.tunnel
+// classifyOut returns the rule of an outbound packet and, for a
+// Negotiate rule the driver can serve, its flow: the rule and the peer
+// (the rule's tunnel endpoint, or the packet's destination in transport
+// mode).
+func (d *Driver) classifyOut(st *policyState, sel *spd.Selector) (*ruleState, *ruleFlow) {
+	rs := d.ruleOf(st, st.cls.Lookup(*sel, spd.DirOutbound))
+	if rs.action != spd.ActionProtect || rs.cfg == nil {
+		return rs, nil
 	}
-	return sel.Dst
+	peer := rs.tunnel
+	if !peer.IsValid() {
+		peer = sel.Dst
+	}
+	return rs, d.flowOf(rs, peer)
 }
 
-// outbound decides a packet of rule rs; f is the rule's flow for the
-// packet's peer (Negotiate rules the driver can serve).
-func (d *Driver) outbound(dst, pkt []byte, sel *spd.Selector, rs *ruleState, f *ruleFlow) Result {
+// outboundNoSA decides an outbound packet of rule rs that no SA seals:
+// f is the rule's flow for the packet's peer, nil unless rs is a
+// Negotiate rule the driver can serve.
+func (d *Driver) outboundNoSA(pkt []byte, rs *ruleState, f *ruleFlow) Result {
 	switch rs.action {
 	case spd.ActionBypass:
 		return Result{Verdict: VerdictClear, Packet: pkt, Rule: rs.id}
@@ -494,36 +502,45 @@ func (d *Driver) outbound(dst, pkt []byte, sel *spd.Selector, rs *ruleState, f *
 	if f == nil {
 		return d.drop(rs, ReasonUnsupported)
 	}
-	if sa := d.db.Outbound(f.key); sa != nil {
-		return d.seal(dst, pkt, f, sa)
-	}
 	if f.clear(time.Now()) {
 		return Result{Verdict: VerdictClear, Packet: pkt, Rule: rs.id}
 	}
-	return d.hold(f, pkt, sel)
+	sel, err := parseSelector(pkt) // read before: cannot fail
+	if err != nil {
+		return d.drop(nil, ReasonMalformed)
+	}
+	return d.hold(f, pkt, &sel)
 }
 
 // seal protects pkt with sa for flow f.
 func (d *Driver) seal(dst, pkt []byte, f *ruleFlow, sa *sad.SA) Result {
-	r := f.route.Load()
-	if r == nil {
-		return d.drop(f.rule, ReasonSeal)
+	var r Result
+	d.sealInto(&r, dst, pkt, f, sa)
+	return r
+}
+
+// sealInto is seal writing its verdict to *r, which is zero: the
+// datapath builds its Result in place rather than copying it up the
+// calls.
+func (d *Driver) sealInto(r *Result, dst, pkt []byte, f *ruleFlow, sa *sad.SA) {
+	rt := f.route.Load()
+	if rt == nil {
+		*r = d.drop(f.rule, ReasonSeal)
+		return
 	}
-	var out []byte
 	var err error
-	if r.encap.IsValid() {
-		out, err = sa.SealESP(dst, pkt)
+	if rt.encap.IsValid() {
+		r.Packet, err = sa.SealESP(dst, pkt)
+		r.Proto, r.To = ProtoESPInUDP, rt.encap
 	} else {
-		out, err = sa.Seal(dst, pkt)
+		r.Packet, err = sa.Seal(dst, pkt)
+		r.Proto, r.To = ProtoRaw, netip.AddrPortFrom(f.peer, 0)
 	}
 	if err != nil {
-		return d.drop(f.rule, ReasonSeal)
+		*r = d.drop(f.rule, ReasonSeal)
+		return
 	}
-	res := Result{Verdict: VerdictProtected, Packet: out, Proto: ProtoRaw, To: netip.AddrPortFrom(f.peer, 0), Rule: f.rule.id}
-	if r.encap.IsValid() {
-		res.Proto, res.To = ProtoESPInUDP, r.encap
-	}
-	return res
+	r.Verdict, r.Rule = VerdictProtected, f.rule.id
 }
 
 // Inbound decides an inbound IP packet: an ESP or AH packet is opened in

@@ -107,41 +107,61 @@ func (c *ruleCache) put(k cacheKey, rs *ruleState, f *ruleFlow) {
 	s.seq.Store(q + 2)
 }
 
-// fastSelector reads the selector of a simple IPv4 packet (see the top
-// of this file) and its cache key for direction dir; ok is false for
-// every other packet, which spd.ParseSelector reads. For the packets it
-// accepts it returns what spd.ParseSelector returns: the same length
-// checks (RFC 791: the total length covers the header and lies within
-// the buffer; the next layer's first bytes lie within the total length).
-func fastSelector(pkt []byte, dir spd.Direction) (sel spd.Selector, k cacheKey, ok bool) {
+// cacheKeyOf returns the cache key of a simple IPv4 packet (see the top
+// of this file) for direction dir; ok is false for every other packet,
+// which spd.ParseSelector reads. It accepts only packets that
+// spd.ParseSelector reads without error: the same length checks (RFC 791:
+// the total length covers the header and lies within the buffer; the
+// next layer's first bytes lie within the total length).
+func cacheKeyOf(pkt []byte, dir spd.Direction) (k cacheKey, ok bool) {
 	if len(pkt) < 24 || pkt[0] != 0x45 {
-		return sel, k, false
+		return k, false
 	}
 	total := int(binary.BigEndian.Uint16(pkt[2:4]))
 	if total > len(pkt) || binary.BigEndian.Uint16(pkt[6:8])&0x3fff != 0 { // MF or an offset
-		return sel, k, false
+		return k, false
 	}
 	p := spd.Protocol(pkt[9])
 	l4 := binary.BigEndian.Uint32(pkt[20:24])
 	switch {
 	case p.HasPorts():
 		if total < 24 {
-			return sel, k, false
+			return k, false
 		}
-		sel.SrcPort, sel.DstPort = uint16(l4>>16), uint16(l4)
 	case p.IsICMP():
 		if total < 22 {
-			return sel, k, false
+			return k, false
 		}
-		sel.ICMPType, sel.ICMPCode = uint8(l4>>24), uint8(l4>>16)
-		l4 &^= 0xffff
+		l4 &^= 0xffff // type and code only
 	default:
-		return sel, k, false
+		return k, false
 	}
-	sel.Src = netip.AddrFrom4([4]byte(pkt[12:16]))
-	sel.Dst = netip.AddrFrom4([4]byte(pkt[16:20]))
-	sel.Protocol = p
 	k.k0 = binary.BigEndian.Uint64(pkt[12:20])
 	k.k1 = uint64(dir)<<keyDirBit | keyV4 | uint64(p)<<32 | uint64(l4)
-	return sel, k, true
+	return k, true
+}
+
+// fastSel returns the selector of a packet cacheKeyOf accepted: what
+// spd.ParseSelector returns for it.
+func fastSel(pkt []byte) spd.Selector {
+	sel := spd.Selector{
+		Src:      netip.AddrFrom4([4]byte(pkt[12:16])),
+		Dst:      netip.AddrFrom4([4]byte(pkt[16:20])),
+		Protocol: spd.Protocol(pkt[9]),
+	}
+	if sel.Protocol.HasPorts() {
+		sel.SrcPort, sel.DstPort = binary.BigEndian.Uint16(pkt[20:22]), binary.BigEndian.Uint16(pkt[22:24])
+	} else {
+		sel.ICMPType, sel.ICMPCode = pkt[20], pkt[21]
+	}
+	return sel
+}
+
+// fastSelector is cacheKeyOf and fastSel in one.
+func fastSelector(pkt []byte, dir spd.Direction) (spd.Selector, cacheKey, bool) {
+	k, ok := cacheKeyOf(pkt, dir)
+	if !ok {
+		return spd.Selector{}, k, false
+	}
+	return fastSel(pkt), k, true
 }
