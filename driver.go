@@ -278,6 +278,9 @@ type saInfo struct {
 	spi              uint32
 	outboundSPI      uint32
 	installedForPeer netip.Addr
+	// v4 holds local and remote compiled for IPv4 packets, made on
+	// first use (see inSelectors4).
+	v4 atomic.Pointer[sel4]
 }
 
 // DriverStats are the driver's counters: a snapshot value.
@@ -546,7 +549,7 @@ func (d *Driver) sealInto(r *Result, dst, pkt []byte, f *ruleFlow, sa *sad.SA) {
 // Inbound decides an inbound IP packet: an ESP or AH packet is opened in
 // place and its inner packet delivered if it passes the checks; a clear
 // packet is delivered or dropped as the policy says. It does not allocate.
-func (d *Driver) Inbound(pkt []byte) Result {
+func (d *Driver) Inbound(pkt []byte) (r Result) {
 	proto, off, ok := outerProto(pkt)
 	if !ok {
 		return d.drop(nil, ReasonMalformed)
@@ -569,14 +572,15 @@ func (d *Driver) Inbound(pkt []byte) Result {
 		if err != nil {
 			return d.drop(nil, ReasonOpen)
 		}
-		return d.checkInner(p, spi, inner)
+		d.checkInner(&r, p, spi, inner)
+		return r
 	}
 	return d.inboundClear(pkt)
 }
 
 // InboundESP decides an ESP packet that arrived inside UDP (RFC 3948): esp
 // is the UDP payload, SPI first. It is opened in place.
-func (d *Driver) InboundESP(from netip.AddrPort, esp []byte) Result {
+func (d *Driver) InboundESP(from netip.AddrPort, esp []byte) (r Result) {
 	inner, sa, err := d.db.OpenESP(esp)
 	switch {
 	case sa == nil && errors.Is(err, sad.ErrNotFound):
@@ -586,36 +590,47 @@ func (d *Driver) InboundESP(from netip.AddrPort, esp []byte) Result {
 	case err != nil:
 		return d.drop(nil, ReasonOpen)
 	}
-	return d.checkInner(sad.ProtoESP, sa.SPI(), inner)
+	d.checkInner(&r, sad.ProtoESP, sa.SPI(), inner)
+	return r
 }
 
 // checkInner applies RFC 4301 section 5.2's check to a decrypted packet:
 // it must lie inside the selectors of the SA it came through, and the
 // policy in force must send it to the rule that SA serves.
-func (d *Driver) checkInner(p sad.Proto, spi uint32, inner []byte) Result {
+func (d *Driver) checkInner(r *Result, p sad.Proto, spi uint32, inner []byte) {
 	info := (*d.sas.Load())[uint64(p)<<32|uint64(spi)]
 	if info == nil {
-		return d.drop(nil, ReasonPolicy)
+		*r = d.drop(nil, ReasonPolicy)
+		return
 	}
-	sel, k, fast := fastSelector(inner, spd.DirInbound)
-	if !fast {
-		var err error
-		if sel, err = parseSelector(inner); err != nil {
-			return d.drop(info.rule, ReasonMalformed)
+	var rs *ruleState
+	if k, fast := cacheKeyOf(inner, spd.DirInbound); fast {
+		if !inSelectors4(inner, info.sel4()) {
+			*r = d.drop(info.rule, ReasonSelectors)
+			return
 		}
+		rs = d.inboundRuleFast(inner, k)
+	} else {
+		sel, err := parseSelector(inner)
+		if err != nil {
+			*r = d.drop(info.rule, ReasonMalformed)
+			return
+		}
+		if !inSelectors(&sel, info.remote, info.local) {
+			*r = d.drop(info.rule, ReasonSelectors)
+			return
+		}
+		rs = d.inboundRule(&sel)
 	}
-	if !inSelectors(&sel, info.remote, info.local) {
-		return d.drop(info.rule, ReasonSelectors)
-	}
-	rs := d.inboundRule(&sel, k, fast)
 	// The packet's rule must be the SA's, or the inbound half of a
 	// tunnel (a rule whose tunnel endpoint is this side: Windows writes a
 	// tunnel as one rule per direction, and the SA is negotiated for the
 	// outbound one).
 	if info.rule.dead.Load() || rs.action != spd.ActionProtect || rs != info.rule && !rs.tunnelHere {
-		return d.drop(info.rule, ReasonPolicy)
+		*r = d.drop(info.rule, ReasonPolicy)
+		return
 	}
-	return Result{Verdict: VerdictDeliver, Packet: inner, Rule: rs.id}
+	r.Verdict, r.Packet, r.Rule = VerdictDeliver, inner, rs.id
 }
 
 // inboundClear decides a packet that arrived without IPsec.
@@ -627,7 +642,12 @@ func (d *Driver) inboundClear(pkt []byte) Result {
 			return d.drop(nil, ReasonMalformed)
 		}
 	}
-	rs := d.inboundRule(&sel, k, fast)
+	var rs *ruleState
+	if fast {
+		rs = d.inboundRuleFast(pkt, k)
+	} else {
+		rs = d.inboundRule(&sel)
+	}
 	switch rs.action {
 	case spd.ActionBypass:
 		return Result{Verdict: VerdictClear, Packet: pkt, Rule: rs.id}
@@ -654,18 +674,22 @@ func (d *Driver) inboundClear(pkt []byte) Result {
 }
 
 // inboundRule returns the rule of an inbound packet under the policy in
-// force, through the classification cache when the packet has a key
-// (fast).
-func (d *Driver) inboundRule(sel *spd.Selector, k cacheKey, fast bool) *ruleState {
+// force.
+func (d *Driver) inboundRule(sel *spd.Selector) *ruleState {
 	st := d.policy()
-	if !fast {
-		return d.ruleOf(st, st.cls.Lookup(*sel, spd.DirInbound))
-	}
+	return d.ruleOf(st, st.cls.Lookup(*sel, spd.DirInbound))
+}
+
+// inboundRuleFast is inboundRule through the classification cache, for
+// a packet cacheKeyOf accepted with key k.
+func (d *Driver) inboundRuleFast(pkt []byte, k cacheKey) *ruleState {
+	st := d.policy()
 	c := d.cacheFor(st)
 	if rs, _ := c.get(k); rs != nil {
 		return rs
 	}
-	rs := d.ruleOf(st, st.cls.Lookup(*sel, spd.DirInbound))
+	sel := fastSel(pkt)
+	rs := d.ruleOf(st, st.cls.Lookup(sel, spd.DirInbound))
 	c.put(k, rs, nil)
 	return rs
 }

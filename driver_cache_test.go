@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/ipsecgo/ipsec/isakmp"
 	"github.com/ipsecgo/ipsec/spd"
 )
 
@@ -81,5 +82,57 @@ func TestDriverCacheReload(t *testing.T) {
 		if r := d.Inbound(in); r.Verdict != VerdictDrop || r.Reason != ReasonBlocked {
 			t.Fatalf("inbound after the reload: %+v", r)
 		}
+	}
+}
+
+// TestDriverSelectors4: the datapath's IPv4 selector check decides as
+// inSelectors (the reference) for random traffic selectors and packets.
+func TestDriverSelectors4(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7296, 29))
+	addrs := []netip.Addr{netip.MustParseAddr("10.0.0.0"), netip.MustParseAddr("10.0.0.5"), netip.MustParseAddr("10.0.0.9"),
+		netip.MustParseAddr("10.1.0.0"), netip.MustParseAddr("255.255.255.255"), netip.MustParseAddr("0.0.0.0"),
+		netip.MustParseAddr("::ffff:10.0.0.5"), netip.MustParseAddr("2001:db8::1"), {}}
+	ports := []uint16{0, 1, 53, 500, 4500, 0xffff}
+	randTS := func() []isakmp.TrafficSelector {
+		ts := make([]isakmp.TrafficSelector, rng.IntN(4))
+		for i := range ts {
+			t := &ts[i]
+			t.Start, t.End = addrs[rng.IntN(len(addrs)-1)], addrs[rng.IntN(len(addrs))]
+			t.IPProtocol = []uint8{0, 1, 6, 17}[rng.IntN(4)]
+			t.StartPort, t.EndPort = ports[rng.IntN(len(ports))], ports[rng.IntN(len(ports))]
+			if rng.IntN(3) == 0 {
+				t.StartPort, t.EndPort = 0, 0xffff
+			}
+			if rng.IntN(3) == 0 {
+				t.Start, t.End = addrs[5], addrs[4]
+			}
+		}
+		return ts
+	}
+	matched := 0
+	for range 20000 {
+		info := &saInfo{remote: randTS(), local: randTS()}
+		for range 5 {
+			src, dst := addrs[rng.IntN(6)], addrs[rng.IntN(6)]
+			pkt := ipPacket(src.String(), dst.String(), []uint8{1, 6, 17, 132}[rng.IntN(4)],
+				ports[rng.IntN(len(ports))], ports[rng.IntN(len(ports))], "x")
+			if _, ok := cacheKeyOf(pkt, spd.DirInbound); !ok {
+				t.Fatalf("% x: not cacheable", pkt)
+			}
+			sel, err := spd.ParseSelector(pkt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := inSelectors(&sel, info.remote, info.local)
+			if got := inSelectors4(pkt, info.sel4()); got != want {
+				t.Fatalf("%+v in remote %v local %v: inSelectors4 %v, inSelectors %v", sel, info.remote, info.local, got, want)
+			}
+			if want {
+				matched++
+			}
+		}
+	}
+	if matched < 1000 {
+		t.Errorf("only %d packets matched", matched)
 	}
 }
