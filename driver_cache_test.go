@@ -2,10 +2,13 @@ package ipsec
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"sync"
 	"testing"
 
+	"github.com/ipsecgo/ipsec/ike"
 	"github.com/ipsecgo/ipsec/isakmp"
 	"github.com/ipsecgo/ipsec/spd"
 )
@@ -134,5 +137,54 @@ func TestDriverSelectors4(t *testing.T) {
 	}
 	if matched < 1000 {
 		t.Errorf("only %d packets matched", matched)
+	}
+}
+
+// TestDriverCacheConcurrent: goroutines deciding packets of more flows
+// than the cache has slots (so that they evict one another's entries)
+// get the rule an uncached lookup gives, every time; run it with -race.
+func TestDriverCacheConcurrent(t *testing.T) {
+	d, _, _ := newTestDriver(t, benchPolicy(), nil)
+	upChild(t, d, testChild("out", benchPeer, ike.Tunnel, 1))
+	dsts := []string{"10.2.0.7", "10.9.9.9", "192.0.2.77", "10.1.0.9"}
+	type pkt struct {
+		b       []byte
+		out, in string // the rule an uncached lookup gives
+	}
+	var pkts []pkt
+	st := d.policy()
+	for i := range 4 * cacheSlots {
+		b := ipPacket("10.1.0.5", dsts[i%len(dsts)], []uint8{6, 17, 1}[i%3], uint16(i), 80, "x")
+		sel, err := spd.ParseSelector(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkts = append(pkts, pkt{b: b, out: d.ruleOf(st, st.cls.Lookup(sel, spd.DirOutbound)).id,
+			in: d.ruleOf(st, st.cls.Lookup(sel, spd.DirInbound)).id})
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 4)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 0, 256)
+			for i := range 3000 {
+				p := &pkts[(i*7+g*131)%len(pkts)]
+				if r := d.Outbound(buf, p.b); r.Rule != p.out {
+					errs <- fmt.Sprintf("outbound %x: rule %q, want %q", p.b[12:24], r.Rule, p.out)
+					return
+				}
+				if r := d.Inbound(p.b); r.Rule != p.in {
+					errs <- fmt.Sprintf("inbound %x: rule %q, want %q", p.b[12:24], r.Rule, p.in)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
