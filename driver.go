@@ -8,7 +8,9 @@ package ipsec
 //     fragment other than the first);
 //  2. SPD lookup in the policy in force (a reload is picked up here, on
 //     the next packet: the classifier and the driver's view of its rules
-//     change together);
+//     change together); IPv4 packets without options or fragmentation
+//     are classified through the policy's cache (driver_cache.go), which
+//     gives the rule and flow the lookup would;
 //  3. Permit (BYPASS): the packet leaves as it is; Block (DISCARD): it is
 //     dropped and counted for the rule;
 //  4. Negotiate (PROTECT): the flow is the rule and the peer (the rule's
@@ -24,8 +26,10 @@ package ipsec
 // Inbound(pkt) and InboundESP(from, esp):
 //  1. ESP or AH: SAD lookup by SPI, Open (the ICV first, then the replay
 //     window, RFC 4303 3.4.3); the inner packet must lie inside the CHILD
-//     SA's traffic selectors and be matched, under the policy in force,
-//     by the rule the SA was negotiated for (RFC 4301 5.2);
+//     SA's traffic selectors (for IPv4, compared from the header bytes
+//     with the selectors compiled once per SA) and be matched, under the
+//     policy in force, by the rule the SA was negotiated for (RFC 4301
+//     5.2), every packet;
 //  2. clear: SPD lookup; Permit delivers, Block drops, Negotiate drops
 //     unless the rule accepts unsecured communication.
 //
