@@ -114,14 +114,24 @@
 //	                                 rekey (RFC 7296 section 1.3)
 //	quick mode / main mode           IKEv1 phase 2 / phase 1; in IKEv2,
 //	                                 CHILD SA / IKE SA
-//	authentication methods           IKE peer authentication: Kerberos,
-//	                                 certificate chaining to a trusted root,
-//	                                 pre-shared key
+//	authentication methods           IKE peer authentication, tried in the
+//	                                 rule's order (ike.Config.AuthOrder):
+//	Kerberos (the default in a       IKEv1 Main Mode with the GSS-API method
+//	  domain)                        of draft-ietf-ipsec-isakmp-gss-auth-07
+//	                                 (method 65001, GSS token payload 129,
+//	                                 MICs over HASH_I/HASH_R), the computer
+//	                                 account host/name@REALM from a keytab
+//	                                 (auth.LoadKerberosHost, ike.KerberosAuth)
+//	certificate from a CA            RSA or ECDSA signatures with X.509
+//	                                 chains to a trusted root (package auth)
+//	pre-shared key                   PSK (RFC 2409 5, RFC 7296 2.15)
 //	accept unsecured communication,  respond to clear traffic, but negotiate
 //	  but always respond using IPsec   protection for the replies
 //	allow unsecured communication    fall back to clear when the peer does
 //	  with non-IPsec-aware computers   not answer IKE
 //
 // References: RFC 4301 (architecture), RFC 4303 (ESP), RFC 4302 (AH), RFC
-// 7296 (IKEv2), RFC 2408/2409 (ISAKMP, IKEv1), RFC 3948 (UDP encapsulation).
+// 7296 (IKEv2), RFC 2408/2409 (ISAKMP, IKEv1), RFC 3948 (UDP encapsulation),
+// RFC 4121 (Kerberos GSS-API), draft-ietf-ipsec-isakmp-gss-auth-07 (Kerberos
+// in IKEv1).
 package ipsec

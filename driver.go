@@ -8,7 +8,9 @@ package ipsec
 //     fragment other than the first);
 //  2. SPD lookup in the policy in force (a reload is picked up here, on
 //     the next packet: the classifier and the driver's view of its rules
-//     change together);
+//     change together); IPv4 packets without options or fragmentation
+//     are classified through the policy's cache (driver_cache.go), which
+//     gives the rule and flow the lookup would;
 //  3. Permit (BYPASS): the packet leaves as it is; Block (DISCARD): it is
 //     dropped and counted for the rule;
 //  4. Negotiate (PROTECT): the flow is the rule and the peer (the rule's
@@ -24,8 +26,10 @@ package ipsec
 // Inbound(pkt) and InboundESP(from, esp):
 //  1. ESP or AH: SAD lookup by SPI, Open (the ICV first, then the replay
 //     window, RFC 4303 3.4.3); the inner packet must lie inside the CHILD
-//     SA's traffic selectors and be matched, under the policy in force,
-//     by the rule the SA was negotiated for (RFC 4301 5.2);
+//     SA's traffic selectors (for IPv4, compared from the header bytes
+//     with the selectors compiled once per SA) and be matched, under the
+//     policy in force, by the rule the SA was negotiated for (RFC 4301
+//     5.2), every packet;
 //  2. clear: SPD lookup; Permit delivers, Block drops, Negotiate drops
 //     unless the rule accepts unsecured communication.
 //
@@ -156,8 +160,10 @@ const (
 
 // DriverConfig configures a Driver. NewDriver copies it.
 type DriverConfig struct {
-	// SPD is the policy in force; required unless Agent is set (it is
-	// then the Agent's). Agent, if set, is run by Driver.Run.
+	// SPD is the policy in force; required. Agent, if set, is the Policy
+	// Agent that installs policies into SPD (spd.NewAgent with the same
+	// SPD); Driver.Run runs it. A new policy takes effect on the next
+	// packet either way.
 	SPD   *spd.SPD
 	Agent *spd.Agent
 	// SAD holds the SAs; nil makes a new one.
@@ -178,7 +184,9 @@ type DriverConfig struct {
 	// Output receives packets the driver held while IKE negotiated,
 	// once their SA is up (VerdictProtected) or once the flow fell back
 	// to clear (VerdictClear), from an IKE or timer goroutine. Result.Packet
-	// is only valid during the call. Nil drops them.
+	// is only valid during the call. It must not block, nor wait for the
+	// endpoint's commands (it may run on an endpoint worker). Nil drops
+	// them.
 	Output func(Result)
 
 	// LocalID is this side's IKE identity; zero uses the IP address of
@@ -246,6 +254,7 @@ type Driver struct {
 	pol   atomic.Pointer[policyState]
 	flows atomic.Pointer[map[flowKey]*ruleFlow]
 	sas   atomic.Pointer[map[uint64]*saInfo] // inbound SAs by sadProto<<32|SPI
+	cache atomic.Pointer[ruleCache]          // classification cache of the policy in force
 
 	mu       sync.Mutex // serialises the slow paths below and the maps' writers
 	ruleNums map[string]uint32
@@ -277,6 +286,9 @@ type saInfo struct {
 	spi              uint32
 	outboundSPI      uint32
 	installedForPeer netip.Addr
+	// v4 holds local and remote compiled for IPv4 packets, made on
+	// first use (see inSelectors4).
+	v4 atomic.Pointer[sel4]
 }
 
 // DriverStats are the driver's counters: a snapshot value.
@@ -444,14 +456,53 @@ func (d *Driver) drop(rs *ruleState, r DropReason) Result {
 // Outbound decides an outbound IP packet: send it clear, send it
 // protected (the sealed bytes are appended to dst), drop it, or hold it
 // while IKE negotiates. It does not allocate when the packet's SA exists.
-func (d *Driver) Outbound(dst, pkt []byte) Result {
-	sel, err := parseSelector(pkt)
-	if err != nil {
-		return d.drop(nil, ReasonMalformed)
+func (d *Driver) Outbound(dst, pkt []byte) (r Result) {
+	var rs *ruleState
+	var f *ruleFlow
+	if k, fast := cacheKeyOf(pkt, spd.DirOutbound); fast {
+		st := d.policy()
+		c := d.cacheFor(st)
+		if rs, f = c.get(k); rs == nil {
+			sel := fastSel(pkt)
+			rs, f = d.classifyOut(st, &sel)
+			c.put(k, rs, f)
+		}
+	} else {
+		sel, err := parseSelector(pkt)
+		if err != nil {
+			return d.drop(nil, ReasonMalformed)
+		}
+		rs, f = d.classifyOut(d.policy(), &sel)
 	}
-	st := d.policy()
-	m := st.cls.Lookup(sel, spd.DirOutbound)
-	rs := d.ruleOf(st, m)
+	if f != nil {
+		if sa := d.db.Outbound(f.key); sa != nil {
+			d.sealInto(&r, dst, pkt, f, sa)
+			return r
+		}
+	}
+	return d.outboundNoSA(pkt, rs, f)
+}
+
+// classifyOut returns the rule of an outbound packet and, for a
+// Negotiate rule the driver can serve, its flow: the rule and the peer
+// (the rule's tunnel endpoint, or the packet's destination in transport
+// mode).
+func (d *Driver) classifyOut(st *policyState, sel *spd.Selector) (*ruleState, *ruleFlow) {
+	rs := d.ruleOf(st, st.cls.Lookup(*sel, spd.DirOutbound))
+	if rs.action != spd.ActionProtect || rs.cfg == nil {
+		return rs, nil
+	}
+	peer := rs.tunnel
+	if !peer.IsValid() {
+		peer = sel.Dst
+	}
+	return rs, d.flowOf(rs, peer)
+}
+
+// outboundNoSA decides an outbound packet of rule rs that no SA seals:
+// f is the rule's flow for the packet's peer, nil unless rs is a
+// Negotiate rule the driver can serve.
+func (d *Driver) outboundNoSA(pkt []byte, rs *ruleState, f *ruleFlow) Result {
 	switch rs.action {
 	case spd.ActionBypass:
 		return Result{Verdict: VerdictClear, Packet: pkt, Rule: rs.id}
@@ -459,50 +510,54 @@ func (d *Driver) Outbound(dst, pkt []byte) Result {
 	default:
 		return d.drop(rs, ReasonBlocked)
 	}
-	if rs.cfg == nil {
+	if f == nil {
 		return d.drop(rs, ReasonUnsupported)
-	}
-	peer := rs.tunnel
-	if !peer.IsValid() {
-		peer = sel.Dst
-	}
-	f := d.flowOf(rs, peer)
-	if sa := d.db.Outbound(f.key); sa != nil {
-		return d.seal(dst, pkt, f, sa)
 	}
 	if f.clear(time.Now()) {
 		return Result{Verdict: VerdictClear, Packet: pkt, Rule: rs.id}
+	}
+	sel, err := parseSelector(pkt) // read before: cannot fail
+	if err != nil {
+		return d.drop(nil, ReasonMalformed)
 	}
 	return d.hold(f, pkt, &sel)
 }
 
 // seal protects pkt with sa for flow f.
 func (d *Driver) seal(dst, pkt []byte, f *ruleFlow, sa *sad.SA) Result {
-	r := f.route.Load()
-	if r == nil {
-		return d.drop(f.rule, ReasonSeal)
+	var r Result
+	d.sealInto(&r, dst, pkt, f, sa)
+	return r
+}
+
+// sealInto is seal writing its verdict to *r, which is zero: the
+// datapath builds its Result in place rather than copying it up the
+// calls.
+func (d *Driver) sealInto(r *Result, dst, pkt []byte, f *ruleFlow, sa *sad.SA) {
+	rt := f.route.Load()
+	if rt == nil {
+		*r = d.drop(f.rule, ReasonSeal)
+		return
 	}
-	var out []byte
 	var err error
-	if r.encap.IsValid() {
-		out, err = sa.SealESP(dst, pkt)
+	if rt.encap.IsValid() {
+		r.Packet, err = sa.SealESP(dst, pkt)
+		r.Proto, r.To = ProtoESPInUDP, rt.encap
 	} else {
-		out, err = sa.Seal(dst, pkt)
+		r.Packet, err = sa.Seal(dst, pkt)
+		r.Proto, r.To = ProtoRaw, netip.AddrPortFrom(f.peer, 0)
 	}
 	if err != nil {
-		return d.drop(f.rule, ReasonSeal)
+		*r = d.drop(f.rule, ReasonSeal)
+		return
 	}
-	res := Result{Verdict: VerdictProtected, Packet: out, Proto: ProtoRaw, To: netip.AddrPortFrom(f.peer, 0), Rule: f.rule.id}
-	if r.encap.IsValid() {
-		res.Proto, res.To = ProtoESPInUDP, r.encap
-	}
-	return res
+	r.Verdict, r.Rule = VerdictProtected, f.rule.id
 }
 
 // Inbound decides an inbound IP packet: an ESP or AH packet is opened in
 // place and its inner packet delivered if it passes the checks; a clear
 // packet is delivered or dropped as the policy says. It does not allocate.
-func (d *Driver) Inbound(pkt []byte) Result {
+func (d *Driver) Inbound(pkt []byte) (r Result) {
 	proto, off, ok := outerProto(pkt)
 	if !ok {
 		return d.drop(nil, ReasonMalformed)
@@ -525,14 +580,15 @@ func (d *Driver) Inbound(pkt []byte) Result {
 		if err != nil {
 			return d.drop(nil, ReasonOpen)
 		}
-		return d.checkInner(p, spi, inner)
+		d.checkInner(&r, p, spi, inner)
+		return r
 	}
 	return d.inboundClear(pkt)
 }
 
 // InboundESP decides an ESP packet that arrived inside UDP (RFC 3948): esp
 // is the UDP payload, SPI first. It is opened in place.
-func (d *Driver) InboundESP(from netip.AddrPort, esp []byte) Result {
+func (d *Driver) InboundESP(from netip.AddrPort, esp []byte) (r Result) {
 	inner, sa, err := d.db.OpenESP(esp)
 	switch {
 	case sa == nil && errors.Is(err, sad.ErrNotFound):
@@ -542,44 +598,64 @@ func (d *Driver) InboundESP(from netip.AddrPort, esp []byte) Result {
 	case err != nil:
 		return d.drop(nil, ReasonOpen)
 	}
-	return d.checkInner(sad.ProtoESP, sa.SPI(), inner)
+	d.checkInner(&r, sad.ProtoESP, sa.SPI(), inner)
+	return r
 }
 
 // checkInner applies RFC 4301 section 5.2's check to a decrypted packet:
 // it must lie inside the selectors of the SA it came through, and the
 // policy in force must send it to the rule that SA serves.
-func (d *Driver) checkInner(p sad.Proto, spi uint32, inner []byte) Result {
+func (d *Driver) checkInner(r *Result, p sad.Proto, spi uint32, inner []byte) {
 	info := (*d.sas.Load())[uint64(p)<<32|uint64(spi)]
 	if info == nil {
-		return d.drop(nil, ReasonPolicy)
+		*r = d.drop(nil, ReasonPolicy)
+		return
 	}
-	sel, err := parseSelector(inner)
-	if err != nil {
-		return d.drop(info.rule, ReasonMalformed)
+	var rs *ruleState
+	if k, fast := cacheKeyOf(inner, spd.DirInbound); fast {
+		if !inSelectors4(inner, info.sel4()) {
+			*r = d.drop(info.rule, ReasonSelectors)
+			return
+		}
+		rs = d.inboundRuleFast(inner, k)
+	} else {
+		sel, err := parseSelector(inner)
+		if err != nil {
+			*r = d.drop(info.rule, ReasonMalformed)
+			return
+		}
+		if !inSelectors(&sel, info.remote, info.local) {
+			*r = d.drop(info.rule, ReasonSelectors)
+			return
+		}
+		rs = d.inboundRule(&sel)
 	}
-	if !inSelectors(&sel, info.remote, info.local) {
-		return d.drop(info.rule, ReasonSelectors)
-	}
-	st := d.policy()
-	rs := d.ruleOf(st, st.cls.Lookup(sel, spd.DirInbound))
 	// The packet's rule must be the SA's, or the inbound half of a
 	// tunnel (a rule whose tunnel endpoint is this side: Windows writes a
 	// tunnel as one rule per direction, and the SA is negotiated for the
 	// outbound one).
 	if info.rule.dead.Load() || rs.action != spd.ActionProtect || rs != info.rule && !rs.tunnelHere {
-		return d.drop(info.rule, ReasonPolicy)
+		*r = d.drop(info.rule, ReasonPolicy)
+		return
 	}
-	return Result{Verdict: VerdictDeliver, Packet: inner, Rule: rs.id}
+	r.Verdict, r.Packet, r.Rule = VerdictDeliver, inner, rs.id
 }
 
 // inboundClear decides a packet that arrived without IPsec.
 func (d *Driver) inboundClear(pkt []byte) Result {
-	sel, err := parseSelector(pkt)
-	if err != nil {
-		return d.drop(nil, ReasonMalformed)
+	sel, k, fast := fastSelector(pkt, spd.DirInbound)
+	if !fast {
+		var err error
+		if sel, err = parseSelector(pkt); err != nil {
+			return d.drop(nil, ReasonMalformed)
+		}
 	}
-	st := d.policy()
-	rs := d.ruleOf(st, st.cls.Lookup(sel, spd.DirInbound))
+	var rs *ruleState
+	if fast {
+		rs = d.inboundRuleFast(pkt, k)
+	} else {
+		rs = d.inboundRule(&sel)
+	}
 	switch rs.action {
 	case spd.ActionBypass:
 		return Result{Verdict: VerdictClear, Packet: pkt, Rule: rs.id}
@@ -603,4 +679,25 @@ func (d *Driver) inboundClear(pkt []byte) Result {
 		return d.drop(rs, ReasonUnsecured)
 	}
 	return d.drop(rs, ReasonBlocked)
+}
+
+// inboundRule returns the rule of an inbound packet under the policy in
+// force.
+func (d *Driver) inboundRule(sel *spd.Selector) *ruleState {
+	st := d.policy()
+	return d.ruleOf(st, st.cls.Lookup(*sel, spd.DirInbound))
+}
+
+// inboundRuleFast is inboundRule through the classification cache, for
+// a packet cacheKeyOf accepted with key k.
+func (d *Driver) inboundRuleFast(pkt []byte, k cacheKey) *ruleState {
+	st := d.policy()
+	c := d.cacheFor(st)
+	if rs, _ := c.get(k); rs != nil {
+		return rs
+	}
+	sel := fastSel(pkt)
+	rs := d.ruleOf(st, st.cls.Lookup(sel, spd.DirInbound))
+	c.put(k, rs, nil)
+	return rs
 }

@@ -277,7 +277,16 @@ func startGateways(t *testing.T, cfg func(*DriverConfig)) (a, b *drvGateway) {
 	return a, b
 }
 
-func outboundSAs(d *Driver) int { return d.SAD().Stats().Outbound }
+// outboundSAs counts the outbound SAs of a rule in d's SAD.
+func outboundSAs(d *Driver, rule string) int {
+	n := 0
+	for _, sa := range d.SAD().ByRule(rule) {
+		if sa.Direction() == sad.Outbound {
+			n++
+		}
+	}
+	return n
+}
 
 // TestDriverEndToEnd runs two drivers on loopback through the whole
 // story of issue 11: held then delivered, blocked never leaves, permit
@@ -305,6 +314,26 @@ func TestDriverEndToEnd(t *testing.T) {
 		t.Fatalf("reply: %+v", r)
 	}
 	waitFor(t, "the reply", func() bool { return a.delivered("reply") == 1 })
+
+	// A second rule with the same peer: a CHILD SA on the same IKE SA
+	// (CREATE_CHILD_SA from B; A's GetConfigForRequest picks its rule
+	// from the selectors, the triggering packet's first).
+	if r = b.out(t, ipPacket("10.2.0.80", "10.1.0.5", 6, 80, 40000, "web")); r.Verdict != VerdictHeld || r.Rule != "web out" {
+		t.Fatalf("web reply at B: %+v", r)
+	}
+	waitFor(t, "the web packet", func() bool { return a.delivered("web") == 1 })
+	if n := len(a.d.Endpoint().IKESAs()); n != 1 {
+		t.Fatalf("A has %d IKE SAs, want 1", n)
+	}
+	a.d.mu.Lock()
+	var webChild bool
+	for _, c := range a.d.children {
+		webChild = webChild || c.rule.id == "web out"
+	}
+	a.d.mu.Unlock()
+	if !webChild {
+		t.Fatal("A installed no CHILD SA for its web rule")
+	}
 
 	// Block: dropped, counted for the rule, never on the wire.
 	if r = a.out(t, ipPacket("10.1.0.5", "10.2.0.7", 6, 40000, 23, "telnet")); r.Verdict != VerdictDrop || r.Reason != ReasonBlocked {
@@ -410,14 +439,20 @@ func TestDriverEndToEnd(t *testing.T) {
 	// Reload A without the tunnel rules: the next packet is not
 	// protected any more (the default permits it), and the CHILD SAs
 	// go on both sides.
-	if outboundSAs(b.d) == 0 {
+	if outboundSAs(b.d, "tunnel out") == 0 || outboundSAs(a.d, "tunnel out") == 0 {
 		t.Fatal("B has no outbound SA before the reload")
 	}
 	a.spd.Swap(compilePolicy(t, drvPolicyFor(true, false), a.addr))
 	if r = a.out(t, ipPacket("10.1.0.5", "10.2.0.7", 17, 4000, 5000, "after")); r.Verdict != VerdictClear {
 		t.Fatalf("after the reload: %+v", r)
 	}
-	waitFor(t, "the SAs to go on both sides", func() bool { return outboundSAs(a.d) == 0 && outboundSAs(b.d) == 0 })
+	waitFor(t, "the tunnel's SAs to go on both sides", func() bool {
+		return outboundSAs(a.d, "tunnel out") == 0 && outboundSAs(b.d, "tunnel out") == 0
+	})
+	// The web rule stays, and so do its SAs.
+	if outboundSAs(a.d, "web out") != 1 || outboundSAs(b.d, "web out") != 1 {
+		t.Fatalf("web SAs after the reload: %d, %d", outboundSAs(a.d, "web out"), outboundSAs(b.d, "web out"))
+	}
 	for _, g := range []*drvGateway{a, b} {
 		g.mu.Lock()
 		if g.lost != 0 {

@@ -31,6 +31,11 @@ func FuzzDriverOutbound(f *testing.F) {
 			t.Fatal("Outbound changed its input")
 		}
 		sel, err := spd.ParseSelector(pkt)
+		// The classification cache reads only packets that parse, and
+		// reads them as spd.ParseSelector does.
+		if fs, _, ok := fastSelector(pkt, spd.DirOutbound); ok && (err != nil || fs != sel) {
+			t.Fatalf("%x: the cache reads %+v, spd.ParseSelector %+v, %v", pkt, fs, sel, err)
+		}
 		switch r.Verdict {
 		case VerdictDrop:
 			if r.Reason == ReasonMalformed && err == nil {

@@ -27,17 +27,23 @@ const (
 )
 
 // hold queues a copy of pkt on flow f and starts an acquire if none is
-// under way and the last one is old enough (DriverConfig.AcquireInterval).
-// A full queue drops its oldest packet (counted).
+// under way. A full queue drops its oldest packet (counted). Within
+// DriverConfig.AcquireInterval of the last acquire, when that one has
+// ended without an SA, the packet is dropped (counted as a negotiation
+// failure): the rate limit of acquires per flow.
 func (d *Driver) hold(f *ruleFlow, pkt []byte, sel *spd.Selector) Result {
 	now := time.Now()
 	f.mu.Lock()
+	if !f.acquiring && !f.lastAcquire.IsZero() && now.Sub(f.lastAcquire) < d.cfg.AcquireInterval {
+		f.mu.Unlock()
+		return d.drop(f.rule, ReasonNegotiation)
+	}
 	if len(f.queue) >= d.cfg.QueueLen {
 		f.queue = f.queue[1:]
 		d.drop(f.rule, ReasonQueueFull)
 	}
 	f.queue = append(f.queue, bytes.Clone(pkt))
-	start := !f.acquiring && (f.lastAcquire.IsZero() || now.Sub(f.lastAcquire) >= d.cfg.AcquireInterval)
+	start := !f.acquiring
 	var gen uint64
 	if start {
 		f.acquiring, f.lastAcquire = true, now

@@ -2,6 +2,7 @@ package ipsec
 
 import (
 	"context"
+	"encoding/binary"
 	"net/netip"
 
 	"github.com/ipsecgo/ipsec/ike"
@@ -97,4 +98,74 @@ func (e endpointNegotiator) deleteChild(ctx context.Context, spi [8]byte, inboun
 
 func (e endpointNegotiator) rekeyChild(ctx context.Context, spi [8]byte, inbound uint32) error {
 	return e.ep.RekeyChild(ctx, spi, inbound)
+}
+
+// ts4 is an IPv4 traffic selector as inSelectors4 compares it: the
+// addresses as numbers, the port range (any: every port).
+type ts4 struct {
+	lo, hi uint32
+	sp, ep uint16
+	proto  uint8
+	any    bool
+}
+
+// sel4 is a CHILD SA's selectors for IPv4 packets.
+type sel4 struct{ remote, local []ts4 }
+
+// sel4 returns the SA's selectors compiled for IPv4 packets.
+func (info *saInfo) sel4() *sel4 {
+	if s := info.v4.Load(); s != nil {
+		return s
+	}
+	s := &sel4{remote: compileTS4(info.remote), local: compileTS4(info.local)}
+	info.v4.Store(s)
+	return s
+}
+
+// compileTS4 keeps the selectors an IPv4 address can match, as tsMatch
+// decides: a start that is IPv4, and an end that is IPv4 (or IPv6, which
+// every IPv4 address orders before).
+func compileTS4(ts []isakmp.TrafficSelector) []ts4 {
+	var out []ts4
+	for i := range ts {
+		t := &ts[i]
+		if !t.Start.Is4() {
+			continue
+		}
+		c := ts4{lo: binary.BigEndian.Uint32(t.Start.AsSlice()), hi: 0xffffffff, sp: t.StartPort, ep: t.EndPort,
+			proto: t.IPProtocol, any: t.StartPort == 0 && t.EndPort == 0xffff}
+		switch {
+		case t.End.Is4():
+			c.hi = binary.BigEndian.Uint32(t.End.AsSlice())
+		case !t.End.Is6():
+			continue // an invalid end: no address lies below it
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// inSelectors4 is inSelectors for a packet cacheKeyOf accepted, read
+// from its header bytes.
+func inSelectors4(pkt []byte, s *sel4) bool {
+	proto := pkt[9]
+	ports := spd.Protocol(proto).HasPorts()
+	return match4(s.remote, binary.BigEndian.Uint32(pkt[12:16]), binary.BigEndian.Uint16(pkt[20:22]), proto, ports) &&
+		match4(s.local, binary.BigEndian.Uint32(pkt[16:20]), binary.BigEndian.Uint16(pkt[22:24]), proto, ports)
+}
+
+func match4(ts []ts4, a uint32, port uint16, proto uint8, ports bool) bool {
+	for i := range ts {
+		t := &ts[i]
+		if a < t.lo || a > t.hi || t.proto != 0 && t.proto != proto {
+			continue
+		}
+		if t.any {
+			return true
+		}
+		if ports && port >= t.sp && port <= t.ep { // ICMP type and code are not ports: only ANY matches, as in tsMatch
+			return true
+		}
+	}
+	return false
 }

@@ -197,7 +197,10 @@ func (d *Driver) ikeConfig(r *spd.Rule, c *spd.Classifier, p *spd.Policy) (*ike.
 	cfg := &ike.Config{LocalID: d.cfg.LocalID, IKEProposals: d.cfg.IKEProposals, Tag: ruleID(r),
 		ForceUDPEncap: d.cfg.ForceUDPEncap, DPDInterval: d.cfg.DPDInterval,
 		RetransmitTimeout: d.cfg.RetransmitTimeout, RetransmitTries: d.cfg.RetransmitTries,
-		Logger: d.cfg.Logger, IKERekey: -1, SPI: nil}
+		Logger: d.cfg.Logger, IKERekey: -1,
+		// CHILD SAs the peer asks for on an IKE SA this side started
+		// get their rule the way a responder's do.
+		GetConfigForRequest: d.configForRequest}
 	if r.TunnelMode() {
 		cfg.Mode = ike.Tunnel
 	} else {
@@ -490,6 +493,8 @@ func (d *Driver) responderConfig() (*ike.Config, error) {
 			return nil, errors.New("ipsec: no rule for this peer")
 		},
 		ForceUDPEncap: d.cfg.ForceUDPEncap, IKERekey: -1, Logger: d.cfg.Logger,
+		// Either version may come; the rule chosen must allow it.
+		KeyExchange: ike.KeyExchangeAny,
 		DPDInterval: d.cfg.DPDInterval, RetransmitTimeout: d.cfg.RetransmitTimeout, RetransmitTries: d.cfg.RetransmitTries,
 		GetConfigForRequest: d.configForRequest}, nil
 }
@@ -512,7 +517,8 @@ func (d *Driver) configForRequest(r *ike.ConfigRequest) (*ike.Config, error) {
 		// policy order) that can have this peer.
 		var first *ruleState
 		for _, rs := range st.order {
-			if rs.action != spd.ActionProtect || rs.cfg == nil || !rs.servesPeer(remote) {
+			if rs.action != spd.ActionProtect || rs.cfg == nil || !rs.servesPeer(remote) ||
+				!rs.cfg.KeyExchange.Allows(r.Version) {
 				continue
 			}
 			if rs.cfg.RemoteID.Type != 0 && rs.cfg.RemoteID.Equal(r.PeerID) {
@@ -534,7 +540,7 @@ func (d *Driver) configForRequest(r *ike.ConfigRequest) (*ike.Config, error) {
 	// selectors: an outbound lookup from TSr to TSi.
 	sel := selectorOfTS(&r.TSr[0], &r.TSi[0])
 	rs := d.ruleOf(st, st.cls.Lookup(sel, spd.DirOutbound))
-	if rs.action != spd.ActionProtect || rs.cfg == nil || !rs.servesPeer(remote) {
+	if rs.action != spd.ActionProtect || rs.cfg == nil || !rs.servesPeer(remote) || !rs.cfg.KeyExchange.Allows(r.Version) {
 		return nil, ike.NotifyError(isakmp.NotifyTSUnacceptable)
 	}
 	return rs.cfg, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -173,4 +174,43 @@ func TestDriverKilobyteLifetime(t *testing.T) {
 		}
 	}
 	waitFor(t, "the rekey at 90% of 10 KB", func() bool { fn.mu.Lock(); defer fn.mu.Unlock(); return fn.rekeyed >= 1 })
+}
+
+// TestDriverAgentReload: the Policy Agent's reload of the policy file is
+// in force for the driver's next packet.
+func TestDriverAgentReload(t *testing.T) {
+	file := t.TempDir() + "/policy.yaml"
+	if err := os.WriteFile(file, []byte(drvPolicyFor(true, true)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := &spd.SPD{}
+	agent, err := spd.NewAgent(db, spd.AgentConfig{LocalFile: file,
+		LocalAddrs: func() ([]netip.Addr, error) { return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := agent.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	d, err := NewDriver(DriverConfig{SPD: db, Agent: agent, AcquireTimeout: time.Hour,
+		Endpoint: ike.EndpointConfig{IKEAddr: netip.MustParseAddrPort("127.0.0.1:500"), NATTAddr: netip.MustParseAddrPort("127.0.0.1:4500")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.neg = &fakeNegotiator{}
+	defer d.cancel()
+	pkt := ipPacket("10.1.0.5", "10.2.0.7", 17, 1, 2, "x")
+	buf := make([]byte, 0, 2048)
+	if r := d.Outbound(buf, pkt); r.Verdict != VerdictHeld || r.Rule != "tunnel out" {
+		t.Fatalf("before the reload: %+v", r)
+	}
+	if err := os.WriteFile(file, []byte(drvPolicyFor(true, false)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := agent.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if r := d.Outbound(buf, pkt); r.Verdict != VerdictClear || r.Rule != "" {
+		t.Fatalf("after the reload: %+v", r)
+	}
 }

@@ -204,7 +204,8 @@ type Config struct {
 	// request, for its proposals, selectors, mode and lifetimes. It
 	// returns nil to keep the current Config, or an error to refuse the
 	// request (answered as the version's RFC says: NO_PROPOSAL_CHOSEN,
-	// AUTHENTICATION_FAILED or TS_UNACCEPTABLE). The Config it returns is
+	// AUTHENTICATION_FAILED or TS_UNACCEPTABLE). On an initiator's Config
+	// it is consulted for the CHILD SAs the peer requests. The Config it returns is
 	// used as it is: its own GetConfigForRequest is not called. It is
 	// called from the endpoint's workers and must be safe for concurrent
 	// use.

@@ -93,9 +93,21 @@
 // Proposals: AES-CBC for phase 1 with SHA-1 or SHA-2 hashes and the groups
 // above; for ESP also AES-GCM. Windows Server 2003's defaults (3DES,
 // HMAC-MD5, MODP-1024) need Config.AllowLegacyV1 and ParseProposalsV1;
-// DES and MODP-768 are never negotiated. Not implemented for IKEv1: the
-// GSS-API (Kerberos) method (auth_v1.go's v1Authenticator is its place),
-// Mode Config and XAUTH.
+// DES and MODP-768 are never negotiated. Not implemented for IKEv1: Mode
+// Config and XAUTH.
+//
+// Kerberos, as Windows domain members authenticate each other, is the
+// GSS-API method of draft-ietf-ipsec-isakmp-gss-auth-07 in Main Mode
+// (gss_v1.go, Config.Kerberos): authentication method 65001 with the GSS
+// identity attribute (16384, or Windows 2000's 32001) and the GSS-API
+// vendor IDs; the initiator's AP-REQ in MM3 and the acceptor's AP-REP in
+// MM4 (GSS token payload 129), more round trips in encrypted GSS messages
+// if a mechanism needs them; SKEYID as for signatures; the HASH payloads
+// carry the context's RFC 4121 MIC over HASH_I/HASH_R, which include the
+// GSS tokens of their side. Credentials come from a keytab and krb5.conf
+// (auth.LoadKerberosHost); the acceptor's replay cache can survive
+// restarts. Config.AuthOrder lists a rule's methods in its order of
+// preference, as Windows tries Kerberos, then certificates or a PSK.
 //
 // Not implemented: EAP, IKE fragmentation (RFC 7383), MOBIKE.
 //
@@ -148,6 +160,9 @@
 //     bit, 3.15 Delete, 4.8 informational; RFC 2407 4.5 and 4.6.3 (IPsec
 //     DOI attributes, RESPONDER-LIFETIME, INITIAL-CONTACT); RFC 3947
 //     (NAT-T for IKEv1); RFC 3706 (DPD); RFC 4754 7 (ECDSA in IKEv1).
+//   - draft-ietf-ipsec-isakmp-gss-auth-07 3.1-3.3 (the GSS-API
+//     authentication method for IKEv1, Kerberos as Windows uses it), RFC
+//     4121 4.2.6.1 (its MIC tokens).
 //   - RFC 3948 (UDP encapsulation: non-ESP marker, NAT keepalives),
 //     RFC 7427 section 4 (SIGNATURE_HASH_ALGORITHMS), RFC 4945 (certificates, in
 //     package auth).

@@ -189,6 +189,16 @@ func TestFloodInit(t *testing.T) {
 			}
 		})
 	}
+	// How long an attacker waits for each answer. Under the race detector,
+	// with other test binaries beside it (go test runs packages in
+	// parallel), the spoofed flood queues long enough in the responder's
+	// socket buffer that a 30 ms wait gives up before the answer comes,
+	// and the attackers never hold the half-open SAs the per-source cap
+	// is there to refuse.
+	attackerWait := 30 * time.Millisecond
+	if raceEnabled {
+		attackerWait = 300 * time.Millisecond
+	}
 	for _, c := range attackers {
 		flood.Go(func() {
 			buf := make([]byte, 2048)
@@ -208,7 +218,7 @@ func TestFloodInit(t *testing.T) {
 				exchange := func(b []byte) *isakmp.Message {
 					for range 10 {
 						c.WriteToUDPAddrPort(b, target)
-						c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+						c.SetReadDeadline(time.Now().Add(attackerWait))
 						for {
 							n, _, err := c.ReadFromUDPAddrPort(buf)
 							if err != nil {

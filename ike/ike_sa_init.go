@@ -68,6 +68,9 @@ func newInitiator(cfg *Config, local, remote netip.AddrPort, now time.Time, req 
 	s.sa = &ikeSA{state: stateInitSent, initiator: true, spiI: s.newIKESPI()}
 	g := dhGroupByID(cfg.IKEProposals[0].KE[0])
 	hs := &handshake{ni: s.random(nonceLen), req: req}
+	// CHILD SAs the peer asks for later (CREATE_CHILD_SA) consult the
+	// hook as a responder's do.
+	s.hook = cfg.GetConfigForRequest
 	if hs.kx, err = g.generate(s.rand); err != nil {
 		return nil, err
 	}

@@ -2,7 +2,8 @@ package ike
 
 import (
 	"context"
-	"encoding/hex"
+	"crypto/rand"
+	"crypto/rsa"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipsecgo/ipsec/auth"
 	"github.com/ipsecgo/ipsec/internal/swtest"
 	"github.com/ipsecgo/ipsec/internal/testenv"
 	"github.com/ipsecgo/ipsec/isakmp"
@@ -381,36 +383,25 @@ func v1Legacy(t *testing.T, c *Config) {
 	c.IKEProposals = append(c.IKEProposals, p...)
 }
 
-// TestIkeScanKerberos: ike-scan's GSS-API probe, a Windows-style Main
-// Mode offer of authentication method 65001 with a GSS identity attribute
-// (draft-ietf-ipsec-isakmp-gss-auth-07, ike-scan --gssid), is answered
-// with that transform by a responder configured for Kerberos, and our
-// answer carries the GSS-API vendor IDs; without the GSS identity, 65001
-// is XAUTH and is refused.
-func TestIkeScanKerberos(t *testing.T) {
+// TestIkeScanSignatures: a Main Mode probe that offers RSA signature
+// authentication (--auth=3, RFC 2409 Appendix A) next to pre-shared keys
+// gets the RSA transform from a responder whose Config signs with an RSA
+// key, and NO-PROPOSAL-CHOSEN from one with a pre-shared key when it
+// offers only signatures: the method is part of the transform choice.
+func TestIkeScanSignatures(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
 	e := newIkeScanEnv(t, func(c *Config) {
-		c.Kerberos = &KerberosAuth{Host: offlineKerberosHost(t, "host/right.example"), PeerPrincipal: "host/left.example"}
-		c.AuthOrder = []AuthKind{AuthKerberos, AuthPSK}
+		*c = *certConfig(t, c, newTestCAAt(t, time.Now()), key, auth.MethodRSASignature)
+		c.Auth, c.SignatureKey = nil, key
 	})
-	gssid := hex.EncodeToString([]byte("host/left.example@OFFLINE.TEST"))
-	// ike-scan applies --gssid to the --trans options that follow it.
-	r := e.scan(t, "--gssid="+gssid, "--trans=7/128,4,65001,14")
-	checkSA(t, r, "Main Mode Handshake", map[string]string{"Enc": "AES", "KeyLength": "128", "Hash": "SHA2-256", "Group": "14:modp2048"})
-	// ike-scan names method 65001 by its XAUTH meaning; the GSS identity
-	// it shows is our principal, which only a Kerberos answer carries.
-	if a := r.SA["Auth"]; a != "XAUTH_PSK" {
-		t.Errorf("Auth %q, want method 65001 (ike-scan: XAUTH_PSK)", a)
-	}
-	if g := r.SA["GSSIdentityName(31)"]; g != "0x"+hex.EncodeToString([]byte("host/right.example@OFFLINE.TEST")) {
-		t.Errorf("GSS identity %q, want our principal (SA %v)", g, r.SA)
-	}
-	for _, vid := range []string{"A GSS-API Authentication Method for IKE", "GSSAPI", "Windows-2003-or-XP-SP2"} {
-		if !slices.Contains(r.VIDs, vid) {
-			t.Errorf("no %s vendor ID in %q", vid, r.VIDs)
-		}
-	}
-	// The same offer without the GSS identity means XAUTH_INIT_PSK.
-	r = e.scan(t, "--trans=7/128,4,65001,14")
+	r := e.scan(t, "--auth=3", "--trans=7/128,4,1,14", "--trans=7/128,4,3,14")
+	checkSA(t, r, "Main Mode Handshake", map[string]string{"Enc": "AES", "KeyLength": "128", "Hash": "SHA2-256", "Group": "14:modp2048", "Auth": "RSA_Sig"})
+
+	psk := newIkeScanEnv(t, nil)
+	r = psk.scan(t, "--auth=3", "--trans=7/128,4,3,14")
 	if r.Kind != "Notify" || !strings.HasPrefix(r.Notify, "14 ") {
 		t.Fatalf("got %q %q, want Notify 14 (NO-PROPOSAL-CHOSEN)", r.Kind, r.Notify)
 	}

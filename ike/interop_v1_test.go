@@ -50,10 +50,9 @@ type v1Opts struct {
 	transport  bool
 	// charonInitiates: charon starts the ISAKMP SA; otherwise we do.
 	charonInitiates bool
-	// swExtra goes into charon's connection, swChildExtra into its child,
-	// swGlobal into the charon { } section of strongswan.conf.
-	swExtra, swChildExtra, swGlobal string
-	mutate                          func(*Config)
+	// swExtra goes into charon's connection.
+	swExtra string
+	mutate  func(*Config)
 	// noWait: return without waiting for the CHILD SA.
 	noWait bool
 	// swNoEncap leaves encap = yes out of charon's connection: only our
@@ -94,7 +93,7 @@ func newV1(t *testing.T, o v1Opts) *v1Env {
 	e.pair = swtest.NewPair(t)
 	e.ourIP, e.swIP = e.pair.Addr[0], e.pair.Addr[1]
 	e.pair.AddAddr(t, 1, swHost.String()+"/24", "lo")
-	global := o.swGlobal
+	global := ""
 	if o.aggressive {
 		// charon refuses Aggressive Mode with PSK as responder otherwise
 		// (INTEROP.md).
@@ -238,7 +237,6 @@ func (e *v1Env) swanctlConf() string {
 				mode = %s
 				rekey_time = 0
 				start_action = none
-				%s
 			}
 		}
 	}
@@ -250,7 +248,7 @@ secrets {
 		secret = "%s"
 	}
 }
-`, aggressive, e.swIP, e.ourIP, encap, o.ike, o.swExtra, authSection, lts, rts, o.esp, mode, o.swChildExtra, v1PSK)
+`, aggressive, e.swIP, e.ourIP, encap, o.ike, o.swExtra, authSection, lts, rts, o.esp, mode, v1PSK)
 }
 
 // setupCerts makes a CA and a certificate for each side with keys of the

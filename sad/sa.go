@@ -230,8 +230,13 @@ func (s *SA) Open(pkt []byte) ([]byte, error) {
 // account counts one packet of n bytes and applies the byte and packet
 // lifetimes. The packet that reaches a hard limit is the last one.
 func (s *SA) account(n int) {
-	p, b := s.traffic.AddLoad(n)
 	l := &s.life
+	if l.HardPackets|l.HardBytes|l.SoftPackets|l.SoftBytes == 0 {
+		// No count limit to check: count without reading the totals.
+		s.traffic.Add(n)
+		return
+	}
+	p, b := s.traffic.AddLoad(n)
 	switch {
 	case l.HardPackets != 0 && p >= l.HardPackets:
 		s.db.hardExpire(s, ReasonPackets)

@@ -854,6 +854,7 @@ func (p *yamlParser) blockScalar(parent int) *yamlNode {
 	}
 	var lines []string // content lines, without the indentation
 	lastAtEOF := false // the last line read has no line break after it
+	leading := 0       // the most spaces on an empty line before the first content line
 	for !p.eof() {
 		save := *p
 		p.newline()
@@ -864,6 +865,9 @@ func (p *yamlParser) blockScalar(parent int) *yamlNode {
 			p.advance(1)
 		}
 		if p.eof() || isBreak(p.peek()) {
+			if ind < 0 {
+				leading = max(leading, p.col)
+			}
 			lines = append(lines, "")
 			lastAtEOF = p.eof()
 			continue
@@ -873,7 +877,10 @@ func (p *yamlParser) blockScalar(parent int) *yamlNode {
 				*p = save
 				break
 			}
-			ind = p.col
+			// The indentation is detected from the first content
+			// line, but not below the leading empty lines (as
+			// libyaml and so yaml.v3 read it).
+			ind = max(p.col, leading)
 		}
 		if p.col < ind || p.docMarker("---") || p.docMarker("...") {
 			*p = save

@@ -39,7 +39,7 @@ func (e *engine) route(r ipsec.Result) ([]byte, dataplane.Dest, dataplane.Cause)
 			return r.Packet, dataplane.Dest{Addr: r.To, Endpoint: true}, dataplane.CauseNone
 		}
 		hdr, proto, ok := outerHeader(r.Packet)
-		if !ok || proto != 50 {
+		if !ok || proto != 50 || e.dataPort == 0 {
 			return nil, dataplane.Dest{}, dataplane.CauseOther // AH cannot travel in UDP
 		}
 		return r.Packet[hdr:], dataplane.Dest{Addr: netip.AddrPortFrom(r.To.Addr(), e.dataPort)}, dataplane.CauseNone

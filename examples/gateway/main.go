@@ -4,12 +4,15 @@
 // negotiating keys with IKEv2 on demand. It is the root package's driver
 // plus I/O (package internal/dataplane).
 //
-// A policy file (the spd YAML, see spd/file.go) decides every packet:
+// A policy file (the spd YAML, see spd/file.go) decides every packet, and
+// a Policy Agent reloads it when it changes (the next packet sees the new
+// policy; SAs of rules that went away are deleted):
 // Block rules drop, Permit rules pass (a TUN gateway has nowhere to send
 // clear packets, so they are counted as "bypass"), and a protect rule
 // with a tunnel endpoint names the peer, the subnets, the ESP algorithms,
-// PFS, the lifetimes and the pre-shared key. Windows writes a tunnel as
-// one rule per direction, each naming the far end for its direction.
+// PFS, the lifetimes and the pre-shared key. A tunnel is either Windows'
+// pair of rules (one per direction, each naming the far tunnel endpoint
+// for its direction) or one rule whose filters cover both directions.
 // Flags give the rest:
 //
 //	gateway -policy site-a.yaml -local 192.0.2.1 -tun gw0 -route 10.2.0.0/16
@@ -21,7 +24,9 @@
 // encapsulated in UDP (RFC 3948; strongSwan forces it) goes through the
 // IKE endpoint's port 4500; plain ESP goes, without its outer IP header,
 // in UDP to the peer's -data-port, which only another of these gateways
-// listens on: UDP lets both sides batch and use GSO/GRO. Host-to-host is
+// listens on: UDP lets both sides batch and use GSO/GRO. With -data-port 0
+// every CHILD SA is UDP-encapsulated (as with -force-encap) and only
+// standard RFC 3948 ESP leaves the gateway. Host-to-host is
 // the same with /32 (or /128) filters on the two TUN addresses.
 //
 // On SIGUSR1, and at exit, it prints its IKE SAs, the SAD and its
@@ -40,6 +45,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -81,11 +87,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		mtu        = fs.Int("mtu", 1400, "TUN MTU")
 		ikePort    = fs.Uint("ike-port", 500, "IKE UDP port (ours and the peer's)")
 		nattPort   = fs.Uint("natt-port", 4500, "NAT-T UDP port (ours and the peer's)")
-		dataPort   = fs.Uint("data-port", 4501, "UDP port for ESP that IKE did not encapsulate (ours and the peer's)")
+		dataPort   = fs.Uint("data-port", 4501, "UDP port for ESP that IKE did not encapsulate (ours and the peer's); 0: none, every CHILD SA is UDP-encapsulated on 4500 (RFC 3948)")
 		ikeProp    = fs.String("ike-proposal", "aes128gcm16-prfsha256-x25519", "IKE SA proposals")
 		forceEncap = fs.Bool("force-encap", false, "claim a NAT so that ESP is UDP-encapsulated on port 4500 (RFC 3948)")
 		workers    = fs.Int("workers", 0, "crypto workers (0: one per CPU)")
 		verbose    = fs.Bool("v", false, "debug logs")
+		cpuProfile = fs.String("cpuprofile", "", "write a CPU profile to `file` until exit")
 		addrs      listFlag
 		routes     listFlag
 	)
@@ -93,6 +100,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&routes, "route", "`prefix` to route into the TUN (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	level := slog.LevelInfo
 	if *verbose {
@@ -106,27 +123,36 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("-local: %w", err)
 	}
+	// The policy file must exist and parse at start (file:line:col
+	// errors); afterwards the Policy Agent reloads it when it changes,
+	// and the driver applies the new policy from the next packet on.
 	data, err := os.ReadFile(*policyFile)
 	if err != nil {
 		return err
 	}
-	policy, err := spd.ParsePolicy(*policyFile, data)
-	if err != nil {
-		return err
-	}
-	compiled, err := spd.Compile(policy, spd.CompileOptions{LocalAddrs: []netip.Addr{localAddr}})
-	if err != nil {
+	if _, err := spd.ParsePolicy(*policyFile, data); err != nil {
 		return err
 	}
 	var db spd.SPD
-	db.Swap(compiled)
+	agent, err := spd.NewAgent(&db, spd.AgentConfig{
+		LocalFile:  *policyFile,
+		LocalAddrs: func() ([]netip.Addr, error) { return []netip.Addr{localAddr}, nil },
+		OnEvent:    func(ev spd.Event) { log.Info("policy", "event", ev.String()) },
+	})
+	if err != nil {
+		return err
+	}
+	if err := agent.Reload(context.Background()); err != nil {
+		return err
+	}
 	ikeProps, err := ike.ParseProposals(*ikeProp, isakmp.ProtocolIKE)
 	if err != nil {
 		return fmt.Errorf("-ike-proposal: %w", err)
 	}
 	e := &engine{log: log, dataPort: uint16(*dataPort)}
 	d, err := ipsec.NewDriver(ipsec.DriverConfig{
-		SPD: &db,
+		SPD:   &db,
+		Agent: agent,
 		Endpoint: ike.EndpointConfig{
 			IKEAddr:  netip.AddrPortFrom(localAddr, uint16(*ikePort)),
 			NATTAddr: netip.AddrPortFrom(localAddr, uint16(*nattPort)),
@@ -142,7 +168,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		},
 		Output:        e.output,
 		IKEProposals:  ikeProps,
-		ForceUDPEncap: *forceEncap,
+		ForceUDPEncap: *forceEncap || *dataPort == 0,
 		Logger:        log,
 	})
 	if err != nil {

@@ -23,13 +23,16 @@
 # (ratios of the AES-GCM-128 gateway's TCP Mbit/s). Traffic stays inside the
 # two namespaces it creates; they and every process it started (by PID)
 # are removed on exit. ONLY="veth gw-aes gw-chacha wg libipsec" limits the
-# candidates.
+# candidates; ROUNDS=n runs them all n times in turn (so that a change in
+# the machine's load hits every candidate alike) and reports the means.
 set -euo pipefail
 
 TCP_SECONDS=${TCP_SECONDS:-20}
 UDP_SECONDS=${UDP_SECONDS:-10}
 UDP_RATE=${UDP_RATE:-400M}
 ONLY=${ONLY:-"veth gw-aes gw-chacha wg libipsec"}
+ROUNDS=${ROUNDS:-1}
+GATEWAY_FLAGS=${GATEWAY_FLAGS:-} # more flags for both gateways, e.g. -force-encap
 PSK="bench pre-shared key, not a secret"
 
 [ "$(id -u)" = 0 ] || { echo "run.sh: needs root (network namespaces)" >&2; exit 1; }
@@ -174,8 +177,8 @@ gateway_policy() { # SIDE(a|b) SUITE
 	if [ "$1" = a ]; then me=192.168.77.1 peer=192.168.77.2 mine=10.1.0.0/24 theirs=10.2.0.0/24
 	else me=192.168.77.2 peer=192.168.77.1 mine=10.2.0.0/24 theirs=10.1.0.0/24; fi
 	# One rule carries both directions' filters; its tunnel endpoint is
-	# the peer (the driver matches inbound packets and the peer's CHILD SA
-	# requests against the same rule).
+	# the peer (Windows' pair of rules, one per direction, works as well;
+	# see the gateway's tests).
 	cat <<EOF
 name: bench site $1
 default_action: permit
@@ -206,15 +209,13 @@ EOF
 run_gateway() { # NAME SUITE
 	gateway_policy a "$2" >"$TMP/a.yaml"
 	gateway_policy b "$2" >"$TMP/b.yaml"
-	start "$NSB" "$TMP/$1-b.log" "$TMP/gateway" -policy "$TMP/b.yaml" -local 192.168.77.2 -tun gwb -route 10.1.0.0/24
+	start "$NSB" "$TMP/$1-b.log" "$TMP/gateway" -policy "$TMP/b.yaml" -local 192.168.77.2 -tun gwb -route 10.1.0.0/24 $GATEWAY_FLAGS
 	local pb=$LASTPID
-	start "$NSA" "$TMP/$1-a.log" "$TMP/gateway" -policy "$TMP/a.yaml" -local 192.168.77.1 -tun gwa -route 10.2.0.0/24
+	start "$NSA" "$TMP/$1-a.log" "$TMP/gateway" -policy "$TMP/a.yaml" -local 192.168.77.1 -tun gwa -route 10.2.0.0/24 $GATEWAY_FLAGS
 	local pa=$LASTPID
 	wait_ping "$1" || { cat "$TMP/$1-a.log" "$TMP/$1-b.log" >&2; stop_pids "$pa" "$pb"; return 1; }
 	measure "$1" "$pa" "$pb"
-	kill -USR1 "$pa" "$pb"
-	sleep 0.3
-	stop_pids "$pa" "$pb"
+	stop_pids "$pa" "$pb" # each prints its SAs and counters at exit
 	echo "--- $1 counters (A, B):" >&2
 	sed -n '/^== counters/,$p' "$TMP/$1-a.log" | grep -v level= >&2 || true
 	sed -n '/^== counters/,$p' "$TMP/$1-b.log" | grep -v level= >&2 || true
@@ -348,11 +349,28 @@ try() {
 		ROWS+=("$name - - - - - - -")
 	fi
 }
-if want veth; then try veth run_veth; fi
-if want gw-aes; then try gateway-aes128gcm run_gateway gateway-aes128gcm aes128-gcm16; fi
-if want gw-chacha; then try gateway-chacha20 run_gateway gateway-chacha20 chacha20-poly1305; fi
-if want wg; then try wireguard-go run_wg; fi
-if want libipsec; then try libipsec run_libipsec; fi
+for round in $(seq "$ROUNDS"); do
+	echo "run.sh: round $round of $ROUNDS" >&2
+	if want veth; then try veth run_veth; fi
+	if want gw-aes; then try gateway-aes128gcm run_gateway gateway-aes128gcm aes128-gcm16; fi
+	if want gw-chacha; then try gateway-chacha20 run_gateway gateway-chacha20 chacha20-poly1305; fi
+	if want wg; then try wireguard-go run_wg; fi
+	if want libipsec; then try libipsec run_libipsec; fi
+done
+
+# Each candidate's figures are the means over the rounds it completed.
+mapfile -t ROWS < <(printf '%s\n' "${ROWS[@]}" | awk '
+	{ if (!($1 in n)) { order[++k] = $1; n[$1] = 0 }
+	  if ($2 == "-") next
+	  n[$1]++; for (i = 2; i <= 8; i++) { if ($i == "-") dash[$1, i] = 1; else sum[$1, i] += $i } }
+	END { for (j = 1; j <= k; j++) { c = order[j]; line = c
+		for (i = 2; i <= 8; i++) {
+			if (n[c] == 0 || dash[c, i]) v = "-"
+			else if (i == 4 || i == 8) v = sprintf("%.2f", sum[c, i] / n[c])
+			else if (i == 7) v = sprintf("%.1f", sum[c, i] / n[c])
+			else v = sprintf("%.0f", sum[c, i] / n[c])
+			line = line " " v }
+		print line } }')
 
 # The table.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a=="" || a=="-" || b=="" || b=="-" || b==0) print "-"; else printf "%.2f", a/b }'; }

@@ -26,8 +26,12 @@ const (
 	// writes its virtio-net header in front of the packet.
 	tunOffset = 16
 	// Headroom is the room in front of an inbound ESP packet that
-	// Crypto.Inbound may use (for example for an outer header).
-	Headroom = 64
+	// Crypto.Inbound may use. There is none: ESP lands at the start of the
+	// buffer, so that in tunnel mode with an 8-byte IV (AES-GCM, RFC 4106;
+	// ChaCha20-Poly1305, RFC 7634) the inner packet, opened in place,
+	// starts 16 bytes in (SPI, sequence number, IV), which is tunOffset:
+	// the TUN write then needs no move.
+	Headroom = 0
 	// bigBuf is the size of inbound buffers: UDP GRO delivers up to 64 KiB
 	// at once, and TUN GRO coalesces into the first packet's buffer.
 	bigBuf = Headroom + 65536
@@ -84,13 +88,16 @@ type Plane struct {
 	outOrder, inOrder chan *batch
 	work              chan *batch
 
-	outPool, inPool sync.Pool
+	outPool, inPool *batchPool
 	eps             sync.Map // netip.AddrPort -> conn.Endpoint
 
 	wg        sync.WaitGroup // readers
 	workersWG sync.WaitGroup
 	writersWG sync.WaitGroup
 	injectMu  sync.RWMutex // InboundFromEndpoint holds it shared, Close exclusively
+	epMu      sync.Mutex
+	epPending *batch        // packets from the endpoint not queued yet
+	epWake    chan struct{} // the first packet of epPending wakes flushEndpoint
 	closeOnce sync.Once
 	closing   chan struct{}
 }
@@ -134,8 +141,8 @@ func New(cfg Config) (*Plane, error) {
 	}
 	p.port = port
 	tb, bb := cfg.TUN.BatchSize(), cfg.Bind.BatchSize()
-	p.outPool.New = func() any { return newOutBatch(tb, bb) }
-	p.inPool.New = func() any { return newInBatch(bb) }
+	p.outPool = newBatchPool(func() *batch { return newOutBatch(tb, bb) })
+	p.inPool = newBatchPool(func() *batch { return newInBatch(bb) })
 	p.outOrder = make(chan *batch, queueDepth)
 	p.inOrder = make(chan *batch, queueDepth)
 	p.work = make(chan *batch, 2*queueDepth)
@@ -146,8 +153,10 @@ func New(cfg Config) (*Plane, error) {
 	p.writersWG.Add(2)
 	go p.writeUDP()
 	go p.writeTUN()
-	p.wg.Add(1)
+	p.epWake = make(chan struct{}, 1)
+	p.wg.Add(2)
 	go p.readTUN()
+	go p.flushEndpoint()
 	for _, fn := range fns {
 		p.wg.Add(1)
 		go p.readUDP(fn)
@@ -157,6 +166,36 @@ func New(cfg Config) (*Plane, error) {
 
 // Port returns the bound UDP port.
 func (p *Plane) Port() uint16 { return p.port }
+
+// batchPool keeps batches for reuse. Unlike a sync.Pool it keeps them
+// across garbage collections: an inbound batch is 8 MiB of buffers, and
+// allocating it again means zeroing it again.
+type batchPool struct {
+	free  chan *batch
+	alloc func() *batch
+}
+
+func newBatchPool(alloc func() *batch) *batchPool {
+	// Enough for every batch that can be in flight: the ordered queue,
+	// one per worker and writer, and the readers'.
+	return &batchPool{free: make(chan *batch, 2*queueDepth+2*runtime.NumCPU()+4), alloc: alloc}
+}
+
+func (bp *batchPool) get() *batch {
+	select {
+	case b := <-bp.free:
+		return b
+	default:
+		return bp.alloc()
+	}
+}
+
+func (bp *batchPool) put(b *batch) {
+	select {
+	case bp.free <- b:
+	default:
+	}
+}
 
 func newOutBatch(tunBatch, udpBatch int) *batch {
 	n := max(tunBatch, 1)
@@ -185,10 +224,10 @@ func newInBatch(udpBatch int) *batch {
 func (p *Plane) readTUN() {
 	defer p.wg.Done()
 	for {
-		b := p.outPool.Get().(*batch)
+		b := p.outPool.get()
 		n, err := p.cfg.TUN.Read(b.bufs, b.sizes, tunOffset)
 		if err != nil {
-			p.outPool.Put(b)
+			p.outPool.put(b)
 			if errors.Is(err, os.ErrClosed) || p.closed() {
 				return
 			}
@@ -200,7 +239,7 @@ func (p *Plane) readTUN() {
 			continue
 		}
 		if n == 0 {
-			p.outPool.Put(b)
+			p.outPool.put(b)
 			continue
 		}
 		b.n = n
@@ -214,10 +253,10 @@ func (p *Plane) readTUN() {
 func (p *Plane) readUDP(fn conn.ReceiveFunc) {
 	defer p.wg.Done()
 	for {
-		b := p.inPool.Get().(*batch)
+		b := p.inPool.get()
 		n, err := fn(b.views, b.sizes, b.from)
 		if err != nil {
-			p.inPool.Put(b)
+			p.inPool.put(b)
 			if errors.Is(err, net.ErrClosed) || p.closed() {
 				return
 			}
@@ -232,7 +271,11 @@ func (p *Plane) readUDP(fn conn.ReceiveFunc) {
 }
 
 // InboundFromEndpoint queues one ESP packet that arrived through the IKE
-// endpoint's NAT-T socket; pkt is copied.
+// endpoint's NAT-T socket; pkt is copied. The endpoint hands packets over
+// one at a time, so they are gathered into a batch that a flusher
+// goroutine queues once it gets to run: under load, many packets share a
+// batch (and a TUN write); when idle, a packet waits only for a goroutine
+// wake-up.
 func (p *Plane) InboundFromEndpoint(from netip.AddrPort, pkt []byte) {
 	p.injectMu.RLock()
 	defer p.injectMu.RUnlock()
@@ -243,11 +286,51 @@ func (p *Plane) InboundFromEndpoint(from netip.AddrPort, pkt []byte) {
 		p.c.drops[Inbound][CauseMalformed].Add(1)
 		return
 	}
-	b := p.inPool.Get().(*batch)
-	b.n, b.viaEP = 1, true
-	b.sizes[0] = copy(b.bufs[0][Headroom:], pkt)
-	b.from[0] = &conn.StdNetEndpoint{AddrPort: from}
-	p.enqueue(b, p.inOrder)
+	p.epMu.Lock()
+	b := p.epPending
+	if b == nil {
+		b = p.inPool.get()
+		b.n, b.viaEP = 0, true
+		p.epPending = b
+	}
+	i := b.n
+	b.sizes[i] = copy(b.bufs[i][Headroom:], pkt)
+	b.from[i] = &conn.StdNetEndpoint{AddrPort: from}
+	b.n++
+	full := b.n == len(b.bufs)
+	if full {
+		p.epPending = nil
+	}
+	p.epMu.Unlock()
+	switch {
+	case full:
+		p.enqueue(b, p.inOrder)
+	case i == 0:
+		select {
+		case p.epWake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// flushEndpoint queues the batch InboundFromEndpoint is gathering.
+func (p *Plane) flushEndpoint() {
+	defer p.wg.Done()
+	for {
+		select {
+		case <-p.epWake:
+		case <-p.closing:
+			return
+		}
+		runtime.Gosched() // let the endpoint add what it has
+		p.epMu.Lock()
+		b := p.epPending
+		p.epPending = nil
+		p.epMu.Unlock()
+		if b != nil && !p.enqueue(b, p.inOrder) {
+			return
+		}
+	}
 }
 
 // enqueue puts b on its ordered queue and the work queue, locked until a
@@ -314,7 +397,8 @@ func (p *Plane) seal(b *batch) {
 				b.causes[i] = CauseOther
 				continue
 			}
-			off = copy(b.backing[start:], res) - len(res)
+			copy(b.backing[start:], res)
+			off = 0
 		}
 		b.outs[i] = b.backing[start+off : start+off+len(res) : len(b.backing)]
 	}
@@ -361,7 +445,10 @@ func (p *Plane) open(b *batch) {
 			b.causes[i] = CauseMalformed
 			continue
 		}
-		n := copy(buf[tunOffset:], inner) // memmove to the TUN offset
+		n := len(inner)
+		if offsetIn(buf, inner) != tunOffset {
+			copy(buf[tunOffset:], inner) // memmove to the TUN offset
+		}
 		b.outs[i] = buf[:tunOffset+n]
 	}
 }
@@ -369,8 +456,8 @@ func (p *Plane) open(b *batch) {
 // writeUDP is stage 3 outbound.
 func (p *Plane) writeUDP() {
 	defer p.writersWG.Done()
-	max := p.cfg.Bind.BatchSize()
-	run := make([][]byte, 0, max)
+	maxRun := p.cfg.Bind.BatchSize()
+	run := make([][]byte, 0, maxRun)
 	var drops [numCauses]uint64
 	for b := range p.outOrder {
 		b.mu.Lock()
@@ -385,7 +472,7 @@ func (p *Plane) writeUDP() {
 			d := b.dests[i]
 			run = run[:0]
 			j := i
-			for ; j < b.n && len(run) < max; j++ {
+			for ; j < b.n && len(run) < maxRun; j++ {
 				if b.causes[j] != CauseNone {
 					drops[b.causes[j]]++
 					continue
@@ -406,7 +493,7 @@ func (p *Plane) writeUDP() {
 		}
 		p.account(Outbound, sent, bytes, &drops)
 		b.mu.Unlock()
-		p.outPool.Put(b)
+		p.outPool.put(b)
 	}
 }
 
@@ -470,7 +557,7 @@ func (p *Plane) writeTUN() {
 		}
 		p.account(Inbound, sent, bytes, &drops)
 		b.mu.Unlock()
-		p.inPool.Put(b)
+		p.inPool.put(b)
 	}
 }
 

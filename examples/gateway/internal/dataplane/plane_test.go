@@ -208,6 +208,13 @@ func TestPlaneMatchesModel(t *testing.T) {
 			}
 			// A malformed datagram, and one that is empty.
 			in = append(in, []byte{'X', 0, 1, 2}, []byte{})
+			// Packets that arrive through the IKE endpoint instead,
+			// numbered apart.
+			viaEndpoint := packets(rng, 1000)
+			for i, p := range viaEndpoint {
+				p[0], p[1] = 'E', p[0]
+				copy(p[2:], fmt.Sprintf("P%07d", i))
+			}
 			ft := &fakeTUN{in: cloneAll(out), rng: rand.New(rand.NewPCG(seed, 2)), closed: make(chan struct{})}
 			fb := &fakeBind{in: cloneAll(in), rng: rand.New(rand.NewPCG(seed, 3)), closed: make(chan struct{})}
 			var viaEP sync.Mutex
@@ -224,6 +231,11 @@ func TestPlaneMatchesModel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			go func() {
+				for _, b := range viaEndpoint {
+					p.InboundFromEndpoint(netip.MustParseAddrPort("192.0.2.9:4500"), b)
+				}
+			}()
 			// The reference model.
 			var wantOut []sentPacket
 			var wantDrops [2][numCauses]uint64
@@ -235,7 +247,14 @@ func TestPlaneMatchesModel(t *testing.T) {
 				d := peers[int(b[1])%len(peers)]
 				wantOut = append(wantOut, sentPacket{d.Addr.String(), append([]byte{'E'}, b...)})
 			}
-			var wantIn [][]byte
+			var wantIn, wantEP [][]byte
+			for _, b := range viaEndpoint {
+				if b[1] != 0 {
+					wantDrops[Inbound][Cause(b[1])]++
+				} else {
+					wantEP = append(wantEP, b[1:])
+				}
+			}
 			for _, b := range in {
 				switch {
 				case len(b) == 0:
@@ -251,12 +270,12 @@ func TestPlaneMatchesModel(t *testing.T) {
 			deadline := time.Now().Add(20 * time.Second)
 			for {
 				s := p.Stats()
-				done := s.Drops == wantDrops && s.Packets[Outbound] == uint64(len(wantOut)) && s.Packets[Inbound] == uint64(len(wantIn))
+				done := s.Drops == wantDrops && s.Packets[Outbound] == uint64(len(wantOut)) && s.Packets[Inbound] == uint64(len(wantIn)+len(wantEP))
 				if done {
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("stats %+v, want drops %v, %d out, %d in", s, wantDrops, len(wantOut), len(wantIn))
+					t.Fatalf("stats %+v, want drops %v, %d out, %d in", s, wantDrops, len(wantOut), len(wantIn)+len(wantEP))
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
@@ -276,8 +295,20 @@ func TestPlaneMatchesModel(t *testing.T) {
 					t.Errorf("to %s: %d packets, want %d, or out of order", to, len(got[to]), len(w))
 				}
 			}
-			if !equalAll(ft.written, wantIn) {
-				t.Errorf("TUN: %d packets written, want %d, or out of order", len(ft.written), len(wantIn))
+			// Each source's packets reach the TUN in order.
+			var gotIn, gotEP [][]byte
+			for _, b := range ft.written {
+				if b[1] == 'P' {
+					gotEP = append(gotEP, b)
+				} else {
+					gotIn = append(gotIn, b)
+				}
+			}
+			if !equalAll(gotIn, wantIn) {
+				t.Errorf("TUN: %d packets from the socket written, want %d, or out of order", len(gotIn), len(wantIn))
+			}
+			if !equalAll(gotEP, wantEP) {
+				t.Errorf("TUN: %d packets from the endpoint written, want %d, or out of order", len(gotEP), len(wantEP))
 			}
 		})
 	}
