@@ -199,8 +199,14 @@ func (p *yamlParser) checkChars() {
 			continue
 		}
 		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 {
+		switch {
+		case r == utf8.RuneError && n == 1:
 			panic(&yamlError{line, utf8.RuneCountInString(s[lineStart:i]) + 1, "invalid UTF-8"})
+		case r == 0x85 || r == 0x2028 || r == 0x2029:
+			// Line breaks to YAML 1.1 (and yaml.v3), text to YAML 1.2:
+			// refused rather than read one way or the other.
+			panic(&yamlError{line, utf8.RuneCountInString(s[lineStart:i]) + 1,
+				fmt.Sprintf("the character %U is not accepted in a policy file", r)})
 		}
 		i += n
 	}
