@@ -1001,6 +1001,11 @@ func (p *yamlParser) skipFlowBlank() {
 // lines, which fold into spaces.
 func (p *yamlParser) flowPlain() *yamlNode {
 	switch c := p.peek(); {
+	case c == '?':
+		// yaml.v3 reads "?" here as the explicit key indicator even
+		// before a non-blank ("{?0}" has the key "0"); YAML 1.2 reads a
+		// plain scalar. Refused rather than read one way or the other.
+		p.fail("complex mapping keys are not accepted in a policy file")
 	case c == '-' || c == '?' || c == ':':
 		if isSep(p.at(1)) || strings.IndexByte(",[]{}", p.at(1)) >= 0 {
 			p.fail("did not find expected node content")
