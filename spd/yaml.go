@@ -199,8 +199,14 @@ func (p *yamlParser) checkChars() {
 			continue
 		}
 		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 {
+		switch {
+		case r == utf8.RuneError && n == 1:
 			panic(&yamlError{line, utf8.RuneCountInString(s[lineStart:i]) + 1, "invalid UTF-8"})
+		case r == 0x85 || r == 0x2028 || r == 0x2029:
+			// Line breaks to YAML 1.1 (and yaml.v3), text to YAML 1.2:
+			// refused rather than read one way or the other.
+			panic(&yamlError{line, utf8.RuneCountInString(s[lineStart:i]) + 1,
+				fmt.Sprintf("the character %U is not accepted in a policy file", r)})
 		}
 		i += n
 	}
@@ -995,6 +1001,11 @@ func (p *yamlParser) skipFlowBlank() {
 // lines, which fold into spaces.
 func (p *yamlParser) flowPlain() *yamlNode {
 	switch c := p.peek(); {
+	case c == '?':
+		// yaml.v3 reads "?" here as the explicit key indicator even
+		// before a non-blank ("{?0}" has the key "0"); YAML 1.2 reads a
+		// plain scalar. Refused rather than read one way or the other.
+		p.fail("complex mapping keys are not accepted in a policy file")
 	case c == '-' || c == '?' || c == ':':
 		if isSep(p.at(1)) || strings.IndexByte(",[]{}", p.at(1)) >= 0 {
 			p.fail("did not find expected node content")
