@@ -58,6 +58,8 @@ type v1Opts struct {
 	// swNoEncap leaves encap = yes out of charon's connection: only our
 	// side forces UDP encapsulation.
 	swNoEncap bool
+	// legacy sets Config.AllowLegacyV1 (3DES, HMAC-MD5, MODP-1024).
+	legacy bool
 }
 
 // v1Env is one running interop case.
@@ -165,8 +167,15 @@ func newV1(t *testing.T, o v1Opts) *v1Env {
 // config is our side's Config: IKEv1 only, the case's proposals, our
 // subnet and charon's, NAT-T forced.
 func (e *v1Env) config() *Config {
-	cfg := pskConfigWith(e.t, "left.example", "right.example", []byte(v1PSK), e.o.ike, e.o.esp)
+	cfg := pskConfigWith(e.t, "left.example", "right.example", []byte(v1PSK), "aes128-sha256-modp2048", e.o.esp)
 	cfg.KeyExchange = KeyExchangeIKEv1
+	// IKEv1's proposal parser: it also takes Windows Server 2003's 3DES,
+	// MD5 and MODP-1024, usable with AllowLegacyV1.
+	p, err := ParseProposalsV1(e.o.ike, isakmp.ProtocolIKE)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cfg.IKEProposals, cfg.AllowLegacyV1 = p, e.o.legacy
 	cfg.LocalTS = []isakmp.TrafficSelector{SelectorFromPrefix(ourNet)}
 	cfg.RemoteTS = []isakmp.TrafficSelector{SelectorFromPrefix(swNet)}
 	cfg.ForceUDPEncap = true // libipsec needs UDP-encapsulated ESP
@@ -307,6 +316,7 @@ func (e *v1Env) onEvent(ev Event) {
 			e.t.Errorf("CHILD SA with version %v", ev.Child.Version)
 		}
 		in, out := espConfigs(ev.Child)
+		in.AllowLegacy, out.AllowLegacy = e.o.legacy, e.o.legacy // 3DES ESP
 		in.EncapSrcPort, in.EncapDstPort = ev.Child.EncapRemotePort, ev.Child.EncapLocalPort
 		out.EncapSrcPort, out.EncapDstPort = ev.Child.EncapLocalPort, ev.Child.EncapRemotePort
 		a, err := esp.NewSA(in)
@@ -547,22 +557,25 @@ func dirName(charonInitiates bool) string {
 // TestInteropV1MainModePSK: Main Mode with a pre-shared key and Quick
 // Mode, both directions, with and without PFS (a Quick Mode KE when the
 // ESP proposal names a group), AES-CBC and AES-GCM ESP, MODP, ECP and
-// Curve25519 groups; ESP carries datagrams both ways, counted on both
+// Curve25519 groups, and Windows Server 2003's 3DES/SHA1/MODP-1024 with
+// Config.AllowLegacyV1; ESP carries datagrams both ways, counted on both
 // sides. NAT-T is forced: charon lists the CHILD SA as TUNNEL-in-UDP and
 // IKE runs on port 4500.
 func TestInteropV1MainModePSK(t *testing.T) {
 	for _, c := range []struct {
-		ike, esp string
-		pfs      bool
+		ike, esp    string
+		pfs, legacy bool
 	}{
-		{"aes128-sha256-modp2048", "aes128-sha256", false},
-		{"aes256-sha256-ecp256", "aes256gcm16-ecp256", true},
-		{"aes128-sha1-x25519", "aes128-sha1-x25519", true},
-		{"aes256-sha384-modp3072", "aes256-sha384-modp3072", true}, // RFC 4868 SHA-384
+		{"aes128-sha256-modp2048", "aes128-sha256", false, false},
+		{"aes256-sha256-ecp256", "aes256gcm16-ecp256", true, false},
+		{"aes128-sha1-x25519", "aes128-sha1-x25519", true, false},
+		{"aes256-sha384-modp3072", "aes256-sha384-modp3072", true, false}, // RFC 4868 SHA-384
+		// Windows Server 2003's defaults, with Config.AllowLegacyV1.
+		{"3des-sha1-modp1024", "3des-sha1", false, true},
 	} {
 		for _, charonInitiates := range []bool{false, true} {
 			t.Run(c.ike+"/"+c.esp+"/"+dirName(charonInitiates), func(t *testing.T) {
-				e := newV1(t, v1Opts{ike: c.ike, esp: c.esp, charonInitiates: charonInitiates})
+				e := newV1(t, v1Opts{ike: c.ike, esp: c.esp, charonInitiates: charonInitiates, legacy: c.legacy})
 				e.traffic(5)
 				sas := e.checkSW()
 				if !strings.Contains(sas, "[4500]") {
