@@ -197,7 +197,10 @@ func (d *Driver) ikeConfig(r *spd.Rule, c *spd.Classifier, p *spd.Policy) (*ike.
 	cfg := &ike.Config{LocalID: d.cfg.LocalID, IKEProposals: d.cfg.IKEProposals, Tag: ruleID(r),
 		ForceUDPEncap: d.cfg.ForceUDPEncap, DPDInterval: d.cfg.DPDInterval,
 		RetransmitTimeout: d.cfg.RetransmitTimeout, RetransmitTries: d.cfg.RetransmitTries,
-		Logger: d.cfg.Logger, IKERekey: -1, SPI: nil}
+		Logger: d.cfg.Logger, IKERekey: -1, SPI: nil,
+		// IKEv1: the commit bit, as Windows sets it, so that the
+		// held packets flushed at EventChildUp find the peer's SAs.
+		QuickModeCommit: true}
 	if r.TunnelMode() {
 		cfg.Mode = ike.Tunnel
 	} else {
@@ -491,6 +494,9 @@ func (d *Driver) responderConfig() (*ike.Config, error) {
 		},
 		ForceUDPEncap: d.cfg.ForceUDPEncap, IKERekey: -1, Logger: d.cfg.Logger,
 		DPDInterval: d.cfg.DPDInterval, RetransmitTimeout: d.cfg.RetransmitTimeout, RetransmitTries: d.cfg.RetransmitTries,
+		// Both versions reach configForRequest, which takes only rules
+		// whose key exchange settings allow the peer's.
+		KeyExchange:         ike.KeyExchangeAny,
 		GetConfigForRequest: d.configForRequest}, nil
 }
 
@@ -502,18 +508,26 @@ func (d *Driver) responderConfig() (*ike.Config, error) {
 // Negotiate rule with this peer. Proposals outside that rule are then
 // refused by package ike (NO_PROPOSAL_CHOSEN).
 func (d *Driver) configForRequest(r *ike.ConfigRequest) (*ike.Config, error) {
-	if r.PeerID.Type == 0 && r.TSi == nil {
+	if r.PeerID.Type == 0 && r.TSi == nil && r.Version != ike.IKEv1 {
 		return nil, nil
 	}
 	st := d.policy()
 	remote := r.Remote.Addr().Unmap()
 	if r.TSi == nil {
 		// The rule that names this identity, else the first rule (in
-		// policy order) that can have this peer.
+		// policy order) that can have this peer. IKEv1 Main Mode needs
+		// a rule at its first message already, chosen by the peer's
+		// address: the pre-shared key enters SKEYID before the peer's
+		// identity arrives (RFC 2409 5.4), and the authentication
+		// methods are proposed in the first exchange.
 		var first *ruleState
 		for _, rs := range st.order {
-			if rs.action != spd.ActionProtect || rs.cfg == nil || !rs.servesPeer(remote) {
+			if rs.action != spd.ActionProtect || rs.cfg == nil || !rs.servesPeer(remote) ||
+				!rs.cfg.KeyExchange.Allows(r.Version) {
 				continue
+			}
+			if r.PeerID.Type == 0 {
+				return rs.cfg, nil
 			}
 			if rs.cfg.RemoteID.Type != 0 && rs.cfg.RemoteID.Equal(r.PeerID) {
 				return rs.cfg, nil
@@ -534,7 +548,7 @@ func (d *Driver) configForRequest(r *ike.ConfigRequest) (*ike.Config, error) {
 	// selectors: an outbound lookup from TSr to TSi.
 	sel := selectorOfTS(&r.TSr[0], &r.TSi[0])
 	rs := d.ruleOf(st, st.cls.Lookup(sel, spd.DirOutbound))
-	if rs.action != spd.ActionProtect || rs.cfg == nil || !rs.servesPeer(remote) {
+	if rs.action != spd.ActionProtect || rs.cfg == nil || !rs.servesPeer(remote) || !rs.cfg.KeyExchange.Allows(r.Version) {
 		return nil, ike.NotifyError(isakmp.NotifyTSUnacceptable)
 	}
 	return rs.cfg, nil

@@ -22,7 +22,8 @@ import (
 //	HASH(2) = prf(SKEYID_a, M-ID | Ni_b | <the message after HASH(2)>)
 //	HASH(3) = prf(SKEYID_a, 0 | M-ID | Ni_b | Nr_b)
 //
-// The commit bit (RFC 2408 3.1): when the initiator sets it on QM1, this
+// The commit bit (RFC 2408 3.1): this initiator sets it on QM1 with
+// Config.QuickModeCommit; when the initiator sets it on QM1, this
 // responder sets it on QM2 and, after QM3, sends CONNECTED in an
 // informational exchange; when a responder sets it on QM2, this initiator
 // reports the CHILD SA only once that CONNECTED arrives.
@@ -307,7 +308,11 @@ func (s *SessionV1) startQuickModeFor(now time.Time, req *ChildRequest, old *chi
 	rest = append(rest, idFromSelectorV1(q.local), idFromSelectorV1(q.remote))
 	rest = append(rest, s.natOA(q.mode)...)
 	ex := &v1Exchange{mid: q.mid, iv: v1Phase2IV(sa.x.hash, sa.p1Last, q.mid, sa.cbc.block.BlockSize()), qm: q}
-	msg, err := s.sealProtected(sa, isakmp.ExchangeV1QuickMode, ex, 0, rest, func(r []byte) []byte {
+	var flags isakmp.Flags
+	if cfg.QuickModeCommit {
+		flags = isakmp.FlagCommit
+	}
+	msg, err := s.sealProtected(sa, isakmp.ExchangeV1QuickMode, ex, flags, rest, func(r []byte) []byte {
 		return hashV1(sa, mid32(q.mid), r)
 	})
 	if err != nil {
