@@ -292,12 +292,27 @@ func childProposal(m spd.SecurityMethod, pfs bool, group isakmp.KEGroup) (ike.Pr
 	return p, nil
 }
 
-// authConfig sets the rule's authentication: its first pre-shared key or
-// certificate method (RFC 7296 2.15); Kerberos needs IKEv1.
+// authConfig sets the rule's authentication methods. IKEv2 (RFC 7296
+// 2.15) uses the first pre-shared key or certificate method. A rule that
+// may negotiate with IKEv1 keeps every usable method in the rule's
+// order, as Windows tries them (ike.Config.AuthOrder: each method is one
+// set of transforms in the phase 1 proposal, the responder takes the
+// first it accepts): Kerberos (the GSS-API method, with
+// DriverConfig.Kerberos and the method's peer principal), then at most
+// one of pre-shared key and certificate (an ike.Config carries either a
+// pre-shared key or a signature key; the first one listed wins).
+// Kerberos needs IKEv1: IKEv2 has no GSS-API method, so IKEv2 rules skip
+// it.
 func (d *Driver) authConfig(cfg *ike.Config, methods []spd.AuthMethod) error {
+	v1 := cfg.KeyExchange.Allows(ike.IKEv1)
+	var order []ike.AuthKind
+	secretSet := false // Auth or SignatureKey
 	for _, m := range methods {
 		switch m.Kind {
 		case spd.AuthPreSharedKey:
+			if secretSet {
+				continue
+			}
 			secret := []byte(m.PreSharedKey)
 			if m.PreSharedKeyRef != "" {
 				if d.cfg.PreSharedKey == nil {
@@ -314,18 +329,38 @@ func (d *Driver) authConfig(cfg *ike.Config, methods []spd.AuthMethod) error {
 			}
 			cfg.Auth = psk
 			cfg.PeerAuth = func(auth.Identity, [][]byte, time.Time) (auth.PeerAuthenticator, error) { return psk, nil }
-			return nil
+			secretSet = true
+			order = append(order, ike.AuthPSK)
 		case spd.AuthCertificate:
 			v := d.cfg.CertVerifiers[m.RootCA]
-			if v == nil || d.cfg.SignatureKey == nil {
+			if secretSet || v == nil || d.cfg.SignatureKey == nil {
 				continue
 			}
 			cfg.SignatureKey, cfg.Certificates = d.cfg.SignatureKey, d.cfg.Certificates
 			cfg.PeerAuth = ike.CertPeers(v)
-			return nil
+			secretSet = true
+			order = append(order, ike.AuthCertificate)
+		case spd.AuthKerberos:
+			if !v1 || cfg.Kerberos != nil || d.cfg.Kerberos == nil || m.Principal == "" {
+				continue
+			}
+			cfg.Kerberos = &ike.KerberosAuth{Host: d.cfg.Kerberos, PeerPrincipal: m.Principal}
+			order = append(order, ike.AuthKerberos)
+		}
+		if !v1 && secretSet {
+			break
 		}
 	}
-	return errors.New("ipsec: no usable authentication method (pre-shared key, or a certificate root with DriverConfig.CertVerifiers)")
+	if len(order) == 0 {
+		return errors.New("ipsec: no usable authentication method (pre-shared key, a certificate root with DriverConfig.CertVerifiers, or for IKEv1 Kerberos with DriverConfig.Kerberos and the peer's principal)")
+	}
+	if v1 {
+		cfg.AuthOrder = order
+	}
+	if !secretSet && cfg.KeyExchange != ike.KeyExchangeIKEv1 {
+		return errors.New("ipsec: Kerberos is the rule's only usable authentication method, but IKEv2 has none (key exchange versions allow IKEv2)")
+	}
+	return nil
 }
 
 // ruleSelectors turns a rule's filters into traffic selectors from this
