@@ -737,11 +737,22 @@ func (s *SessionV1) receiveQM2(now time.Time, sa *isakmpSA, ex *v1Exchange, m *i
 // installBundleV1 installs the CHILD SA c of q and, for an AH+ESP bundle,
 // its AH part, and pairs the two for rekeying.
 func (s *SessionV1) installBundleV1(now time.Time, q *quickMode, c *child) {
+	if a := q.ah; a != nil && a.ch != nil {
+		pairBundleV1(c, a.ch)
+	}
 	s.installChildV1(now, q, c)
 	if a := q.ah; a != nil && a.ch != nil {
 		s.installChildV1(now, a, a.ch)
 		s.sibling[c], s.sibling[a.ch] = a.ch, c
 	}
+}
+
+// pairBundleV1 links the ESP and AH parts of a bundle in their ChildSA
+// values (ChildSA.Bundle), before either is reported.
+func pairBundleV1(esp, ah *child) {
+	e, a := esp.sa, ah.sa
+	e.Bundle, a.Bundle = nil, nil
+	esp.sa.Bundle, ah.sa.Bundle = &a, &e
 }
 
 // checkQM2 checks that the responder chose one of our transforms
@@ -906,6 +917,9 @@ func (s *SessionV1) receiveQM3(now time.Time, sa *isakmpSA, ex *v1Exchange, m *i
 			q.old = o
 			break
 		}
+	}
+	if q.ah != nil && q.ah.ch != nil {
+		pairBundleV1(c, q.ah.ch)
 	}
 	s.installChildV1(now, q, c)
 	if q.ah != nil {
