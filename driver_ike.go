@@ -208,8 +208,8 @@ func (d *Driver) handleIKE(ev ike.Event) {
 // flushes the flow's queue through it.
 func (d *Driver) childUp(ev ike.Event) {
 	c := ev.Child
-	if c == nil {
-		return
+	if c == nil || bundleAHPart(c) {
+		return // an AH+ESP bundle is installed with its ESP part, reported first
 	}
 	st := d.policy()
 	rs := st.byID[c.Tag]

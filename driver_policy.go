@@ -184,7 +184,8 @@ func (d *Driver) newRuleState(r *spd.Rule, c *spd.Classifier, p *spd.Policy) *ru
 //   - the security methods become the CHILD SA proposals, in order (RFC
 //     7296 3.3); IKEv2 negotiates one protocol per CHILD SA, so the
 //     methods of the first method's protocol are used and AH+ESP methods
-//     are not (RFC 7296 dropped SA bundles);
+//     are not (RFC 7296 dropped SA bundles); an IKEv1 rule whose first
+//     method is AH+ESP offers its AH+ESP methods as a bundle;
 //   - session key PFS adds DriverConfig.PFSGroup to every proposal;
 //   - the first method's lifetimes: seconds become the CHILD SA's hard
 //     lifetime (rekeyed at 90%), kilobytes the SAD's byte limits;
@@ -224,7 +225,28 @@ func (d *Driver) ikeConfig(r *spd.Rule, c *spd.Classifier, p *spd.Policy) (*ike.
 	}
 	first := methods[0]
 	useAH := first.UseAH && !first.UseESP
+	// IKEv1 negotiates AH+ESP as an SA bundle (RFC 2408 4.2: an AH and
+	// an ESP proposal with one number), as Windows offers it: a rule
+	// whose first method is AH+ESP offers its AH+ESP methods.
+	bundle := first.UseAH && first.UseESP && cfg.KeyExchange == ike.KeyExchangeIKEv1
 	for _, m := range methods {
+		if bundle {
+			if !m.UseAH || !m.UseESP {
+				continue
+			}
+			e, a := m, m
+			e.UseAH, a.UseESP = false, false
+			ep, err := childProposal(e, r.Action.PFS, pfs)
+			if err != nil {
+				return nil, life, err
+			}
+			ap, err := childProposal(a, r.Action.PFS, pfs)
+			if err != nil {
+				return nil, life, err
+			}
+			cfg.ChildProposals = append(cfg.ChildProposals, ep, ap)
+			continue
+		}
 		if m.UseAH && m.UseESP {
 			continue
 		}
@@ -238,7 +260,7 @@ func (d *Driver) ikeConfig(r *spd.Rule, c *spd.Classifier, p *spd.Policy) (*ike.
 		cfg.ChildProposals = append(cfg.ChildProposals, p)
 	}
 	if len(cfg.ChildProposals) == 0 {
-		return nil, life, errors.New("ipsec: AH+ESP bundles cannot be negotiated with IKEv2 (RFC 7296 removed SA bundles)")
+		return nil, life, errors.New("ipsec: AH+ESP bundles need IKEv1 (key exchange versions: [ikev1]); IKEv2 has none (RFC 7296 removed SA bundles)")
 	}
 	if first.Lifetime > 0 {
 		cfg.ChildLifetime = first.Lifetime

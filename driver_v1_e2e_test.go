@@ -81,9 +81,9 @@ func (v *v1Versions) only(t *testing.T, want ike.Version) {
 }
 
 // rekeyUnderTraffic rekeys the CHILD SA of rule on a (from a's side)
-// while both sides send packets on it, and checks that every packet
-// sent was delivered once.
-func rekeyUnderTraffic(t *testing.T, a, b *drvGateway, rule string, pa, pb func(i int) []byte) {
+// while both sides send packets on it (through out), and checks that
+// every packet sent was delivered once.
+func rekeyUnderTraffic(t *testing.T, a, b *drvGateway, rule string, out func(*drvGateway, []byte) Result, pa, pb func(i int) []byte) {
 	t.Helper()
 	var ref childRef
 	var inSPI uint32
@@ -108,10 +108,10 @@ func rekeyUnderTraffic(t *testing.T, a, b *drvGateway, rule string, pa, pb func(
 				return
 			default:
 			}
-			if a.out(t, pa(i)).Verdict == VerdictProtected {
+			if out(a, pa(i)).Verdict == VerdictProtected {
 				sent[0]++
 			}
-			if b.out(t, pb(i)).Verdict == VerdictProtected {
+			if out(b, pb(i)).Verdict == VerdictProtected {
 				sent[1]++
 			}
 			time.Sleep(time.Millisecond)
@@ -185,7 +185,7 @@ func TestDriverIKEv1EndToEnd(t *testing.T) {
 	waitFor(t, "the reply", func() bool { return a.delivered("reply") == 1 })
 	vs.only(t, ike.IKEv1)
 
-	rekeyUnderTraffic(t, a, b, "tunnel out",
+	rekeyUnderTraffic(t, a, b, "tunnel out", func(g *drvGateway, p []byte) Result { return g.out(t, p) },
 		func(i int) []byte { return ipPacket("10.1.0.5", "10.2.0.7", 17, 4000, 5000, fmt.Sprintf("a%d", i)) },
 		func(i int) []byte { return ipPacket("10.2.0.7", "10.1.0.5", 17, 5000, 4000, fmt.Sprintf("b%d", i)) })
 	a.d.mu.Lock()
