@@ -28,10 +28,18 @@ const (
 
 // hold queues a copy of pkt on flow f and starts an acquire if none is
 // under way and the last one is old enough (DriverConfig.AcquireInterval).
-// A full queue drops its oldest packet (counted).
+// A full queue drops its oldest packet (counted); within AcquireInterval
+// of a failed acquire the packet is dropped (counted), since no acquire
+// could flush it.
 func (d *Driver) hold(f *ruleFlow, pkt []byte, sel *spd.Selector) Result {
 	now := time.Now()
 	f.mu.Lock()
+	if !f.acquiring && !f.lastAcquire.IsZero() && now.Sub(f.lastAcquire) < d.cfg.AcquireInterval {
+		// The last acquire failed moments ago and no new one may start
+		// yet: nothing would flush the queue, so the packet is dropped.
+		f.mu.Unlock()
+		return d.drop(f.rule, ReasonNegotiation)
+	}
 	if len(f.queue) >= d.cfg.QueueLen {
 		f.queue = f.queue[1:]
 		d.drop(f.rule, ReasonQueueFull)
