@@ -1,6 +1,7 @@
 package ipsec
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -87,5 +88,48 @@ func TestDriverIKEv1Translation(t *testing.T) {
 				t.Errorf("CHILD proposals %v, want %v", protos, tc.protos)
 			}
 		})
+	}
+}
+
+// TestDriverIKEv1ResponderRule: an IKEv1 Main Mode gets its rule at the
+// first message, by the peer's address, because the pre-shared key
+// enters SKEYID before the peer's identity arrives (RFC 2409 5.4).
+// Before this, the responder kept its placeholder Config, derived other
+// keys than the initiator, and MM5 decrypted to garbage ("isakmp:
+// truncated: ID_V1 payload needs 9229 bytes"). Rules whose versions do
+// not allow the peer's are not chosen.
+func TestDriverIKEv1ResponderRule(t *testing.T) {
+	v1 := &spd.KeyExchange{Versions: []spd.IKEVersion{spd.IKEv1}}
+	peer := netip.AddrPortFrom(benchPeer, 500)
+	for _, tc := range []struct {
+		name string
+		kx   *spd.KeyExchange
+		ver  ike.Version
+		rule bool // the rule's Config is returned
+		err  bool
+	}{
+		{"v1 rule, v1 peer", v1, ike.IKEv1, true, false},
+		{"v1 rule, v2 peer", v1, ike.IKEv2, false, false}, // IKEv2 waits for the peer's ID
+		{"v2 rule, v1 peer", nil, ike.IKEv1, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := benchPolicy()
+			p.Rules[0].KeyExchange = tc.kx
+			d, _, _ := newTestDriver(t, p, nil)
+			rs := d.policy().byID["out"]
+			c, err := d.configForRequest(&ike.ConfigRequest{Version: tc.ver, Local: netip.AddrPortFrom(drvMe, 500), Remote: peer})
+			if (err != nil) != tc.err || (c != nil && c == rs.cfg) != tc.rule {
+				t.Fatalf("Config %p (rule's %p), err %v", c, rs.cfg, err)
+			}
+			if tc.rule {
+				if _, ok := c.Auth.(*auth.PSK); !ok || c.KeyExchange != ike.KeyExchangeIKEv1 {
+					t.Fatalf("Config %+v", c)
+				}
+			}
+		})
+	}
+	d, _, _ := newTestDriver(t, benchPolicy(), nil)
+	if c, err := d.responderConfig(); err != nil || !c.KeyExchange.Allows(ike.IKEv1) || !c.KeyExchange.Allows(ike.IKEv2) {
+		t.Fatalf("responder Config allows %v (%v)", c.KeyExchange, err)
 	}
 }
