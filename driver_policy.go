@@ -287,11 +287,32 @@ func (d *Driver) ikeConfig(r *spd.Rule, c *spd.Classifier, p *spd.Policy) (*ike.
 		}
 		cfg.RemoteID = id
 	}
+	cfg.AllowLegacyV1 = cfg.KeyExchange == ike.KeyExchangeIKEv1 && legacyV1(cfg)
 	cfg.LocalTS, cfg.RemoteTS = ruleSelectors(r, c.LocalAddrs(), d.local)
 	if len(cfg.LocalTS) == 0 || len(cfg.RemoteTS) == 0 {
 		return nil, life, errors.New("ipsec: the rule's filters give no traffic selectors")
 	}
 	return cfg, life, nil
+}
+
+// legacyV1 reports whether an IKEv1 rule's proposals name 3DES, MD5 or
+// MODP-1024 (Oakley group 2): Windows Server 2003's defaults, which
+// package ike negotiates only with Config.AllowLegacyV1 (RFC 8221 and
+// RFC 8247 deprecate them). A policy that names them asks for them, so
+// the rule's Config allows them; DES and MODP-768 stay refused.
+func legacyV1(cfg *ike.Config) bool {
+	for _, p := range append(slices.Clip(cfg.IKEProposals), cfg.ChildProposals...) {
+		for _, e := range p.Encr {
+			if e.ID == isakmp.Encr3DES {
+				return true
+			}
+		}
+		if slices.Contains(p.Integ, isakmp.IntegHMACMD5_96) || slices.Contains(p.PRF, isakmp.PRFHMACMD5) ||
+			slices.Contains(p.KE, isakmp.GroupMODP1024) {
+			return true
+		}
+	}
+	return false
 }
 
 // childProposal is a security method as an IKEv2 CHILD SA proposal (the
@@ -655,7 +676,21 @@ func (d *Driver) keyExchange(cfg *ike.Config, r *spd.Rule, policy *spd.KeyExchan
 	if len(kx.Methods) > 0 {
 		var props []ike.Proposal
 		for _, m := range kx.Methods {
-			p, err := ike.ParseProposal(m.String(), isakmp.ProtocolIKE)
+			var p ike.Proposal
+			var err error
+			if cfg.KeyExchange == ike.KeyExchangeIKEv1 {
+				// RFC 2409's algorithms, Windows Server 2003's 3DES,
+				// MD5 and MODP-1024 included (see legacyV1).
+				var ps []ike.Proposal
+				if ps, err = ike.ParseProposalsV1(m.String(), isakmp.ProtocolIKE); err == nil && len(ps) != 1 {
+					err = errors.New("not one proposal")
+				}
+				if err == nil {
+					p = ps[0]
+				}
+			} else {
+				p, err = ike.ParseProposal(m.String(), isakmp.ProtocolIKE)
+			}
 			if err != nil {
 				return fmt.Errorf("ipsec: IKE method %v: %w", m, err)
 			}
