@@ -270,7 +270,7 @@ func (d *Driver) ikeConfig(r *spd.Rule, c *spd.Classifier, p *spd.Policy) (*ike.
 		life.HardBytes = first.LifetimeKB * 1024
 		life.SoftBytes = life.HardBytes * 9 / 10
 	}
-	if err := d.authConfig(cfg, r.Auth); err != nil {
+	if err := d.authConfig(cfg, r.Auth, r.RemoteID); err != nil {
 		return nil, life, err
 	}
 	if !r.LocalID.IsZero() {
@@ -341,12 +341,14 @@ func childProposal(m spd.SecurityMethod, pfs bool, group isakmp.KEGroup) (ike.Pr
 // order, as Windows tries them (ike.Config.AuthOrder: each method is one
 // set of transforms in the phase 1 proposal, the responder takes the
 // first it accepts): Kerberos (the GSS-API method, with
-// DriverConfig.Kerberos and the method's peer principal), then at most
+// DriverConfig.Kerberos and the method's peer principal, else
+// "host/<name>" of an FQDN remote identity; without either the method
+// is skipped), then at most
 // one of pre-shared key and certificate (an ike.Config carries either a
 // pre-shared key or a signature key; the first one listed wins).
 // Kerberos needs IKEv1: IKEv2 has no GSS-API method, so IKEv2 rules skip
 // it.
-func (d *Driver) authConfig(cfg *ike.Config, methods []spd.AuthMethod) error {
+func (d *Driver) authConfig(cfg *ike.Config, methods []spd.AuthMethod, remote spd.Identity) error {
 	v1 := cfg.KeyExchange.Allows(ike.IKEv1)
 	var order []ike.AuthKind
 	secretSet := false // Auth or SignatureKey
@@ -384,10 +386,15 @@ func (d *Driver) authConfig(cfg *ike.Config, methods []spd.AuthMethod) error {
 			secretSet = true
 			order = append(order, ike.AuthCertificate)
 		case spd.AuthKerberos:
-			if !v1 || cfg.Kerberos != nil || d.cfg.Kerberos == nil || m.Principal == "" {
+			principal := m.Principal
+			if principal == "" && remote.Type == spd.IDFQDN {
+				// The peer's computer account, as Windows names it.
+				principal = "host/" + remote.Value
+			}
+			if !v1 || cfg.Kerberos != nil || d.cfg.Kerberos == nil || principal == "" {
 				continue
 			}
-			cfg.Kerberos = &ike.KerberosAuth{Host: d.cfg.Kerberos, PeerPrincipal: m.Principal}
+			cfg.Kerberos = &ike.KerberosAuth{Host: d.cfg.Kerberos, PeerPrincipal: principal}
 			order = append(order, ike.AuthKerberos)
 		}
 		if !v1 && secretSet {

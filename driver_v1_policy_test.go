@@ -41,6 +41,8 @@ func TestDriverIKEv1Translation(t *testing.T) {
 			[]ike.AuthKind{ike.AuthKerberos, ike.AuthPSK}, []isakmp.ProtocolID{isakmp.ProtocolESP}, ""},
 		{"v1 psk then kerberos", v1, []spd.AuthMethod{psk, krbNoName, krb}, []spd.SecurityMethod{espOnly},
 			[]ike.AuthKind{ike.AuthPSK, ike.AuthKerberos}, []isakmp.ProtocolID{isakmp.ProtocolESP}, ""},
+		{"v1 kerberos, principal from the remote identity", v1, []spd.AuthMethod{krbNoName, psk}, []spd.SecurityMethod{espOnly},
+			[]ike.AuthKind{ike.AuthKerberos, ike.AuthPSK}, []isakmp.ProtocolID{isakmp.ProtocolESP}, ""},
 		{"v1 kerberos only", v1, []spd.AuthMethod{krb}, []spd.SecurityMethod{espOnly},
 			[]ike.AuthKind{ike.AuthKerberos}, []isakmp.ProtocolID{isakmp.ProtocolESP}, ""},
 		{"v2 skips kerberos", v2, []spd.AuthMethod{krb, psk}, []spd.SecurityMethod{espOnly},
@@ -56,6 +58,9 @@ func TestDriverIKEv1Translation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := benchPolicy()
 			p.Rules[0].Auth, p.Rules[0].KeyExchange, p.Rules[0].Action.Methods = tc.auth, tc.kx, tc.methods
+			if strings.Contains(tc.name, "remote identity") {
+				p.Rules[0].RemoteID = spd.Identity{Type: spd.IDFQDN, Value: "peer.example.com"}
+			}
 			d, _, _ := newTestDriver(t, p, func(c *DriverConfig) {
 				c.Kerberos = &auth.KerberosHost{Principal: "host/me.example.com@EXAMPLE.COM"}
 			})
