@@ -19,6 +19,7 @@ import (
 const (
 	drvKrbA = "host/a.ipsec.test"
 	drvKrbB = "host/b.ipsec.test"
+	drvKrbC = "host/c.ipsec.test"
 )
 
 // drvKrbPolicy returns the IKEv1 e2e policy whose tunnel rules
@@ -53,7 +54,8 @@ func drvKrbPolicy(pskA, pskB string, bPSKOnly bool) func(a bool) string {
 func krbGateways(t *testing.T, policyFor func(a bool) string) (a, b *drvGateway) {
 	k := krbtest.Start(t,
 		krbtest.Principal{Name: drvKrbA, Keytab: "a.keytab"},
-		krbtest.Principal{Name: drvKrbB, Keytab: "b.keytab"})
+		krbtest.Principal{Name: drvKrbB, Keytab: "b.keytab"},
+		krbtest.Principal{Name: drvKrbC, Keytab: "c.keytab"})
 	conf := k.WriteKrb5Conf(t)
 	load := func(p, kt string) *auth.KerberosHost {
 		h, err := auth.LoadKerberosHost(auth.KerberosHostConfig{Krb5Conf: conf, Keytab: k.Path(kt), Principal: p})
@@ -72,7 +74,10 @@ func krbGateways(t *testing.T, policyFor func(a bool) string) (a, b *drvGateway)
 		}
 	})
 	t.Cleanup(func() {
-		if !t.Failed() {
+		vs.mu.Lock()
+		n := len(vs.n)
+		vs.mu.Unlock()
+		if !t.Failed() && n > 0 {
 			vs.only(t, ike.IKEv1)
 		}
 	})
@@ -109,4 +114,27 @@ func TestKerberosIKEDriverEndToEnd(t *testing.T) {
 func TestKerberosIKEDriverSecondMethod(t *testing.T) {
 	a, b := krbGateways(t, drvKrbPolicy("the key both gateways share", "the key both gateways share", true))
 	krbTraffic(t, a, b)
+}
+
+// TestKerberosIKEDriverWrongPrincipal: A's rule names another host's
+// principal for B, and the pre-shared keys differ: A's ticket is for
+// host/c, which B's keytab cannot accept, so authentication fails,
+// the held packet is dropped and counted, nothing is delivered and no
+// SA is left on either side.
+func TestKerberosIKEDriverWrongPrincipal(t *testing.T) {
+	policy := drvKrbPolicy("A's key, not B's", "B's key, not A's", false)
+	a, b := krbGateways(t, func(isA bool) string {
+		s := policy(isA)
+		if isA {
+			s = strings.ReplaceAll(s, `{kerberos: "`+drvKrbB+`"}`, `{kerberos: "`+drvKrbC+`"}`)
+		}
+		return s
+	})
+	if r := a.out(t, ipPacket("10.1.0.5", "10.2.0.7", 17, 4000, 5000, "first")); r.Verdict != VerdictHeld {
+		t.Fatalf("first packet: %+v", r)
+	}
+	waitFor(t, "the failed negotiation", func() bool { return a.d.RuleDrops("tunnel out")[ReasonNegotiation] == 1 })
+	if b.delivered("first") != 0 || outboundSAs(a.d) != 0 || outboundSAs(b.d) != 0 {
+		t.Fatalf("delivered %d, outbound SAs %d / %d", b.delivered("first"), outboundSAs(a.d), outboundSAs(b.d))
+	}
 }
