@@ -229,6 +229,9 @@ func (d *Driver) ikeConfig(r *spd.Rule, c *spd.Classifier, p *spd.Policy) (*ike.
 	// an ESP proposal with one number), as Windows offers it: a rule
 	// whose first method is AH+ESP offers its AH+ESP methods.
 	bundle := first.UseAH && first.UseESP && cfg.KeyExchange == ike.KeyExchangeIKEv1
+	if bundle && cfg.ForceUDPEncap {
+		return nil, life, errors.New("ipsec: AH+ESP cannot travel in UDP (RFC 3948 encapsulates ESP only), and DriverConfig.ForceUDPEncap is set")
+	}
 	for _, m := range methods {
 		if bundle {
 			if !m.UseAH || !m.UseESP {

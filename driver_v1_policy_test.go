@@ -51,6 +51,7 @@ func TestDriverIKEv1Translation(t *testing.T) {
 		{"v2 and v1 kerberos only", both, []spd.AuthMethod{krb}, []spd.SecurityMethod{espOnly}, nil, nil, "IKEv2 has none"},
 		{"v1 bundle", v1, []spd.AuthMethod{psk}, []spd.SecurityMethod{bundle, espOnly, bundle},
 			[]ike.AuthKind{ike.AuthPSK}, []isakmp.ProtocolID{isakmp.ProtocolESP, isakmp.ProtocolAH, isakmp.ProtocolESP, isakmp.ProtocolAH}, ""},
+		{"v1 bundle in UDP", v1, []spd.AuthMethod{psk}, []spd.SecurityMethod{bundle}, nil, nil, "cannot travel in UDP"},
 		{"v2 bundle", v2, []spd.AuthMethod{psk}, []spd.SecurityMethod{bundle}, nil, nil, "need IKEv1"},
 		{"v2 bundle, then esp", v2, []spd.AuthMethod{psk}, []spd.SecurityMethod{bundle, espOnly},
 			nil, []isakmp.ProtocolID{isakmp.ProtocolESP}, ""},
@@ -63,6 +64,7 @@ func TestDriverIKEv1Translation(t *testing.T) {
 			}
 			d, _, _ := newTestDriver(t, p, func(c *DriverConfig) {
 				c.Kerberos = &auth.KerberosHost{Principal: "host/me.example.com@EXAMPLE.COM"}
+				c.ForceUDPEncap = strings.Contains(tc.name, "UDP")
 			})
 			rs := d.policy().byID["out"]
 			if tc.err != "" {
