@@ -191,3 +191,21 @@ func testBundleTraffic(t *testing.T, a, b *drvGateway, w *rawWire) {
 		t.Fatalf("tampered packet: %+v", r)
 	}
 }
+
+// TestDriverIKEv1AH: a rule whose security method is AH alone
+// (Windows' "integrity only"): IKEv1 negotiates an AH CHILD SA and the
+// driver returns raw IP, AH packets, delivered both ways.
+func TestDriverIKEv1AH(t *testing.T) {
+	a, b, w := startRawGateways(t, func(isA bool) string {
+		return strings.Replace(drvV1PolicyFor(isA), "      - esp: {encryption: aes256-gcm16}\n", "      - ah: sha256\n", 1)
+	})
+	if r := w.out(t, a, ipPacket("10.1.0.5", "10.2.0.7", 17, 4000, 5000, "first")); r.Verdict != VerdictHeld {
+		t.Fatalf("first packet: %+v", r)
+	}
+	waitFor(t, "the held packet", func() bool { return b.delivered("first") == 1 })
+	r := w.out(t, b, ipPacket("10.2.0.7", "10.1.0.5", 17, 5000, 4000, "reply"))
+	if r.Verdict != VerdictProtected || r.Proto != ProtoRaw || r.Packet[9] != protoAH {
+		t.Fatalf("reply: %+v", r)
+	}
+	waitFor(t, "the reply", func() bool { return a.delivered("reply") == 1 })
+}
