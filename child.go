@@ -3,6 +3,7 @@ package ipsec
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 
 	"github.com/ipsecgo/ipsec/ah"
 	"github.com/ipsecgo/ipsec/esp"
@@ -124,7 +125,15 @@ func ChildSpecs(c *ike.ChildSA) (in, out sad.Spec, err error) {
 		if out.ESP, err = esp.NewSA(oc); err != nil {
 			return in, out, fmt.Errorf("ipsec: outbound SA 0x%08x: %w", oc.SPI, err)
 		}
+		if c.Bundle != nil {
+			if err := bundleAH(c.Bundle, &in, &out); err != nil {
+				return in, out, err
+			}
+		}
 	case isakmp.ProtocolAH:
+		if c.Bundle != nil {
+			return in, out, fmt.Errorf("%w: the AH part of an AH+ESP bundle is installed with its ESP part", ErrProtocol)
+		}
 		ic, oc, err := AHConfigs(c)
 		if err != nil {
 			return in, out, err
@@ -139,6 +148,29 @@ func ChildSpecs(c *ike.ChildSA) (in, out sad.Spec, err error) {
 		return in, out, fmt.Errorf("%w: %v", ErrProtocol, c.Protocol)
 	}
 	return in, out, nil
+}
+
+// bundleAH adds the AH part of an IKEv1 AH+ESP bundle to the specs of
+// its ESP part: one SAD entry with both transforms (sad.Spec, RFC 4301
+// 4.3), ESP inside and AH outside in transport mode over the ESP packet
+// (RFC 2401 4.5's transport adjacency; in tunnel mode the ESP part makes
+// the one outer header, and AH authenticates it, as Windows' AH+ESP
+// tunnels look on the wire: IP, AH, ESP, inner IP). The entry's SPI is
+// AH's, the outer header's.
+func bundleAH(a *ike.ChildSA, in, out *sad.Spec) error {
+	ic, oc, err := AHConfigs(a)
+	if err != nil {
+		return err
+	}
+	ic.Mode, oc.Mode = ah.Transport, ah.Transport
+	ic.TunnelSrc, ic.TunnelDst, oc.TunnelSrc, oc.TunnelDst = netip.Addr{}, netip.Addr{}, netip.Addr{}, netip.Addr{}
+	if in.AH, err = ah.NewSA(ic); err != nil {
+		return fmt.Errorf("ipsec: inbound AH SA 0x%08x of a bundle: %w", ic.SPI, err)
+	}
+	if out.AH, err = ah.NewSA(oc); err != nil {
+		return fmt.Errorf("ipsec: outbound AH SA 0x%08x of a bundle: %w", oc.SPI, err)
+	}
+	return nil
 }
 
 func espMode(m ike.Mode) (esp.Mode, error) {

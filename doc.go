@@ -75,7 +75,12 @@
 // inbound rule (tunnel endpoint: this side) admits what its SAs decrypt.
 // A policy reload takes effect on the next packet; the SAs of rules that
 // disappeared or changed are deleted, with IKE Deletes. IKEv2 negotiates
-// one protocol per CHILD SA, so AH+ESP security methods are skipped.
+// one protocol per CHILD SA, so its rules skip AH+ESP security methods.
+// A rule whose key exchange settings say IKEv1 (as Windows Server 2003's
+// do) negotiates with IKEv1 Main and Quick Mode: its AH+ESP methods
+// become an SA bundle (one SAD entry, ESP inside and AH outside, sent as
+// raw IP), and its authentication methods are offered in the rule's
+// order, Kerberos (DriverConfig.Kerberos, the GSS-API method) included.
 //
 // # Wiring IKE to the SAD
 //

@@ -204,6 +204,11 @@ type DriverConfig struct {
 	SignatureKey  crypto.Signer
 	Certificates  [][]byte
 	CertVerifiers map[string]*auth.CertVerifier
+	// Kerberos holds this host's Kerberos credentials
+	// (auth.LoadKerberosHost) for rules with the kerberos
+	// authentication method, which IKEv1 carries (the GSS-API method
+	// Windows domain members use); nil skips such methods.
+	Kerberos *auth.KerberosHost
 	// PreSharedKey looks up the secret of a rule's pre-shared key given
 	// by reference (spd.AuthMethod.PreSharedKeyRef); nil skips such
 	// methods.

@@ -277,6 +277,9 @@ func startGateways(t *testing.T, cfg func(*DriverConfig)) (a, b *drvGateway) {
 	return a, b
 }
 
+// allOutboundSAs counts every outbound SA in d's SAD.
+func allOutboundSAs(d *Driver) int { return d.SAD().Stats().Outbound }
+
 // outboundSAs counts the outbound SAs of a rule in d's SAD.
 func outboundSAs(d *Driver, rule string) int {
 	n := 0

@@ -27,14 +27,16 @@ const (
 )
 
 // hold queues a copy of pkt on flow f and starts an acquire if none is
-// under way. A full queue drops its oldest packet (counted). Within
-// DriverConfig.AcquireInterval of the last acquire, when that one has
-// ended without an SA, the packet is dropped (counted as a negotiation
-// failure): the rate limit of acquires per flow.
+// under way and the last one is old enough (DriverConfig.AcquireInterval).
+// A full queue drops its oldest packet (counted); within AcquireInterval
+// of a failed acquire the packet is dropped (counted), since no acquire
+// could flush it.
 func (d *Driver) hold(f *ruleFlow, pkt []byte, sel *spd.Selector) Result {
 	now := time.Now()
 	f.mu.Lock()
 	if !f.acquiring && !f.lastAcquire.IsZero() && now.Sub(f.lastAcquire) < d.cfg.AcquireInterval {
+		// The last acquire failed moments ago and no new one may start
+		// yet: nothing would flush the queue, so the packet is dropped.
 		f.mu.Unlock()
 		return d.drop(f.rule, ReasonNegotiation)
 	}
@@ -214,8 +216,8 @@ func (d *Driver) handleIKE(ev ike.Event) {
 // flushes the flow's queue through it.
 func (d *Driver) childUp(ev ike.Event) {
 	c := ev.Child
-	if c == nil {
-		return
+	if c == nil || bundleAHPart(c) {
+		return // an AH+ESP bundle is installed with its ESP part, reported first
 	}
 	st := d.policy()
 	rs := st.byID[c.Tag]

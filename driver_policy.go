@@ -184,7 +184,8 @@ func (d *Driver) newRuleState(r *spd.Rule, c *spd.Classifier, p *spd.Policy) *ru
 //   - the security methods become the CHILD SA proposals, in order (RFC
 //     7296 3.3); IKEv2 negotiates one protocol per CHILD SA, so the
 //     methods of the first method's protocol are used and AH+ESP methods
-//     are not (RFC 7296 dropped SA bundles);
+//     are not (RFC 7296 dropped SA bundles); an IKEv1 rule whose first
+//     method is AH+ESP offers its AH+ESP methods as a bundle;
 //   - session key PFS adds DriverConfig.PFSGroup to every proposal;
 //   - the first method's lifetimes: seconds become the CHILD SA's hard
 //     lifetime (rekeyed at 90%), kilobytes the SAD's byte limits;
@@ -200,7 +201,10 @@ func (d *Driver) ikeConfig(r *spd.Rule, c *spd.Classifier, p *spd.Policy) (*ike.
 		Logger: d.cfg.Logger, IKERekey: -1,
 		// CHILD SAs the peer asks for on an IKE SA this side started
 		// get their rule the way a responder's do.
-		GetConfigForRequest: d.configForRequest}
+		GetConfigForRequest: d.configForRequest,
+		// IKEv1: the commit bit, as Windows sets it, so that the
+		// held packets flushed at EventChildUp find the peer's SAs.
+		QuickModeCommit: true}
 	if r.TunnelMode() {
 		cfg.Mode = ike.Tunnel
 	} else {
@@ -224,7 +228,31 @@ func (d *Driver) ikeConfig(r *spd.Rule, c *spd.Classifier, p *spd.Policy) (*ike.
 	}
 	first := methods[0]
 	useAH := first.UseAH && !first.UseESP
+	// IKEv1 negotiates AH+ESP as an SA bundle (RFC 2408 4.2: an AH and
+	// an ESP proposal with one number), as Windows offers it: a rule
+	// whose first method is AH+ESP offers its AH+ESP methods.
+	bundle := first.UseAH && first.UseESP && cfg.KeyExchange == ike.KeyExchangeIKEv1
+	if bundle && cfg.ForceUDPEncap {
+		return nil, life, errors.New("ipsec: AH+ESP cannot travel in UDP (RFC 3948 encapsulates ESP only), and DriverConfig.ForceUDPEncap is set")
+	}
 	for _, m := range methods {
+		if bundle {
+			if !m.UseAH || !m.UseESP {
+				continue
+			}
+			e, a := m, m
+			e.UseAH, a.UseESP = false, false
+			ep, err := childProposal(e, r.Action.PFS, pfs)
+			if err != nil {
+				return nil, life, err
+			}
+			ap, err := childProposal(a, r.Action.PFS, pfs)
+			if err != nil {
+				return nil, life, err
+			}
+			cfg.ChildProposals = append(cfg.ChildProposals, ep, ap)
+			continue
+		}
 		if m.UseAH && m.UseESP {
 			continue
 		}
@@ -238,7 +266,7 @@ func (d *Driver) ikeConfig(r *spd.Rule, c *spd.Classifier, p *spd.Policy) (*ike.
 		cfg.ChildProposals = append(cfg.ChildProposals, p)
 	}
 	if len(cfg.ChildProposals) == 0 {
-		return nil, life, errors.New("ipsec: AH+ESP bundles cannot be negotiated with IKEv2 (RFC 7296 removed SA bundles)")
+		return nil, life, errors.New("ipsec: AH+ESP bundles need IKEv1 (key exchange versions: [ikev1]); IKEv2 has none (RFC 7296 removed SA bundles)")
 	}
 	if first.Lifetime > 0 {
 		cfg.ChildLifetime = first.Lifetime
@@ -248,7 +276,7 @@ func (d *Driver) ikeConfig(r *spd.Rule, c *spd.Classifier, p *spd.Policy) (*ike.
 		life.HardBytes = first.LifetimeKB * 1024
 		life.SoftBytes = life.HardBytes * 9 / 10
 	}
-	if err := d.authConfig(cfg, r.Auth); err != nil {
+	if err := d.authConfig(cfg, r.Auth, r.RemoteID); err != nil {
 		return nil, life, err
 	}
 	if !r.LocalID.IsZero() {
@@ -265,11 +293,32 @@ func (d *Driver) ikeConfig(r *spd.Rule, c *spd.Classifier, p *spd.Policy) (*ike.
 		}
 		cfg.RemoteID = id
 	}
+	cfg.AllowLegacyV1 = cfg.KeyExchange == ike.KeyExchangeIKEv1 && legacyV1(cfg)
 	cfg.LocalTS, cfg.RemoteTS = ruleSelectors(r, c.LocalAddrs(), d.local)
 	if len(cfg.LocalTS) == 0 || len(cfg.RemoteTS) == 0 {
 		return nil, life, errors.New("ipsec: the rule's filters give no traffic selectors")
 	}
 	return cfg, life, nil
+}
+
+// legacyV1 reports whether an IKEv1 rule's proposals name 3DES, MD5 or
+// MODP-1024 (Oakley group 2): Windows Server 2003's defaults, which
+// package ike negotiates only with Config.AllowLegacyV1 (RFC 8221 and
+// RFC 8247 deprecate them). A policy that names them asks for them, so
+// the rule's Config allows them; DES and MODP-768 stay refused.
+func legacyV1(cfg *ike.Config) bool {
+	for _, p := range append(slices.Clip(cfg.IKEProposals), cfg.ChildProposals...) {
+		for _, e := range p.Encr {
+			if e.ID == isakmp.Encr3DES {
+				return true
+			}
+		}
+		if slices.Contains(p.Integ, isakmp.IntegHMACMD5_96) || slices.Contains(p.PRF, isakmp.PRFHMACMD5) ||
+			slices.Contains(p.KE, isakmp.GroupMODP1024) {
+			return true
+		}
+	}
+	return false
 }
 
 // childProposal is a security method as an IKEv2 CHILD SA proposal (the
@@ -292,12 +341,29 @@ func childProposal(m spd.SecurityMethod, pfs bool, group isakmp.KEGroup) (ike.Pr
 	return p, nil
 }
 
-// authConfig sets the rule's authentication: its first pre-shared key or
-// certificate method (RFC 7296 2.15); Kerberos needs IKEv1.
-func (d *Driver) authConfig(cfg *ike.Config, methods []spd.AuthMethod) error {
+// authConfig sets the rule's authentication methods. IKEv2 (RFC 7296
+// 2.15) uses the first pre-shared key or certificate method. A rule that
+// may negotiate with IKEv1 keeps every usable method in the rule's
+// order, as Windows tries them (ike.Config.AuthOrder: each method is one
+// set of transforms in the phase 1 proposal, the responder takes the
+// first it accepts): Kerberos (the GSS-API method, with
+// DriverConfig.Kerberos and the method's peer principal, else
+// "host/<name>" of an FQDN remote identity; without either the method
+// is skipped), then at most
+// one of pre-shared key and certificate (an ike.Config carries either a
+// pre-shared key or a signature key; the first one listed wins).
+// Kerberos needs IKEv1: IKEv2 has no GSS-API method, so IKEv2 rules skip
+// it.
+func (d *Driver) authConfig(cfg *ike.Config, methods []spd.AuthMethod, remote spd.Identity) error {
+	v1 := cfg.KeyExchange.Allows(ike.IKEv1)
+	var order []ike.AuthKind
+	secretSet := false // Auth or SignatureKey
 	for _, m := range methods {
 		switch m.Kind {
 		case spd.AuthPreSharedKey:
+			if secretSet {
+				continue
+			}
 			secret := []byte(m.PreSharedKey)
 			if m.PreSharedKeyRef != "" {
 				if d.cfg.PreSharedKey == nil {
@@ -314,18 +380,43 @@ func (d *Driver) authConfig(cfg *ike.Config, methods []spd.AuthMethod) error {
 			}
 			cfg.Auth = psk
 			cfg.PeerAuth = func(auth.Identity, [][]byte, time.Time) (auth.PeerAuthenticator, error) { return psk, nil }
-			return nil
+			secretSet = true
+			order = append(order, ike.AuthPSK)
 		case spd.AuthCertificate:
 			v := d.cfg.CertVerifiers[m.RootCA]
-			if v == nil || d.cfg.SignatureKey == nil {
+			if secretSet || v == nil || d.cfg.SignatureKey == nil {
 				continue
 			}
 			cfg.SignatureKey, cfg.Certificates = d.cfg.SignatureKey, d.cfg.Certificates
 			cfg.PeerAuth = ike.CertPeers(v)
-			return nil
+			secretSet = true
+			order = append(order, ike.AuthCertificate)
+		case spd.AuthKerberos:
+			principal := m.Principal
+			if principal == "" && remote.Type == spd.IDFQDN {
+				// The peer's computer account, as Windows names it.
+				principal = "host/" + remote.Value
+			}
+			if !v1 || cfg.Kerberos != nil || d.cfg.Kerberos == nil || principal == "" {
+				continue
+			}
+			cfg.Kerberos = &ike.KerberosAuth{Host: d.cfg.Kerberos, PeerPrincipal: principal}
+			order = append(order, ike.AuthKerberos)
+		}
+		if !v1 && secretSet {
+			break
 		}
 	}
-	return errors.New("ipsec: no usable authentication method (pre-shared key, or a certificate root with DriverConfig.CertVerifiers)")
+	if len(order) == 0 {
+		return errors.New("ipsec: no usable authentication method (pre-shared key, a certificate root with DriverConfig.CertVerifiers, or for IKEv1 Kerberos with DriverConfig.Kerberos and the peer's principal)")
+	}
+	if v1 {
+		cfg.AuthOrder = order
+	}
+	if !secretSet && cfg.KeyExchange != ike.KeyExchangeIKEv1 {
+		return errors.New("ipsec: Kerberos is the rule's only usable authentication method, but IKEv2 has none (key exchange versions allow IKEv2)")
+	}
+	return nil
 }
 
 // ruleSelectors turns a rule's filters into traffic selectors from this
@@ -493,9 +584,10 @@ func (d *Driver) responderConfig() (*ike.Config, error) {
 			return nil, errors.New("ipsec: no rule for this peer")
 		},
 		ForceUDPEncap: d.cfg.ForceUDPEncap, IKERekey: -1, Logger: d.cfg.Logger,
-		// Either version may come; the rule chosen must allow it.
-		KeyExchange: ike.KeyExchangeAny,
 		DPDInterval: d.cfg.DPDInterval, RetransmitTimeout: d.cfg.RetransmitTimeout, RetransmitTries: d.cfg.RetransmitTries,
+		// Both versions reach configForRequest, which takes only rules
+		// whose key exchange settings allow the peer's.
+		KeyExchange:         ike.KeyExchangeAny,
 		GetConfigForRequest: d.configForRequest}, nil
 }
 
@@ -507,19 +599,26 @@ func (d *Driver) responderConfig() (*ike.Config, error) {
 // Negotiate rule with this peer. Proposals outside that rule are then
 // refused by package ike (NO_PROPOSAL_CHOSEN).
 func (d *Driver) configForRequest(r *ike.ConfigRequest) (*ike.Config, error) {
-	if r.PeerID.Type == 0 && r.TSi == nil {
+	if r.PeerID.Type == 0 && r.TSi == nil && r.Version != ike.IKEv1 {
 		return nil, nil
 	}
 	st := d.policy()
 	remote := r.Remote.Addr().Unmap()
 	if r.TSi == nil {
 		// The rule that names this identity, else the first rule (in
-		// policy order) that can have this peer.
+		// policy order) that can have this peer. IKEv1 Main Mode needs
+		// a rule at its first message already, chosen by the peer's
+		// address: the pre-shared key enters SKEYID before the peer's
+		// identity arrives (RFC 2409 5.4), and the authentication
+		// methods are proposed in the first exchange.
 		var first *ruleState
 		for _, rs := range st.order {
 			if rs.action != spd.ActionProtect || rs.cfg == nil || !rs.servesPeer(remote) ||
 				!rs.cfg.KeyExchange.Allows(r.Version) {
 				continue
+			}
+			if r.PeerID.Type == 0 {
+				return rs.cfg, nil
 			}
 			if rs.cfg.RemoteID.Type != 0 && rs.cfg.RemoteID.Equal(r.PeerID) {
 				return rs.cfg, nil
@@ -590,7 +689,21 @@ func (d *Driver) keyExchange(cfg *ike.Config, r *spd.Rule, policy *spd.KeyExchan
 	if len(kx.Methods) > 0 {
 		var props []ike.Proposal
 		for _, m := range kx.Methods {
-			p, err := ike.ParseProposal(m.String(), isakmp.ProtocolIKE)
+			var p ike.Proposal
+			var err error
+			if cfg.KeyExchange == ike.KeyExchangeIKEv1 {
+				// RFC 2409's algorithms, Windows Server 2003's 3DES,
+				// MD5 and MODP-1024 included (see legacyV1).
+				var ps []ike.Proposal
+				if ps, err = ike.ParseProposalsV1(m.String(), isakmp.ProtocolIKE); err == nil && len(ps) != 1 {
+					err = errors.New("not one proposal")
+				}
+				if err == nil {
+					p = ps[0]
+				}
+			} else {
+				p, err = ike.ParseProposal(m.String(), isakmp.ProtocolIKE)
+			}
 			if err != nil {
 				return fmt.Errorf("ipsec: IKE method %v: %w", m, err)
 			}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ipsecgo/ipsec/ike"
+	"github.com/ipsecgo/ipsec/isakmp"
 	"github.com/ipsecgo/ipsec/sad"
 )
 
@@ -144,6 +145,9 @@ func (x *Installer) Handle(ev ike.Event, key sad.OutboundKey) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	var err error
+	if (ev.Kind == ike.EventChildUp || ev.Kind == ike.EventChildRekeyed) && bundleAHPart(ev.Child) {
+		return nil // installed with its ESP part
+	}
 	switch ev.Kind {
 	case ike.EventChildUp:
 		err = x.install(ev.Child, key)
@@ -163,7 +167,23 @@ func (x *Installer) Handle(ev ike.Event, key sad.OutboundKey) error {
 	return err
 }
 
-func idOf(c *ike.ChildSA) childID { return childID{sadProto(c.Protocol), c.InboundSPI} }
+// idOf names a CHILD SA; both parts of an AH+ESP bundle name the one
+// SAD entry they make, by the AH part's SPI (the outer header's).
+func idOf(c *ike.ChildSA) childID {
+	if c.Bundle != nil {
+		if c.Protocol == isakmp.ProtocolESP {
+			c = c.Bundle
+		}
+		return childID{sad.ProtoAH, c.InboundSPI}
+	}
+	return childID{sadProto(c.Protocol), c.InboundSPI}
+}
+
+// bundleAHPart reports whether c is the AH part of an AH+ESP bundle,
+// which its ESP part (reported first) installs.
+func bundleAHPart(c *ike.ChildSA) bool {
+	return c != nil && c.Bundle != nil && c.Protocol == isakmp.ProtocolAH
+}
 
 // install adds c's inbound SA, and its outbound SA too if nothing carries
 // key's traffic yet.

@@ -192,6 +192,12 @@ type Config struct {
 	// default, as in strongSwan: its second message exposes a hash an
 	// eavesdropper can test guesses of the pre-shared key against.
 	AggressiveMode bool
+	// QuickModeCommit makes an IKEv1 initiator set the commit bit on
+	// Quick Mode (RFC 2408 3.1, RFC 2409 5.5), as Windows does: the
+	// responder confirms with CONNECTED once it has installed the IPsec
+	// SAs, and only then is the CHILD SA reported here, so that traffic
+	// sent on it at once is not lost.
+	QuickModeCommit bool
 	// ChildLifetimeKilobytes is the IKEv1 CHILD SA (IPsec SA) lifetime in
 	// kilobytes (RFC 2407 4.5); zero sends none.
 	ChildLifetimeKilobytes uint64

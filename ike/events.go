@@ -129,6 +129,13 @@ type ChildSA struct {
 	// LifetimeKilobytes is the IKEv1 volume lifetime (RFC 2407 4.5), in
 	// kilobytes, zero for none; IKEv2 negotiates none.
 	LifetimeKilobytes uint64
+	// Bundle, for a part of an IKEv1 AH+ESP bundle (RFC 2408 4.2, as
+	// Windows offers AH+ESP; RFC 4301 4.3), is the other part: the ESP
+	// part's Bundle is the AH part and the other way round (their own
+	// Bundle fields nil). The ESP part's event comes first; the two are
+	// rekeyed and deleted together. Nil otherwise (IKEv2 has no
+	// bundles).
+	Bundle *ChildSA
 }
 
 // NotifyError is an error notification received from or sent to the peer

@@ -22,7 +22,8 @@ import (
 //	HASH(2) = prf(SKEYID_a, M-ID | Ni_b | <the message after HASH(2)>)
 //	HASH(3) = prf(SKEYID_a, 0 | M-ID | Ni_b | Nr_b)
 //
-// The commit bit (RFC 2408 3.1): when the initiator sets it on QM1, this
+// The commit bit (RFC 2408 3.1): this initiator sets it on QM1 with
+// Config.QuickModeCommit; when the initiator sets it on QM1, this
 // responder sets it on QM2 and, after QM3, sends CONNECTED in an
 // informational exchange; when a responder sets it on QM2, this initiator
 // reports the CHILD SA only once that CONNECTED arrives.
@@ -307,7 +308,11 @@ func (s *SessionV1) startQuickModeFor(now time.Time, req *ChildRequest, old *chi
 	rest = append(rest, idFromSelectorV1(q.local), idFromSelectorV1(q.remote))
 	rest = append(rest, s.natOA(q.mode)...)
 	ex := &v1Exchange{mid: q.mid, iv: v1Phase2IV(sa.x.hash, sa.p1Last, q.mid, sa.cbc.block.BlockSize()), qm: q}
-	msg, err := s.sealProtected(sa, isakmp.ExchangeV1QuickMode, ex, 0, rest, func(r []byte) []byte {
+	var flags isakmp.Flags
+	if cfg.QuickModeCommit {
+		flags = isakmp.FlagCommit
+	}
+	msg, err := s.sealProtected(sa, isakmp.ExchangeV1QuickMode, ex, flags, rest, func(r []byte) []byte {
 		return hashV1(sa, mid32(q.mid), r)
 	})
 	if err != nil {
@@ -732,11 +737,22 @@ func (s *SessionV1) receiveQM2(now time.Time, sa *isakmpSA, ex *v1Exchange, m *i
 // installBundleV1 installs the CHILD SA c of q and, for an AH+ESP bundle,
 // its AH part, and pairs the two for rekeying.
 func (s *SessionV1) installBundleV1(now time.Time, q *quickMode, c *child) {
+	if a := q.ah; a != nil && a.ch != nil {
+		pairBundleV1(c, a.ch)
+	}
 	s.installChildV1(now, q, c)
 	if a := q.ah; a != nil && a.ch != nil {
 		s.installChildV1(now, a, a.ch)
 		s.sibling[c], s.sibling[a.ch] = a.ch, c
 	}
+}
+
+// pairBundleV1 links the ESP and AH parts of a bundle in their ChildSA
+// values (ChildSA.Bundle), before either is reported.
+func pairBundleV1(esp, ah *child) {
+	e, a := esp.sa, ah.sa
+	e.Bundle, a.Bundle = nil, nil
+	esp.sa.Bundle, ah.sa.Bundle = &a, &e
 }
 
 // checkQM2 checks that the responder chose one of our transforms
@@ -901,6 +917,9 @@ func (s *SessionV1) receiveQM3(now time.Time, sa *isakmpSA, ex *v1Exchange, m *i
 			q.old = o
 			break
 		}
+	}
+	if q.ah != nil && q.ah.ch != nil {
+		pairBundleV1(c, q.ah.ch)
 	}
 	s.installChildV1(now, q, c)
 	if q.ah != nil {

@@ -754,6 +754,15 @@ func (s *SessionV1) DeleteChild(now time.Time, inboundSPI uint32) error {
 	if c == nil {
 		return ErrNoChild
 	}
+	// An AH+ESP bundle goes as a whole, ESP part first.
+	if o := s.sibling[c]; o != nil {
+		if c.sa.Protocol == isakmp.ProtocolAH {
+			c, o = o, c
+		}
+		s.deleteChild(now, c)
+		s.deleteChild(now, o)
+		return nil
+	}
 	s.deleteChild(now, c)
 	return nil
 }
