@@ -71,6 +71,12 @@ type KerberosInitiatorOptions struct {
 	// Windows Server 2003 domain controllers, which have no AES. RFC 8429
 	// deprecates RC4; by default only AES session keys are used.
 	AllowRC4HMAC bool
+	// FreshTickets gets a new ticket from the KDC for every context (a
+	// new login with the client's keytab or password, then a TGS
+	// exchange) instead of reusing the client's cached service ticket:
+	// two KDC round trips per context, for deployments that want every
+	// IKE SA, rekeys included, authenticated by a ticket issued for it.
+	FreshTickets bool
 }
 
 // NewKerberosInitiator wraps a gokrb5 client made with client.NewWithPassword
@@ -115,11 +121,18 @@ func (k *KerberosInitiator) InitSecContext(ctx context.Context, spn string, now 
 		key types.EncryptionKey
 		err error
 	}
+	cl := k.cl
+	if k.opts.FreshTickets {
+		cl = freshClient(k.cl)
+	}
 	ch := make(chan result, 1)
 	go func() {
 		var r result
-		if r.err = k.cl.AffirmLogin(); r.err == nil {
-			r.tkt, r.key, r.err = k.cl.GetServiceTicket(spn)
+		if r.err = cl.AffirmLogin(); r.err == nil {
+			r.tkt, r.key, r.err = cl.GetServiceTicket(spn)
+		}
+		if cl != k.cl {
+			cl.Destroy()
 		}
 		ch <- r
 	}()
@@ -134,6 +147,16 @@ func (k *KerberosInitiator) InitSecContext(ctx context.Context, spn string, now 
 	}
 	k.log.Debug("kerberos service ticket", "spn", spn, "etype", r.key.KeyType)
 	return newInitiatorContext(r.tkt, r.key, k.cl.Credentials.CName(), k.cl.Credentials.Domain(), now, k.opts.AllowRC4HMAC)
+}
+
+// freshClient is a new client with cl's credentials and configuration and
+// no tickets: its first request logs in again.
+func freshClient(cl *client.Client) *client.Client {
+	c := cl.Credentials
+	if c.HasKeytab() {
+		return client.NewWithKeytab(c.UserName(), c.Domain(), c.Keytab(), cl.Config, client.DisablePAFXFAST(true))
+	}
+	return client.NewWithPassword(c.UserName(), c.Domain(), c.Password(), cl.Config, client.DisablePAFXFAST(true))
 }
 
 // newInitiatorContext builds the AP-REQ for a ticket and its session key.

@@ -35,6 +35,10 @@ type KerberosHostConfig struct {
 	ReplayCacheFile string
 	// AllowRC4HMAC accepts RC4-HMAC keys (Windows Server 2003 domains).
 	AllowRC4HMAC bool
+	// FreshTickets gets a new service ticket from the KDC for every
+	// context instead of the cached one
+	// (KerberosInitiatorOptions.FreshTickets).
+	FreshTickets bool
 	Logger       *slog.Logger
 }
 
@@ -79,7 +83,7 @@ func LoadKerberosHost(cfg KerberosHostConfig) (*KerberosHost, error) {
 		return nil, fmt.Errorf("%w: keytab %s has no usable key for %s@%s", ErrKerberos, cfg.Keytab, cfg.Principal, realm)
 	}
 	cl := client.NewWithKeytab(cfg.Principal, realm, kt, conf, client.DisablePAFXFAST(true))
-	ini, err := NewKerberosInitiator(cl, KerberosInitiatorOptions{Logger: cfg.Logger, AllowRC4HMAC: cfg.AllowRC4HMAC})
+	ini, err := NewKerberosInitiator(cl, KerberosInitiatorOptions{Logger: cfg.Logger, AllowRC4HMAC: cfg.AllowRC4HMAC, FreshTickets: cfg.FreshTickets})
 	if err != nil {
 		return nil, err
 	}

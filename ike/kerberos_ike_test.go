@@ -56,8 +56,13 @@ func startKrbRealm(t *testing.T) *krbtest.KDC {
 // krbHost loads a host's credentials from the KDC's files.
 func krbHost(t *testing.T, k *krbtest.KDC, principal, keytab, rcache string) *auth.KerberosHost {
 	t.Helper()
-	h, err := auth.LoadKerberosHost(auth.KerberosHostConfig{Krb5Conf: k.WriteKrb5Conf(t), Keytab: k.Path(keytab),
-		Principal: principal, ReplayCacheFile: rcache})
+	return krbHostWith(t, k, auth.KerberosHostConfig{Keytab: k.Path(keytab), Principal: principal, ReplayCacheFile: rcache})
+}
+
+func krbHostWith(t *testing.T, k *krbtest.KDC, c auth.KerberosHostConfig) *auth.KerberosHost {
+	t.Helper()
+	c.Krb5Conf = k.WriteKrb5Conf(t)
+	h, err := auth.LoadKerberosHost(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,11 +184,15 @@ func gssTokens(t *testing.T, wire [][]byte) [][]byte {
 func TestKerberosIKEMainMode(t *testing.T) {
 	k := startKrbRealm(t)
 	k.AddKeytab(t, "b.keytab", krbB)
-	a, b := krbHost(t, k, krbA, "a.keytab", ""), krbHost(t, k, krbB, "b.keytab", "")
+	// a gets a new ticket for every Main Mode (FreshTickets), as the
+	// phase 1 rekey below checks in the KDC's log.
+	a := krbHostWith(t, k, auth.KerberosHostConfig{Keytab: k.Path("a.keytab"), Principal: krbA, FreshTickets: true})
+	b := krbHost(t, k, krbB, "b.keytab", "")
 	icfg := krbConfig(t, a, krbB, "a.ipsec.test", "b.ipsec.test", "10.1.0.0/16", "10.2.0.0/16")
 	rcfg := krbConfig(t, b, krbA, "b.ipsec.test", "a.ipsec.test", "10.2.0.0/16", "10.1.0.0/16")
 	now := time.Now()
 	r := newKrbRun(t, icfg, rcfg, now, now).run(t)
+	tickets := issuedTickets(t, k, krbA, krbB)
 	if !r.is.Established() || r.rs == nil || !r.rs.Established() {
 		t.Fatalf("not established: %v / %v (%v)", r.evI, r.evR, r.acceptE)
 	}
@@ -219,6 +228,28 @@ func TestKerberosIKEMainMode(t *testing.T) {
 	if len(again) != 2 || bytes.Equal(again[0], toks[0]) {
 		t.Fatalf("the rekey did not re-authenticate with a new AP-REQ (%d GSS payloads)", len(again))
 	}
+	if n := issuedTickets(t, k, krbA, krbB); tickets != 1 || n != 2 {
+		t.Fatalf("the KDC issued %d tickets for the first Main Mode and %d in all; want 1, then a fresh one for the rekey", tickets, n)
+	}
+}
+
+// issuedTickets counts the service tickets the KDC's log says it issued
+// to client for service (MIT krb5kdc: "TGS_REQ ... ISSUE: ... client for
+// service").
+func issuedTickets(t *testing.T, k *krbtest.KDC, client, service string) int {
+	t.Helper()
+	b, err := os.ReadFile(k.Path("kdc.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := client + "@" + krbtest.Realm + " for " + service + "@" + krbtest.Realm
+	n := 0
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, "TGS_REQ") && strings.Contains(l, "ISSUE") && strings.Contains(l, want) {
+			n++
+		}
+	}
+	return n
 }
 
 // krbFails runs one exchange that must fail authentication, and checks
