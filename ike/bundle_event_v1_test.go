@@ -1,8 +1,13 @@
 package ike
 
 import (
+	"bytes"
+	"log/slog"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/ipsecgo/ipsec/auth"
 	"github.com/ipsecgo/ipsec/isakmp"
 )
 
@@ -50,5 +55,29 @@ func TestBundleEventV1(t *testing.T) {
 	if countEvents(p.evI, EventChildDeleted) != 2 || countEvents(p.evR, EventChildDeleted) != 2 ||
 		len(p.i.children) != 0 || len(p.r.children) != 0 {
 		t.Fatalf("delete: %v / %v, %d / %d left", kinds(p.evI), kinds(p.evR), len(p.i.children), len(p.r.children))
+	}
+}
+
+// TestWrongPSKMessageV1: when the pre-shared keys differ, the responder's
+// MM5 decrypts to garbage (IKEv1 encryption carries no integrity check);
+// the drop it logs says so, instead of only a payload length error.
+func TestWrongPSKMessageV1(t *testing.T) {
+	icfg := pskConfigV1(t, true, "aes128-sha256-modp2048", "aes128-sha256")
+	rcfg := pskConfigV1(t, false, "aes128-sha256-modp2048", "aes128-sha256")
+	psk, err := auth.NewPSK([]byte("another pre-shared key, not the initiator's"), auth.PSKOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	rcfg.Auth = psk
+	rcfg.PeerAuth = func(auth.Identity, [][]byte, time.Time) (auth.PeerAuthenticator, error) { return psk, nil }
+	rcfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	p := newPairV1(t, icfg, rcfg)
+	p.run()
+	if p.i.Established() || p.r != nil && p.r.Established() {
+		t.Fatal("established with different pre-shared keys")
+	}
+	if !strings.Contains(logs.String(), "do the pre-shared keys differ?") {
+		t.Fatalf("responder's log: %s", logs.String())
 	}
 }

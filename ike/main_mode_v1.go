@@ -400,6 +400,11 @@ func (s *SessionV1) authFailed(err error) error {
 func (s *SessionV1) receiveMM5(now time.Time, sa *isakmpSA, m *isakmp.Message, sum [32]byte) error {
 	ps, _, next, err := openMessage(sa, m, sa.iv)
 	if err != nil {
+		if sa.method == isakmp.V1AuthPSK && errors.Is(err, errBadMessage) {
+			// IKEv1 encryption has no integrity check (RFC 2409 5.3):
+			// keys from another pre-shared key decrypt MM5 to garbage.
+			return fmt.Errorf("%w (MM5 from %v does not decrypt to payloads: do the pre-shared keys differ?)", err, s.remote)
+		}
 		return err
 	}
 	if sa.method == isakmp.V1AuthGSSKerberos && find[*isakmp.V1ID](ps) == nil {
