@@ -137,3 +137,46 @@ func TestKeyLogAuthFailedNamesPeer(t *testing.T) {
 		t.Fatal("IKE SA up despite the failure")
 	}
 }
+
+// TestKeyLogV1Session: an IKEv1 session with a KeyLogWriter logs its
+// ISAKMP SA (the cookies and the phase 1 cipher key) and both directions
+// of its CHILD SA, on each side, and the two sides' lines agree.
+func TestKeyLogV1Session(t *testing.T) {
+	var bi, br bytes.Buffer
+	icfg := pskConfigV1(t, true, "aes256-sha256-modp2048", "aes128gcm16")
+	rcfg := pskConfigV1(t, false, "aes256-sha256-modp2048", "aes128gcm16")
+	icfg.KeyLogWriter, rcfg.KeyLogWriter = &bi, &br
+	p := establishV1(t, icfg, rcfg)
+	li, err := keylog.Parse(&bi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lr, err := keylog.Parse(&br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		l    *keylog.Log
+		s    *SessionV1
+	}{{"initiator", li, p.i}, {"responder", lr, p.r}} {
+		if len(c.l.IKEv1) != 1 || len(c.l.Child) != 2 {
+			t.Fatalf("%s: %d IKEV1 and %d CHILD lines", c.name, len(c.l.IKEv1), len(c.l.Child))
+		}
+		v1 := c.l.IKEv1[0]
+		if v1.CookieI != c.s.sa.ckyI || v1.CookieR != c.s.sa.ckyR || v1.Encr != uint16(isakmp.V1EncrAESCBC) ||
+			!bytes.Equal(v1.Key, c.s.sa.keys.enc) || len(v1.Key) != 32 {
+			t.Fatalf("%s: IKEV1 line %+v", c.name, v1)
+		}
+		ch := c.s.ChildSAs()[0]
+		in, out := c.l.Child[0], c.l.Child[1]
+		if in.SPI != ch.InboundSPI || !bytes.Equal(in.Key, ch.InboundEncKey) ||
+			out.SPI != ch.OutboundSPI || !bytes.Equal(out.Key, ch.OutboundEncKey) {
+			t.Fatalf("%s: CHILD lines %+v %+v for %+v", c.name, in, out, ch)
+		}
+	}
+	// What one side logs as inbound the other logs as outbound.
+	if li.Child[0].SPI != lr.Child[1].SPI || !bytes.Equal(li.Child[0].Key, lr.Child[1].Key) {
+		t.Fatal("the two sides' CHILD SA lines disagree")
+	}
+}

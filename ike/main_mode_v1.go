@@ -284,6 +284,7 @@ func (s *SessionV1) deriveV1(now time.Time, sa *isakmpSA) error {
 		return err
 	}
 	sa.keys = v1DeriveKeys(sa.x.hash, skeyid, sa.gxy, sa.ckyI, sa.ckyR, sa.x.cipher.keyLen(sa.x.keyBits))
+	logIKEv1SAKeys(s.cfg.KeyLogWriter, sa.ckyI, sa.ckyR, uint16(sa.x.cipher.id), sa.keys.enc)
 	block, err := sa.x.cipher.newCBC(sa.keys.enc)
 	if err != nil {
 		return err

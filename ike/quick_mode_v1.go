@@ -957,6 +957,7 @@ func sameSelectors(a, b []isakmp.TrafficSelector) bool {
 // or its expiry.
 func (s *SessionV1) installChildV1(now time.Time, q *quickMode, c *child) {
 	s.children = append(s.children, c)
+	logChildSAKeys(s.cfg.KeyLogWriter, &c.sa)
 	nc := c.sa
 	if q.old == nil {
 		s.emit(Event{Kind: EventChildUp, Child: &nc})
