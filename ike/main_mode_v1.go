@@ -45,7 +45,7 @@ func NewInitiatorV1(cfg *Config, local, remote netip.AddrPort, now time.Time, re
 	if cfg.AggressiveMode && (method != isakmp.V1AuthPSK || len(methods) > 1) {
 		return nil, fmt.Errorf("%w: Aggressive Mode is for pre-shared keys only", errConfig)
 	}
-	s.sa = &isakmpSA{initiator: true, ckyI: s.newCookie(), method: method, methods: methods, aggressive: cfg.AggressiveMode}
+	s.sa = &isakmpSA{initiator: true, ckyI: s.newSPI(), method: method, methods: methods, aggressive: cfg.AggressiveMode}
 	switch {
 	case req != nil:
 		s.pendingChild = append(s.pendingChild, req)
@@ -98,7 +98,7 @@ func AcceptV1(cfg *Config, local, remote netip.AddrPort, now time.Time, datagram
 		return nil, err
 	}
 	methods, _ := localMethodsV1(cfg)
-	s.sa = &isakmpSA{ckyI: h.InitiatorSPI, ckyR: s.newCookie(), method: methods[0], methods: methods,
+	s.sa = &isakmpSA{ckyI: h.InitiatorSPI, ckyR: s.newSPI(), method: methods[0], methods: methods,
 		aggressive: h.Exchange == isakmp.ExchangeV1Aggressive, exch: &v1Exchange{}}
 	s.stats.Received++
 	s.halfOpenUntil = now.Add(s.retransmitSchedule())
