@@ -551,13 +551,7 @@ func (s *Session) Deadline() time.Time {
 	if s.sa.state == stateEstablished {
 		earlier(s.dpdAt)
 		earlier(s.sa.rekeyAt)
-		for _, c := range s.children {
-			if !c.rekeyed {
-				// A rekeyed SA only waits for its Delete (or expiry).
-				earlier(c.rekeyAt)
-			}
-			earlier(c.expireAt)
-		}
+		s.childTimers(earlier)
 	}
 	return d
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/ipsecgo/ipsec/isakmp"
 )
@@ -87,4 +88,16 @@ func (s *sessionBase) findChildOut(outbound uint32, proto isakmp.ProtocolID) *ch
 		}
 	}
 	return nil
+}
+
+// childTimers gives earlier (a Deadline's running minimum) each CHILD SA's
+// timers: its rekey time and its expiry.
+func (s *sessionBase) childTimers(earlier func(time.Time)) {
+	for _, c := range s.children {
+		if !c.rekeyed {
+			// A rekeyed SA only waits for its Delete (or expiry).
+			earlier(c.rekeyAt)
+		}
+		earlier(c.expireAt)
+	}
 }

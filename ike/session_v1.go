@@ -512,12 +512,7 @@ func (s *SessionV1) Deadline() time.Time {
 	earlier(s.dpdAt)
 	earlier(s.sa.rekeyAt)
 	earlier(s.sa.expireAt)
-	for _, c := range s.children {
-		if !c.rekeyed {
-			earlier(c.rekeyAt)
-		}
-		earlier(c.expireAt)
-	}
+	s.childTimers(earlier)
 	return d
 }
 
