@@ -47,24 +47,6 @@ type childReq struct {
 	cfg       *Config // proposals, selectors, mode, lifetimes and Tag
 }
 
-func (s *Session) findChild(inbound uint32) *child {
-	for _, c := range s.children {
-		if c.sa.InboundSPI == inbound {
-			return c
-		}
-	}
-	return nil
-}
-
-func (s *Session) findChildOut(outbound uint32, proto isakmp.ProtocolID) *child {
-	for _, c := range s.children {
-		if c.sa.OutboundSPI == outbound && c.sa.Protocol == proto {
-			return c
-		}
-	}
-	return nil
-}
-
 func (s *Session) removeChild(c *child) {
 	s.children = slices.DeleteFunc(s.children, func(x *child) bool { return x == c })
 }

@@ -271,20 +271,8 @@ func (c *Config) check() error {
 			return err
 		}
 	}
-	for i := range c.ChildProposals {
-		p := &c.ChildProposals[i]
-		if p.Protocol != isakmp.ProtocolESP && p.Protocol != isakmp.ProtocolAH {
-			return fmt.Errorf("%w: CHILD proposal %d has protocol %v", errConfig, i+1, p.Protocol)
-		}
-		if err := p.validate(); err != nil {
-			return err
-		}
-		if p.Protocol != c.ChildProposals[0].Protocol {
-			return fmt.Errorf("%w: CHILD proposals mix ESP and AH", errConfig)
-		}
-	}
-	if len(c.ChildProposals) > 0 && (len(c.LocalTS) == 0 || len(c.RemoteTS) == 0) {
-		return fmt.Errorf("%w: CHILD proposals need LocalTS and RemoteTS", errConfig)
+	if err := c.checkChild(); err != nil {
+		return err
 	}
 	if c.RetransmitBase != 0 && c.RetransmitBase < 1 {
 		return fmt.Errorf("%w: RetransmitBase below 1", errConfig)

@@ -147,7 +147,7 @@ func (s *Session) resolveCollision(now time.Time, old, mine *child) error {
 // with the new initiator SPI in the proposals.
 func (s *Session) startRekeyIKE(now time.Time) error {
 	old := s.sa
-	spi := s.newIKESPI()
+	spi := s.newSPI()
 	g := old.chosen.ke
 	if !offersGroup(s.cfg.IKEProposals, g) {
 		g = s.cfg.IKEProposals[0].KE[0]
@@ -356,7 +356,7 @@ func (s *Session) respondRekeyIKE(now time.Time, sa *ikeSA, ps []isakmp.Payload,
 	if err != nil {
 		return fail(isakmp.NotifyInvalidSyntax, nil)
 	}
-	spi := s.newIKESPI()
+	spi := s.newSPI()
 	nr := s.random(nonceLen)
 	resp, err := s.encrypt(sa, isakmp.ExchangeCreateChildSA, sa.peerReqID, true, []isakmp.Payload{
 		&isakmp.SA{Proposals: []isakmp.Proposal{c.wire(spi[:])}},

@@ -65,7 +65,7 @@ func newInitiator(cfg *Config, local, remote netip.AddrPort, now time.Time, req 
 	if err != nil {
 		return nil, err
 	}
-	s.sa = &ikeSA{state: stateInitSent, initiator: true, spiI: s.newIKESPI()}
+	s.sa = &ikeSA{state: stateInitSent, initiator: true, spiI: s.newSPI()}
 	g := dhGroupByID(cfg.IKEProposals[0].KE[0])
 	hs := &handshake{ni: s.random(nonceLen), req: req}
 	// CHILD SAs the peer asks for later (CREATE_CHILD_SA) consult the
@@ -428,7 +428,7 @@ func (s *Session) respondInit(now time.Time, m *isakmp.Message, raw []byte) erro
 	s.handshake = hs
 	s.detectNAT(&m.Header, ps)
 	s.peerSignatureHashes(ps)
-	sa.spiR = s.newIKESPI()
+	sa.spiR = s.newSPI()
 	if err := s.installKeys(sa, c, skeyseed(prfByID(c.prf), hs.ni, hs.nr, gir), hs.ni, hs.nr); err != nil {
 		return s.failInit(err)
 	}

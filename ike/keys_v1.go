@@ -41,18 +41,19 @@ var v1Hashes = []*v1HashAlg{
 }
 
 func v1HashByID(id isakmp.V1HashAlg) *v1HashAlg {
-	for _, h := range v1Hashes {
-		if h.id == id {
-			return h
-		}
-	}
-	return nil
+	return lookupV1(v1Hashes, func(h *v1HashAlg) bool { return h.id == id })
 }
 
 func v1HashByInteg(i isakmp.IntegID) *v1HashAlg {
-	for _, h := range v1Hashes {
-		if h.integ == i {
-			return h
+	return lookupV1(v1Hashes, func(h *v1HashAlg) bool { return h.integ == i })
+}
+
+// lookupV1 returns the first entry of an algorithm table that match
+// accepts, or nil.
+func lookupV1[T any](table []*T, match func(*T) bool) *T {
+	for _, a := range table {
+		if match(a) {
+			return a
 		}
 	}
 	return nil
@@ -97,21 +98,11 @@ var v1Ciphers = []*v1CipherAlg{
 }
 
 func v1CipherByID(id isakmp.V1Encr) *v1CipherAlg {
-	for _, c := range v1Ciphers {
-		if c.id == id {
-			return c
-		}
-	}
-	return nil
+	return lookupV1(v1Ciphers, func(c *v1CipherAlg) bool { return c.id == id })
 }
 
 func v1CipherByEncr(e isakmp.EncrID) *v1CipherAlg {
-	for _, c := range v1Ciphers {
-		if c.encr == e {
-			return c
-		}
-	}
-	return nil
+	return lookupV1(v1Ciphers, func(c *v1CipherAlg) bool { return c.encr == e })
 }
 
 func (c *v1CipherAlg) keyLen(bits int) int {

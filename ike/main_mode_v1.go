@@ -45,7 +45,7 @@ func NewInitiatorV1(cfg *Config, local, remote netip.AddrPort, now time.Time, re
 	if cfg.AggressiveMode && (method != isakmp.V1AuthPSK || len(methods) > 1) {
 		return nil, fmt.Errorf("%w: Aggressive Mode is for pre-shared keys only", errConfig)
 	}
-	s.sa = &isakmpSA{initiator: true, ckyI: s.newCookie(), method: method, methods: methods, aggressive: cfg.AggressiveMode}
+	s.sa = &isakmpSA{initiator: true, ckyI: s.newSPI(), method: method, methods: methods, aggressive: cfg.AggressiveMode}
 	switch {
 	case req != nil:
 		s.pendingChild = append(s.pendingChild, req)
@@ -98,7 +98,7 @@ func AcceptV1(cfg *Config, local, remote netip.AddrPort, now time.Time, datagram
 		return nil, err
 	}
 	methods, _ := localMethodsV1(cfg)
-	s.sa = &isakmpSA{ckyI: h.InitiatorSPI, ckyR: s.newCookie(), method: methods[0], methods: methods,
+	s.sa = &isakmpSA{ckyI: h.InitiatorSPI, ckyR: s.newSPI(), method: methods[0], methods: methods,
 		aggressive: h.Exchange == isakmp.ExchangeV1Aggressive, exch: &v1Exchange{}}
 	s.stats.Received++
 	s.halfOpenUntil = now.Add(s.retransmitSchedule())
@@ -238,11 +238,20 @@ func (s *SessionV1) receiveMM2(now time.Time, sa *isakmpSA, m *isakmp.Message, s
 	sa.ckyR = m.Header.ResponderSPI
 	sa.ni = s.random(nonceLenV1)
 	s.noteVendorIDs(m.Payloads)
-	ps := []isakmp.Payload{&isakmp.V1KE{Data: sa.gxi}, &isakmp.V1Nonce{Data: sa.ni}}
+	return s.sendMMKeyExchange(now, sa, sa.gxi, sa.ni, nil, sum, v1MMSent3, true)
+}
+
+// sendMMKeyExchange sends Main Mode's third (initiator) or fourth
+// (responder) message, HDR, KE, Nonce, [CR,] [NAT-D, NAT-D] (RFC 2409 5,
+// RFC 3947 3.2), with the GSS-API token for that method (peer is the
+// message it answers, nil for the first token), and moves sa to next.
+// request says whether the message is ours to retransmit.
+func (s *SessionV1) sendMMKeyExchange(now time.Time, sa *isakmpSA, ke, nonce []byte, peer []isakmp.Payload, sum [32]byte, next v1State, request bool) error {
+	ps := []isakmp.Payload{&isakmp.V1KE{Data: ke}, &isakmp.V1Nonce{Data: nonce}}
 	ps = append(ps, s.certReqsV1(sa)...)
 	ps = append(ps, s.natdPayloads(sa)...)
 	if sa.method == isakmp.V1AuthGSSKerberos {
-		tok, err := s.gssStep(now, sa, nil)
+		tok, err := s.gssStep(now, sa, peer)
 		if err != nil {
 			return s.authFailed(err)
 		}
@@ -254,8 +263,8 @@ func (s *SessionV1) receiveMM2(now time.Time, sa *isakmpSA, m *isakmp.Message, s
 	}
 	s.lastRecv = now
 	sa.exch.received(sum)
-	sa.state = v1MMSent3
-	s.arm(now, sa.exch, out, true)
+	sa.state = next
+	s.arm(now, sa.exch, out, request)
 	return nil
 }
 
@@ -309,25 +318,7 @@ func (s *SessionV1) receiveMM3(now time.Time, sa *isakmpSA, m *isakmp.Message, s
 	if err := s.deriveV1(now, sa); err != nil {
 		return err
 	}
-	ps := []isakmp.Payload{&isakmp.V1KE{Data: sa.gxr}, &isakmp.V1Nonce{Data: sa.nr}}
-	ps = append(ps, s.certReqsV1(sa)...)
-	ps = append(ps, s.natdPayloads(sa)...)
-	if sa.method == isakmp.V1AuthGSSKerberos {
-		tok, err := s.gssStep(now, sa, m.Payloads)
-		if err != nil {
-			return s.authFailed(err)
-		}
-		ps = append(ps, tok...)
-	}
-	out, err := plainMessage(v1Header(sa, isakmp.ExchangeV1MainMode, 0, false), ps)
-	if err != nil {
-		return err
-	}
-	s.lastRecv = now
-	sa.exch.received(sum)
-	sa.state = v1MMSent4
-	s.arm(now, sa.exch, out, false)
-	return nil
+	return s.sendMMKeyExchange(now, sa, sa.gxr, sa.nr, m.Payloads, sum, v1MMSent4, false)
 }
 
 // receiveMM4 derives the keys and sends HDR*, IDii, [CERT,] HASH_I|SIG_I,

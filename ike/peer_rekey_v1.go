@@ -34,7 +34,7 @@ func (s *SessionV1) acceptRekeyV1(now time.Time, m *isakmp.Message, b []byte) bo
 	if err != nil {
 		return false
 	}
-	sa := &isakmpSA{ckyI: h.InitiatorSPI, ckyR: s.newCookie(), method: methods[0], methods: methods,
+	sa := &isakmpSA{ckyI: h.InitiatorSPI, ckyR: s.newSPI(), method: methods[0], methods: methods,
 		aggressive: h.Exchange == isakmp.ExchangeV1Aggressive, exch: &v1Exchange{}}
 	sum := sha256.Sum256(b)
 	if sa.aggressive {

@@ -84,25 +84,10 @@ func ParseProposal(s string, proto isakmp.ProtocolID) (Proposal, error) {
 // Proposal (transforms of one type keep their order, which is the
 // preference order) and checks that this package implements it.
 func proposalFromWire(w *isakmp.Proposal) (Proposal, error) {
-	p := Proposal{Protocol: w.Protocol}
-	for i := range w.Transforms {
-		t := &w.Transforms[i]
-		switch t.Type {
-		case isakmp.TransformENCR:
-			kl, _ := t.KeyLength()
-			p.Encr = append(p.Encr, Encr{ID: isakmp.EncrID(t.ID), KeyBits: int(kl)})
-		case isakmp.TransformINTEG:
-			p.Integ = append(p.Integ, isakmp.IntegID(t.ID))
-		case isakmp.TransformPRF:
-			p.PRF = append(p.PRF, isakmp.PRFID(t.ID))
-		case isakmp.TransformKE:
-			p.KE = append(p.KE, isakmp.KEGroup(t.ID))
-		case isakmp.TransformESN:
-			p.ESN = append(p.ESN, isakmp.ESNID(t.ID))
-		default:
-			// Additional key exchanges (RFC 9370, ke1_... keywords).
-			return p, fmt.Errorf("%w: transform type %v is not implemented", errProposal, t.Type)
-		}
+	p, t := collectTransforms(w)
+	if t != nil {
+		// Additional key exchanges (RFC 9370, ke1_... keywords).
+		return p, fmt.Errorf("%w: transform type %v is not implemented", errProposal, t.Type)
 	}
 	return p, p.validate()
 }
@@ -283,4 +268,31 @@ func (p Proposal) String() string {
 		parts = append(parts, e.String())
 	}
 	return strings.Join(parts, "-")
+}
+
+// collectTransforms sorts w's transforms by type into a Proposal, keeping
+// the order of each type (the preference order, RFC 7296 3.3.6). It stops
+// at the first transform of a type Proposal has no field for and returns
+// it with what was collected so far; otherwise the transform is nil.
+func collectTransforms(w *isakmp.Proposal) (Proposal, *isakmp.Transform) {
+	p := Proposal{Protocol: w.Protocol}
+	for i := range w.Transforms {
+		t := &w.Transforms[i]
+		switch t.Type {
+		case isakmp.TransformENCR:
+			kl, _ := t.KeyLength()
+			p.Encr = append(p.Encr, Encr{ID: isakmp.EncrID(t.ID), KeyBits: int(kl)})
+		case isakmp.TransformINTEG:
+			p.Integ = append(p.Integ, isakmp.IntegID(t.ID))
+		case isakmp.TransformPRF:
+			p.PRF = append(p.PRF, isakmp.PRFID(t.ID))
+		case isakmp.TransformKE:
+			p.KE = append(p.KE, isakmp.KEGroup(t.ID))
+		case isakmp.TransformESN:
+			p.ESN = append(p.ESN, isakmp.ESNID(t.ID))
+		default:
+			return p, t
+		}
+	}
+	return p, nil
 }

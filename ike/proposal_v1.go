@@ -549,24 +549,9 @@ func ParseProposalsV1(s string, proto isakmp.ProtocolID) ([]Proposal, error) {
 	}
 	out := make([]Proposal, 0, len(ws))
 	for i := range ws {
-		p := Proposal{Protocol: ws[i].Protocol}
-		for j := range ws[i].Transforms {
-			t := &ws[i].Transforms[j]
-			switch t.Type {
-			case isakmp.TransformENCR:
-				kl, _ := t.KeyLength()
-				p.Encr = append(p.Encr, Encr{ID: isakmp.EncrID(t.ID), KeyBits: int(kl)})
-			case isakmp.TransformINTEG:
-				p.Integ = append(p.Integ, isakmp.IntegID(t.ID))
-			case isakmp.TransformPRF:
-				p.PRF = append(p.PRF, isakmp.PRFID(t.ID))
-			case isakmp.TransformKE:
-				p.KE = append(p.KE, isakmp.KEGroup(t.ID))
-			case isakmp.TransformESN:
-				p.ESN = append(p.ESN, isakmp.ESNID(t.ID))
-			default:
-				return nil, fmt.Errorf("%w: transform type %v has no IKEv1 form", errProposal, t.Type)
-			}
+		p, t := collectTransforms(&ws[i])
+		if t != nil {
+			return nil, fmt.Errorf("%w: transform type %v has no IKEv1 form", errProposal, t.Type)
 		}
 		if err := p.validateV1(); err != nil {
 			return nil, err

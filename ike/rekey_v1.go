@@ -17,7 +17,7 @@ func (s *SessionV1) startRekeyISAKMP(now time.Time) error {
 	if s.next != nil {
 		return nil
 	}
-	sa := &isakmpSA{initiator: true, ckyI: s.newCookie(), method: s.sa.methods[0], methods: s.sa.methods, aggressive: s.sa.aggressive && s.sa.initiator}
+	sa := &isakmpSA{initiator: true, ckyI: s.newSPI(), method: s.sa.methods[0], methods: s.sa.methods, aggressive: s.sa.aggressive && s.sa.initiator}
 	var err error
 	if sa.aggressive {
 		err = s.sendAM1(now, sa)

@@ -2,13 +2,10 @@ package ike
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"math"
 	"net/netip"
 	"slices"
@@ -118,9 +115,8 @@ type Session struct {
 	cfg *Config
 	// hook is the responder's Config.GetConfigForRequest, kept from the
 	// Config given to Accept while s.cfg changes to the Configs it picks.
-	hook   func(*ConfigRequest) (*Config, error)
-	log    *slog.Logger
-	rand   io.Reader
+	hook func(*ConfigRequest) (*Config, error)
+	sessionBase
 	local  netip.AddrPort
 	remote netip.AddrPort
 	sa     *ikeSA // current IKE SA
@@ -132,7 +128,6 @@ type Session struct {
 	// one survives is decided when ours completes.
 	pending   *ikeSA
 	handshake *handshake
-	children  []*child
 	queue     []task
 	lastRecv  time.Time
 	dpdAt     time.Time
@@ -155,9 +150,7 @@ type Session struct {
 	// inner payloads do not parse.
 	invalidSyntax bool
 
-	out    [][]byte
 	events []Event
-	stats  Stats
 	closed bool
 }
 
@@ -183,23 +176,13 @@ func newSession(cfg *Config, local, remote netip.AddrPort) (*Session, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	s := &Session{cfg: cfg, log: cfg.Logger, rand: cfg.Rand, local: local, remote: remote}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.rand == nil {
-		s.rand = rand.Reader
-	}
+	s := &Session{cfg: cfg, sessionBase: newSessionBase(cfg), local: local, remote: remote}
 	return s, nil
 }
 
 // Datagrams returns the datagrams to send to the peer since the last call,
 // in order, and forgets them.
-func (s *Session) Datagrams() [][]byte {
-	out := s.out
-	s.out = nil
-	return out
-}
+func (s *Session) Datagrams() [][]byte { return s.takeDatagrams() }
 
 // Events returns the events since the last call and forgets them.
 func (s *Session) Events() []Event {
@@ -264,30 +247,6 @@ func (s *Session) info() IKESAInfo {
 	i.LocalAddr, i.RemoteAddr = s.local, s.remote
 	i.LocalNAT, i.RemoteNAT = s.localNAT, s.remoteNAT
 	return i
-}
-
-func (s *Session) send(b []byte) {
-	s.out = append(s.out, b)
-	s.stats.Sent++
-}
-
-func (s *Session) random(n int) []byte {
-	b := make([]byte, n)
-	if _, err := io.ReadFull(s.rand, b); err != nil {
-		// A failing random source leaves nothing safe to do.
-		panic("ike: random source failed: " + err.Error())
-	}
-	return b
-}
-
-func (s *Session) newIKESPI() [8]byte {
-	for {
-		var spi [8]byte
-		copy(spi[:], s.random(8))
-		if spi != [8]byte{} {
-			return spi
-		}
-	}
 }
 
 // Receive processes one IKE datagram (without any non-ESP marker) received
@@ -592,13 +551,7 @@ func (s *Session) Deadline() time.Time {
 	if s.sa.state == stateEstablished {
 		earlier(s.dpdAt)
 		earlier(s.sa.rekeyAt)
-		for _, c := range s.children {
-			if !c.rekeyed {
-				// A rekeyed SA only waits for its Delete (or expiry).
-				earlier(c.rekeyAt)
-			}
-			earlier(c.expireAt)
-		}
+		s.childTimers(earlier)
 	}
 	return d
 }

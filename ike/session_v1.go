@@ -2,12 +2,9 @@ package ike
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"io"
-	"log/slog"
 	"math"
 	"net/netip"
 	"slices"
@@ -106,9 +103,8 @@ type v1Exchange struct {
 // the clock with Tick, collect Datagrams and Events. Its Events and ChildSA
 // values mean what Session's do. It is not safe for concurrent use.
 type SessionV1 struct {
-	cfg    *Config
-	log    *slog.Logger
-	rand   io.Reader
+	cfg *Config
+	sessionBase
 	local  netip.AddrPort
 	remote netip.AddrPort
 
@@ -116,8 +112,7 @@ type SessionV1 struct {
 	next     *isakmpSA // a new phase 1 replacing sa (rekey), until established
 	retired  []*isakmpSA
 	exchs    map[uint32]*v1Exchange // phase 2 and informational, by message ID
-	children []*child
-	childCfg map[*child]*Config // the Config each CHILD SA was made with
+	childCfg map[*child]*Config     // the Config each CHILD SA was made with
 	// sibling pairs the AH and ESP CHILD SAs of one AH+ESP bundle.
 	sibling map[*child]*child
 	// pendingChild are CHILD SA requests waiting for phase 1 or a free
@@ -147,9 +142,7 @@ type SessionV1 struct {
 	// until they expire (see isakmpDeleted).
 	orphaned bool
 
-	out    [][]byte
 	events []Event
-	stats  Stats
 	closed bool
 }
 
@@ -157,15 +150,9 @@ func newSessionV1(cfg *Config, local, remote netip.AddrPort) (*SessionV1, error)
 	if err := cfg.checkV1(); err != nil {
 		return nil, err
 	}
-	s := &SessionV1{cfg: cfg, log: cfg.Logger, rand: cfg.Rand, local: local, remote: remote,
+	s := &SessionV1{cfg: cfg, sessionBase: newSessionBase(cfg), local: local, remote: remote,
 		exchs: make(map[uint32]*v1Exchange), childCfg: make(map[*child]*Config),
 		sibling: make(map[*child]*child)}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.rand == nil {
-		s.rand = rand.Reader
-	}
 	return s, nil
 }
 
@@ -201,11 +188,7 @@ func (c *Config) checkV1() error {
 
 // Datagrams returns the datagrams to send since the last call and forgets
 // them.
-func (s *SessionV1) Datagrams() [][]byte {
-	out := s.out
-	s.out = nil
-	return out
-}
+func (s *SessionV1) Datagrams() [][]byte { return s.takeDatagrams() }
 
 // Events returns the events since the last call and forgets them.
 func (s *SessionV1) Events() []Event {
@@ -303,29 +286,6 @@ func (s *SessionV1) emit(ev Event) {
 	}
 	s.log.Debug("ike: v1 event", "kind", ev.Kind, "err", ev.Err)
 	s.events = append(s.events, ev)
-}
-
-func (s *SessionV1) send(b []byte) {
-	s.out = append(s.out, b)
-	s.stats.Sent++
-}
-
-func (s *SessionV1) random(n int) []byte {
-	b := make([]byte, n)
-	if _, err := io.ReadFull(s.rand, b); err != nil {
-		panic("ike: random source failed: " + err.Error())
-	}
-	return b
-}
-
-func (s *SessionV1) newCookie() [8]byte {
-	for {
-		var c [8]byte
-		copy(c[:], s.random(8))
-		if c != [8]byte{} {
-			return c
-		}
-	}
 }
 
 func (s *SessionV1) newMessageID() uint32 {
@@ -552,12 +512,7 @@ func (s *SessionV1) Deadline() time.Time {
 	earlier(s.dpdAt)
 	earlier(s.sa.rekeyAt)
 	earlier(s.sa.expireAt)
-	for _, c := range s.children {
-		if !c.rekeyed {
-			earlier(c.rekeyAt)
-		}
-		earlier(c.expireAt)
-	}
+	s.childTimers(earlier)
 	return d
 }
 
@@ -793,24 +748,6 @@ func (s *SessionV1) Close(now time.Time) {
 		s.sendDeleteISAKMP(now, s.sa)
 	}
 	s.shutdown(nil)
-}
-
-func (s *SessionV1) findChild(inbound uint32) *child {
-	for _, c := range s.children {
-		if c.sa.InboundSPI == inbound {
-			return c
-		}
-	}
-	return nil
-}
-
-func (s *SessionV1) findChildOut(outbound uint32, proto isakmp.ProtocolID) *child {
-	for _, c := range s.children {
-		if c.sa.OutboundSPI == outbound && c.sa.Protocol == proto {
-			return c
-		}
-	}
-	return nil
 }
 
 func (s *SessionV1) removeChild(c *child) {

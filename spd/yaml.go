@@ -636,17 +636,7 @@ func (p *yamlParser) plain(parent int, multiline bool) *yamlNode {
 			*p = save
 			break
 		}
-		if b == nil {
-			b = &strings.Builder{}
-			b.WriteString(p.src[start:end])
-		}
-		if breaks == 1 {
-			b.WriteByte(' ')
-		} else {
-			for range breaks - 1 {
-				b.WriteByte('\n')
-			}
-		}
+		b = foldLines(b, p.src[start:end], breaks)
 		lstart := p.pos
 		lend := p.plainLine(false)
 		b.WriteString(p.src[lstart:lend])
@@ -785,13 +775,7 @@ func (p *yamlParser) quoted() *yamlNode {
 			if p.docMarker("---") || p.docMarker("...") {
 				p.fail("found unexpected document indicator while scanning a quoted scalar")
 			}
-			if breaks == 1 {
-				b.WriteByte(' ')
-			} else {
-				for range breaks - 1 {
-					b.WriteByte('\n')
-				}
-			}
+			foldLines(b, "", breaks) // b is not nil after flush
 			start = p.pos
 		default:
 			p.advance(1)
@@ -1037,17 +1021,7 @@ func (p *yamlParser) flowPlain() *yamlNode {
 			*p = save
 			break
 		}
-		if b == nil {
-			b = &strings.Builder{}
-			b.WriteString(p.src[start:end])
-		}
-		if breaks == 1 {
-			b.WriteByte(' ')
-		} else {
-			for range breaks - 1 {
-				b.WriteByte('\n')
-			}
-		}
+		b = foldLines(b, p.src[start:end], breaks)
 		s := p.pos
 		end = p.plainLine(true)
 		b.WriteString(p.src[s:end])
@@ -1136,4 +1110,23 @@ func (p *yamlParser) flowMapping() *yamlNode {
 	p.advance(1)
 	p.depth--
 	return n
+}
+
+// foldLines continues a multi-line plain or quoted scalar after breaks
+// line breaks (YAML 1.2 6.5, line folding: one break is a space, n breaks
+// are n-1 newlines). A nil b is started with first, the scalar's first
+// line.
+func foldLines(b *strings.Builder, first string, breaks int) *strings.Builder {
+	if b == nil {
+		b = &strings.Builder{}
+		b.WriteString(first)
+	}
+	if breaks == 1 {
+		b.WriteByte(' ')
+	} else {
+		for range breaks - 1 {
+			b.WriteByte('\n')
+		}
+	}
+	return b
 }
