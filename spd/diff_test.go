@@ -72,7 +72,7 @@ func TestDifferential(t *testing.T) {
 // scan on benchmark-shaped policies (many host and subnet rules around
 // "my IP address", IPv4 and IPv6), which are larger than the random
 // policies of TestDifferential. It runs under -race, unlike the
-// 100,000-filter check in TestLookupMedian.
+// 100,000-filter check in TestLookupMedianAlloc.
 func TestIndexMatchesLinearScan(t *testing.T) {
 	for _, n := range []int{100, 2000} {
 		p, local := benchPolicy(n, uint64(n))
