@@ -127,11 +127,11 @@ func (s *Session) verifyPeer(now time.Time, sa *ikeSA, ps []isakmp.Payload, peer
 	idp := findID(ps, peerIsResponder)
 	ap := find[*isakmp.Auth](ps)
 	if idp == nil || ap == nil {
-		return fmt.Errorf("%w: ID or AUTH payload missing (peer %v)", errAuth, s.remote)
+		return fmt.Errorf("%w: ID or AUTH payload missing", errAuth)
 	}
 	id := auth.Identity{Type: auth.IDType(idp.IDType), Data: bytes.Clone(idp.Data)}
 	if err := id.Validate(); err != nil {
-		return fmt.Errorf("%w: peer %v: %v", errAuth, s.remote, err)
+		return fmt.Errorf("%w: %v", errAuth, err)
 	}
 	s.claimedID = id
 	// Every failure below names the peer's address and claimed identity.
@@ -195,7 +195,7 @@ func (s *Session) sendAuth(now time.Time) error {
 func (s *Session) onAuthResponse(now time.Time, _ *isakmp.Header, ps []isakmp.Payload, _ []byte) error {
 	sa, hs := s.sa, s.handshake
 	if n := findNotify(ps, isakmp.NotifyAuthenticationFailed); n != nil {
-		err := fmt.Errorf("%w: the responder %v sent AUTHENTICATION_FAILED", errAuth, s.remote)
+		err := fmt.Errorf("%w: the responder sent AUTHENTICATION_FAILED", errAuth)
 		s.emit(Event{Kind: EventAuthFailed, Err: err})
 		s.shutdown(err)
 		return err
