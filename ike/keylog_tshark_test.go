@@ -65,7 +65,7 @@ func newKTNet(t *testing.T, icfg, rcfg *Config) *ktNet {
 	n.pair = swtest.NewPair(t)
 	for i, cfg := range []*Config{icfg, rcfg} {
 		sd := &ktSide{ns: n.pair.NS[i], addr: n.pair.Addr[i], cfg: cfg, initiator: i == 0}
-		txOff(n.pair, i)
+		ktTxOff(n.pair, i)
 		err := inNetns(sd.ns, func() error {
 			var err error
 			if sd.ike, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(sd.addr, 500))); err != nil {
@@ -111,7 +111,7 @@ func startKTCapture(t *testing.T, pair *swtest.Pair, path string) func() {
 	// cannot write into the test's private temporary directory.
 	cmd := exec.Command("ip", "netns", "exec", pair.NS[0], tcpdump, "-Z", "root", "-i", pair.Veth[0],
 		"--immediate-mode", "-U", "-n", "-s", "0", "-w", path, "udp or ip proto 50")
-	var stderr syncBuffer
+	var stderr ktBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -145,28 +145,28 @@ func startKTCapture(t *testing.T, pair *swtest.Pair, path string) func() {
 	return stop
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
+// ktBuffer is a bytes.Buffer safe for one writer and concurrent readers.
+type ktBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *ktBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *ktBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
 }
 
-// txOff turns transmit checksum offload off on side i's veth: tshark
+// ktTxOff turns transmit checksum offload off on side i's veth: tshark
 // checks the outer UDP checksums, which veth offload leaves unfilled
 // (INTEROP.md).
-func txOff(pair *swtest.Pair, i int) {
+func ktTxOff(pair *swtest.Pair, i int) {
 	if ethtool, err := exec.LookPath("ethtool"); err == nil {
 		_ = exec.Command("ip", "netns", "exec", pair.NS[i], ethtool, "-K", pair.Veth[i], "tx", "off").Run()
 	}
@@ -247,8 +247,8 @@ func (n *ktNet) handshake() (ci, cr *ChildSA) {
 	return ci, cr
 }
 
-// innerUDP builds an IPv4/UDP packet with valid checksums.
-func innerUDP(t *testing.T, src, dst netip.Addr, payload []byte) []byte {
+// ktInnerUDP builds an IPv4/UDP packet with valid checksums.
+func ktInnerUDP(t *testing.T, src, dst netip.Addr, payload []byte) []byte {
 	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: src.AsSlice(), DstIP: dst.AsSlice(), Id: 7}
 	udp := &layers.UDP{SrcPort: 40000, DstPort: 47000} // decoded as data: tshark shows data.data
 	if err := udp.SetNetworkLayerForChecksum(ip); err != nil {
@@ -273,7 +273,7 @@ func (n *ktNet) sendESP(sd *ktSide, c *ChildSA, src, dst netip.Addr, count int) 
 		t.Fatal(err)
 	}
 	for k := range count {
-		pkt := innerUDP(t, src, dst, fmt.Appendf(nil, "keylog test datagram %d from %v", k, src))
+		pkt := ktInnerUDP(t, src, dst, fmt.Appendf(nil, "keylog test datagram %d from %v", k, src))
 		b, err := sa.SealESP(nil, pkt, 4)
 		if err != nil {
 			t.Fatal(err)
@@ -413,13 +413,13 @@ func testKeyLogTshark(t *testing.T, ikeProps, espProps string, encap bool) {
 		udpGood := udpStatus[len(udpStatus)-1] == "1" && !strings.Contains(f[5], "0")
 		ports := strings.Split(f[6], ",")
 		if f[1] != "1" || !inner || !ipGood || !udpGood || ports[len(ports)-1] != "47000" ||
-			!strings.Contains(string(decodeHex(f[7])), "keylog test datagram") {
+			!strings.Contains(string(ktDecodeHex(f[7])), "keylog test datagram") {
 			t.Errorf("ESP packet not decrypted and verified: %s", line)
 		}
 	}
 }
 
-func decodeHex(s string) []byte {
+func ktDecodeHex(s string) []byte {
 	var b []byte
 	_, err := fmt.Sscanf(s, "%x", &b)
 	if err != nil {
@@ -446,11 +446,11 @@ func TestKeyLogTsharkAESCBC(t *testing.T) {
 // TS payloads) and the ESP of the new CHILD SA both ways.
 func TestKeyLogTsharkStrongSwan(t *testing.T) {
 	testenv.NeedCommand(t, "tshark", "tshark")
-	var keys syncBuffer
+	var keys ktBuffer
 	e := newInterop(t, interopOpts{ike: "aes256gcm16-prfsha256-x25519", esp: "aes128-sha256",
 		mutate: func(c *Config) { c.KeyLogWriter = &keys }})
-	txOff(e.pair, 0)
-	txOff(e.pair, 1)
+	ktTxOff(e.pair, 0)
+	ktTxOff(e.pair, 1)
 	capPath := filepath.Join(t.TempDir(), "strongswan.pcap")
 	stop := startKTCapture(t, e.pair, capPath)
 	e.session(func(now time.Time, s *Session) {

@@ -2,7 +2,9 @@
 // the first question administrators ask (a Windows Server 2003 IPsec
 // deployment guide quotes it: "I've heard that IPsec presents a
 // tremendous overhead and will drag my network down"). For each security
-// method it prints:
+// method (named with -suites, or taken from a policy file with -policy:
+// the methods of its rules that negotiate security, AH+ESP bundles
+// included) it prints:
 //
 //   - the bytes added per packet, and as a percentage of goodput, for a
 //     packet-size mix (default: the simple IMIX) and for single sizes
@@ -19,7 +21,7 @@
 // With -chart FILE.svg or FILE.png it also draws throughput per core and
 // overhead per suite with gonum/plot.
 //
-//	overhead [-suites aes128gcm16,aes128-sha256,ah-sha256] [-mix imix|SIZE:WEIGHT,...]
+//	overhead [-suites aes128gcm16,aes128-sha256,ah-sha256 | -policy FILE] [-mix imix|SIZE:WEIGHT,...]
 //	         [-sizes 64,576,1400] [-size 1400] [-duration 1s] [-chart out.svg]
 //
 // CPU figures are per core of this machine, now: on a busy machine they
@@ -40,6 +42,7 @@ import (
 
 type options struct {
 	suites   string
+	policy   string
 	mix      string
 	sizes    string
 	size     int
@@ -52,6 +55,7 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.suites, "suites", DefaultSuites, "security methods, comma-separated")
+	flag.StringVar(&o.policy, "policy", "", "take the security methods from this policy file (package spd's format) instead of -suites")
 	flag.StringVar(&o.mix, "mix", "imix", `packet-size mix: "imix" or SIZE:WEIGHT,...`)
 	flag.StringVar(&o.sizes, "sizes", "64,576,1400", "single packet sizes (IPv4 packet bytes)")
 	flag.IntVar(&o.size, "size", 1400, "packet size of the CPU measurements")
@@ -99,7 +103,7 @@ func parseSizes(s string) ([]int, error) {
 // layoutsFor returns the layouts a suite can use: ESP in both modes with
 // and without UDP encapsulation, AH in both modes (AH cannot cross a NAT).
 func layoutsFor(s Suite) []Layout {
-	if s.AH {
+	if s.AH || s.Bundle {
 		return []Layout{{}, {Tunnel: true}}
 	}
 	return []Layout{{}, {Encap: true}, {Tunnel: true}, {Tunnel: true, Encap: true}}
@@ -107,6 +111,13 @@ func layoutsFor(s Suite) []Layout {
 
 func run(o options, w io.Writer) error {
 	suites, err := suitesByName(o.suites)
+	if o.policy != "" {
+		var skipped []string
+		suites, skipped, err = policySuites(o.policy)
+		for _, s := range skipped {
+			fmt.Fprintf(w, "skipped: %s\n", s)
+		}
+	}
 	if err != nil {
 		return err
 	}

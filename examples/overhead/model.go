@@ -16,7 +16,12 @@ type Suite struct {
 	Cipher esp.Cipher
 	Integ  esp.Integrity // ESP
 	AHInt  ah.Integrity  // AH
+	// Bundle is AH applied over ESP (a policy's "AH and ESP" method,
+	// RFC 4301 4.5): ESP's fields plus AHInt.
+	Bundle bool
 	Legacy bool
+	// keyBits, when set, is the cipher key length of a policy's method.
+	keyBits int
 }
 
 // Suites are the security methods the meter knows, by the names of
@@ -62,6 +67,14 @@ func suitesByName(list string) ([]Suite, error) {
 // keyLen is the cipher key length (with salt) the suite's name implies.
 func (s Suite) keyLen() int {
 	switch {
+	case s.keyBits != 0:
+		n := s.keyBits / 8
+		if len(s.Cipher.KeySizes()) > 0 && s.Cipher.KeySizes()[0]%8 == 4 {
+			n += 4 // salt (RFC 4106 8.1, RFC 3686 5.1, RFC 7634 2)
+		}
+		return n
+	case s.Cipher == esp.CipherNull:
+		return 0
 	case strings.HasPrefix(s.Name, "aes256") || strings.HasPrefix(s.Name, "ah-aes256"):
 		return s.Cipher.KeySizes()[len(s.Cipher.KeySizes())-1]
 	}
@@ -132,7 +145,7 @@ func espParams(c esp.Cipher, i esp.Integrity) (iv, align, icv int) {
 // of size bytes (with a 20-byte header), computed from the RFCs: what
 // this model says is checked against really sealed packets by the tests.
 func Overhead(s Suite, l Layout, size int) int {
-	if s.AH {
+	if s.AH || s.Bundle {
 		// RFC 4302 2.2: the AH length is a multiple of 32 bits for IPv4.
 		n := ahFixed + s.AHInt.ICVSize()
 		switch s.AHInt {
@@ -140,6 +153,12 @@ func Overhead(s Suite, l Layout, size int) int {
 			n += 8 // RFC 4543 3.2: the IV precedes the ICV in AH's ICV field
 		}
 		n = (n + 3) &^ 3
+		if s.Bundle {
+			// AH in transport mode over the ESP packet.
+			esp := s
+			esp.Bundle = false
+			return n + Overhead(esp, l, size)
+		}
 		if l.Tunnel {
 			n += ipv4Header
 		}

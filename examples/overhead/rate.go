@@ -96,6 +96,33 @@ func newSealer(s Suite, l Layout) (*sealer, error) {
 		}
 		return &sealer{seal: out.Seal, open: in.Open}, nil
 	}
+	if s.Bundle {
+		e, err := newSealer(Suite{Cipher: s.Cipher, Integ: s.Integ, Legacy: s.Legacy, keyBits: s.keyBits, Name: s.Name}, l)
+		if err != nil {
+			return nil, err
+		}
+		a, err := newSealer(Suite{AH: true, AHInt: s.AHInt, Legacy: s.Legacy}, Layout{})
+		if err != nil {
+			return nil, err
+		}
+		tmp := make([]byte, 0, 65536)
+		return &sealer{
+			seal: func(dst, pkt []byte) ([]byte, error) {
+				b, err := e.seal(tmp[:0], pkt)
+				if err != nil {
+					return dst, err
+				}
+				return a.seal(dst, b)
+			},
+			open: func(pkt []byte) ([]byte, error) {
+				b, err := a.open(pkt)
+				if err != nil {
+					return nil, err
+				}
+				return e.open(b)
+			},
+		}, nil
+	}
 	cfg := esp.Config{SPI: 0x1000, Cipher: s.Cipher, CipherKey: key(s.keyLen()), Integrity: s.Integ,
 		IntegrityKey: key(s.Integ.KeySize()), ReplayWindow: esp.ReplayOff, AllowLegacy: s.Legacy, Mode: esp.Transport}
 	if l.Tunnel {
@@ -129,6 +156,17 @@ func baseline(s Suite, n int) (func(), error) {
 	ahInteg := map[ah.Integrity]func() hash.Hash{ah.IntegHMACMD596: md5.New, ah.IntegHMACSHA196: sha1.New,
 		ah.IntegHMACSHA256128: sha256.New, ah.IntegHMACSHA384192: sha512.New384, ah.IntegHMACSHA512256: sha512.New}
 	key := make([]byte, 64)
+	if s.Bundle {
+		e, err := baseline(Suite{Cipher: s.Cipher, Integ: s.Integ, keyBits: s.keyBits, Name: s.Name}, n)
+		if err != nil {
+			return nil, err
+		}
+		a, err := baseline(Suite{AH: true, AHInt: s.AHInt, Name: s.Name}, n)
+		if err != nil {
+			return nil, err
+		}
+		return func() { e(); a() }, nil
+	}
 	if s.AH {
 		if h, ok := ahInteg[s.AHInt]; ok {
 			return hmacOver(h, key[:32]), nil
