@@ -54,7 +54,6 @@ type load struct {
 	stop  chan struct{}
 	wg    sync.WaitGroup
 	mode  atomic.Int32
-	count atomic.Uint64 // identities handed out
 
 	keepLeft    atomic.Int64 // modeKeep: handshakes still to start
 	inflight    atomic.Int64
@@ -168,6 +167,10 @@ func (l *load) take() (ok, keep bool) {
 
 var nonESPMarker = []byte{0, 0, 0, 0} // RFC 3948 section 2.2
 
+// identities counts the initiator identities handed out in this process,
+// so that no two IKE SAs of a run share one, across loads too.
+var identities atomic.Uint64
+
 func (l *load) runSource(src *source) {
 	buf := make([]byte, 1<<16)
 	lastTick := time.Now()
@@ -219,7 +222,7 @@ func (l *load) runSource(src *source) {
 // start begins a handshake from src with an identity of its own.
 func (l *load) start(src *source, now time.Time, keep bool) {
 	cfg := l.base
-	cfg.LocalID = auth.FQDN(fmt.Sprintf("i%d-%d.load", src.idx, l.count.Add(1)))
+	cfg.LocalID = auth.FQDN(fmt.Sprintf("i%d-%d.load", src.idx, identities.Add(1)))
 	tgt := l.cur.Load()
 	s, err := ike.NewInitiator(&cfg, src.local, tgt.ike, now)
 	if err != nil {
@@ -356,7 +359,7 @@ func (l *load) churnStretch(ctx context.Context, tgt *target, name string, d tim
 	if err := l.idle(ctx); err != nil {
 		return phase{}, err
 	}
-	p := phase{Name: name, Live: live0, Handshakes: e1 - e0, Seconds: secs, Failed: f1 - f0, Retransmits: r1 - r0,
+	p := phase{Name: name, Method: contended, Live: live0, Handshakes: e1 - e0, Seconds: secs, Failed: f1 - f0, Retransmits: r1 - r0,
 		RespCores: (cpu1 - cpu0) / secs, InitCores: (ic1 - ic0) / secs}
 	p.Rate = float64(p.Handshakes) / secs
 	if p.Handshakes > 0 {
@@ -404,18 +407,32 @@ func mustAddrPort(s string) netip.AddrPort {
 }
 
 // alternate measures handshakes with immediate deletes against a and b in
-// turns of d each (which goes first alternates), rounds times, so that
-// both see the same machine: the drift of a shared machine between two
-// stretches measured minutes apart does not enter their ratio. It returns
-// each side's totals and the median over rounds of b's rate over a's.
+// turns of d each (which goes first alternates), rounds times, with the
+// contended load.
 func (l *load) alternate(ctx context.Context, a, b *target, nameA, nameB string, rounds int, d time.Duration) (pa, pb phase, ratio float64, err error) {
+	return alternate(a, b, nameA, nameB, rounds, func(t *target, name string) (phase, error) {
+		l.cur.Store(t)
+		l.mode.Store(modeChurn)
+		if err := sleep(ctx, d/5); err != nil { // the window fills
+			return phase{}, err
+		}
+		return l.churnStretch(ctx, t, name, d)
+	})
+}
+
+// alternate measures a and b in turns (which goes first alternates),
+// rounds times, so that both see the same machine: the drift of a shared
+// machine between two stretches measured minutes apart does not enter
+// their ratio. It returns each side's totals and the median over rounds
+// of b's rate over a's.
+func alternate(a, b *target, nameA, nameB string, rounds int, measure func(t *target, name string) (phase, error)) (pa, pb phase, ratio float64, err error) {
 	ratios := make([]float64, 0, rounds)
 	add := func(sum *phase, p phase) {
 		live := sum.Live
 		if sum.Name == "" {
 			live = p.Live
 		}
-		*sum = phase{Name: p.Name, Live: live, Handshakes: sum.Handshakes + p.Handshakes, Seconds: sum.Seconds + p.Seconds,
+		*sum = phase{Name: p.Name, Method: p.Method, Live: live, Handshakes: sum.Handshakes + p.Handshakes, Seconds: sum.Seconds + p.Seconds,
 			Failed: sum.Failed + p.Failed, Retransmits: sum.Retransmits + p.Retransmits,
 			RespCores: sum.RespCores + p.RespCores*p.Seconds, InitCores: sum.InitCores + p.InitCores*p.Seconds,
 			CPUPerHS: sum.CPUPerHS + p.CPUPerHS*float64(p.Handshakes)} // sums; divided below
@@ -427,16 +444,11 @@ func (l *load) alternate(ctx context.Context, a, b *target, nameA, nameB string,
 			order = []*target{b, a}
 		}
 		for _, t := range order {
-			l.cur.Store(t)
-			l.mode.Store(modeChurn)
-			if err := sleep(ctx, d/5); err != nil { // the window fills
-				return pa, pb, 0, err
-			}
 			name := nameA
 			if t == b {
 				name = nameB
 			}
-			p, err := l.churnStretch(ctx, t, name, d)
+			p, err := measure(t, name)
 			if err != nil {
 				return pa, pb, 0, err
 			}

@@ -77,6 +77,12 @@ type options struct {
 	measure  time.Duration // length of each measured stretch
 	charon   bool          // also measure charon
 	charonOn []int         // live counts measured against charon
+
+	// The phased load (phased.go).
+	phasedN       int // handshakes per round
+	phasedRounds  int // alternated rounds per comparison
+	phasedSources int // source addresses
+	phasedWindow  int // requests in flight in total
 }
 
 func main() {
@@ -102,8 +108,13 @@ func main() {
 	measure := flag.Duration("measure", 5*time.Second, "length of each measured stretch")
 	charon := flag.Bool("charon", false, "also measure strongSwan's charon as responder (root; in a network namespace)")
 	charonLive := flag.String("charon-live", "10000", "live IKE SA counts measured against charon")
+	phasedN := flag.Int("phased-n", 2000, "handshakes per phased round (every half-open SA of a round waits well under 30 s)")
+	phasedRounds := flag.Int("phased-rounds", 7, "alternated phased rounds per comparison")
+	phasedSources := flag.Int("phased-sources", 64, "initiator source addresses of the phased load (127.78.x.y)")
+	phasedWindow := flag.Int("phased-window", 512, "requests in flight in total in the phased load")
 	flag.Parse()
-	o := options{sources: *sources, window: *window, measure: *measure, charon: *charon}
+	o := options{sources: *sources, window: *window, measure: *measure, charon: *charon,
+		phasedN: *phasedN, phasedRounds: *phasedRounds, phasedSources: *phasedSources, phasedWindow: *phasedWindow}
 	var err error
 	if o.procs, err = ints(*procs); err == nil {
 		if o.live, err = ints(*live); err == nil {
@@ -116,6 +127,7 @@ func main() {
 	}
 	if *quick {
 		o.live, o.sources, o.window, o.measure, o.charonOn = []int{1000, 2000}, 16, 32, time.Second, []int{1000}
+		o.phasedN, o.phasedRounds, o.phasedSources, o.phasedWindow = 500, 3, 16, 128
 	}
 	if _, err := run(context.Background(), o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "ikeload:", err)
@@ -140,9 +152,16 @@ func ints(s string) ([]int, error) {
 // network namespace.
 const roleEnv = "IKELOAD_ROLE"
 
+// The methods of measurement.
+const (
+	contended = "contended" // load.go: initiators on the same cores, all the time
+	phased    = "phased"    // phased.go: initiators' cryptography outside the measured windows
+)
+
 // phase is one measured stretch.
 type phase struct {
 	Name        string  // "none" or "live-N"
+	Method      string  // contended or phased
 	Live        int64   // responder IKE SAs at the start
 	Handshakes  uint64  // completed in the stretch (by the initiators' count)
 	Seconds     float64 // wall time of the stretch
@@ -261,8 +280,9 @@ func (r *responderProc) stop() {
 // measureOurs measures ike.Endpoint responders: A at the smallest
 // GOMAXPROCS of o.procs and B at the largest, timed alternately with no SA
 // kept (gomaxprocs ratio); then C, a third at the largest, filled to each
-// live count and timed alternately with B (live ratio). Memory per IKE SA
-// is C's heap growth.
+// live count and timed alternately with B (live ratio). Each comparison
+// is made with the contended load and then with the phased load; the
+// summary takes the phased ratios. Memory per IKE SA is C's heap growth.
 func measureOurs(ctx context.Context, o options, w io.Writer) ([]result, summary, error) {
 	sum := summary{lo: slices.Min(o.procs), hi: slices.Max(o.procs)}
 	a, err := startResponder(ctx, sum.lo)
@@ -282,17 +302,38 @@ func measureOurs(ctx context.Context, o options, w io.Writer) ([]result, summary
 		return nil, sum, err
 	}
 	defer c.stop()
-	load, err := newLoad(o)
+	pl, err := newPhasedLoad(o.phasedSources, o.phasedWindow)
 	if err != nil {
 		return nil, sum, err
 	}
-	defer load.close()
+	defer pl.close()
 	name := func(r *responderProc) string { return fmt.Sprintf("ikeload GOMAXPROCS=%d", r.procs) }
 	ra := result{Responder: name(a), Procs: a.procs}
 	rb := result{Responder: name(b), Procs: b.procs}
 	rc := result{Responder: name(c) + " (live)", Procs: c.procs}
 	rounds, d := o.rounds()
+	ratioLabel := fmt.Sprintf("gomaxprocs-%d/%d", sum.hi, sum.lo)
+
+	// The contended load only runs while it is measured or fills: its
+	// sources poll, which would cost the initiators CPU in the phased
+	// windows.
+	load, err := newLoad(o)
+	if err != nil {
+		return nil, sum, err
+	}
 	pa, pb, ratio, err := load.alternate(ctx, &a.tgt, &b.tgt, "none", "none", rounds, d)
+	load.close()
+	if err != nil {
+		return nil, sum, err
+	}
+	ra.Phases = append(ra.Phases, pa)
+	printPhase(w, ra.Responder, pa)
+	if a != b {
+		rb.Phases = append(rb.Phases, pb)
+		printPhase(w, rb.Responder, pb)
+		fmt.Fprintf(w, "%s, contended (initiators on the same cores): %.2f (median of %d alternated rounds)\n", ratioLabel, ratio, rounds)
+	}
+	pa, pb, ratio, err = pl.alternate(ctx, &a.tgt, &b.tgt, "none", "none", o.phasedRounds, o.phasedN)
 	if err != nil {
 		return nil, sum, err
 	}
@@ -305,19 +346,29 @@ func measureOurs(ctx context.Context, o options, w io.Writer) ([]result, summary
 	if a != b {
 		rb.Phases = append(rb.Phases, pb)
 		printPhase(w, rb.Responder, pb)
+		fmt.Fprintf(w, "%s, phased (initiators' cryptography outside the measured windows): %.2f (median of %d alternated rounds of %d handshakes)\n",
+			ratioLabel, ratio, o.phasedRounds, o.phasedN)
+		printInitiators(w, pa, pb)
 	}
+
 	m0, err := c.query("gc")
 	if err != nil {
 		return nil, sum, err
 	}
 	for _, n := range o.live {
+		load, err := newLoad(o)
+		if err != nil {
+			return nil, sum, err
+		}
 		fill, err := load.fill(ctx, &c.tgt, int64(n))
 		if err != nil {
+			load.close()
 			return nil, sum, err
 		}
 		if n == o.live[len(o.live)-1] {
 			m, err := c.query("gc")
 			if err != nil {
+				load.close()
 				return nil, sum, err
 			}
 			if m.IKESAs > m0.IKESAs {
@@ -326,13 +377,22 @@ func measureOurs(ctx context.Context, o options, w io.Writer) ([]result, summary
 		}
 		label := "live-" + short(n)
 		_, pc, ratio, err := load.alternate(ctx, &b.tgt, &c.tgt, "none", label, rounds, d)
+		load.close()
 		if err != nil {
 			return nil, sum, err
 		}
 		pc.FillRate = fill
 		rc.Phases = append(rc.Phases, pc)
 		printPhase(w, rc.Responder, pc)
-		fmt.Fprintf(w, "%-30s %s/none: %.2f (median of %d alternated rounds)\n", rc.Responder, label, ratio, rounds)
+		fmt.Fprintf(w, "%s/none, contended (initiators on the same cores): %.2f (median of %d alternated rounds)\n", label, ratio, rounds)
+		_, pc, ratio, err = pl.alternate(ctx, &b.tgt, &c.tgt, "none", label, o.phasedRounds, o.phasedN)
+		if err != nil {
+			return nil, sum, err
+		}
+		rc.Phases = append(rc.Phases, pc)
+		printPhase(w, rc.Responder, pc)
+		fmt.Fprintf(w, "%s/none, phased (initiators' cryptography outside the measured windows): %.2f (median of %d alternated rounds of %d handshakes)\n",
+			label, ratio, o.phasedRounds, o.phasedN)
 		sum.liveLabel, sum.liveRatio = label, ratio
 	}
 	sum.bytesPerIKESA = rc.BytesPerIKESA
@@ -341,6 +401,20 @@ func measureOurs(ctx context.Context, o options, w io.Writer) ([]result, summary
 		results = append(results, rb)
 	}
 	return append(results, rc), sum, nil
+}
+
+// printInitiators says whether the initiators stayed small in the phased
+// windows, so that the responder could have every core it asked for.
+func printInitiators(w io.Writer, ps ...phase) {
+	most := 0.0
+	for _, p := range ps {
+		most = max(most, p.InitCores)
+	}
+	verdict := "small: the responder had the other cores"
+	if most > 0.25 {
+		verdict = "NOT small: the ratio above understates the responder"
+	}
+	fmt.Fprintf(w, "phased: the initiators used at most %.2f cores in the measured windows (%s)\n", most, verdict)
 }
 
 // rounds returns how many alternated rounds to time, and their length.
@@ -446,21 +520,21 @@ func printPhase(w io.Writer, who string, p phase) {
 	if p.FillRate > 0 {
 		fill = fmt.Sprintf("  (filled at %.0f/s)", p.FillRate)
 	}
-	fmt.Fprintf(w, "%-30s %-10s live %7d: %7.0f handshakes/s, %6.0f µs responder CPU each, responder %.2f cores, initiators %.2f cores, %d failed, %d retransmits%s\n",
-		who, p.Name, p.Live, p.Rate, p.CPUPerHS*1e6, p.RespCores, p.InitCores, p.Failed, p.Retransmits, fill)
+	fmt.Fprintf(w, "%-30s %-9s %-10s live %7d: %7.0f handshakes/s, %6.0f µs responder CPU each, responder %.2f cores, initiators %.2f cores, %d failed, %d retransmits%s\n",
+		who, p.Method, p.Name, p.Live, p.Rate, p.CPUPerHS*1e6, p.RespCores, p.InitCores, p.Failed, p.Retransmits, fill)
 }
 
 // report prints the summary table and the final line.
 func report(w io.Writer, results []result, sum summary) {
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "%-30s %-10s %12s %16s %14s\n", "responder", "phase", "handshakes/s", "µs CPU/handshake", "bytes/IKE SA")
+	fmt.Fprintf(w, "%-30s %-9s %-10s %12s %16s %14s\n", "responder", "method", "phase", "handshakes/s", "µs CPU/handshake", "bytes/IKE SA")
 	for _, r := range results {
 		for i, p := range r.Phases {
 			mem := ""
 			if i == len(r.Phases)-1 && r.BytesPerIKESA > 0 {
 				mem = fmt.Sprintf("%.0f", r.BytesPerIKESA)
 			}
-			fmt.Fprintf(w, "%-30s %-10s %12.0f %16.0f %14s\n", r.Responder, p.Name, p.Rate, p.CPUPerHS*1e6, mem)
+			fmt.Fprintf(w, "%-30s %-9s %-10s %12.0f %16.0f %14s\n", r.Responder, p.Method, p.Name, p.Rate, p.CPUPerHS*1e6, mem)
 		}
 	}
 	label := sum.liveLabel

@@ -1,0 +1,442 @@
+package main
+
+// The phased load: handshakes replayed in lockstep phases, so that the
+// initiators' cryptography is done outside the measured time.
+//
+// On a 2-core machine the contended load (load.go) cannot show a
+// responder using two cores: its initiators, in this process, spend
+// about as much CPU on a handshake as the responder does (two X25519
+// operations each side), so they take the second core. A phased round of
+// n handshakes against one responder instead runs, stage by stage:
+//
+//  1. (not measured) n initiator ike.Sessions are made, each with an
+//     identity of its own, spread over the sources; each has its
+//     IKE_SA_INIT request ready.
+//  2. (measured) every source sends its requests over its UDP socket,
+//     keeping a window of them in flight, with batched writes and reads
+//     (sendmmsg, recvmmsg); a response is only stored, as bytes, and the
+//     next request sent. Requests without a response are sent again
+//     (counted as retransmits) and given up after phasedTries sends.
+//  3. (not measured) the responses are fed to the sessions, which make
+//     their IKE_AUTH requests.
+//  4. (measured) as 2, with the IKE_AUTH requests.
+//  5. (not measured) the responses are fed in; every session must be
+//     established: those that are not are counted as failed. Each
+//     established IKE SA is deleted (RFC 7296 1.4.1).
+//  6. (measured) as 2, with the INFORMATIONAL Delete requests.
+//  7. (not measured) the responses are fed in; every session must be
+//     closed.
+//
+// The rate is the handshakes established over the sum of the three
+// measured windows; the responder's CPU time (getrusage in its process)
+// and this process's are read around each window, so the report gives
+// the cores each used while measured. During the windows the initiators
+// only make system calls and copy bytes.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/net/ipv4"
+
+	"github.com/ipsecgo/ipsec/auth"
+	"github.com/ipsecgo/ipsec/ike"
+	"github.com/ipsecgo/ipsec/isakmp"
+)
+
+const (
+	phasedRTO   = time.Second // a request unanswered this long is sent again
+	phasedTries = 5           // sends of a request before it is given up
+	phasedBuf   = 4096        // receive buffer per datagram: IKE messages here are well under
+	phasedBatch = 32          // datagrams per recvmmsg
+)
+
+// phasedLoad is the set of initiator sources of the phased load, kept
+// across rounds.
+type phasedLoad struct {
+	base   ike.Config
+	srcs   []*phasedSource
+	window int // requests in flight per source
+}
+
+// phasedSource is one initiator address with its socket. Its state is
+// used by one goroutine at a time.
+type phasedSource struct {
+	idx   int
+	conn  *net.UDPConn
+	pc    *ipv4.PacketConn
+	local netip.AddrPort
+	inits []*phasedInit // this round's sessions
+	rmsgs []ipv4.Message
+	wmsgs []ipv4.Message
+	// The state of the exchange in progress, one entry per request.
+	reqs []*phasedInit
+	sent []time.Time
+	done []bool
+	by   map[[8]byte]int // request index by initiator SPI
+}
+
+// phasedInit is one initiator session of a round.
+type phasedInit struct {
+	s      *ike.Session
+	spiI   [8]byte
+	req    []byte // the request in flight (with the non-ESP marker on NAT-T)
+	to     *net.UDPAddr
+	msgID  uint32 // of req
+	resp   []byte // its response, once stored
+	tries  int
+	natt   bool
+	failed bool
+}
+
+// phasedStats are the counts of one exchange.
+type phasedStats struct {
+	retransmits, lost uint64
+}
+
+// newPhasedLoad binds sources initiator sockets on 127.78.x.y, sharing
+// window requests in flight.
+func newPhasedLoad(sources, window int) (*phasedLoad, error) {
+	base, err := initiatorConfig()
+	if err != nil {
+		return nil, err
+	}
+	l := &phasedLoad{base: base, window: max(1, window/sources)}
+	for i := range sources {
+		a := netip.AddrFrom4([4]byte{127, 78, byte(i / 250), byte(i%250 + 1)})
+		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, 0)))
+		if err != nil {
+			l.close()
+			return nil, fmt.Errorf("bind %v (is 127.0.0.0/8 loopback here?): %w", a, err)
+		}
+		_ = c.SetReadBuffer(4 << 20)
+		_ = c.SetWriteBuffer(4 << 20)
+		s := &phasedSource{idx: i, conn: c, pc: ipv4.NewPacketConn(c), local: c.LocalAddr().(*net.UDPAddr).AddrPort(),
+			rmsgs: make([]ipv4.Message, phasedBatch), by: map[[8]byte]int{}}
+		for j := range s.rmsgs {
+			s.rmsgs[j].Buffers = [][]byte{make([]byte, phasedBuf)}
+		}
+		l.srcs = append(l.srcs, s)
+	}
+	return l, nil
+}
+
+func (l *phasedLoad) close() {
+	for _, s := range l.srcs {
+		s.conn.Close()
+	}
+}
+
+// each runs f for every source, concurrently, and returns the first
+// error.
+func (l *phasedLoad) each(f func(s *phasedSource) error) error {
+	errs := make([]error, len(l.srcs))
+	var wg sync.WaitGroup
+	for i, s := range l.srcs {
+		wg.Go(func() { errs[i] = f(s) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// round runs one phased round of n handshakes, each deleted once up,
+// against tgt, and returns its measurement.
+func (l *phasedLoad) round(ctx context.Context, tgt *target, name string, n int) (phase, error) {
+	p := phase{Name: name, Method: phased}
+	// 1. The sessions and their IKE_SA_INIT requests.
+	first := identities.Add(uint64(n)) - uint64(n)
+	err := l.each(func(src *phasedSource) error {
+		src.inits = src.inits[:0]
+		now := time.Now()
+		for i := src.idx; i < n; i += len(l.srcs) {
+			cfg := l.base
+			cfg.LocalID = auth.FQDN(fmt.Sprintf("p%d.load", first+uint64(i)+1))
+			s, err := ike.NewInitiator(&cfg, src.local, tgt.ike, now)
+			if err != nil {
+				return err
+			}
+			spiI, _ := s.SPIs()
+			in := &phasedInit{s: s, spiI: spiI}
+			if !in.next(tgt) {
+				return errors.New("initiator made no IKE_SA_INIT request")
+			}
+			src.inits = append(src.inits, in)
+		}
+		return nil
+	})
+	if err != nil {
+		return p, err
+	}
+	_, live, err := tgt.stats()
+	if err != nil {
+		return p, err
+	}
+	p.Live = live
+	steps := []func(now time.Time, in *phasedInit) bool{
+		// 3. IKE_SA_INIT responses in, IKE_AUTH requests out.
+		func(now time.Time, in *phasedInit) bool {
+			in.s.Receive(now, in.resp)
+			in.s.Events()
+			return in.next(tgt)
+		},
+		// 5. IKE_AUTH responses in: established, then deleted.
+		func(now time.Time, in *phasedInit) bool {
+			in.s.Receive(now, in.resp)
+			in.s.Events()
+			if !in.s.Established() {
+				return false
+			}
+			in.s.Close(now)
+			return in.next(tgt)
+		},
+		// 7. Delete responses in: closed.
+		func(now time.Time, in *phasedInit) bool {
+			in.s.Receive(now, in.resp)
+			in.s.Events()
+			return in.s.Closed()
+		},
+	}
+	for _, step := range steps {
+		if err := ctx.Err(); err != nil {
+			return p, err
+		}
+		st, err := l.measured(tgt, &p)
+		if err != nil {
+			return p, err
+		}
+		p.Retransmits += st.retransmits
+		err = l.each(func(src *phasedSource) error {
+			now := time.Now()
+			for _, in := range src.inits {
+				if in.failed {
+					continue
+				}
+				if in.resp == nil || !step(now, in) {
+					in.failed = true
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return p, err
+		}
+	}
+	for _, src := range l.srcs {
+		for _, in := range src.inits {
+			if in.failed {
+				p.Failed++
+			} else {
+				p.Handshakes++
+			}
+		}
+		clear(src.inits)
+	}
+	if p.Seconds > 0 {
+		p.Rate = float64(p.Handshakes) / p.Seconds
+		p.RespCores /= p.Seconds
+		p.InitCores /= p.Seconds
+	}
+	if p.Handshakes > 0 {
+		p.CPUPerHS /= float64(p.Handshakes)
+	}
+	return p, nil
+}
+
+// next takes the one request the session has to send now and readies it
+// for sending, on the NAT-T port with the non-ESP marker once NAT was
+// detected (RFC 7296 2.23). It reports whether there was one.
+func (in *phasedInit) next(tgt *target) bool {
+	ds := in.s.Datagrams()
+	in.resp, in.tries = nil, 0
+	if len(ds) != 1 || len(ds[0]) < isakmp.HeaderLen {
+		return false
+	}
+	d := ds[0]
+	in.msgID = uint32(d[20])<<24 | uint32(d[21])<<16 | uint32(d[22])<<8 | uint32(d[23])
+	to := tgt.ike
+	if in.s.UDPEncap() {
+		if !in.natt {
+			in.natt = true
+			local, _ := in.s.Path()
+			in.s.SetPath(local, tgt.natt)
+		}
+		to = tgt.natt
+		d = append(append(make([]byte, 0, len(d)+4), nonESPMarker...), d...)
+	}
+	in.req, in.to = d, net.UDPAddrFromAddrPort(to)
+	return true
+}
+
+// measured runs one measured window: every source exchanges its
+// requests. It adds the window's time, the responder's CPU and this
+// process's CPU to p (CPUPerHS holds the responder's CPU seconds until
+// round divides it).
+func (l *phasedLoad) measured(tgt *target, p *phase) (phasedStats, error) {
+	// Not measured: the per-exchange state.
+	for _, src := range l.srcs {
+		src.prepare()
+	}
+	cpu0, _, err := tgt.stats()
+	if err != nil {
+		return phasedStats{}, err
+	}
+	ic0, t0 := cpuSeconds(), time.Now()
+	stats := make([]phasedStats, len(l.srcs))
+	err = l.each(func(src *phasedSource) error {
+		var err error
+		stats[src.idx], err = src.exchange(l.window)
+		return err
+	})
+	secs, ic1 := time.Since(t0).Seconds(), cpuSeconds()
+	if err != nil {
+		return phasedStats{}, err
+	}
+	cpu1, _, err := tgt.stats()
+	if err != nil {
+		return phasedStats{}, err
+	}
+	p.Seconds += secs
+	p.RespCores += cpu1 - cpu0
+	p.CPUPerHS += cpu1 - cpu0
+	p.InitCores += ic1 - ic0
+	var sum phasedStats
+	for _, s := range stats {
+		sum.retransmits += s.retransmits
+		sum.lost += s.lost
+	}
+	return sum, nil
+}
+
+// prepare readies the exchange of the source's sessions that are still
+// going.
+func (src *phasedSource) prepare() {
+	src.reqs = src.reqs[:0]
+	clear(src.by)
+	for _, in := range src.inits {
+		if !in.failed {
+			src.by[in.spiI] = len(src.reqs)
+			src.reqs = append(src.reqs, in)
+		}
+	}
+	n := len(src.reqs)
+	src.sent = slices.Grow(src.sent[:0], n)[:n]
+	src.done = slices.Grow(src.done[:0], n)[:n]
+	clear(src.done)
+	if len(src.wmsgs) < n {
+		src.wmsgs = make([]ipv4.Message, n)
+	}
+}
+
+// exchange sends the source's requests, window at a time, and stores
+// each response; a request without a response after phasedRTO is sent
+// again, up to phasedTries times.
+func (src *phasedSource) exchange(window int) (phasedStats, error) {
+	var st phasedStats
+	n := len(src.reqs)
+	next, left, inflight := 0, n, 0
+	lastScan := time.Now()
+	for left > 0 {
+		now := time.Now()
+		out := src.wmsgs[:0]
+		for inflight < window && next < n {
+			out = src.add(out, next, now)
+			next++
+			inflight++
+		}
+		if now.Sub(lastScan) >= phasedRTO/4 {
+			lastScan = now
+			for i := range next {
+				if src.done[i] || now.Sub(src.sent[i]) < phasedRTO {
+					continue
+				}
+				if src.reqs[i].tries >= phasedTries {
+					src.done[i] = true
+					left--
+					inflight--
+					st.lost++
+					continue
+				}
+				out = src.add(out, i, now)
+				st.retransmits++
+			}
+		}
+		if err := writeAll(src.pc, out); err != nil {
+			return st, err
+		}
+		if left == 0 {
+			break
+		}
+		_ = src.conn.SetReadDeadline(now.Add(phasedRTO / 4))
+		k, err := src.pc.ReadBatch(src.rmsgs, 0)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return st, err
+		}
+		for _, m := range src.rmsgs[:k] {
+			b := m.Buffers[0][:m.N]
+			if len(b) >= 4 && [4]byte(b) == [4]byte{} {
+				b = b[4:] // the non-ESP marker (RFC 3948 2.2)
+			}
+			if len(b) < isakmp.HeaderLen || isakmp.Flags(b[19])&isakmp.FlagResponse == 0 {
+				continue
+			}
+			i, ok := src.by[[8]byte(b[:8])]
+			if !ok || src.done[i] {
+				continue
+			}
+			in := src.reqs[i]
+			if uint32(b[20])<<24|uint32(b[21])<<16|uint32(b[22])<<8|uint32(b[23]) != in.msgID {
+				continue // a late answer to an earlier request
+			}
+			in.resp = bytes.Clone(b)
+			src.done[i] = true
+			left--
+			inflight--
+		}
+	}
+	return st, nil
+}
+
+// add appends request i to out and notes when it was sent.
+func (src *phasedSource) add(out []ipv4.Message, i int, now time.Time) []ipv4.Message {
+	in := src.reqs[i]
+	in.tries++
+	src.sent[i] = now
+	m := &src.wmsgs[len(out)]
+	if cap(m.Buffers) == 0 {
+		m.Buffers = make([][]byte, 1)
+	}
+	m.Buffers[0], m.Addr = in.req, in.to
+	return out[:len(out)+1]
+}
+
+// writeAll sends every message, batched.
+func writeAll(p *ipv4.PacketConn, ms []ipv4.Message) error {
+	for len(ms) > 0 {
+		n, err := p.WriteBatch(ms, 0)
+		if err != nil {
+			return err
+		}
+		ms = ms[n:]
+	}
+	return nil
+}
+
+// alternate runs phased rounds of n handshakes against a and b in turns,
+// rounds times, and returns each side's totals and the median over rounds
+// of b's rate over a's.
+func (l *phasedLoad) alternate(ctx context.Context, a, b *target, nameA, nameB string, rounds, n int) (pa, pb phase, ratio float64, err error) {
+	return alternate(a, b, nameA, nameB, rounds, func(t *target, name string) (phase, error) {
+		return l.round(ctx, t, name, n)
+	})
+}
