@@ -47,13 +47,13 @@ const (
 // load drives the initiators: one goroutine and one UDP socket per source
 // address, each with its share of the handshakes in flight.
 type load struct {
-	o     options
-	cur   atomic.Pointer[target] // where new handshakes go
-	base  ike.Config
-	srcs  []*source
-	stop  chan struct{}
-	wg    sync.WaitGroup
-	mode  atomic.Int32
+	o    options
+	cur  atomic.Pointer[target] // where new handshakes go
+	base ike.Config
+	srcs []*source
+	stop chan struct{}
+	wg   sync.WaitGroup
+	mode atomic.Int32
 
 	keepLeft    atomic.Int64 // modeKeep: handshakes still to start
 	inflight    atomic.Int64
