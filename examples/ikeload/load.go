@@ -435,6 +435,7 @@ func alternate(a, b *target, nameA, nameB string, rounds int, measure func(t *ta
 		*sum = phase{Name: p.Name, Method: p.Method, Live: live, Handshakes: sum.Handshakes + p.Handshakes, Seconds: sum.Seconds + p.Seconds,
 			Failed: sum.Failed + p.Failed, Retransmits: sum.Retransmits + p.Retransmits,
 			RespCores: sum.RespCores + p.RespCores*p.Seconds, InitCores: sum.InitCores + p.InitCores*p.Seconds,
+			IdleCores: sum.IdleCores + p.IdleCores*p.Seconds, StealCores: sum.StealCores + p.StealCores*p.Seconds,
 			CPUPerHS: sum.CPUPerHS + p.CPUPerHS*float64(p.Handshakes)} // sums; divided below
 	}
 	for r := range rounds {
@@ -469,6 +470,8 @@ func alternate(a, b *target, nameA, nameB string, rounds int, measure func(t *ta
 			p.Rate = float64(p.Handshakes) / p.Seconds
 			p.RespCores /= p.Seconds
 			p.InitCores /= p.Seconds
+			p.IdleCores /= p.Seconds
+			p.StealCores /= p.Seconds
 		}
 		if p.Handshakes > 0 {
 			p.CPUPerHS /= float64(p.Handshakes)

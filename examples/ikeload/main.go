@@ -60,6 +60,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -83,6 +84,9 @@ type options struct {
 	phasedRounds  int // alternated rounds per comparison
 	phasedSources int // source addresses
 	phasedWindow  int // requests in flight in total
+
+	contended  bool   // also measure with the contended load
+	cpuProfile string // directory for the responders' CPU profiles, or ""
 }
 
 func main() {
@@ -112,9 +116,12 @@ func main() {
 	phasedRounds := flag.Int("phased-rounds", 7, "alternated phased rounds per comparison")
 	phasedSources := flag.Int("phased-sources", 64, "initiator source addresses of the phased load (127.78.x.y)")
 	phasedWindow := flag.Int("phased-window", 512, "requests in flight in total in the phased load")
+	contendedFlag := flag.Bool("contended", true, "also measure with the contended load (initiators on the same cores)")
+	cpuProfile := flag.String("cpuprofile", "", "write each responder's CPU profile (go tool pprof) into this directory")
 	flag.Parse()
 	o := options{sources: *sources, window: *window, measure: *measure, charon: *charon,
-		phasedN: *phasedN, phasedRounds: *phasedRounds, phasedSources: *phasedSources, phasedWindow: *phasedWindow}
+		phasedN: *phasedN, phasedRounds: *phasedRounds, phasedSources: *phasedSources, phasedWindow: *phasedWindow,
+		contended: *contendedFlag, cpuProfile: *cpuProfile}
 	var err error
 	if o.procs, err = ints(*procs); err == nil {
 		if o.live, err = ints(*live); err == nil {
@@ -152,6 +159,9 @@ func ints(s string) ([]int, error) {
 // network namespace.
 const roleEnv = "IKELOAD_ROLE"
 
+// profileEnv names the file a responder writes its CPU profile to.
+const profileEnv = "IKELOAD_CPUPROFILE"
+
 // The methods of measurement.
 const (
 	contended = "contended" // load.go: initiators on the same cores, all the time
@@ -169,6 +179,8 @@ type phase struct {
 	CPUPerHS    float64 // responder CPU seconds per handshake
 	RespCores   float64 // responder CPU seconds per second
 	InitCores   float64 // initiator (this process) CPU seconds per second
+	IdleCores   float64 // phased: the machine's idle CPU seconds per second (/proc/stat)
+	StealCores  float64 // phased: CPU seconds per second the hypervisor gave to others (/proc/stat steal)
 	FillRate    float64 // handshakes per second while filling to Live (live phases)
 	Failed      uint64  // initiator sessions that closed before completing
 	Retransmits uint64
@@ -220,13 +232,16 @@ type responderProc struct {
 	out   *bufio.Scanner
 }
 
-func startResponder(ctx context.Context, procs int) (*responderProc, error) {
+func startResponder(ctx context.Context, o options, procs int, label string) (*responderProc, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, exe)
 	cmd.Env = append(os.Environ(), roleEnv+"=responder", "GOMAXPROCS="+strconv.Itoa(procs))
+	if o.cpuProfile != "" {
+		cmd.Env = append(cmd.Env, profileEnv+"="+filepath.Join(o.cpuProfile, fmt.Sprintf("responder-%s-gomaxprocs%d.pprof", label, procs)))
+	}
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -285,19 +300,19 @@ func (r *responderProc) stop() {
 // summary takes the phased ratios. Memory per IKE SA is C's heap growth.
 func measureOurs(ctx context.Context, o options, w io.Writer) ([]result, summary, error) {
 	sum := summary{lo: slices.Min(o.procs), hi: slices.Max(o.procs)}
-	a, err := startResponder(ctx, sum.lo)
+	a, err := startResponder(ctx, o, sum.lo, "a")
 	if err != nil {
 		return nil, sum, err
 	}
 	defer a.stop()
 	b := a
 	if sum.hi != sum.lo {
-		if b, err = startResponder(ctx, sum.hi); err != nil {
+		if b, err = startResponder(ctx, o, sum.hi, "b"); err != nil {
 			return nil, sum, err
 		}
 		defer b.stop()
 	}
-	c, err := startResponder(ctx, sum.hi)
+	c, err := startResponder(ctx, o, sum.hi, "c")
 	if err != nil {
 		return nil, sum, err
 	}
@@ -317,23 +332,25 @@ func measureOurs(ctx context.Context, o options, w io.Writer) ([]result, summary
 	// The contended load only runs while it is measured or fills: its
 	// sources poll, which would cost the initiators CPU in the phased
 	// windows.
-	load, err := newLoad(o)
-	if err != nil {
-		return nil, sum, err
+	if o.contended {
+		load, err := newLoad(o)
+		if err != nil {
+			return nil, sum, err
+		}
+		pa, pb, ratio, err := load.alternate(ctx, &a.tgt, &b.tgt, "none", "none", rounds, d)
+		load.close()
+		if err != nil {
+			return nil, sum, err
+		}
+		ra.Phases = append(ra.Phases, pa)
+		printPhase(w, ra.Responder, pa)
+		if a != b {
+			rb.Phases = append(rb.Phases, pb)
+			printPhase(w, rb.Responder, pb)
+			fmt.Fprintf(w, "%s, contended (initiators on the same cores): %.2f (median of %d alternated rounds)\n", ratioLabel, ratio, rounds)
+		}
 	}
-	pa, pb, ratio, err := load.alternate(ctx, &a.tgt, &b.tgt, "none", "none", rounds, d)
-	load.close()
-	if err != nil {
-		return nil, sum, err
-	}
-	ra.Phases = append(ra.Phases, pa)
-	printPhase(w, ra.Responder, pa)
-	if a != b {
-		rb.Phases = append(rb.Phases, pb)
-		printPhase(w, rb.Responder, pb)
-		fmt.Fprintf(w, "%s, contended (initiators on the same cores): %.2f (median of %d alternated rounds)\n", ratioLabel, ratio, rounds)
-	}
-	pa, pb, ratio, err = pl.alternate(ctx, &a.tgt, &b.tgt, "none", "none", o.phasedRounds, o.phasedN)
+	pa, pb, ratio, err := pl.alternate(ctx, &a.tgt, &b.tgt, "none", "none", o.phasedRounds, o.phasedN)
 	if err != nil {
 		return nil, sum, err
 	}
@@ -376,16 +393,19 @@ func measureOurs(ctx context.Context, o options, w io.Writer) ([]result, summary
 			}
 		}
 		label := "live-" + short(n)
-		_, pc, ratio, err := load.alternate(ctx, &b.tgt, &c.tgt, "none", label, rounds, d)
-		load.close()
-		if err != nil {
-			return nil, sum, err
+		if o.contended {
+			_, pc, ratio, err := load.alternate(ctx, &b.tgt, &c.tgt, "none", label, rounds, d)
+			if err != nil {
+				load.close()
+				return nil, sum, err
+			}
+			pc.FillRate = fill
+			rc.Phases = append(rc.Phases, pc)
+			printPhase(w, rc.Responder, pc)
+			fmt.Fprintf(w, "%s/none, contended (initiators on the same cores): %.2f (median of %d alternated rounds)\n", label, ratio, rounds)
 		}
-		pc.FillRate = fill
-		rc.Phases = append(rc.Phases, pc)
-		printPhase(w, rc.Responder, pc)
-		fmt.Fprintf(w, "%s/none, contended (initiators on the same cores): %.2f (median of %d alternated rounds)\n", label, ratio, rounds)
-		_, pc, ratio, err = pl.alternate(ctx, &b.tgt, &c.tgt, "none", label, o.phasedRounds, o.phasedN)
+		load.close()
+		_, pc, ratio, err := pl.alternate(ctx, &b.tgt, &c.tgt, "none", label, o.phasedRounds, o.phasedN)
 		if err != nil {
 			return nil, sum, err
 		}
@@ -459,6 +479,26 @@ func cpuSeconds() float64 {
 
 func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
 
+// machineSeconds returns the machine's idle and stolen CPU seconds so far,
+// summed over its CPUs, from /proc/stat (in USER_HZ, 100 a second on
+// Linux); zeros where it cannot be read.
+func machineSeconds() (idle, steal float64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0
+	}
+	tick := func(i int) float64 {
+		n, _ := strconv.ParseFloat(f[i], 64)
+		return n / 100
+	}
+	return tick(4) + tick(5), tick(8) // idle + iowait; steal
+}
+
 // runPhases measures "none", then fills to each live count and measures
 // again. memory, if set, returns the responder's memory (after a
 // collection) and its IKE SA count, for the bytes per IKE SA.
@@ -520,8 +560,12 @@ func printPhase(w io.Writer, who string, p phase) {
 	if p.FillRate > 0 {
 		fill = fmt.Sprintf("  (filled at %.0f/s)", p.FillRate)
 	}
-	fmt.Fprintf(w, "%-30s %-9s %-10s live %7d: %7.0f handshakes/s, %6.0f µs responder CPU each, responder %.2f cores, initiators %.2f cores, %d failed, %d retransmits%s\n",
-		who, p.Method, p.Name, p.Live, p.Rate, p.CPUPerHS*1e6, p.RespCores, p.InitCores, p.Failed, p.Retransmits, fill)
+	machine := ""
+	if p.Method == phased {
+		machine = fmt.Sprintf(", idle %.2f cores, stolen %.2f cores", p.IdleCores, p.StealCores)
+	}
+	fmt.Fprintf(w, "%-30s %-9s %-10s live %7d: %7.0f handshakes/s, %6.0f µs responder CPU each, responder %.2f cores, initiators %.2f cores%s, %d failed, %d retransmits%s\n",
+		who, p.Method, p.Name, p.Live, p.Rate, p.CPUPerHS*1e6, p.RespCores, p.InitCores, machine, p.Failed, p.Retransmits, fill)
 }
 
 // report prints the summary table and the final line.

@@ -40,6 +40,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -56,6 +57,7 @@ const (
 	phasedTries = 5           // sends of a request before it is given up
 	phasedBuf   = 4096        // receive buffer per datagram: IKE messages here are well under
 	phasedBatch = 32          // datagrams per recvmmsg
+	phasedResp  = 1024        // room for a response in the arena (larger ones are copied apart)
 )
 
 // phasedLoad is the set of initiator sources of the phased load, kept
@@ -81,6 +83,9 @@ type phasedSource struct {
 	sent []time.Time
 	done []bool
 	by   map[[8]byte]int // request index by initiator SPI
+	// arena holds the responses, phasedResp bytes a request, so that
+	// storing one allocates nothing in the window.
+	arena []byte
 }
 
 // phasedInit is one initiator session of a round.
@@ -242,6 +247,8 @@ func (l *phasedLoad) round(ctx context.Context, tgt *target, name string, n int)
 		p.Rate = float64(p.Handshakes) / p.Seconds
 		p.RespCores /= p.Seconds
 		p.InitCores /= p.Seconds
+		p.IdleCores /= p.Seconds
+		p.StealCores /= p.Seconds
 	}
 	if p.Handshakes > 0 {
 		p.CPUPerHS /= float64(p.Handshakes)
@@ -279,14 +286,18 @@ func (in *phasedInit) next(tgt *target) bool {
 // process's CPU to p (CPUPerHS holds the responder's CPU seconds until
 // round divides it).
 func (l *phasedLoad) measured(tgt *target, p *phase) (phasedStats, error) {
-	// Not measured: the per-exchange state.
+	// Not measured: the per-exchange state, and a collection, so that
+	// the garbage of the sessions' cryptography is not collected in the
+	// window.
 	for _, src := range l.srcs {
 		src.prepare()
 	}
+	runtime.GC()
 	cpu0, _, err := tgt.stats()
 	if err != nil {
 		return phasedStats{}, err
 	}
+	idle0, steal0 := machineSeconds()
 	ic0, t0 := cpuSeconds(), time.Now()
 	stats := make([]phasedStats, len(l.srcs))
 	err = l.each(func(src *phasedSource) error {
@@ -295,6 +306,7 @@ func (l *phasedLoad) measured(tgt *target, p *phase) (phasedStats, error) {
 		return err
 	})
 	secs, ic1 := time.Since(t0).Seconds(), cpuSeconds()
+	idle1, steal1 := machineSeconds()
 	if err != nil {
 		return phasedStats{}, err
 	}
@@ -306,6 +318,8 @@ func (l *phasedLoad) measured(tgt *target, p *phase) (phasedStats, error) {
 	p.RespCores += cpu1 - cpu0
 	p.CPUPerHS += cpu1 - cpu0
 	p.InitCores += ic1 - ic0
+	p.IdleCores += idle1 - idle0
+	p.StealCores += steal1 - steal0
 	var sum phasedStats
 	for _, s := range stats {
 		sum.retransmits += s.retransmits
@@ -331,6 +345,9 @@ func (src *phasedSource) prepare() {
 	clear(src.done)
 	if len(src.wmsgs) < n {
 		src.wmsgs = make([]ipv4.Message, n)
+	}
+	if len(src.arena) < n*phasedResp {
+		src.arena = make([]byte, n*phasedResp)
 	}
 }
 
@@ -398,7 +415,11 @@ func (src *phasedSource) exchange(window int) (phasedStats, error) {
 			if uint32(b[20])<<24|uint32(b[21])<<16|uint32(b[22])<<8|uint32(b[23]) != in.msgID {
 				continue // a late answer to an earlier request
 			}
-			in.resp = bytes.Clone(b)
+			if len(b) <= phasedResp {
+				in.resp = append(src.arena[i*phasedResp:i*phasedResp:(i+1)*phasedResp], b...)
+			} else {
+				in.resp = bytes.Clone(b)
+			}
 			src.done[i] = true
 			left--
 			inflight--

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -61,6 +63,17 @@ func responderEndpoint() (*ike.Endpoint, error) {
 // a JSON line, then answers each line of in ("stats", or "gc" for stats
 // after a collection) with a JSON line, and exits at the end of in.
 func runResponder(in io.Reader, out io.Writer) error {
+	if path := os.Getenv(profileEnv); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ep, err := responderEndpoint()
 	if err != nil {
 		return err
