@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"unsafe"
 )
 
 // seqOf returns the low 32 bits of the sequence number of a sealed IPv4
@@ -233,6 +234,29 @@ func TestSealBatchNoAllocs(t *testing.T) {
 			}
 		}); a != 0 {
 			t.Fatalf("%s: %v allocations per batch", suites[idx].name, a)
+		}
+	}
+}
+
+// TestHotCountersShareALine: the sequence number and the traffic meter's
+// pending word, which every sealed batch writes, lie in one cache line
+// (64 bytes) that the SA's other fields do not use, for every SA however
+// the allocator placed it.
+func TestHotCountersShareALine(t *testing.T) {
+	if unsafe.Sizeof(hotCounters{}) != hotSize {
+		t.Fatalf("hotCounters is %d bytes, want %d", unsafe.Sizeof(hotCounters{}), hotSize)
+	}
+	const line = 64
+	for i := range 64 {
+		sa, _ := pair(t, benchConfig(0, Tunnel))
+		seq := uintptr(unsafe.Pointer(&sa.seq))
+		pending := uintptr(unsafe.Pointer(&sa.traffic))
+		base, end := uintptr(unsafe.Pointer(sa)), uintptr(unsafe.Pointer(sa))+unsafe.Sizeof(*sa)
+		if seq/line != (pending+7)/line {
+			t.Fatalf("SA %d: sequence number at %#x and meter at %#x are in different cache lines", i, seq, pending)
+		}
+		if seq/line >= base/line && seq/line < (end+line-1)/line {
+			t.Fatalf("SA %d: the counters' line %#x is shared with the SA at [%#x, %#x)", i, seq/line*line, base, end)
 		}
 	}
 }
