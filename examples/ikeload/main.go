@@ -13,7 +13,10 @@
 // initiator with an identity of its own.
 //
 // Three responder processes run side by side: A with GOMAXPROCS at the
-// smallest of -procs (default 1,2), B and C at the largest.
+// smallest of -procs (default 1,2), B and C at the largest. Their
+// configuration raises the cookie, half-open and IKE SA thresholds
+// (responder.go), so that a benchmark from a few sources is neither
+// challenged with cookies nor refused.
 //
 //   - none: every IKE SA is deleted (an INFORMATIONAL exchange) as soon
 //     as it is up. A and B are measured in alternating rounds (handshakes
@@ -26,13 +29,38 @@
 //     (N live) and B (none live) are measured in alternating rounds as
 //     above, and live-N/none is the median of C's rate over B's.
 //
+// Each comparison is measured with two loads, reported on lines of their
+// own:
+//
+//   - contended (load.go; initiators on the same cores): initiators
+//     running all the time, each source keeping its share of -window
+//     handshakes in flight, for stretches totalling -measure. Each
+//     initiator spends about as much CPU on a handshake as the responder
+//     (two X25519 operations on each side), so on a machine with few cores
+//     the initiators take the cores a responder at GOMAXPROCS 2 would use:
+//     this load cannot show the responder's scaling there (it measured
+//     0.97 on 2 cores).
+//   - phased (phased.go; the initiators' cryptography outside the
+//     measured windows): rounds of -phased-n handshakes, each exchange
+//     (IKE_SA_INIT, IKE_AUTH, the Delete) replayed from -phased-sources
+//     addresses 127.78.x.y with -phased-window requests in flight and
+//     batched system calls, while the sessions' own work between the
+//     exchanges is not timed. The rate is the handshakes established over
+//     the sum of the measured windows; a run with failures says so. The
+//     report gives the cores the responder and the initiators used in the
+//     windows, and the machine's idle and stolen (hypervisor) cores.
+//
+// The summary line takes the phased ratios.
+//
 // A stretch measures handshakes/s and the responder's CPU time per
-// handshake; the total measured time per responder and phase is -measure.
-// Memory per IKE SA is the growth of C's live heap (after a collection)
-// while it filled to the largest N, divided by the IKE SAs added; each has
-// one CHILD SA. Timing alternately does not make the rates immune to
-// other load on the machine: the report shows how many cores the
-// responder and the initiators used.
+// handshake (getrusage in its process). Memory per IKE SA is the growth of
+// C's live heap (after a collection) while it filled to the largest N,
+// divided by the IKE SAs added; each has one CHILD SA. Timing alternately
+// does not make the rates immune to other load on the machine: the report
+// shows how many cores the responder and the initiators used.
+//
+// -cpuprofile DIR writes each responder's CPU profile there, for go tool
+// pprof; -contended=false measures with the phased load only.
 //
 // With -charon (root, strongSwan installed), the same initiators then run
 // against strongSwan's charon as responder, started by ikeload in a network

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,12 +26,13 @@ func TestMain(m *testing.M) {
 var finalLine = regexp.MustCompile(`^live-[0-9k]+/none: [0-9.]+  gomaxprocs-2/1: [0-9.]+  bytes-per-ike-sa: [0-9]+$`)
 
 // TestLoadQuick is the CI-sized run: the responder process at GOMAXPROCS 1
-// and 2, SAs deleted at once and kept until 1,000 are live. Every
-// handshake completes, the report ends with the summary line, and an IKE
-// SA with one CHILD SA costs the responder less than 6 KB of heap. Rates
-// are printed, not checked.
+// and 2, SAs deleted at once and kept until 1,000 are live, each measured
+// with the contended and the phased load. Every handshake completes, the
+// report ends with the summary line, and an IKE SA with one CHILD SA costs
+// the responder less than 6 KB of heap. Rates are printed, not checked.
 func TestLoadQuick(t *testing.T) {
-	o := options{procs: []int{1, 2}, live: []int{1000}, sources: 8, window: 16, measure: 300 * time.Millisecond}
+	o := options{procs: []int{1, 2}, live: []int{1000}, sources: 8, window: 16, measure: 300 * time.Millisecond,
+		phasedN: 200, phasedRounds: 3, phasedSources: 8, phasedWindow: 64, contended: true}
 	var out bytes.Buffer
 	results, err := run(context.Background(), o, &out)
 	t.Log("\n" + out.String())
@@ -41,18 +43,20 @@ func TestLoadQuick(t *testing.T) {
 		t.Fatalf("%d results, want GOMAXPROCS 1, 2 and 2 with SAs live", len(results))
 	}
 	for _, r := range results {
-		if len(r.Phases) != 1 {
-			t.Fatalf("%s: %d phases", r.Responder, len(r.Phases))
-		}
+		var methods []string
 		for _, p := range r.Phases {
+			methods = append(methods, p.Method)
 			if p.Handshakes == 0 || p.Failed != 0 {
-				t.Errorf("%s %s: %d handshakes, %d failed", r.Responder, p.Name, p.Handshakes, p.Failed)
+				t.Errorf("%s %s %s: %d handshakes, %d failed", r.Responder, p.Method, p.Name, p.Handshakes, p.Failed)
 			}
+		}
+		if !slices.Equal(methods, []string{contended, phased}) {
+			t.Errorf("%s: methods %v, want contended then phased", r.Responder, methods)
 		}
 	}
 	live := results[2]
-	if live.Phases[0].Live < 1000 {
-		t.Errorf("%s: %d IKE SAs live, want 1000", live.Responder, live.Phases[0].Live)
+	if live.Phases[1].Live < 1000 {
+		t.Errorf("%s: %d IKE SAs live, want 1000", live.Responder, live.Phases[1].Live)
 	}
 	if !raceEnabled && (live.BytesPerIKESA <= 0 || live.BytesPerIKESA > 6000) {
 		t.Errorf("%s: %.0f bytes per IKE SA, want under 6000", live.Responder, live.BytesPerIKESA)
@@ -60,6 +64,53 @@ func TestLoadQuick(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if last := lines[len(lines)-1]; !finalLine.MatchString(last) {
 		t.Errorf("last line %q does not have the form of the summary", last)
+	}
+	for _, want := range []string{"gomaxprocs-2/1, contended (initiators on the same cores): ", "gomaxprocs-2/1, phased (", "phased: the initiators used"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}
+
+// TestPhasedRound: one phased round against a responder process
+// establishes and deletes every IKE SA it starts, and the responder is
+// left with none; then a round against a responder with IKE SAs kept
+// counts them as live.
+func TestPhasedRound(t *testing.T) {
+	ctx := context.Background()
+	r, err := startResponder(ctx, options{}, 2, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.stop()
+	pl, err := newPhasedLoad(4, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pl.close()
+	const n = 150
+	for range 2 {
+		p, err := pl.round(ctx, &r.tgt, "none", n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Handshakes != n || p.Failed != 0 || p.Method != phased || p.Seconds <= 0 || p.Rate <= 0 {
+			t.Fatalf("round: %+v, want %d handshakes and none failed", p, n)
+		}
+		st, err := r.query("stats")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.IKESAs != 0 {
+			t.Fatalf("responder has %d IKE SAs after a round that deleted every one", st.IKESAs)
+		}
+	}
+	st, err := r.query("stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Established != 2*n {
+		t.Errorf("responder established %d IKE SAs, want %d", st.Established, 2*n)
 	}
 }
 
