@@ -590,7 +590,8 @@ func printPhase(w io.Writer, who string, p phase) {
 	}
 	machine := ""
 	if p.Method == phased {
-		machine = fmt.Sprintf(", idle %.2f cores, stolen %.2f cores", p.IdleCores, p.StealCores)
+		others := float64(runtime.NumCPU()) - p.RespCores - p.InitCores - p.IdleCores - p.StealCores
+		machine = fmt.Sprintf(", others (processes, interrupts) %.2f cores, idle %.2f, stolen %.2f", max(others, 0), p.IdleCores, p.StealCores)
 	}
 	fmt.Fprintf(w, "%-30s %-9s %-10s live %7d: %7.0f handshakes/s, %6.0f µs responder CPU each, responder %.2f cores, initiators %.2f cores%s, %d failed, %d retransmits%s\n",
 		who, p.Method, p.Name, p.Live, p.Rate, p.CPUPerHS*1e6, p.RespCores, p.InitCores, machine, p.Failed, p.Retransmits, fill)

@@ -43,6 +43,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/ipv4"
@@ -63,9 +64,14 @@ const (
 // phasedLoad is the set of initiator sources of the phased load, kept
 // across rounds.
 type phasedLoad struct {
-	base   ike.Config
-	srcs   []*phasedSource
-	window int // requests in flight per source
+	base ike.Config
+	srcs []*phasedSource
+	// window is the number of requests in flight in total, inflight how
+	// many are. A source keeps up to perSource in flight, twice its
+	// share, so that the requests of sources that finished early go to
+	// those that have more left, and the window stays full to the end.
+	window, perSource int
+	inflight          atomic.Int64
 }
 
 // phasedSource is one initiator address with its socket. Its state is
@@ -113,7 +119,7 @@ func newPhasedLoad(sources, window int) (*phasedLoad, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &phasedLoad{base: base, window: max(1, window/sources)}
+	l := &phasedLoad{base: base, window: max(window, 1), perSource: max(1, 2*window/sources)}
 	for i := range sources {
 		a := netip.AddrFrom4([4]byte{127, 78, byte(i / 250), byte(i%250 + 1)})
 		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, 0)))
@@ -302,7 +308,7 @@ func (l *phasedLoad) measured(tgt *target, p *phase) (phasedStats, error) {
 	stats := make([]phasedStats, len(l.srcs))
 	err = l.each(func(src *phasedSource) error {
 		var err error
-		stats[src.idx], err = src.exchange(l.window)
+		stats[src.idx], err = src.exchange(l)
 		return err
 	})
 	secs, ic1 := time.Since(t0).Seconds(), cpuSeconds()
@@ -351,18 +357,24 @@ func (src *phasedSource) prepare() {
 	}
 }
 
-// exchange sends the source's requests, window at a time, and stores
-// each response; a request without a response after phasedRTO is sent
-// again, up to phasedTries times.
-func (src *phasedSource) exchange(window int) (phasedStats, error) {
+// exchange sends the source's requests, keeping up to l.perSource in
+// flight within the load's window, and stores each response; a request
+// without a response after phasedRTO is sent again, up to phasedTries
+// times.
+func (src *phasedSource) exchange(l *phasedLoad) (phasedStats, error) {
 	var st phasedStats
 	n := len(src.reqs)
 	next, left, inflight := 0, n, 0
+	defer func() { l.inflight.Add(int64(-inflight)) }()
 	lastScan := time.Now()
 	for left > 0 {
 		now := time.Now()
 		out := src.wmsgs[:0]
-		for inflight < window && next < n {
+		for inflight < l.perSource && next < n {
+			if l.inflight.Add(1) > int64(l.window) {
+				l.inflight.Add(-1)
+				break
+			}
 			out = src.add(out, next, now)
 			next++
 			inflight++
@@ -377,6 +389,7 @@ func (src *phasedSource) exchange(window int) (phasedStats, error) {
 					src.done[i] = true
 					left--
 					inflight--
+					l.inflight.Add(-1)
 					st.lost++
 					continue
 				}
@@ -390,7 +403,13 @@ func (src *phasedSource) exchange(window int) (phasedStats, error) {
 		if left == 0 {
 			break
 		}
-		_ = src.conn.SetReadDeadline(now.Add(phasedRTO / 4))
+		wait := phasedRTO / 4
+		if inflight == 0 {
+			// Nothing to wait for: the window is taken by the other
+			// sources; look again soon.
+			wait = time.Millisecond
+		}
+		_ = src.conn.SetReadDeadline(now.Add(wait))
 		k, err := src.pc.ReadBatch(src.rmsgs, 0)
 		if err != nil {
 			var ne net.Error
@@ -423,6 +442,7 @@ func (src *phasedSource) exchange(window int) (phasedStats, error) {
 			src.done[i] = true
 			left--
 			inflight--
+			l.inflight.Add(-1)
 		}
 	}
 	return st, nil
