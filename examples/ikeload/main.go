@@ -394,6 +394,7 @@ func measureOurs(ctx context.Context, o options, w io.Writer) ([]result, summary
 		fmt.Fprintf(w, "%s, phased (initiators' cryptography outside the measured windows): %.2f (median of %d alternated rounds of %d handshakes)\n",
 			ratioLabel, ratio, o.phasedRounds, o.phasedN)
 		printInitiators(w, pa, pb)
+		printShare(w, pa, pb)
 	}
 
 	m0, err := c.query("gc")
@@ -463,6 +464,20 @@ func printInitiators(w io.Writer, ps ...phase) {
 		verdict = "NOT small: the ratio above understates the responder"
 	}
 	fmt.Fprintf(w, "phased: the initiators used at most %.2f cores in the measured windows (%s)\n", most, verdict)
+}
+
+// printShare says what the responder at the larger GOMAXPROCS (b) made of
+// the cores: its CPU time per handshake against a's (1.00: a handshake
+// costs no more with more cores), and where the machine's cores went in
+// its windows. A ratio below the cores it had is the responder's; one
+// limited by what others took is the machine's.
+func printShare(w io.Writer, a, b phase) {
+	if a.CPUPerHS <= 0 {
+		return
+	}
+	others := max(0, float64(runtime.NumCPU())-b.RespCores-b.InitCores-b.IdleCores-b.StealCores)
+	fmt.Fprintf(w, "phased: per handshake the responder at the larger GOMAXPROCS spent %.2fx the CPU time of the smaller; in its windows it used %.2f cores, the initiators %.2f, others %.2f, stolen %.2f, idle %.2f\n",
+		b.CPUPerHS/a.CPUPerHS, b.RespCores, b.InitCores, others, b.StealCores, b.IdleCores)
 }
 
 // rounds returns how many alternated rounds to time, and their length.
