@@ -54,7 +54,7 @@ import (
 )
 
 const (
-	phasedRTO   = time.Second // a request unanswered this long is sent again
+	phasedRTO   = 2 * time.Second // a request unanswered this long is sent again
 	phasedTries = 5           // sends of a request before it is given up
 	phasedBuf   = 4096        // receive buffer per datagram: IKE messages here are well under
 	phasedBatch = 32          // datagrams per recvmmsg
