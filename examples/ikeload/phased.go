@@ -55,10 +55,10 @@ import (
 
 const (
 	phasedRTO   = 2 * time.Second // a request unanswered this long is sent again
-	phasedTries = 5           // sends of a request before it is given up
-	phasedBuf   = 4096        // receive buffer per datagram: IKE messages here are well under
-	phasedBatch = 32          // datagrams per recvmmsg
-	phasedResp  = 1024        // room for a response in the arena (larger ones are copied apart)
+	phasedTries = 5               // sends of a request before it is given up
+	phasedBuf   = 4096            // receive buffer per datagram: IKE messages here are well under
+	phasedBatch = 32              // datagrams per recvmmsg
+	phasedResp  = 1024            // room for a response in the arena (larger ones are copied apart)
 )
 
 // phasedLoad is the set of initiator sources of the phased load, kept
