@@ -65,7 +65,7 @@ func TestLoadQuick(t *testing.T) {
 	if last := lines[len(lines)-1]; !finalLine.MatchString(last) {
 		t.Errorf("last line %q does not have the form of the summary", last)
 	}
-	for _, want := range []string{"gomaxprocs-2/1, contended (initiators on the same cores): ", "gomaxprocs-2/1, phased (", "phased: the initiators used"} {
+	for _, want := range []string{"gomaxprocs-2/1, contended (initiators on the same cores): ", "gomaxprocs-2/1, phased (", "phased: the initiators (system calls only"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q", want)
 		}
