@@ -127,8 +127,7 @@ func newPhasedLoad(sources, window int) (*phasedLoad, error) {
 			l.close()
 			return nil, fmt.Errorf("bind %v (is 127.0.0.0/8 loopback here?): %w", a, err)
 		}
-		_ = c.SetReadBuffer(4 << 20)
-		_ = c.SetWriteBuffer(4 << 20)
+		setBuffers(c, 4<<20)
 		s := &phasedSource{idx: i, conn: c, pc: ipv4.NewPacketConn(c), local: c.LocalAddr().(*net.UDPAddr).AddrPort(),
 			rmsgs: make([]ipv4.Message, phasedBatch), by: map[[8]byte]int{}}
 		for j := range s.rmsgs {
