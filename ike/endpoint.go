@@ -3,8 +3,8 @@ package ike
 // The Endpoint's pipeline, stage by stage:
 //
 //  1. Readers: goroutines that read batches of datagrams (recvmmsg
-//     through x/net's ReadBatch), one per worker on the IKE socket and
-//     one on the NAT-T socket. On the NAT-T socket the reader drops
+//     through x/net's ReadBatch), one per worker on the IKE socket, each
+//     on a descriptor of its own, and one on the NAT-T socket. On the NAT-T socket the reader drops
 //     keepalives and hands UDP-encapsulated ESP to EndpointConfig.ESP,
 //     unless an IKE datagram from the same address is still queued, in
 //     which case the ESP packet queues behind it. For IKE it parses only
@@ -26,7 +26,8 @@ package ike
 //     events stay in order, while key exchanges, AUTH and the
 //     encryption of different IKE SAs run on all cores. The session is
 //     sans-I/O: the worker feeds it datagrams and the clock, reports its
-//     events, and sends what it produced (batched with sendmmsg).
+//     events, and sends what it produced (batched with sendmmsg, on
+//     descriptors of the sockets of its own).
 //
 // Nothing on these paths visits all sessions: the cost of a datagram or
 // a timer does not depend on how many IKE SAs exist.
@@ -277,6 +278,16 @@ type Endpoint struct {
 	// Set by Listen.
 	ike, natt           *net.UDPConn
 	ikeBatch, nattBatch *batchConn
+	// ikeFDs and nattFDs are descriptors of the two sockets of each
+	// worker's own (dups, where the platform has them; else the shared
+	// ones): the workers send with them, and the IKE readers read ikeFDs.
+	// One descriptor has one read lock and one write lock, which its users
+	// take in turns, and a sendmmsg on loopback holds the write lock while
+	// it delivers every datagram of the batch; with their own, the workers
+	// and readers wait only for the socket, not for each other. dups are
+	// the descriptors to close.
+	ikeFDs, nattFDs []*batchConn
+	dups            []*net.UDPConn
 
 	workers  []*worker
 	sessions spiTable      // by this side's SPI
@@ -446,12 +457,38 @@ func (e *Endpoint) Listen() error {
 	}
 	e.ike, e.natt = ike, natt
 	e.ikeBatch, e.nattBatch = newBatchConn(ike), newBatchConn(natt)
+	e.ikeFDs, e.nattFDs = nil, nil
+	for range e.workers {
+		e.ikeFDs = append(e.ikeFDs, e.dup(ike, e.ikeBatch))
+		e.nattFDs = append(e.nattFDs, e.dup(natt, e.nattBatch))
+	}
 	e.ikeAddr = ike.LocalAddr().(*net.UDPAddr).AddrPort()
 	e.nattAddr = natt.LocalAddr().(*net.UDPAddr).AddrPort()
 	e.ikeAddr = netip.AddrPortFrom(e.ikeAddr.Addr().Unmap(), e.ikeAddr.Port())
 	e.nattAddr = netip.AddrPortFrom(e.nattAddr.Addr().Unmap(), e.nattAddr.Port())
 	e.listening = true
 	return nil
+}
+
+// dup returns a batchConn on a descriptor of c's socket of its own, or
+// shared if the platform cannot make one (net.FilePacketConn).
+func (e *Endpoint) dup(c *net.UDPConn, shared *batchConn) *batchConn {
+	f, err := c.File()
+	if err != nil {
+		return shared
+	}
+	defer f.Close()
+	pc, err := net.FilePacketConn(f)
+	if err != nil {
+		return shared
+	}
+	u, ok := pc.(*net.UDPConn)
+	if !ok {
+		pc.Close()
+		return shared
+	}
+	e.dups = append(e.dups, u)
+	return newBatchConn(u)
 }
 
 // Addrs returns the bound IKE and NAT-T addresses (useful with port 0);
@@ -503,8 +540,8 @@ func (e *Endpoint) Run(ctx context.Context) error {
 	// of floods, arrive there, and the readers answer them with cookies.
 	// The NAT-T port has one, which keeps ESP in order behind IKE (see
 	// espOrder).
-	for range len(e.workers) {
-		readers.Go(func() { e.read(e.ike, e.ikeBatch, false) })
+	for i := range len(e.workers) {
+		readers.Go(func() { e.read(e.ike, e.ikeFDs[i], false) })
 	}
 	readers.Go(func() { e.read(e.natt, e.nattBatch, true) })
 
@@ -598,6 +635,9 @@ func (e *Endpoint) closeSockets() {
 	if e.ike != nil {
 		e.ike.Close()
 		e.natt.Close()
+		for _, c := range e.dups {
+			c.Close()
+		}
 	}
 }
 

@@ -292,3 +292,40 @@ func TestEndpointPathNeedsAuthentication(t *testing.T) {
 		t.Fatalf("path moved from %v to %v on an unauthenticated message", before, after)
 	}
 }
+
+// TestEndpointWorkerDescriptors: each worker sends with a descriptor of
+// the IKE and NAT-T sockets of its own where the platform can make one
+// (so that workers do not queue for one descriptor's write lock), bound to
+// the same address, and Close closes them all.
+func TestEndpointWorkerDescriptors(t *testing.T) {
+	lo := netip.MustParseAddr("127.0.0.1")
+	ep, err := NewEndpoint(EndpointConfig{IKEAddr: netip.AddrPortFrom(lo, 0), NATTAddr: netip.AddrPortFrom(lo, 0), Workers: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ep.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	if len(ep.ikeFDs) != 3 || len(ep.nattFDs) != 3 {
+		t.Fatalf("%d and %d descriptors, want one of each socket per worker", len(ep.ikeFDs), len(ep.nattFDs))
+	}
+	for i := range 3 {
+		for _, p := range []struct {
+			fd   *batchConn
+			sock *net.UDPConn
+		}{{ep.ikeFDs[i], ep.ike}, {ep.nattFDs[i], ep.natt}} {
+			if got, want := p.fd.c.LocalAddr().String(), p.sock.LocalAddr().String(); got != want {
+				t.Errorf("worker %d: descriptor bound to %s, want %s", i, got, want)
+			}
+			if len(ep.dups) > 0 && p.fd.c == p.sock {
+				t.Errorf("worker %d: shares the socket's descriptor although dups are made", i)
+			}
+		}
+	}
+	ep.Close()
+	for _, c := range ep.dups {
+		if _, err := c.WriteToUDPAddrPort([]byte{0}, netip.AddrPortFrom(lo, 9)); !errors.Is(err, net.ErrClosed) {
+			t.Errorf("descriptor still open after Close: %v", err)
+		}
+	}
+}

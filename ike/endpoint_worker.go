@@ -549,7 +549,7 @@ func b2i(b bool) int {
 // order it was queued.
 func (w *worker) sendOut() {
 	e := w.e
-	for i, c := range []*batchConn{e.ikeBatch, e.nattBatch} {
+	for i, c := range []*batchConn{e.ikeFDs[w.id], e.nattFDs[w.id]} {
 		out := w.out[i]
 		if len(out) == 0 {
 			continue
