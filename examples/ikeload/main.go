@@ -39,7 +39,7 @@
 //     (two X25519 operations on each side), so on a machine with few cores
 //     the initiators take the cores a responder at GOMAXPROCS 2 would use:
 //     this load cannot show the responder's scaling there (it measured
-//     0.97 on 2 cores).
+//     0.89 to 1.10 on 2 cores).
 //   - phased (phased.go; the initiators' cryptography outside the
 //     measured windows): rounds of -phased-n handshakes, each exchange
 //     (IKE_SA_INIT, IKE_AUTH, the Delete) replayed from -phased-sources
