@@ -13,9 +13,10 @@ package main
 //     identity of its own, spread over the sources; each has its
 //     IKE_SA_INIT request ready.
 //  2. (measured) every source sends its requests over its UDP socket,
-//     keeping a window of them in flight, with batched writes and reads
-//     (sendmmsg, recvmmsg); a response is only stored, as bytes, and the
-//     next request sent. Requests without a response are sent again
+//     with batched writes and reads (sendmmsg, recvmmsg), keeping up to
+//     twice its share of the load's window in flight while the window has
+//     room, so that the window stays full to the end; a response is only
+//     stored, as bytes, and the next request sent. Requests without a response are sent again
 //     (counted as retransmits) and given up after phasedTries sends.
 //  3. (not measured) the responses are fed to the sessions, which make
 //     their IKE_AUTH requests.
@@ -27,11 +28,13 @@ package main
 //  7. (not measured) the responses are fed in; every session must be
 //     closed.
 //
-// The rate is the handshakes established over the sum of the three
-// measured windows; the responder's CPU time (getrusage in its process)
-// and this process's are read around each window, so the report gives
-// the cores each used while measured. During the windows the initiators
-// only make system calls and copy bytes.
+// The rate is the handshakes established (and then closed by their
+// Delete) over the sum of the three measured windows; the responder's CPU
+// time (getrusage in its process), this process's, and the machine's idle
+// and stolen time (/proc/stat) are read around each window, so the report
+// gives the cores each used while measured. During the windows the
+// initiators only make system calls and copy bytes; the garbage of their
+// sessions is collected before each window.
 
 import (
 	"bytes"
