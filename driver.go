@@ -138,8 +138,9 @@ type Result struct {
 	// port when Proto is UDP (ESP in UDP, RFC 3948: Packet is then bare
 	// ESP, SPI first, for the NAT-T socket).
 	To netip.AddrPort
-	// Proto is how a protected packet travels: ProtoESPInUDP, or
-	// ProtoRaw (Packet is a whole IP packet carrying ESP or AH).
+	// Proto is how a protected packet travels: ProtoESPInUDP,
+	// ProtoRaw (Packet is a whole IP packet carrying ESP or AH), or
+	// ProtoESP (from OutboundESP only).
 	Proto Carrier
 	// Reason says why a packet was dropped.
 	Reason DropReason
@@ -156,6 +157,7 @@ type Carrier uint8
 const (
 	ProtoRaw      Carrier = iota + 1 // an IP packet with ESP or AH: a raw socket or TUN
 	ProtoESPInUDP                    // bare ESP inside UDP to To (RFC 3948), e.g. ike.Endpoint.SendESP
+	ProtoESP                         // bare ESP for To's address, in the caller's own transport (Driver.OutboundESP)
 )
 
 // DriverConfig configures a Driver. NewDriver copies it.
@@ -462,6 +464,20 @@ func (d *Driver) drop(rs *ruleState, r DropReason) Result {
 // protected (the sealed bytes are appended to dst), drop it, or hold it
 // while IKE negotiates. It does not allocate when the packet's SA exists.
 func (d *Driver) Outbound(dst, pkt []byte) (r Result) {
+	return d.outbound(dst, pkt, false)
+}
+
+// OutboundESP is Outbound for a caller that carries ESP in a transport of
+// its own, such as examples/gateway's UDP data port: a packet that an
+// ESP-only tunnel-mode SA protects is returned as bare ESP (SPI through
+// ICV, RFC 4303 section 2; no outer IP header) with Proto ProtoESP, so
+// that the sealed packets of a run can lie back to back in one buffer for
+// UDP GSO. Everything else is as Outbound returns it.
+func (d *Driver) OutboundESP(dst, pkt []byte) (r Result) {
+	return d.outbound(dst, pkt, true)
+}
+
+func (d *Driver) outbound(dst, pkt []byte, bare bool) (r Result) {
 	var rs *ruleState
 	var f *ruleFlow
 	if k, fast := cacheKeyOf(pkt, spd.DirOutbound); fast {
@@ -481,7 +497,7 @@ func (d *Driver) Outbound(dst, pkt []byte) (r Result) {
 	}
 	if f != nil {
 		if sa := d.db.Outbound(f.key); sa != nil {
-			d.sealInto(&r, dst, pkt, f, sa)
+			d.sealInto(&r, dst, pkt, f, sa, bare)
 			return r
 		}
 	}
@@ -531,24 +547,28 @@ func (d *Driver) outboundNoSA(pkt []byte, rs *ruleState, f *ruleFlow) Result {
 // seal protects pkt with sa for flow f.
 func (d *Driver) seal(dst, pkt []byte, f *ruleFlow, sa *sad.SA) Result {
 	var r Result
-	d.sealInto(&r, dst, pkt, f, sa)
+	d.sealInto(&r, dst, pkt, f, sa, false)
 	return r
 }
 
 // sealInto is seal writing its verdict to *r, which is zero: the
 // datapath builds its Result in place rather than copying it up the
 // calls.
-func (d *Driver) sealInto(r *Result, dst, pkt []byte, f *ruleFlow, sa *sad.SA) {
+func (d *Driver) sealInto(r *Result, dst, pkt []byte, f *ruleFlow, sa *sad.SA, bare bool) {
 	rt := f.route.Load()
 	if rt == nil {
 		*r = d.drop(f.rule, ReasonSeal)
 		return
 	}
 	var err error
-	if rt.encap.IsValid() {
+	switch {
+	case rt.encap.IsValid():
 		r.Packet, err = sa.SealESP(dst, pkt)
 		r.Proto, r.To = ProtoESPInUDP, rt.encap
-	} else {
+	case bare && sa.BareESP():
+		r.Packet, err = sa.SealESP(dst, pkt)
+		r.Proto, r.To = ProtoESP, netip.AddrPortFrom(f.peer, 0)
+	default:
 		r.Packet, err = sa.Seal(dst, pkt)
 		r.Proto, r.To = ProtoRaw, netip.AddrPortFrom(f.peer, 0)
 	}
