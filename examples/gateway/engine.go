@@ -21,9 +21,11 @@ type engine struct {
 	plane    atomic.Pointer[dataplane.Plane]
 }
 
-// Outbound implements dataplane.Crypto with Driver.Outbound.
+// Outbound implements dataplane.Crypto with Driver.OutboundESP: ESP that
+// IKE did not encapsulate comes back bare, sealed where the plane laid the
+// packet out.
 func (e *engine) Outbound(out, pkt []byte) ([]byte, dataplane.Dest, dataplane.Cause) {
-	return e.route(e.d.Outbound(out, pkt))
+	return e.route(e.d.OutboundESP(out, pkt))
 }
 
 // route turns an outbound verdict into what the plane sends. ESP in UDP
@@ -35,8 +37,11 @@ func (e *engine) Outbound(out, pkt []byte) ([]byte, dataplane.Dest, dataplane.Ca
 func (e *engine) route(r ipsec.Result) ([]byte, dataplane.Dest, dataplane.Cause) {
 	switch r.Verdict {
 	case ipsec.VerdictProtected:
-		if r.Proto == ipsec.ProtoESPInUDP {
+		switch {
+		case r.Proto == ipsec.ProtoESPInUDP:
 			return r.Packet, dataplane.Dest{Addr: r.To, Endpoint: true}, dataplane.CauseNone
+		case r.Proto == ipsec.ProtoESP && e.dataPort != 0:
+			return r.Packet, dataplane.Dest{Addr: netip.AddrPortFrom(r.To.Addr(), e.dataPort)}, dataplane.CauseNone
 		}
 		hdr, proto, ok := outerHeader(r.Packet)
 		if !ok || proto != 50 || e.dataPort == 0 {

@@ -51,7 +51,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/tun"
 
 	"github.com/ipsecgo/ipsec"
@@ -177,6 +176,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	e.d = d
 	ep := d.Endpoint()
 
+	if *mtu < 576 || *mtu > dataplane.MaxMTU {
+		return fmt.Errorf("-mtu %d: outside 576 to %d", *mtu, dataplane.MaxMTU)
+	}
 	dev, err := tun.CreateTUN(*tunName, *mtu)
 	if err != nil {
 		return fmt.Errorf("tun %s: %w", *tunName, err)
@@ -185,8 +187,18 @@ func run(args []string, stdout, stderr io.Writer) error {
 		dev.Close()
 		return err
 	}
+	tunIO, err := dataplane.OpenTUN(dev)
+	if err != nil {
+		dev.Close()
+		return err
+	}
+	udp, err := dataplane.ListenUDP(uint16(*dataPort))
+	if err != nil {
+		dev.Close()
+		return fmt.Errorf("data port %d: %w", *dataPort, err)
+	}
 	plane, err := dataplane.New(dataplane.Config{
-		TUN: dev, Bind: conn.NewStdNetBind(), Port: uint16(*dataPort), Crypto: e, Workers: *workers, Logger: log,
+		TUN: tunIO, UDP: udp, Crypto: e, Workers: *workers, Logger: log,
 		SendEndpoint: func(to netip.AddrPort, pkts [][]byte) error {
 			_, err := ep.SendESPBatch(to, pkts)
 			return err
@@ -194,6 +206,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	})
 	if err != nil {
 		dev.Close()
+		udp.Close()
 		return err
 	}
 	e.plane.Store(plane)
