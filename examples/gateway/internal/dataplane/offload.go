@@ -40,7 +40,7 @@ const (
 
 // vnetHdr is a decoded struct virtio_net_hdr.
 type vnetHdr struct {
-	flags, gsoType                           uint8
+	flags, gsoType                         uint8
 	hdrLen, gsoSize, csumStart, csumOffset uint16
 }
 
