@@ -52,3 +52,49 @@ func Finish(sum uint64) uint16 {
 	sum = sum>>16 + sum&0xffff
 	return ^uint16(sum)
 }
+
+// CopyChecksum copies src to dst, which must be at least as long, and
+// returns Checksum(src, initial): one pass over the data instead of two.
+//
+// It loads and stores little-endian words (no byte swaps) and swaps the
+// folded sum at the end: RFC 1071 section 2(B), the sum in swapped byte
+// order is the byte-swapped sum.
+func CopyChecksum(dst, src []byte, initial uint32) uint16 {
+	d := dst[:len(src)]
+	s := src
+	var sum, carry uint64
+	for len(s) >= 32 {
+		w0 := binary.LittleEndian.Uint64(s)
+		w1 := binary.LittleEndian.Uint64(s[8:])
+		w2 := binary.LittleEndian.Uint64(s[16:])
+		w3 := binary.LittleEndian.Uint64(s[24:])
+		binary.LittleEndian.PutUint64(d, w0)
+		binary.LittleEndian.PutUint64(d[8:], w1)
+		binary.LittleEndian.PutUint64(d[16:], w2)
+		binary.LittleEndian.PutUint64(d[24:], w3)
+		sum, carry = bits.Add64(sum, w0, carry)
+		sum, carry = bits.Add64(sum, w1, carry)
+		sum, carry = bits.Add64(sum, w2, carry)
+		sum, carry = bits.Add64(sum, w3, carry)
+		s, d = s[32:], d[32:]
+	}
+	for len(s) >= 8 {
+		w := binary.LittleEndian.Uint64(s)
+		binary.LittleEndian.PutUint64(d, w)
+		sum, carry = bits.Add64(sum, w, carry)
+		s, d = s[8:], d[8:]
+	}
+	x := sum>>32 + sum&0xffffffff + carry
+	copy(d, s)
+	for len(s) >= 2 {
+		x += uint64(s[0]) | uint64(s[1])<<8
+		s = s[2:]
+	}
+	if len(s) == 1 {
+		x += uint64(s[0]) // the high byte of a zero-padded word, swapped
+	}
+	for x > 0xffff {
+		x = x>>16 + x&0xffff
+	}
+	return Finish(uint64(bits.ReverseBytes16(uint16(x))) + uint64(initial))
+}

@@ -76,3 +76,41 @@ func FuzzChecksum(f *testing.F) {
 		}
 	})
 }
+
+func TestCopyChecksumDifferential(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := 0; i < 50000; i++ {
+		n := r.IntN(70)
+		if i%10 == 0 {
+			n = r.IntN(1600)
+		}
+		b := make([]byte, n)
+		for j := range b {
+			b[j] = byte(r.Uint32())
+		}
+		if r.IntN(8) == 0 {
+			for j := range b {
+				b[j] = 0xff
+			}
+		}
+		init := r.Uint32() >> r.IntN(33)
+		dst := make([]byte, n+r.IntN(3))
+		if got, want := CopyChecksum(dst, b, init), checksumRef(b, init); got != want {
+			t.Fatalf("CopyChecksum(%x, %d) = %#x, reference %#x", b, init, got, want)
+		}
+		if string(dst[:n]) != string(b) {
+			t.Fatalf("CopyChecksum did not copy %x", b)
+		}
+	}
+}
+
+func FuzzCopyChecksum(f *testing.F) {
+	f.Add([]byte{0x45, 0, 0, 20, 1}, uint32(0))
+	f.Add(make([]byte, 67), uint32(0xffffffff))
+	f.Fuzz(func(t *testing.T, b []byte, init uint32) {
+		dst := make([]byte, len(b))
+		if got, want := CopyChecksum(dst, b, init), checksumRef(b, init); got != want || string(dst) != string(b) {
+			t.Fatalf("CopyChecksum(%x, %d) = %#x, reference %#x", b, init, got, want)
+		}
+	})
+}
