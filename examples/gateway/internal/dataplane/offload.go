@@ -182,6 +182,7 @@ func (f *frame) segment(i int, dst []byte) int {
 	off := i * f.mss
 	plen := min(f.mss, len(pkt)-f.hdrLen-off)
 	copy(dst, pkt[:f.hdrLen])
+	copy(dst[f.hdrLen:], pkt[f.hdrLen+off:f.hdrLen+off+plen])
 	n := f.hdrLen + plen
 	seg := dst[:n]
 	l4len := n - f.l4
@@ -210,18 +211,11 @@ func (f *frame) segment(i int, dst []byte) int {
 		ck = 16
 	}
 	l4[ck], l4[ck+1] = 0, 0
-	// The transport header's words (an even number of bytes: the
-	// payload's words stay aligned), then the payload, summed as it is
-	// copied.
-	sum := f.pseudo + uint32(l4len)
-	for h := l4[:f.hdrLen-f.l4]; len(h) >= 2; h = h[2:] {
-		sum += uint32(h[0])<<8 | uint32(h[1])
+	sum := csum.Checksum(l4, f.pseudo+uint32(l4len))
+	if sum == 0 && ck == 6 {
+		sum = 0xffff // RFC 768: a computed zero is sent as all ones
 	}
-	c := csum.CopyChecksum(seg[f.hdrLen:], pkt[f.hdrLen+off:f.hdrLen+off+plen], sum)
-	if c == 0 && ck == 6 {
-		c = 0xffff // RFC 768: a computed zero is sent as all ones
-	}
-	binary.BigEndian.PutUint16(l4[ck:], c)
+	binary.BigEndian.PutUint16(l4[ck:], sum)
 	return n
 }
 
