@@ -89,7 +89,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		dataPort   = fs.Uint("data-port", 4501, "UDP port for ESP that IKE did not encapsulate (ours and the peer's); 0: none, every CHILD SA is UDP-encapsulated on 4500 (RFC 3948)")
 		ikeProp    = fs.String("ike-proposal", "aes128gcm16-prfsha256-x25519", "IKE SA proposals")
 		forceEncap = fs.Bool("force-encap", false, "claim a NAT so that ESP is UDP-encapsulated on port 4500 (RFC 3948)")
-		workers    = fs.Int("workers", 0, "crypto workers (0: one per CPU)")
+		workers    = fs.Int("workers", 0, "goroutines sharing the crypto of one batch, the reading one included (0: one fewer than the CPUs, at least 1)")
 		verbose    = fs.Bool("v", false, "debug logs")
 		cpuProfile = fs.String("cpuprofile", "", "write a CPU profile to `file` until exit")
 		addrs      listFlag
