@@ -219,61 +219,77 @@ func (f *frame) segment(i int, dst []byte) int {
 	return n
 }
 
-// tcp4 describes an IPv4 TCP packet the coalescer can merge: no IP
-// options, not a fragment, only ACK and PSH (and ECE) among its flags,
-// and some payload.
-type tcp4 struct {
-	thl, plen int
-	seq       uint32
-	flags     uint8
+// tcpSeg describes a TCP packet the coalescer can merge: IPv4 without
+// options and not a fragment, or IPv6 with TCP as its next header; only
+// ACK and PSH (and ECE) among its flags; and some payload.
+type tcpSeg struct {
+	ip, thl, plen int // IP header length (20 or 40), TCP header length, payload
+	seq           uint32
+	flags         uint8
 }
 
-func parseTCP4(p []byte) (tcp4, bool) {
-	var t tcp4
-	if len(p) < 40 || p[0] != 0x45 || p[9] != protoTCP || int(binary.BigEndian.Uint16(p[2:])) != len(p) ||
-		binary.BigEndian.Uint16(p[6:])&0x3fff != 0 {
+func parseTCP(p []byte) (tcpSeg, bool) {
+	var t tcpSeg
+	switch {
+	case len(p) >= 40 && p[0] == 0x45:
+		if p[9] != protoTCP || int(binary.BigEndian.Uint16(p[2:])) != len(p) || binary.BigEndian.Uint16(p[6:])&0x3fff != 0 {
+			return t, false
+		}
+		t.ip = 20
+	case len(p) >= 60 && p[0]>>4 == 6:
+		if p[6] != protoTCP || int(binary.BigEndian.Uint16(p[4:]))+40 != len(p) {
+			return t, false
+		}
+		t.ip = 40
+	default:
 		return t, false
 	}
-	t.thl = int(p[32]>>4) * 4
-	t.plen = len(p) - 20 - t.thl
-	t.flags = p[33]
-	t.seq = binary.BigEndian.Uint32(p[24:])
+	tcp := p[t.ip:]
+	t.thl = int(tcp[12]>>4) * 4
+	t.plen = len(tcp) - t.thl
+	t.flags = tcp[13]
+	t.seq = binary.BigEndian.Uint32(tcp[4:])
 	ok := t.thl >= 20 && t.plen > 0 && t.flags&(tcpFIN|tcpSYN|tcpRST|tcpURG|tcpCWR) == 0 && t.flags&0x10 != 0
 	return t, ok
 }
 
-// validTCP4 checks the TCP checksum of an IPv4 packet without options.
-// The coalescer only merges segments whose checksums it checked: the
-// merged super-packet goes to the kernel with a partial checksum, which
-// the kernel does not check again.
-func validTCP4(p []byte) bool {
-	return csum.Checksum(p[20:], pseudoSum(p, true, protoTCP)+uint32(len(p)-20)) == 0
+// validTCP checks the TCP checksum of a packet parseTCP took. The
+// coalescer only merges segments whose checksums it checked: the merged
+// super-packet goes to the kernel with a partial checksum, which the
+// kernel does not check again.
+func validTCP(p []byte, t tcpSeg) bool {
+	return csum.Checksum(p[t.ip:], pseudoSum(p, t.ip == 20, protoTCP)+uint32(len(p)-t.ip)) == 0
 }
 
 // follows reports whether q can join a run that starts with first and
-// whose last packet so far is prev (with tf and tp their descriptions):
-// the same flow, addresses, header fields, options and acknowledgment,
-// the next sequence number, the next identification, prev a full-sized
-// segment without PSH, q no larger. These are the conditions under which
-// Linux's own TCP GRO merges segments (net/ipv4/tcp_offload.c).
-func follows(first, prev, q []byte, tf, tp, tq tcp4) bool {
-	if tq.thl != tf.thl || tq.plen > tf.plen || tp.plen != tf.plen || tp.flags&tcpPSH != 0 ||
+// whose last packet so far is prev (with tf, tp and tq their
+// descriptions): the same flow, addresses, IP header fields, TCP options,
+// acknowledgment and window; the next sequence number (and, for IPv4, the
+// next identification); prev a full-sized segment without PSH; q no
+// larger. These are the conditions under which Linux's own TCP GRO merges
+// segments (net/ipv4/tcp_offload.c, net/ipv4/af_inet.c inet_gro_receive,
+// net/ipv6/ip6_offload.c).
+func follows(first, prev, q []byte, tf, tp, tq tcpSeg) bool {
+	if tq.ip != tf.ip || tq.thl != tf.thl || tq.plen > tf.plen || tp.plen != tf.plen || tp.flags&tcpPSH != 0 ||
 		tq.flags&^tcpPSH != tf.flags&^tcpPSH || tq.seq != tp.seq+uint32(tp.plen) {
 		return false
 	}
-	// Version through TOS, flags (DF), TTL, protocol, addresses.
-	if first[1] != q[1] || first[6]&0xe0 != q[6]&0xe0 || first[8] != q[8] || [8]byte(first[12:20]) != [8]byte(q[12:20]) {
-		return false
-	}
-	if binary.BigEndian.Uint16(q[4:]) != binary.BigEndian.Uint16(prev[4:])+1 {
+	if tf.ip == 20 {
+		// TOS, flags (DF), TTL, addresses; the next identification.
+		if first[1] != q[1] || first[6]&0xe0 != q[6]&0xe0 || first[8] != q[8] || [8]byte(first[12:20]) != [8]byte(q[12:20]) ||
+			binary.BigEndian.Uint16(q[4:]) != binary.BigEndian.Uint16(prev[4:])+1 {
+			return false
+		}
+	} else if [4]byte(first[:4]) != [4]byte(q[:4]) || first[7] != q[7] || [32]byte(first[8:40]) != [32]byte(q[8:40]) {
+		// Traffic class and flow label, hop limit, addresses.
 		return false
 	}
 	// Ports, acknowledgment number, window; then the options.
-	if [4]byte(first[20:24]) != [4]byte(q[20:24]) || [4]byte(first[28:32]) != [4]byte(q[28:32]) ||
-		[2]byte(first[34:36]) != [2]byte(q[34:36]) {
+	f, g := first[tf.ip:], q[tq.ip:]
+	if [4]byte(f[:4]) != [4]byte(g[:4]) || [4]byte(f[8:12]) != [4]byte(g[8:12]) || [2]byte(f[14:16]) != [2]byte(g[14:16]) {
 		return false
 	}
-	return string(first[40:20+tf.thl]) == string(q[40:20+tq.thl])
+	return string(f[20:tf.thl]) == string(g[20:tq.thl])
 }
 
 // Limits of one coalesced write: the IPv4 total length, and the kernel's
@@ -322,15 +338,15 @@ func (c *coalescer) writeAll(pkts [][]byte) (failed int) {
 // run returns how many packets from the start of pkts form one run.
 func (c *coalescer) run(pkts [][]byte) int {
 	first := pkts[0]
-	tf, ok := parseTCP4(first)
-	if !ok || len(pkts) < 2 || !validTCP4(first) {
+	tf, ok := parseTCP(first)
+	if !ok || len(pkts) < 2 || !validTCP(first, tf) {
 		return 1
 	}
 	n, total, tp := 1, len(first), tf
 	for n < len(pkts) && n < maxGROSegs {
 		q := pkts[n]
-		tq, ok := parseTCP4(q)
-		if !ok || total+tq.plen > maxCoalesced || !follows(first, pkts[n-1], q, tf, tp, tq) || !validTCP4(q) {
+		tq, ok := parseTCP(q)
+		if !ok || total+tq.plen > maxCoalesced || !follows(first, pkts[n-1], q, tf, tp, tq) || !validTCP(q, tq) {
 			break
 		}
 		total += tq.plen
@@ -346,22 +362,28 @@ func (c *coalescer) run(pkts [][]byte) int {
 // complete (NEEDS_CSUM), then every segment's payload, by writev.
 func (c *coalescer) writeRun(run [][]byte) error {
 	first := run[0]
-	t, _ := parseTCP4(first)
-	hl := 20 + t.thl
+	t, _ := parseTCP(first)
+	hl := t.ip + t.thl
 	total := hl
 	for _, q := range run {
 		total += len(q) - hl
 	}
-	h := vnetHdr{flags: vnetNeedsCsum, gsoType: gsoTCPv4, hdrLen: uint16(hl), gsoSize: uint16(t.plen), csumStart: 20, csumOffset: 16}
-	h.encode(c.hdr[:])
+	h := vnetHdr{flags: vnetNeedsCsum, gsoType: gsoTCPv4, hdrLen: uint16(hl), gsoSize: uint16(t.plen), csumStart: uint16(t.ip), csumOffset: 16}
 	hdr := c.hdr[vnetHdrLen : vnetHdrLen+hl]
 	copy(hdr, first[:hl])
-	binary.BigEndian.PutUint16(hdr[2:], uint16(total))
-	hdr[10], hdr[11] = 0, 0
-	binary.BigEndian.PutUint16(hdr[10:], csum.Checksum(hdr[:20], 0))
-	hdr[33] |= run[len(run)-1][33] & tcpPSH
+	if t.ip == 20 {
+		binary.BigEndian.PutUint16(hdr[2:], uint16(total))
+		hdr[10], hdr[11] = 0, 0
+		binary.BigEndian.PutUint16(hdr[10:], csum.Checksum(hdr[:20], 0))
+	} else {
+		h.gsoType = gsoTCPv6
+		binary.BigEndian.PutUint16(hdr[4:], uint16(total-40))
+	}
+	h.encode(c.hdr[:])
+	tcp := hdr[t.ip:]
+	tcp[13] |= run[len(run)-1][t.ip+13] & tcpPSH
 	// The pseudo-header's sum, folded and not complemented.
-	binary.BigEndian.PutUint16(hdr[36:], ^csum.Finish(uint64(pseudoSum(hdr, true, protoTCP)+uint32(total-20))))
+	binary.BigEndian.PutUint16(tcp[16:], ^csum.Finish(uint64(pseudoSum(hdr, t.ip == 20, protoTCP)+uint32(total-t.ip))))
 	c.pieces = append(c.pieces[:0], c.hdr[:vnetHdrLen+hl])
 	for _, q := range run {
 		c.pieces = append(c.pieces, q[hl:])

@@ -188,18 +188,18 @@ func reserialize(t *testing.T, p gopacket.Packet, v6 bool) []byte {
 }
 
 // TestCoalesceRoundTrip merges random streams of packets (TCP segments of
-// a few flows interleaved, with PSH, short segments, a bad checksum now
+// a few IPv4 and IPv6 flows interleaved, with PSH, short segments, a bad checksum now
 // and then, and other packets) and cuts what was written again as the
 // kernel would: the packets must come out as they went in, in order, and
 // runs must have been merged.
 func TestCoalesceRoundTrip(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 9))
-	merged := 0
-	for n := range 200 {
+	merged := [2]int{}
+	for n := range 300 {
 		var in [][]byte
 		for range 1 + rng.IntN(6) {
 			mss := 100 + rng.IntN(1400)
-			fr := superPacket(rng, false, false, 1+rng.IntN(60000), mss, uint8(rng.IntN(2))*tcpPSH)
+			fr := superPacket(rng, rng.IntN(2) == 0, false, 1+rng.IntN(60000), mss, uint8(rng.IntN(2))*tcpPSH)
 			f, ok := parseFrame(fr, true)
 			if !ok {
 				t.Fatal("frame refused")
@@ -242,7 +242,7 @@ func TestCoalesceRoundTrip(t *testing.T) {
 				out = append(out, fr[vnetHdrLen:])
 				continue
 			}
-			merged++
+			merged[h.gsoType/gsoTCPv6]++
 			f, ok := parseFrame(fr, true)
 			if !ok {
 				t.Fatalf("case %d: merged frame refused", n)
@@ -261,8 +261,8 @@ func TestCoalesceRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	if merged == 0 {
-		t.Fatal("nothing was merged")
+	if merged[0] == 0 || merged[1] == 0 {
+		t.Fatalf("merged runs (IPv4, IPv6): %v", merged)
 	}
 }
 

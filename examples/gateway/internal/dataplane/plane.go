@@ -628,8 +628,8 @@ func (p *Plane) Close() error {
 	p.closeOnce.Do(func() {
 		close(p.closing)
 		err = errors.Join(p.cfg.TUN.Close(), p.cfg.UDP.Close())
-		//lint:ignore SA2001 the lock waits for the InboundFromEndpoint calls in flight, which see closing
-		p.injectMu.Lock()
+		p.injectMu.Lock() // waits for the InboundFromEndpoint calls in flight, which see closing
+		//lint:ignore SA2001 the lock is the wait
 		p.injectMu.Unlock()
 		p.wg.Wait()
 		close(p.jobs)
