@@ -86,6 +86,10 @@ const (
 	// batch takes.
 	readFrames = 16
 	readMsgs   = 8
+	// epBatch and epBuf size the batches of packets from the endpoint,
+	// which come one datagram at a time.
+	epBatch = 32
+	epBuf   = MaxMTU + sealRoom + 64
 	// maxGSOBytes bounds one GSO send (the UDP length is 16 bits).
 	maxGSOBytes = 65000
 	// splitMin is the fewest packets worth sharing with a helper.
@@ -125,9 +129,11 @@ type Plane struct {
 	helpersWG sync.WaitGroup
 	injectMu  sync.RWMutex // InboundFromEndpoint holds it shared, Close exclusively
 	epMu      sync.Mutex
-	epPending *inBatch      // packets from the endpoint not processed yet
-	epFree    chan *inBatch // spare endpoint batches
-	epWake    chan struct{} // the first packet of epPending wakes flushEndpoint
+	epPending *inBatch      // the endpoint batch being filled
+	epReady   []*inBatch    // full endpoint batches, oldest first
+	epFree    []*inBatch    // spare endpoint batches
+	epCond    *sync.Cond    // on epMu: epReady has room again
+	epWake    chan struct{} // the first packet of a batch, or a full one, wakes flushEndpoint
 	closeOnce sync.Once
 	closing   chan struct{}
 }
@@ -150,7 +156,7 @@ func New(cfg Config) (*Plane, error) {
 		go p.helper()
 	}
 	p.epWake = make(chan struct{}, 1)
-	p.epFree = make(chan *inBatch, 2)
+	p.epCond = sync.NewCond(&p.epMu)
 	p.wg.Add(3)
 	go p.readTUN()
 	go p.readUDP()
@@ -450,10 +456,10 @@ type dgram struct {
 	cause         Cause
 }
 
-func (p *Plane) newInBatch(n int) *inBatch {
+func (p *Plane) newInBatch(n, size int) *inBatch {
 	b := &inBatch{bufs: make([][]byte, n), sizes: make([]int, n), segs: make([]int, n), from: make([]netip.AddrPort, n)}
 	for i := range b.bufs {
-		b.bufs[i] = make([]byte, msgBuf)
+		b.bufs[i] = make([]byte, size)
 	}
 	b.gro = coalescer{vnet: p.cfg.TUN.VNetHdr(), write: p.cfg.TUN.WriteFrame}
 	return b
@@ -461,7 +467,7 @@ func (p *Plane) newInBatch(n int) *inBatch {
 
 func (p *Plane) readUDP() {
 	defer p.wg.Done()
-	b := p.newInBatch(readMsgs)
+	b := p.newInBatch(readMsgs, msgBuf)
 	for {
 		n, err := p.cfg.UDP.ReadMsgs(b.bufs, b.sizes, b.segs, b.from)
 		if err != nil {
@@ -533,27 +539,31 @@ func (p *Plane) openRange(b *inBatch, lo, hi int) {
 
 // InboundFromEndpoint queues one ESP packet that arrived through the IKE
 // endpoint's NAT-T socket; pkt is copied. The endpoint hands packets over
-// one at a time, so they are gathered into a batch that a flusher
-// goroutine processes once it gets to run: under load, many packets share
-// a batch (and a TUN write); when idle, a packet waits only for a
-// goroutine wake-up.
+// one at a time, so they are gathered into batches that a flusher
+// goroutine processes in order once it gets to run: under load, many
+// packets share a batch (and a TUN write); when idle, a packet waits only
+// for a goroutine wake-up. When two full batches wait, the caller waits
+// too (the endpoint's socket buffer then holds what comes).
 func (p *Plane) InboundFromEndpoint(from netip.AddrPort, pkt []byte) {
 	p.injectMu.RLock()
 	defer p.injectMu.RUnlock()
 	if p.closed() {
 		return
 	}
-	if len(pkt) > msgBuf {
+	if len(pkt) > epBuf {
 		p.c.drops[Inbound][CauseMalformed].Add(1)
 		return
 	}
 	p.epMu.Lock()
+	for len(p.epReady) >= 2 && !p.closed() {
+		p.epCond.Wait()
+	}
 	b := p.epPending
 	if b == nil {
-		select {
-		case b = <-p.epFree:
-		default:
-			b = p.newInBatch(readMsgs * 4)
+		if n := len(p.epFree); n > 0 {
+			b, p.epFree = p.epFree[n-1], p.epFree[:n-1]
+		} else {
+			b = p.newInBatch(epBatch, epBuf)
 		}
 		b.n, b.viaEP = 0, true
 		p.epPending = b
@@ -561,31 +571,25 @@ func (p *Plane) InboundFromEndpoint(from netip.AddrPort, pkt []byte) {
 	i := b.n
 	b.sizes[i], b.segs[i], b.from[i] = copy(b.bufs[i], pkt), 0, from
 	b.n++
-	first, full := i == 0, b.n == len(b.bufs)
+	full := b.n == len(b.bufs)
+	if full {
+		p.epReady = append(p.epReady, b)
+		p.epPending = nil
+	}
 	p.epMu.Unlock()
-	if first || full {
+	if i == 0 || full {
 		select {
 		case p.epWake <- struct{}{}:
 		default:
 		}
 	}
-	if full {
-		// Wait for the flusher to take the batch rather than drop.
-		for !p.closed() {
-			p.epMu.Lock()
-			taken := p.epPending != b
-			p.epMu.Unlock()
-			if taken {
-				return
-			}
-			runtime.Gosched()
-		}
-	}
 }
 
-// flushEndpoint processes the batches InboundFromEndpoint gathers.
+// flushEndpoint processes the batches InboundFromEndpoint gathers, full
+// ones first (they are older), then the one being filled.
 func (p *Plane) flushEndpoint() {
 	defer p.wg.Done()
+	var todo []*inBatch
 	for {
 		select {
 		case <-p.epWake:
@@ -593,17 +597,25 @@ func (p *Plane) flushEndpoint() {
 			return
 		}
 		runtime.Gosched() // let the endpoint add what it has
-		p.epMu.Lock()
-		b := p.epPending
-		p.epPending = nil
-		p.epMu.Unlock()
-		if b == nil {
-			continue
-		}
-		p.inbound(b)
-		select {
-		case p.epFree <- b:
-		default:
+		for {
+			p.epMu.Lock()
+			todo = append(todo[:0], p.epReady...)
+			p.epReady = p.epReady[:0]
+			if len(todo) == 0 && p.epPending != nil {
+				todo = append(todo, p.epPending)
+				p.epPending = nil
+			}
+			p.epCond.Broadcast()
+			p.epMu.Unlock()
+			if len(todo) == 0 {
+				break
+			}
+			for _, b := range todo {
+				p.inbound(b)
+			}
+			p.epMu.Lock()
+			p.epFree = append(p.epFree, todo...)
+			p.epMu.Unlock()
 		}
 	}
 }
@@ -627,6 +639,9 @@ func (p *Plane) Close() error {
 	var err error
 	p.closeOnce.Do(func() {
 		close(p.closing)
+		p.epMu.Lock()
+		p.epCond.Broadcast() // InboundFromEndpoint calls waiting for room see closing
+		p.epMu.Unlock()
 		err = errors.Join(p.cfg.TUN.Close(), p.cfg.UDP.Close())
 		p.injectMu.Lock() // waits for the InboundFromEndpoint calls in flight, which see closing
 		//lint:ignore SA2001 the lock is the wait
