@@ -446,6 +446,11 @@ func (e *Endpoint) Listen() error {
 	}
 	e.ike, e.natt = ike, natt
 	e.ikeBatch, e.nattBatch = newBatchConn(ike), newBatchConn(natt)
+	// ESP in UDP (RFC 3948) shares the NAT-T port: let its runs leave and
+	// arrive in trains.
+	gso, gro := enableOffloads(natt)
+	e.nattBatch.gso.Store(gso)
+	e.nattBatch.gro = gro
 	e.ikeAddr = ike.LocalAddr().(*net.UDPAddr).AddrPort()
 	e.nattAddr = natt.LocalAddr().(*net.UDPAddr).AddrPort()
 	e.ikeAddr = netip.AddrPortFrom(e.ikeAddr.Addr().Unmap(), e.ikeAddr.Port())

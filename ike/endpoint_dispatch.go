@@ -34,6 +34,9 @@ func (e *Endpoint) read(c *net.UDPConn, bc *batchConn, natt bool) {
 	ms := make([]ipv4.Message, readBatch)
 	for i := range ms {
 		ms[i].Buffers = [][]byte{make([]byte, maxDatagram)}
+		if bc.gro {
+			ms[i].OOB = make([]byte, 64)
+		}
 	}
 	for {
 		n, err := bc.readBatch(ms)
@@ -53,7 +56,18 @@ func (e *Endpoint) read(c *net.UDPConn, bc *batchConn, natt bool) {
 			}
 			from := ua.AddrPort()
 			from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-			r.dispatch(now, m.Buffers[0][:m.N], from, natt)
+			b := m.Buffers[0][:m.N]
+			if seg := groSize(m.OOB[:m.NN]); seg > 0 && seg < len(b) {
+				// A GRO train: datagrams of seg bytes, the last
+				// possibly shorter, each dispatched on its own.
+				for len(b) > 0 {
+					d := b[:min(seg, len(b))]
+					r.dispatch(now, d, from, natt)
+					b = b[len(d):]
+				}
+				continue
+			}
+			r.dispatch(now, b, from, natt)
 		}
 		r.flush()
 	}
