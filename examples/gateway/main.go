@@ -20,14 +20,16 @@
 // The gateway creates the TUN device and gives it only the addresses and
 // routes it is told to (-addr, -route; it brings the link up). It answers
 // IKE on -local port 500 and 4500 and initiates when a protected packet
-// finds no SA (the packet waits in the driver's queue). ESP that IKE
-// encapsulated in UDP (RFC 3948; strongSwan forces it) goes through the
-// IKE endpoint's port 4500; plain ESP goes, without its outer IP header,
-// in UDP to the peer's -data-port, which only another of these gateways
-// listens on: UDP lets both sides batch and use GSO/GRO. With -data-port 0
-// every CHILD SA is UDP-encapsulated (as with -force-encap) and only
-// standard RFC 3948 ESP leaves the gateway. Host-to-host is
-// the same with /32 (or /128) filters on the two TUN addresses.
+// finds no SA (the packet waits in the driver's queue). ESP travels as
+// standard ESP in UDP (RFC 3948) through the IKE endpoint's port 4500:
+// IKE claims a NAT so that every CHILD SA is UDP-encapsulated (RFC 7296
+// section 2.23), which any peer takes, and UDP lets both sides batch and
+// use GSO/GRO where raw ESP (IP protocol 50) cannot. With -data-port N,
+// ESP that IKE did not encapsulate goes instead, without its outer IP
+// header, in UDP to the peer's port N, which only another of these
+// gateways listens on (a little less CPU per byte; see the README).
+// Host-to-host is the same with /32 (or /128) filters on the two TUN
+// addresses.
 //
 // On SIGUSR1, and at exit, it prints its IKE SAs, the SAD and its
 // counters (packets, drops by cause) on standard output. Logs go to
@@ -86,7 +88,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		mtu        = fs.Int("mtu", 1400, "TUN MTU")
 		ikePort    = fs.Uint("ike-port", 500, "IKE UDP port (ours and the peer's)")
 		nattPort   = fs.Uint("natt-port", 4500, "NAT-T UDP port (ours and the peer's)")
-		dataPort   = fs.Uint("data-port", 4501, "UDP port for ESP that IKE did not encapsulate (ours and the peer's); 0: none, every CHILD SA is UDP-encapsulated on 4500 (RFC 3948)")
+		dataPort   = fs.Uint("data-port", 0, "UDP port for ESP that IKE did not encapsulate (ours and the peer's, another of these gateways); 0: none, every CHILD SA is UDP-encapsulated on 4500 (RFC 3948)")
 		ikeProp    = fs.String("ike-proposal", "aes128gcm16-prfsha256-x25519", "IKE SA proposals")
 		forceEncap = fs.Bool("force-encap", false, "claim a NAT so that ESP is UDP-encapsulated on port 4500 (RFC 3948)")
 		workers    = fs.Int("workers", 0, "goroutines sharing the crypto of one batch, the reading one included (0: one fewer than the CPUs, at least 1)")
