@@ -177,8 +177,8 @@ type DriverConfig struct {
 	// Deliver receives the verdicts on ESP packets that arrived in UDP
 	// on the endpoint's NAT-T socket (InboundESP), from the endpoint's
 	// goroutine; Result.Packet is only valid during the call. Nil drops
-	// them (unless Endpoint.ESP is set: the caller then calls InboundESP
-	// itself).
+	// them (unless Endpoint.ESP or Endpoint.ESPBatch is set: the caller
+	// then calls InboundESP itself).
 	Deliver func(Result)
 	// PeerPorts says where a peer's IKE and NAT-T sockets listen; nil
 	// means 500 and 4500.

@@ -124,6 +124,14 @@ type EndpointConfig struct {
 	// never delivered ahead of an IKE datagram from the same address that
 	// arrived before it (so the CHILD SA it uses is installed).
 	ESP func(from netip.AddrPort, packet []byte)
+	// ESPBatch, if set, receives those packets instead of ESP, several
+	// at a time: the ESP packets of one socket read (up to the first IKE
+	// datagram among them), in the order they arrived, from[i] the
+	// sender of packets[i]. The same rules hold: calls are serialized,
+	// packets are only valid during the call (the callee may decrypt
+	// them in place), and none is delivered ahead of an IKE datagram
+	// from its address that arrived before it.
+	ESPBatch func(from []netip.AddrPort, packets [][]byte)
 	// PeerNATT returns where a peer whose IKE port is peer listens for
 	// NAT-T; nil means peer's address with port 4500.
 	PeerNATT func(peer netip.AddrPort) netip.AddrPort

@@ -22,6 +22,10 @@ type reader struct {
 	bc   *batchConn
 	natt bool
 	out  []outDatagram // answers to send after this batch
+	// espFrom and esp gather the ESP packets of a read for ESPBatch;
+	// they alias the read buffers.
+	espFrom []netip.AddrPort
+	esp     [][]byte
 	// arena holds the bytes of the answers in out; a full arena is
 	// replaced, not grown in place, so earlier answers stay valid.
 	arena   []byte
@@ -69,6 +73,7 @@ func (e *Endpoint) read(c *net.UDPConn, bc *batchConn, natt bool) {
 			}
 			r.dispatch(now, b, from, natt)
 		}
+		r.flushESP()
 		r.flush()
 	}
 }
@@ -83,13 +88,16 @@ func (r *reader) dispatch(now time.Time, b []byte, from netip.AddrPort, natt boo
 			return // NAT keepalive (RFC 3948 2.3)
 		case len(b) >= 4 && [4]byte(b[:4]) != [4]byte{}:
 			// UDP-encapsulated ESP: the first 4 bytes are the SPI.
-			e.receiveESP(from, b)
+			r.receiveESP(from, b)
 			return
 		case len(b) < 4+isakmp.HeaderLen:
 			e.stats.malformed.Add(1)
 			return
 		}
 		b = b[4:] // the non-ESP marker
+		// ESP gathered so far arrived before this datagram: hand it
+		// over before the datagram can change the SAs it uses.
+		r.flushESP()
 	}
 	e.stats.received.Add(1)
 	var h isakmp.Header
@@ -281,14 +289,17 @@ func (e *Endpoint) toWorker(w *worker, it item) {
 	}
 }
 
-// receiveESP hands an ESP packet to the caller at once, unless an IKE
-// datagram from the same address is still queued: then the packet queues
-// behind it, in the same worker.
-func (e *Endpoint) receiveESP(from netip.AddrPort, pkt []byte) {
-	if e.cfg.ESP == nil {
+// receiveESP hands an ESP packet to the caller at once (or, with
+// ESPBatch, with the others of the read), unless an IKE datagram from the
+// same address is still queued: then the packet queues behind it, in the
+// same worker.
+func (r *reader) receiveESP(from netip.AddrPort, pkt []byte) {
+	e := r.e
+	if e.cfg.ESP == nil && e.cfg.ESPBatch == nil {
 		return
 	}
 	if w, ok := e.order.pending(from.Addr()); ok {
+		r.flushESP()
 		select {
 		case e.workers[w].in <- item{kind: itemESP, b: bytes.Clone(pkt), from: from}:
 		default:
@@ -296,12 +307,35 @@ func (e *Endpoint) receiveESP(from netip.AddrPort, pkt []byte) {
 		}
 		return
 	}
+	if e.cfg.ESPBatch != nil {
+		r.espFrom = append(r.espFrom, from)
+		r.esp = append(r.esp, pkt)
+		return
+	}
 	e.deliverESP(from, pkt)
+}
+
+// flushESP hands the gathered ESP packets to ESPBatch.
+func (r *reader) flushESP() {
+	if len(r.esp) == 0 {
+		return
+	}
+	e := r.e
+	e.espMu.Lock()
+	e.cfg.ESPBatch(r.espFrom, r.esp)
+	e.espMu.Unlock()
+	e.stats.espReceived.Add(uint64(len(r.esp)))
+	clear(r.esp)
+	r.esp, r.espFrom = r.esp[:0], r.espFrom[:0]
 }
 
 func (e *Endpoint) deliverESP(from netip.AddrPort, pkt []byte) {
 	e.espMu.Lock()
-	e.cfg.ESP(from, pkt)
+	if e.cfg.ESPBatch != nil {
+		e.cfg.ESPBatch([]netip.AddrPort{from}, [][]byte{pkt})
+	} else {
+		e.cfg.ESP(from, pkt)
+	}
 	e.espMu.Unlock()
 	e.stats.espReceived.Add(1)
 }

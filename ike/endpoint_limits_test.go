@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -479,6 +480,59 @@ func TestEndpointESPOrder(t *testing.T) {
 	r.dispatch(t0, esp("after"), peer, true)
 	if want := []string{"elsewhere", "held", "after"}; len(got) != 3 || got[1] != want[1] || got[2] != want[2] {
 		t.Fatalf("delivered %q, want %q", got, want)
+	}
+}
+
+// TestEndpointESPBatch: with ESPBatch, the ESP packets of a read go over
+// together, in order; an IKE datagram among them first flushes the ESP
+// before it, and ESP from its address waits behind it as with ESP.
+func TestEndpointESPBatch(t *testing.T) {
+	var got [][]string
+	e, err := NewEndpoint(EndpointConfig{IKEAddr: netip.MustParseAddrPort("127.0.0.1:500"),
+		NATTAddr: netip.MustParseAddrPort("127.0.0.1:4500"), Workers: 2,
+		ESP: func(netip.AddrPort, []byte) { t.Error("ESP called with ESPBatch set") },
+		ESPBatch: func(from []netip.AddrPort, pkts [][]byte) {
+			var call []string
+			for i, p := range pkts {
+				call = append(call, from[i].Addr().String()+" "+string(p[4:]))
+			}
+			got = append(got, call)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, other := netip.MustParseAddrPort("192.0.2.1:4500"), netip.MustParseAddrPort("192.0.2.2:4500")
+	w := e.workers[1]
+	spi := [8]byte{0x5e}
+	es := &epSession{w: w, heapIndex: -1, closed: true}
+	e.sessions.put(spi, es)
+	r := &reader{e: e, natt: true}
+	ike := append([]byte{0, 0, 0, 0}, rawMessage(t, isakmp.Header{InitiatorSPI: spi, ResponderSPI: [8]byte{1},
+		Version: isakmp.VersionIKEv2, Exchange: isakmp.ExchangeInformational, Flags: isakmp.FlagResponse})...)
+	esp := func(s string) []byte { return append([]byte{0, 0, 1, 0}, s...) }
+	// One read: two ESP packets, the IKE datagram, ESP from its sender
+	// and from elsewhere.
+	r.dispatch(t0, esp("1"), peer, true)
+	r.dispatch(t0, esp("2"), other, true)
+	if len(got) != 0 {
+		t.Fatalf("delivered before the read ended: %q", got)
+	}
+	r.dispatch(t0, ike, peer, true)
+	r.dispatch(t0, esp("held"), peer, true)
+	r.dispatch(t0, esp("3"), other, true)
+	r.flushESP()
+	want := [][]string{{"192.0.2.1 1", "192.0.2.2 2"}, {"192.0.2.2 3"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) || len(w.in) != 2 {
+		t.Fatalf("delivered %q, want %q; %d queued", got, want, len(w.in))
+	}
+	w.process(<-w.in) // the IKE datagram
+	w.process(<-w.in) // the ESP packet behind it, alone
+	want = append(want, []string{"192.0.2.1 held"})
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("delivered %q, want %q", got, want)
+	}
+	if n := e.Stats().ESPReceived; n != 4 {
+		t.Errorf("ESPReceived %d, want 4", n)
 	}
 }
 

@@ -520,9 +520,11 @@ func TestGatewayBlockRule(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 		c.stop()
-		// Everything between the two gateways' addresses except IKE, and
-		// anything addressed to the protected subnet in the clear.
-		filter := fmt.Sprintf("ip and ((host %s and not port 500 and not port 4500) or net %s)", p.Addr[1], netB)
+		// Everything between the two gateways' addresses except IKE and
+		// NAT keepalives (ESP in UDP on 4500 is the datagrams whose
+		// first 4 bytes, the SPI, are not zero, RFC 3948 section 2.2),
+		// and anything addressed to the protected subnet in the clear.
+		filter := fmt.Sprintf("ip and ((host %s and ((udp port 4500 and udp[4:2] > 12 and udp[8:4] != 0) or not (port 500 or port 4500))) or net %s)", p.Addr[1], netB)
 		lines, err := exec.Command("tcpdump", "-r", path, "-n", filter).Output()
 		if err != nil {
 			t.Fatalf("tcpdump -r: %v", err)

@@ -158,9 +158,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 			IKEAddr:  netip.AddrPortFrom(localAddr, uint16(*ikePort)),
 			NATTAddr: netip.AddrPortFrom(localAddr, uint16(*nattPort)),
 			Events:   e.onEvent,
-			ESP: func(from netip.AddrPort, pkt []byte) {
+			ESPBatch: func(from []netip.AddrPort, pkts [][]byte) {
 				if p := e.plane.Load(); p != nil {
-					p.InboundFromEndpoint(from, pkt)
+					p.InboundESPBatch(from, pkts)
 				}
 			},
 			// ESP that IKE encapsulated arrives here too (RFC 3948).

@@ -33,8 +33,8 @@
 // one super-packet by writev, the first segment's headers rewritten and
 // every payload where it was decrypted; anything else one packet per
 // write. ESP that arrived through the IKE endpoint's NAT-T socket (RFC
-// 3948) is gathered into batches by InboundFromEndpoint and goes the same
-// way.
+// 3948, where the endpoint reads it with UDP GRO) comes the same way,
+// opened in the endpoint's read buffers (InboundESPBatch).
 //
 // # Cores and order
 //

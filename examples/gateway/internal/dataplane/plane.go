@@ -86,10 +86,6 @@ const (
 	// batch takes.
 	readFrames = 16
 	readMsgs   = 8
-	// epBatch and epBuf size the batches of packets from the endpoint,
-	// which come one datagram at a time.
-	epBatch = 32
-	epBuf   = MaxMTU + sealRoom + 64
 	// maxGSOBytes bounds one GSO send (the UDP length is 16 bits).
 	maxGSOBytes = 65000
 	// splitMin is the fewest packets worth sharing with a helper.
@@ -127,13 +123,8 @@ type Plane struct {
 
 	wg        sync.WaitGroup // loops
 	helpersWG sync.WaitGroup
-	injectMu  sync.RWMutex // InboundFromEndpoint holds it shared, Close exclusively
-	epMu      sync.Mutex
-	epPending *inBatch      // the endpoint batch being filled
-	epReady   []*inBatch    // full endpoint batches, oldest first
-	epFree    []*inBatch    // spare endpoint batches
-	epCond    *sync.Cond    // on epMu: epReady has room again
-	epWake    chan struct{} // the first packet of a batch, or a full one, wakes flushEndpoint
+	injectMu  sync.RWMutex // InboundESPBatch holds it shared, Close exclusively
+	ep        *inBatch     // InboundESPBatch's, under the caller's serialization
 	closeOnce sync.Once
 	closing   chan struct{}
 }
@@ -155,12 +146,9 @@ func New(cfg Config) (*Plane, error) {
 		p.helpersWG.Add(1)
 		go p.helper()
 	}
-	p.epWake = make(chan struct{}, 1)
-	p.epCond = sync.NewCond(&p.epMu)
-	p.wg.Add(3)
+	p.wg.Add(2)
 	go p.readTUN()
 	go p.readUDP()
-	go p.flushEndpoint()
 	return p, nil
 }
 
@@ -537,87 +525,32 @@ func (p *Plane) openRange(b *inBatch, lo, hi int) {
 	}
 }
 
-// InboundFromEndpoint queues one ESP packet that arrived through the IKE
-// endpoint's NAT-T socket; pkt is copied. The endpoint hands packets over
-// one at a time, so they are gathered into batches that a flusher
-// goroutine processes in order once it gets to run: under load, many
-// packets share a batch (and a TUN write); when idle, a packet waits only
-// for a goroutine wake-up. When two full batches wait, the caller waits
-// too (the endpoint's socket buffer then holds what comes).
-func (p *Plane) InboundFromEndpoint(from netip.AddrPort, pkt []byte) {
+// InboundESPBatch opens ESP packets that arrived through the IKE
+// endpoint's NAT-T socket (RFC 3948; ike.EndpointConfig.ESPBatch, which
+// serializes its calls) where they are, in the caller's buffers, and
+// writes their inner packets to the TUN before it returns.
+func (p *Plane) InboundESPBatch(from []netip.AddrPort, pkts [][]byte) {
 	p.injectMu.RLock()
 	defer p.injectMu.RUnlock()
-	if p.closed() {
+	if p.closed() || len(pkts) == 0 {
 		return
 	}
-	if len(pkt) > epBuf {
-		p.c.drops[Inbound][CauseMalformed].Add(1)
-		return
-	}
-	p.epMu.Lock()
-	for len(p.epReady) >= 2 && !p.closed() {
-		p.epCond.Wait()
-	}
-	b := p.epPending
+	b := p.ep
 	if b == nil {
-		if n := len(p.epFree); n > 0 {
-			b, p.epFree = p.epFree[n-1], p.epFree[:n-1]
-		} else {
-			b = p.newInBatch(epBatch, epBuf)
-		}
-		b.n, b.viaEP = 0, true
-		p.epPending = b
+		b = &inBatch{gro: coalescer{vnet: p.cfg.TUN.VNetHdr(), write: p.cfg.TUN.WriteFrame}}
+		p.ep = b
 	}
-	i := b.n
-	b.sizes[i], b.segs[i], b.from[i] = copy(b.bufs[i], pkt), 0, from
-	b.n++
-	full := b.n == len(b.bufs)
-	if full {
-		p.epReady = append(p.epReady, b)
-		p.epPending = nil
+	n := len(pkts)
+	b.bufs = append(b.bufs[:0], pkts...)
+	b.from = append(b.from[:0], from[:n]...)
+	b.sizes, b.segs = b.sizes[:0], b.segs[:0]
+	for _, pkt := range pkts {
+		b.sizes = append(b.sizes, len(pkt))
+		b.segs = append(b.segs, 0)
 	}
-	p.epMu.Unlock()
-	if i == 0 || full {
-		select {
-		case p.epWake <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// flushEndpoint processes the batches InboundFromEndpoint gathers, full
-// ones first (they are older), then the one being filled.
-func (p *Plane) flushEndpoint() {
-	defer p.wg.Done()
-	var todo []*inBatch
-	for {
-		select {
-		case <-p.epWake:
-		case <-p.closing:
-			return
-		}
-		runtime.Gosched() // let the endpoint add what it has
-		for {
-			p.epMu.Lock()
-			todo = append(todo[:0], p.epReady...)
-			p.epReady = p.epReady[:0]
-			if len(todo) == 0 && p.epPending != nil {
-				todo = append(todo, p.epPending)
-				p.epPending = nil
-			}
-			p.epCond.Broadcast()
-			p.epMu.Unlock()
-			if len(todo) == 0 {
-				break
-			}
-			for _, b := range todo {
-				p.inbound(b)
-			}
-			p.epMu.Lock()
-			p.epFree = append(p.epFree, todo...)
-			p.epMu.Unlock()
-		}
-	}
+	b.n, b.viaEP = n, true
+	p.inbound(b)
+	clear(b.bufs) // the caller's buffers
 }
 
 func (p *Plane) account(dir int, sent, bytes uint64, drops *[numCauses]uint64) {
@@ -639,11 +572,8 @@ func (p *Plane) Close() error {
 	var err error
 	p.closeOnce.Do(func() {
 		close(p.closing)
-		p.epMu.Lock()
-		p.epCond.Broadcast() // InboundFromEndpoint calls waiting for room see closing
-		p.epMu.Unlock()
 		err = errors.Join(p.cfg.TUN.Close(), p.cfg.UDP.Close())
-		p.injectMu.Lock() // waits for the InboundFromEndpoint calls in flight, which see closing
+		p.injectMu.Lock() // waits for the InboundESPBatch calls in flight
 		//lint:ignore SA2001 the lock is the wait
 		p.injectMu.Unlock()
 		p.wg.Wait()

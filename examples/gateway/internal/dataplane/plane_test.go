@@ -227,8 +227,17 @@ func TestPlaneMatchesModel(t *testing.T) {
 				t.Fatal(err)
 			}
 			go func() {
-				for _, b := range viaEndpoint {
-					p.InboundFromEndpoint(netip.MustParseAddrPort("192.0.2.9:4500"), b)
+				// In batches of random size, as the endpoint reads them.
+				src := netip.MustParseAddrPort("192.0.2.9:4500")
+				r := rand.New(rand.NewPCG(seed, 4))
+				for rest := viaEndpoint; len(rest) > 0; {
+					n := min(1+r.IntN(20), len(rest))
+					from := make([]netip.AddrPort, n)
+					for i := range from {
+						from[i] = src
+					}
+					p.InboundESPBatch(from, cloneAll(rest[:n]))
+					rest = rest[n:]
 				}
 			}()
 			// The reference model.
