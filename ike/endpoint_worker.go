@@ -63,6 +63,7 @@ type epSession struct {
 	key           halfOpenKey
 	halfOpenUntil time.Time
 	peerID        string // registered in Endpoint.peers (IKEv2, established)
+	peerIdx       int    // its index in the peers entry (under the shard's lock)
 	noAdditional  uint64 // session's ChildSALimit count already added
 	certTrimmed   uint64
 	initiator     bool
