@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/net/ipv4"
 
+	"github.com/ipsecgo/ipsec/internal/udpgso"
 	"github.com/ipsecgo/ipsec/isakmp"
 )
 
@@ -61,7 +62,7 @@ func (e *Endpoint) read(c *net.UDPConn, bc *batchConn, natt bool) {
 			from := ua.AddrPort()
 			from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 			b := m.Buffers[0][:m.N]
-			if seg := groSize(m.OOB[:m.NN]); seg > 0 && seg < len(b) {
+			if seg := udpgso.GROSize(m.OOB[:m.NN]); seg > 0 && seg < len(b) {
 				// A GRO train: datagrams of seg bytes, the last
 				// possibly shorter, each dispatched on its own.
 				for len(b) > 0 {

@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+
+	"github.com/ipsecgo/ipsec/internal/udpgso"
 )
 
 // listenUDP binds addr: an IPv4 socket for an IPv4 address (so that
@@ -38,13 +40,6 @@ type batchConn struct {
 	gso atomic.Bool
 	gro bool
 }
-
-// Limits of one UDP_SEGMENT send: UDP_MAX_SEGMENTS is 64 before Linux
-// 6.6, and the UDP length is 16 bits.
-const (
-	maxGSOSegs  = 64
-	maxGSOBytes = 65000
-)
 
 func newBatchConn(c *net.UDPConn) *batchConn {
 	b := &batchConn{c: c}
@@ -143,16 +138,16 @@ func (b *batchConn) writeTo(packets [][]byte, to netip.AddrPort) (int, error) {
 // run: from where the packets are when they lie back to back in memory (as
 // the sealed runs of examples/gateway do), else from a copy.
 func (b *batchConn) writeSegments(packets [][]byte, to netip.AddrPort) (int, error) {
-	var oob [32]byte
+	var oob [udpgso.OOBLen]byte
 	var buf []byte
 	sent := 0
 	for sent < len(packets) {
 		first := packets[sent]
 		seg, total, j := len(first), len(first), sent+1
 		adjacent := true
-		for j < len(packets) && j-sent < maxGSOSegs && seg > 0 {
+		for j < len(packets) && j-sent < udpgso.MaxSegments && seg > 0 {
 			p := packets[j]
-			if len(p) == 0 || len(p) > seg || total+len(p) > maxGSOBytes {
+			if len(p) == 0 || len(p) > seg || total+len(p) > udpgso.MaxBytes {
 				break
 			}
 			adjacent = adjacent && unsafe.Pointer(unsafe.SliceData(p)) == unsafe.Add(unsafe.Pointer(unsafe.SliceData(first)), total) && cap(first) >= total+len(p)
@@ -167,13 +162,13 @@ func (b *batchConn) writeSegments(packets [][]byte, to netip.AddrPort) (int, err
 		case j-sent == 1:
 			_, err = b.c.WriteToUDPAddrPort(first, to)
 		case adjacent:
-			_, _, err = b.c.WriteMsgUDPAddrPort(first[:total], segmentOOB(oob[:], seg), to)
+			_, _, err = b.c.WriteMsgUDPAddrPort(first[:total], udpgso.SegmentOOB(oob[:], seg), to)
 		default:
 			buf = buf[:0]
 			for _, p := range packets[sent:j] {
 				buf = append(buf, p...)
 			}
-			_, _, err = b.c.WriteMsgUDPAddrPort(buf, segmentOOB(oob[:], seg), to)
+			_, _, err = b.c.WriteMsgUDPAddrPort(buf, udpgso.SegmentOOB(oob[:], seg), to)
 		}
 		if errors.Is(err, syscall.EIO) && j-sent > 1 {
 			// The route's device cannot offload the checksums: send

@@ -19,7 +19,3 @@ func setBuffers(c *net.UDPConn, read, write int) (gotRead, gotWrite int) {
 
 // enableOffloads: UDP GSO and GRO are Linux's.
 func enableOffloads(*net.UDPConn) (gso, gro bool) { return false, false }
-
-func segmentOOB(b []byte, seg int) []byte { return nil }
-
-func groSize([]byte) int { return 0 }

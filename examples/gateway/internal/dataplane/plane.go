@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"sync"
 	"unsafe"
+
+	"github.com/ipsecgo/ipsec/internal/udpgso"
 )
 
 // TUN is the TUN device as the plane uses it: a stream of frames, each an
@@ -86,8 +88,6 @@ const (
 	// batch takes.
 	readFrames = 16
 	readMsgs   = 8
-	// maxGSOBytes bounds one GSO send (the UDP length is 16 bits).
-	maxGSOBytes = 65000
 	// splitMin is the fewest packets worth sharing with a helper.
 	splitMin = 8
 )
@@ -343,7 +343,7 @@ func (p *Plane) sendOut(ob *outBatch) {
 		if s.stray == nil {
 			for j < len(segs) && j-i < maxSegs {
 				t := segs[j]
-				if t.cause != CauseNone || t.stray != nil || t.dest != s.dest || t.off != end || t.n > s.n || end-start+t.n > maxGSOBytes {
+				if t.cause != CauseNone || t.stray != nil || t.dest != s.dest || t.off != end || t.n > s.n || end-start+t.n > udpgso.MaxBytes {
 					break
 				}
 				end += t.n

@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/tun"
+
+	"github.com/ipsecgo/ipsec/internal/udpgso"
 )
 
 // tunFile is a Linux TUN device read and written as frames through its
@@ -62,27 +64,37 @@ func (t *tunFile) VNetHdr() bool { return t.vnet }
 func (t *tunFile) Close() error  { return t.dev.Close() }
 
 func (t *tunFile) ReadFrames(bufs [][]byte, sizes []int) (int, error) {
-	n := 0
+	return readMany(t.rc, len(bufs), func(fd int, i int) error {
+		m, err := unix.Read(fd, bufs[i])
+		sizes[i] = m
+		return err
+	})
+}
+
+// readMany waits until fd is readable, then calls read for i = 0, 1, ...
+// while it succeeds, up to n times, and returns how many did: one read
+// that waits, then those that do not.
+func readMany(rc syscall.RawConn, n int, read func(fd, i int) error) (int, error) {
+	got := 0
 	var rerr error
-	err := t.rc.Read(func(fd uintptr) bool {
-		for n < len(bufs) {
-			m, err := unix.Read(int(fd), bufs[n])
+	err := rc.Read(func(fd uintptr) bool {
+		for got < n {
+			err := read(int(fd), got)
 			switch {
 			case err == unix.EINTR:
 				continue
 			case err == unix.EAGAIN:
-				return n > 0 // wait for the first frame, not for more
+				return got > 0 // wait for the first, not for more
 			case err != nil:
 				rerr = err
 				return true
 			}
-			sizes[n] = m
-			n++
+			got++
 		}
 		return true
 	})
-	if n > 0 {
-		return n, nil
+	if got > 0 {
+		return got, nil
 	}
 	if err != nil {
 		return 0, err
@@ -137,12 +149,6 @@ type udpSock struct {
 // 2 Gbit/s. Forced above the system's limits when running as root.
 const socketBuffer = 7 << 20
 
-// Linux's UDP socket options (include/uapi/linux/udp.h).
-const (
-	udpSegment = 103 // UDP_SEGMENT
-	udpGRO     = 104 // UDP_GRO
-)
-
 // ListenUDP opens the plane's UDP port (0: any) on every address, IPv4
 // and IPv6.
 func ListenUDP(port uint16) (UDP, error) {
@@ -163,9 +169,7 @@ func ListenUDP(port uint16) (UDP, error) {
 				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, o[1], socketBuffer)
 			}
 		}
-		_, serr := unix.GetsockoptInt(int(fd), unix.IPPROTO_UDP, udpSegment)
-		s.gso = serr == nil
-		gro = unix.SetsockoptInt(int(fd), unix.IPPROTO_UDP, udpGRO, 1) == nil
+		s.gso, gro = udpgso.Enable(fd)
 		sa, _ := unix.Getsockname(int(fd))
 		_, s.v4 = sa.(*unix.SockaddrInet4)
 	}); err != nil {
@@ -181,58 +185,20 @@ func (s *udpSock) Close() error { return s.c.Close() }
 
 func (s *udpSock) MaxSegs() int {
 	if s.gso {
-		return maxGSOSegs
+		return udpgso.MaxSegments
 	}
 	return 1
 }
 
-// maxGSOSegs is the most datagrams one UDP_SEGMENT send carries
-// (UDP_MAX_SEGMENTS is 64 before Linux 6.6, 128 since).
-const maxGSOSegs = 64
-
 func (s *udpSock) ReadMsgs(bufs [][]byte, sizes, segs []int, from []netip.AddrPort) (int, error) {
-	n := 0
-	var rerr error
 	var oob [64]byte
-	err := s.rc.Read(func(fd uintptr) bool {
-		for n < len(bufs) {
-			m, oobn, _, sa, err := unix.Recvmsg(int(fd), bufs[n], oob[:], 0)
-			switch {
-			case err == unix.EINTR:
-				continue
-			case err == unix.EAGAIN:
-				return n > 0
-			case err != nil:
-				rerr = err
-				return true
-			}
-			sizes[n], segs[n], from[n] = m, groSize(oob[:oobn]), addrPortOf(sa)
-			n++
+	return readMany(s.rc, len(bufs), func(fd, i int) error {
+		m, oobn, _, sa, err := unix.Recvmsg(fd, bufs[i], oob[:], 0)
+		if err == nil {
+			sizes[i], segs[i], from[i] = m, udpgso.GROSize(oob[:oobn]), addrPortOf(sa)
 		}
-		return true
+		return err
 	})
-	if n > 0 {
-		return n, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return 0, rerr
-}
-
-// groSize returns the datagram size of a UDP GRO train from its control
-// message, or 0.
-func groSize(oob []byte) int {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return 0
-	}
-	for _, m := range msgs {
-		if m.Header.Level == unix.IPPROTO_UDP && m.Header.Type == udpGRO && len(m.Data) >= 4 {
-			return int(*(*int32)(unsafe.Pointer(&m.Data[0])))
-		}
-	}
-	return 0
 }
 
 func addrPortOf(sa unix.Sockaddr) netip.AddrPort {
@@ -259,12 +225,8 @@ func (s *udpSock) WriteSegs(to netip.AddrPort, buf []byte, seg int) error {
 		return s.sendmsg(sa, buf, nil)
 	}
 	if s.gso {
-		var oob [24]byte // CmsgSpace(2)
-		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
-		h.Level, h.Type = unix.IPPROTO_UDP, udpSegment
-		h.SetLen(unix.CmsgLen(2))
-		*(*uint16)(unsafe.Pointer(&oob[unix.CmsgLen(0)])) = uint16(seg)
-		err := s.sendmsg(sa, buf, oob[:unix.CmsgSpace(2)])
+		var oob [udpgso.OOBLen]byte
+		err := s.sendmsg(sa, buf, udpgso.SegmentOOB(oob[:], seg))
 		if !errors.Is(err, unix.EIO) {
 			return err
 		}
