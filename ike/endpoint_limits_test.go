@@ -448,27 +448,35 @@ func TestEndpointDispatchV1(t *testing.T) {
 	waitFor(t, "the IKEv1 datagram to be dropped", func() bool { return only2.Stats().IKEv1Dropped == 1 })
 }
 
+// espOrderRig is an endpoint with two workers and a session, by SPI, in
+// worker 1, read by a NAT-T reader that the test drives by hand; ike is
+// an IKE datagram (with the non-ESP marker) for that session, esp makes
+// an ESP packet carrying s.
+func espOrderRig(t *testing.T, cfg EndpointConfig) (e *Endpoint, r *reader, w *worker, ike []byte, esp func(s string) []byte) {
+	cfg.IKEAddr, cfg.NATTAddr = netip.MustParseAddrPort("127.0.0.1:500"), netip.MustParseAddrPort("127.0.0.1:4500")
+	cfg.Workers = 2
+	e, err := NewEndpoint(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w = e.workers[1]
+	spi := [8]byte{0x5e}
+	e.sessions.put(spi, &epSession{w: w, heapIndex: -1, closed: true})
+	ike = append([]byte{0, 0, 0, 0}, rawMessage(t, isakmp.Header{InitiatorSPI: spi, ResponderSPI: [8]byte{1},
+		Version: isakmp.VersionIKEv2, Exchange: isakmp.ExchangeInformational, Flags: isakmp.FlagResponse})...)
+	esp = func(s string) []byte { return append([]byte{0, 0, 1, 0}, s...) }
+	return e, &reader{e: e, natt: true}, w, ike, esp
+}
+
 // TestEndpointESPOrder: an ESP packet from an address with an IKE
 // datagram still queued waits behind it in the same worker; ESP from
 // elsewhere, or once the IKE datagram is processed, goes straight to the
 // callback.
 func TestEndpointESPOrder(t *testing.T) {
 	var got []string
-	e, err := NewEndpoint(EndpointConfig{IKEAddr: netip.MustParseAddrPort("127.0.0.1:500"),
-		NATTAddr: netip.MustParseAddrPort("127.0.0.1:4500"), Workers: 2,
+	_, r, w, ike, esp := espOrderRig(t, EndpointConfig{
 		ESP: func(from netip.AddrPort, pkt []byte) { got = append(got, string(pkt[4:])) }})
-	if err != nil {
-		t.Fatal(err)
-	}
 	peer, other := netip.MustParseAddrPort("192.0.2.1:4500"), netip.MustParseAddrPort("192.0.2.2:4500")
-	w := e.workers[1]
-	spi := [8]byte{0x5e}
-	es := &epSession{w: w, heapIndex: -1, closed: true}
-	e.sessions.put(spi, es)
-	r := &reader{e: e, natt: true}
-	ike := append([]byte{0, 0, 0, 0}, rawMessage(t, isakmp.Header{InitiatorSPI: spi, ResponderSPI: [8]byte{1},
-		Version: isakmp.VersionIKEv2, Exchange: isakmp.ExchangeInformational, Flags: isakmp.FlagResponse})...)
-	esp := func(s string) []byte { return append([]byte{0, 0, 1, 0}, s...) }
 	r.dispatch(t0, ike, peer, true)
 	r.dispatch(t0, esp("held"), peer, true)
 	r.dispatch(t0, esp("elsewhere"), other, true)
@@ -488,8 +496,7 @@ func TestEndpointESPOrder(t *testing.T) {
 // before it, and ESP from its address waits behind it as with ESP.
 func TestEndpointESPBatch(t *testing.T) {
 	var got [][]string
-	e, err := NewEndpoint(EndpointConfig{IKEAddr: netip.MustParseAddrPort("127.0.0.1:500"),
-		NATTAddr: netip.MustParseAddrPort("127.0.0.1:4500"), Workers: 2,
+	e, r, w, ike, esp := espOrderRig(t, EndpointConfig{
 		ESP: func(netip.AddrPort, []byte) { t.Error("ESP called with ESPBatch set") },
 		ESPBatch: func(from []netip.AddrPort, pkts [][]byte) {
 			var call []string
@@ -498,18 +505,7 @@ func TestEndpointESPBatch(t *testing.T) {
 			}
 			got = append(got, call)
 		}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	peer, other := netip.MustParseAddrPort("192.0.2.1:4500"), netip.MustParseAddrPort("192.0.2.2:4500")
-	w := e.workers[1]
-	spi := [8]byte{0x5e}
-	es := &epSession{w: w, heapIndex: -1, closed: true}
-	e.sessions.put(spi, es)
-	r := &reader{e: e, natt: true}
-	ike := append([]byte{0, 0, 0, 0}, rawMessage(t, isakmp.Header{InitiatorSPI: spi, ResponderSPI: [8]byte{1},
-		Version: isakmp.VersionIKEv2, Exchange: isakmp.ExchangeInformational, Flags: isakmp.FlagResponse})...)
-	esp := func(s string) []byte { return append([]byte{0, 0, 1, 0}, s...) }
 	// One read: two ESP packets, the IKE datagram, ESP from its sender
 	// and from elsewhere.
 	r.dispatch(t0, esp("1"), peer, true)
