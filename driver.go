@@ -48,7 +48,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ipsecgo/ipsec/ah"
 	"github.com/ipsecgo/ipsec/auth"
+	"github.com/ipsecgo/ipsec/esp"
 	"github.com/ipsecgo/ipsec/ike"
 	"github.com/ipsecgo/ipsec/isakmp"
 	"github.com/ipsecgo/ipsec/sad"
@@ -108,16 +110,17 @@ const (
 	ReasonQueueFull              // the oldest held packet gave way to a new one
 	ReasonNegotiation            // IKE failed or timed out for the flow
 	ReasonNoSA                   // no inbound SA with that SPI
-	ReasonOpen                   // the ICV, replay window or padding did not check out
+	ReasonOpen                   // the ICV or padding did not check out
 	ReasonSelectors              // the inner packet lies outside its SA's selectors
 	ReasonPolicy                 // the inner packet's rule is not the SA's rule (any more)
 	ReasonSeal                   // sealing failed (sequence numbers exhausted, SA dead)
 	ReasonUnsupported            // the rule asks for something the driver cannot do
+	ReasonReplay                 // the anti-replay window refused it (RFC 4303 3.4.3, RFC 4302 3.4.3)
 	numReasons
 )
 
 var reasonNames = [numReasons]string{"none", "malformed", "blocked", "unsecured", "queue-full",
-	"negotiation", "no-sa", "open", "selectors", "policy", "seal", "unsupported"}
+	"negotiation", "no-sa", "open", "selectors", "policy", "seal", "unsupported", "replay"}
 
 func (r DropReason) String() string {
 	if r < numReasons {
@@ -603,7 +606,7 @@ func (d *Driver) Inbound(pkt []byte) (r Result) {
 		}
 		inner, err := sa.Open(pkt)
 		if err != nil {
-			return d.drop(nil, ReasonOpen)
+			return d.drop(nil, openReason(err))
 		}
 		d.checkInner(&r, p, spi, inner)
 		return r
@@ -621,10 +624,18 @@ func (d *Driver) InboundESP(from netip.AddrPort, esp []byte) (r Result) {
 	case sa == nil:
 		return d.drop(nil, ReasonMalformed)
 	case err != nil:
-		return d.drop(nil, ReasonOpen)
+		return d.drop(nil, openReason(err))
 	}
 	d.checkInner(&r, sad.ProtoESP, sa.SPI(), inner)
 	return r
+}
+
+// openReason tells a replayed packet from one whose ICV or padding failed.
+func openReason(err error) DropReason {
+	if errors.Is(err, esp.ErrReplay) || errors.Is(err, ah.ErrReplay) {
+		return ReasonReplay
+	}
+	return ReasonOpen
 }
 
 // checkInner applies RFC 4301 section 5.2's check to a decrypted packet:

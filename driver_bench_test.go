@@ -232,3 +232,50 @@ func TestDriverOutboundESP(t *testing.T) {
 		t.Fatalf("Outbound: %+v", r)
 	}
 }
+
+// TestDriverReplayReason: a packet opened twice is dropped as a replay,
+// one whose ICV does not verify as ReasonOpen, through Inbound and
+// InboundESP alike.
+func TestDriverReplayReason(t *testing.T) {
+	d, _, _ := newTestDriver(t, benchPolicy(), nil)
+	c := testChild("out", benchPeer, ike.Tunnel, 1)
+	upChild(t, d, c)
+	ic, _, err := ESPConfigs(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc := ic // the peer seals with the keys this side opens with
+	pc.TunnelSrc, pc.TunnelDst = ic.TunnelDst, ic.TunnelSrc
+	pc.ReplayWindow = 0
+	peer, err := esp.NewSA(pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := ipPacket("10.2.0.7", "10.1.0.5", 17, 5000, 4000, "replayed")
+	sealed, err := peer.Seal(nil, inner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []DropReason{ReasonNone, ReasonReplay} {
+		if r := d.Inbound(bytes.Clone(sealed)); r.Reason != want {
+			t.Fatalf("Inbound #%d: %v, want %v", i, r.Reason, want)
+		}
+	}
+	bare, err := peer.SealESP(nil, inner, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []DropReason{ReasonNone, ReasonReplay} {
+		if r := d.InboundESP(netip.AddrPortFrom(benchPeer, 4500), bytes.Clone(bare)); r.Reason != want {
+			t.Fatalf("InboundESP #%d: %v, want %v", i, r.Reason, want)
+		}
+	}
+	tampered, err := peer.Seal(nil, inner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tampered[len(tampered)-1] ^= 1
+	if r := d.Inbound(tampered); r.Reason != ReasonOpen {
+		t.Fatalf("tampered: %v, want open", r.Reason)
+	}
+}

@@ -92,6 +92,8 @@ func causeOf(r ipsec.DropReason) dataplane.Cause {
 		return dataplane.CauseUnknownSPI
 	case ipsec.ReasonOpen:
 		return dataplane.CauseAuth
+	case ipsec.ReasonReplay:
+		return dataplane.CauseReplay
 	case ipsec.ReasonSelectors, ipsec.ReasonPolicy:
 		return dataplane.CauseSelector
 	case ipsec.ReasonSeal:

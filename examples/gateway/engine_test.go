@@ -43,6 +43,7 @@ func TestRoute(t *testing.T) {
 		{"clear", ipsec.Result{Verdict: ipsec.VerdictClear}, nil, dataplane.Dest{}, dataplane.CauseBypass},
 		{"blocked", ipsec.Result{Verdict: ipsec.VerdictDrop, Reason: ipsec.ReasonBlocked}, nil, dataplane.Dest{}, dataplane.CauseBlocked},
 		{"open", ipsec.Result{Verdict: ipsec.VerdictDrop, Reason: ipsec.ReasonOpen}, nil, dataplane.Dest{}, dataplane.CauseAuth},
+		{"replay", ipsec.Result{Verdict: ipsec.VerdictDrop, Reason: ipsec.ReasonReplay}, nil, dataplane.Dest{}, dataplane.CauseReplay},
 	} {
 		pkt, d, cause := e.route(c.r)
 		if !bytes.Equal(pkt, c.pkt) || d != c.dest || cause != c.cause {
