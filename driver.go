@@ -282,10 +282,11 @@ type Driver struct {
 
 // childRef is where a CHILD SA lives: its IKE SA (by our SPI) and rule.
 type childRef struct {
-	ike  [8]byte
-	rule *ruleState
-	out  sad.OutboundKey
-	pfs  isakmp.KEGroup
+	ike    [8]byte
+	rule   *ruleState
+	out    sad.OutboundKey
+	outSPI uint32 // its outbound SA's SPI: the flow's key is shared with its rekeyed successor
+	pfs    isakmp.KEGroup
 }
 
 // saInfo is what the inbound check needs about an inbound SA.
