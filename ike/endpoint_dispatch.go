@@ -290,10 +290,10 @@ func (e *Endpoint) toWorker(w *worker, it item) {
 	}
 }
 
-// receiveESP hands an ESP packet to the caller at once (or, with
-// ESPBatch, with the others of the read), unless an IKE datagram from the
-// same address is still queued: then the packet queues behind it, in the
-// same worker.
+// receiveESP gathers an ESP packet to hand over with the others of the
+// read, unless an IKE datagram (or ESP queued behind one) from the same
+// address is still queued: then the packet queues behind it, in the same
+// worker.
 func (r *reader) receiveESP(from netip.AddrPort, pkt []byte) {
 	e := r.e
 	if e.cfg.ESP == nil && e.cfg.ESPBatch == nil {
@@ -301,44 +301,47 @@ func (r *reader) receiveESP(from netip.AddrPort, pkt []byte) {
 	}
 	if w, ok := e.order.pending(from.Addr()); ok {
 		r.flushESP()
+		// The packet holds the order too, so that the ESP after it waits
+		// until the worker has handed it over (in a batch with the ESP
+		// queued behind it).
+		it := item{kind: itemESP, b: bytes.Clone(pkt), from: from}
+		it.slot = e.order.add(from.Addr(), w) + 1
 		select {
-		case e.workers[w].in <- item{kind: itemESP, b: bytes.Clone(pkt), from: from}:
+		case e.workers[w].in <- it:
 		default:
 			e.stats.queueDrops.Add(1)
+			e.order.done(it.slot - 1)
 		}
 		return
 	}
-	if e.cfg.ESPBatch != nil {
-		r.espFrom = append(r.espFrom, from)
-		r.esp = append(r.esp, pkt)
-		return
-	}
-	e.deliverESP(from, pkt)
+	r.espFrom = append(r.espFrom, from)
+	r.esp = append(r.esp, pkt)
 }
 
-// flushESP hands the gathered ESP packets to ESPBatch.
+// flushESP hands the ESP packets gathered from a read over (to
+// ESPBatch at once, or to ESP one by one).
 func (r *reader) flushESP() {
 	if len(r.esp) == 0 {
 		return
 	}
-	e := r.e
-	e.espMu.Lock()
-	e.cfg.ESPBatch(r.espFrom, r.esp)
-	e.espMu.Unlock()
-	e.stats.espReceived.Add(uint64(len(r.esp)))
+	r.e.deliverESP(r.espFrom, r.esp)
 	clear(r.esp)
 	r.esp, r.espFrom = r.esp[:0], r.espFrom[:0]
 }
 
-func (e *Endpoint) deliverESP(from netip.AddrPort, pkt []byte) {
+// deliverESP hands ESP packets to the caller: ESPBatch at once, or ESP one
+// by one; calls are serialized.
+func (e *Endpoint) deliverESP(from []netip.AddrPort, pkts [][]byte) {
 	e.espMu.Lock()
 	if e.cfg.ESPBatch != nil {
-		e.cfg.ESPBatch([]netip.AddrPort{from}, [][]byte{pkt})
+		e.cfg.ESPBatch(from, pkts)
 	} else {
-		e.cfg.ESP(from, pkt)
+		for i, p := range pkts {
+			e.cfg.ESP(from[i], p)
+		}
 	}
 	e.espMu.Unlock()
-	e.stats.espReceived.Add(1)
+	e.stats.espReceived.Add(uint64(len(pkts)))
 }
 
 // answerUnprotected sends the one-way error response of RFC 7296 1.5 for
@@ -410,7 +413,14 @@ func (r *reader) flush() {
 // workers finish. ESP is only UDP-encapsulated once IKE has moved to the
 // NAT-T port, so the IKE datagrams that matter to ESP arrive there too.
 // When IKE datagrams from one address are queued in two workers (two
-// IKE SAs with one peer), ESP waits behind the later one only.
+// IKE SAs with one peer), ESP waits behind the later one only. An ESP
+// packet queued behind an IKE datagram holds the order as well, until the
+// worker has handed it over: the ESP that arrives after it goes the same
+// way, so that no packet overtakes another (a reader delivering a read's
+// worth of newer packets first would push the queued ones out of the
+// receiver's anti-replay window). The worker hands queued ESP over in
+// batches, so the reader is back on its direct path as soon as the
+// worker has caught up.
 type espOrder struct {
 	seed  maphash.Seed
 	slots [4096]struct {
@@ -434,7 +444,8 @@ func (o *espOrder) add(a netip.Addr, w int) int32 {
 	return i
 }
 
-// done notes that an IKE datagram of slot i has been processed.
+// done notes that an IKE datagram (or an ESP packet behind one) of slot i
+// has been processed.
 func (o *espOrder) done(i int32) { o.slots[i].pending.Add(-1) }
 
 // pending returns the worker of the last queued IKE datagram from a, if

@@ -469,9 +469,11 @@ func espOrderRig(t *testing.T, cfg EndpointConfig) (e *Endpoint, r *reader, w *w
 }
 
 // TestEndpointESPOrder: an ESP packet from an address with an IKE
-// datagram still queued waits behind it in the same worker; ESP from
-// elsewhere, or once the IKE datagram is processed, goes straight to the
-// callback.
+// datagram still queued waits behind it in the same worker, and so does
+// the ESP after it until the worker has handed them over (in one batch,
+// before it turns to anything else); ESP from elsewhere goes to the
+// callback when the read ends; once the worker is done, ESP from the
+// address does too.
 func TestEndpointESPOrder(t *testing.T) {
 	var got []string
 	_, r, w, ike, esp := espOrderRig(t, EndpointConfig{
@@ -480,13 +482,27 @@ func TestEndpointESPOrder(t *testing.T) {
 	r.dispatch(t0, ike, peer, true)
 	r.dispatch(t0, esp("held"), peer, true)
 	r.dispatch(t0, esp("elsewhere"), other, true)
-	if len(got) != 1 || got[0] != "elsewhere" || len(w.in) != 2 {
+	r.dispatch(t0, esp("held too"), peer, true)
+	r.flushESP() // the read ends
+	if len(got) != 1 || got[0] != "elsewhere" || len(w.in) != 3 {
 		t.Fatalf("before the IKE datagram: delivered %q, %d queued", got, len(w.in))
 	}
 	w.process(<-w.in) // the IKE datagram
-	w.process(<-w.in) // the ESP packet behind it
-	r.dispatch(t0, esp("after"), peer, true)
-	if want := []string{"elsewhere", "held", "after"}; len(got) != 3 || got[1] != want[1] || got[2] != want[2] {
+	w.process(<-w.in) // the ESP packets behind it, gathered
+	w.process(<-w.in)
+	if len(got) != 1 {
+		t.Fatalf("delivered %q before the worker turned to anything else", got)
+	}
+	r.dispatch(t0, esp("after"), peer, true) // still behind the gathered ones
+	if len(w.in) != 1 {
+		t.Fatalf("ESP overtook the packets the worker holds: %d queued", len(w.in))
+	}
+	w.flushESP()
+	w.process(<-w.in)
+	w.flushESP()
+	r.dispatch(t0, esp("direct"), peer, true)
+	r.flushESP()
+	if want := []string{"elsewhere", "held", "held too", "after", "direct"}; fmt.Sprint(got) != fmt.Sprint(want) || len(w.in) != 0 {
 		t.Fatalf("delivered %q, want %q", got, want)
 	}
 }
@@ -523,6 +539,7 @@ func TestEndpointESPBatch(t *testing.T) {
 	}
 	w.process(<-w.in) // the IKE datagram
 	w.process(<-w.in) // the ESP packet behind it, alone
+	w.flushESP()
 	want = append(want, []string{"192.0.2.1 held"})
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("delivered %q, want %q", got, want)
