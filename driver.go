@@ -48,7 +48,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ipsecgo/ipsec/ah"
 	"github.com/ipsecgo/ipsec/auth"
+	"github.com/ipsecgo/ipsec/esp"
 	"github.com/ipsecgo/ipsec/ike"
 	"github.com/ipsecgo/ipsec/isakmp"
 	"github.com/ipsecgo/ipsec/sad"
@@ -108,16 +110,17 @@ const (
 	ReasonQueueFull              // the oldest held packet gave way to a new one
 	ReasonNegotiation            // IKE failed or timed out for the flow
 	ReasonNoSA                   // no inbound SA with that SPI
-	ReasonOpen                   // the ICV, replay window or padding did not check out
+	ReasonOpen                   // the ICV or padding did not check out
 	ReasonSelectors              // the inner packet lies outside its SA's selectors
 	ReasonPolicy                 // the inner packet's rule is not the SA's rule (any more)
 	ReasonSeal                   // sealing failed (sequence numbers exhausted, SA dead)
 	ReasonUnsupported            // the rule asks for something the driver cannot do
+	ReasonReplay                 // the anti-replay window refused it (RFC 4303 3.4.3, RFC 4302 3.4.3)
 	numReasons
 )
 
 var reasonNames = [numReasons]string{"none", "malformed", "blocked", "unsecured", "queue-full",
-	"negotiation", "no-sa", "open", "selectors", "policy", "seal", "unsupported"}
+	"negotiation", "no-sa", "open", "selectors", "policy", "seal", "unsupported", "replay"}
 
 func (r DropReason) String() string {
 	if r < numReasons {
@@ -138,8 +141,9 @@ type Result struct {
 	// port when Proto is UDP (ESP in UDP, RFC 3948: Packet is then bare
 	// ESP, SPI first, for the NAT-T socket).
 	To netip.AddrPort
-	// Proto is how a protected packet travels: ProtoESPInUDP, or
-	// ProtoRaw (Packet is a whole IP packet carrying ESP or AH).
+	// Proto is how a protected packet travels: ProtoESPInUDP,
+	// ProtoRaw (Packet is a whole IP packet carrying ESP or AH), or
+	// ProtoESP (from OutboundESP only).
 	Proto Carrier
 	// Reason says why a packet was dropped.
 	Reason DropReason
@@ -156,6 +160,7 @@ type Carrier uint8
 const (
 	ProtoRaw      Carrier = iota + 1 // an IP packet with ESP or AH: a raw socket or TUN
 	ProtoESPInUDP                    // bare ESP inside UDP to To (RFC 3948), e.g. ike.Endpoint.SendESP
+	ProtoESP                         // bare ESP for To's address, in the caller's own transport (Driver.OutboundESP)
 )
 
 // DriverConfig configures a Driver. NewDriver copies it.
@@ -175,8 +180,8 @@ type DriverConfig struct {
 	// Deliver receives the verdicts on ESP packets that arrived in UDP
 	// on the endpoint's NAT-T socket (InboundESP), from the endpoint's
 	// goroutine; Result.Packet is only valid during the call. Nil drops
-	// them (unless Endpoint.ESP is set: the caller then calls InboundESP
-	// itself).
+	// them (unless Endpoint.ESP or Endpoint.ESPBatch is set: the caller
+	// then calls InboundESP itself).
 	Deliver func(Result)
 	// PeerPorts says where a peer's IKE and NAT-T sockets listen; nil
 	// means 500 and 4500.
@@ -277,10 +282,11 @@ type Driver struct {
 
 // childRef is where a CHILD SA lives: its IKE SA (by our SPI) and rule.
 type childRef struct {
-	ike  [8]byte
-	rule *ruleState
-	out  sad.OutboundKey
-	pfs  isakmp.KEGroup
+	ike    [8]byte
+	rule   *ruleState
+	out    sad.OutboundKey
+	outSPI uint32 // its outbound SA's SPI: the flow's key is shared with its rekeyed successor
+	pfs    isakmp.KEGroup
 }
 
 // saInfo is what the inbound check needs about an inbound SA.
@@ -462,6 +468,20 @@ func (d *Driver) drop(rs *ruleState, r DropReason) Result {
 // protected (the sealed bytes are appended to dst), drop it, or hold it
 // while IKE negotiates. It does not allocate when the packet's SA exists.
 func (d *Driver) Outbound(dst, pkt []byte) (r Result) {
+	return d.outbound(dst, pkt, false)
+}
+
+// OutboundESP is Outbound for a caller that carries ESP in a transport of
+// its own, such as examples/gateway's UDP data port: a packet that an
+// ESP-only tunnel-mode SA protects is returned as bare ESP (SPI through
+// ICV, RFC 4303 section 2; no outer IP header) with Proto ProtoESP, so
+// that the sealed packets of a run can lie back to back in one buffer for
+// UDP GSO. Everything else is as Outbound returns it.
+func (d *Driver) OutboundESP(dst, pkt []byte) (r Result) {
+	return d.outbound(dst, pkt, true)
+}
+
+func (d *Driver) outbound(dst, pkt []byte, bare bool) (r Result) {
 	var rs *ruleState
 	var f *ruleFlow
 	if k, fast := cacheKeyOf(pkt, spd.DirOutbound); fast {
@@ -481,7 +501,7 @@ func (d *Driver) Outbound(dst, pkt []byte) (r Result) {
 	}
 	if f != nil {
 		if sa := d.db.Outbound(f.key); sa != nil {
-			d.sealInto(&r, dst, pkt, f, sa)
+			d.sealInto(&r, dst, pkt, f, sa, bare)
 			return r
 		}
 	}
@@ -531,24 +551,28 @@ func (d *Driver) outboundNoSA(pkt []byte, rs *ruleState, f *ruleFlow) Result {
 // seal protects pkt with sa for flow f.
 func (d *Driver) seal(dst, pkt []byte, f *ruleFlow, sa *sad.SA) Result {
 	var r Result
-	d.sealInto(&r, dst, pkt, f, sa)
+	d.sealInto(&r, dst, pkt, f, sa, false)
 	return r
 }
 
 // sealInto is seal writing its verdict to *r, which is zero: the
 // datapath builds its Result in place rather than copying it up the
 // calls.
-func (d *Driver) sealInto(r *Result, dst, pkt []byte, f *ruleFlow, sa *sad.SA) {
+func (d *Driver) sealInto(r *Result, dst, pkt []byte, f *ruleFlow, sa *sad.SA, bare bool) {
 	rt := f.route.Load()
 	if rt == nil {
 		*r = d.drop(f.rule, ReasonSeal)
 		return
 	}
 	var err error
-	if rt.encap.IsValid() {
+	switch {
+	case rt.encap.IsValid():
 		r.Packet, err = sa.SealESP(dst, pkt)
 		r.Proto, r.To = ProtoESPInUDP, rt.encap
-	} else {
+	case bare && sa.BareESP():
+		r.Packet, err = sa.SealESP(dst, pkt)
+		r.Proto, r.To = ProtoESP, netip.AddrPortFrom(f.peer, 0)
+	default:
 		r.Packet, err = sa.Seal(dst, pkt)
 		r.Proto, r.To = ProtoRaw, netip.AddrPortFrom(f.peer, 0)
 	}
@@ -583,7 +607,7 @@ func (d *Driver) Inbound(pkt []byte) (r Result) {
 		}
 		inner, err := sa.Open(pkt)
 		if err != nil {
-			return d.drop(nil, ReasonOpen)
+			return d.drop(nil, openReason(err))
 		}
 		d.checkInner(&r, p, spi, inner)
 		return r
@@ -601,10 +625,18 @@ func (d *Driver) InboundESP(from netip.AddrPort, esp []byte) (r Result) {
 	case sa == nil:
 		return d.drop(nil, ReasonMalformed)
 	case err != nil:
-		return d.drop(nil, ReasonOpen)
+		return d.drop(nil, openReason(err))
 	}
 	d.checkInner(&r, sad.ProtoESP, sa.SPI(), inner)
 	return r
+}
+
+// openReason tells a replayed packet from one whose ICV or padding failed.
+func openReason(err error) DropReason {
+	if errors.Is(err, esp.ErrReplay) || errors.Is(err, ah.ErrReplay) {
+		return ReasonReplay
+	}
+	return ReasonOpen
 }
 
 // checkInner applies RFC 4301 section 5.2's check to a decrypted packet:

@@ -1,6 +1,7 @@
 package ipsec
 
 import (
+	"bytes"
 	"net/netip"
 	"slices"
 	"testing"
@@ -178,10 +179,11 @@ func TestDriverAlloc(t *testing.T) {
 	buf := make([]byte, 0, 2048)
 	work := make([]byte, len(sealed))
 	for name, f := range map[string]func(){
-		"outbound": func() { d.Outbound(buf[:0], plain) },
-		"inbound":  func() { copy(work, sealed); d.Inbound(work) },
-		"blocked":  func() { d.Outbound(buf[:0], blocked) },
-		"clear":    func() { d.Outbound(buf[:0], clear); d.Inbound(clear) },
+		"outbound":     func() { d.Outbound(buf[:0], plain) },
+		"outbound-esp": func() { d.OutboundESP(buf[:0], plain) },
+		"inbound":      func() { copy(work, sealed); d.Inbound(work) },
+		"blocked":      func() { d.Outbound(buf[:0], blocked) },
+		"clear":        func() { d.Outbound(buf[:0], clear); d.Inbound(clear) },
 	} {
 		f() // first use fills the driver's caches
 		if n := testing.AllocsPerRun(200, f); n != 0 {
@@ -194,5 +196,86 @@ func TestDriverAlloc(t *testing.T) {
 	copy(work, sealed)
 	if r := d.Inbound(work); r.Verdict != VerdictDeliver {
 		t.Fatalf("inbound: %+v", r)
+	}
+}
+
+// TestDriverOutboundESP: OutboundESP seals an ESP tunnel-mode packet as
+// bare ESP, byte for byte what the bare esp SA's SealESP gives with the
+// same keys and sequence number, to the peer's address; a packet laid out
+// ESPFront bytes into its out buffer is sealed where it lies.
+func TestDriverOutboundESP(t *testing.T) {
+	d, out, peerOut, _ := benchSetup(t)
+	plain, _ := benchPackets(t, peerOut)
+	r := d.OutboundESP(nil, plain)
+	if r.Verdict != VerdictProtected || r.Proto != ProtoESP || r.To != netip.AddrPortFrom(benchPeer, 0) {
+		t.Fatalf("OutboundESP: %+v", r)
+	}
+	want, err := out.SealESP(nil, plain, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(r.Packet, want) {
+		t.Fatalf("OutboundESP sealed\n%x\nwant (esp SealESP)\n%x", r.Packet, want)
+	}
+	// In place: the packet at buf[16:], the result at buf[0:].
+	buf := make([]byte, 2048)
+	copy(buf[16:], plain)
+	r = d.OutboundESP(buf[:0], buf[16:16+len(plain)])
+	if r.Verdict != VerdictProtected || &r.Packet[0] != &buf[0] {
+		t.Fatalf("in place: %+v", r.Verdict)
+	}
+	if want, _ = out.SealESP(nil, plain, 4); !bytes.Equal(r.Packet, want) {
+		t.Fatal("sealing in place gave other bytes")
+	}
+	// Outbound still gives the whole IP packet.
+	if r = d.Outbound(nil, plain); r.Proto != ProtoRaw || r.Packet[0] != 0x45 {
+		t.Fatalf("Outbound: %+v", r)
+	}
+}
+
+// TestDriverReplayReason: a packet opened twice is dropped as a replay,
+// one whose ICV does not verify as ReasonOpen, through Inbound and
+// InboundESP alike.
+func TestDriverReplayReason(t *testing.T) {
+	d, _, _ := newTestDriver(t, benchPolicy(), nil)
+	c := testChild("out", benchPeer, ike.Tunnel, 1)
+	upChild(t, d, c)
+	ic, _, err := ESPConfigs(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc := ic // the peer seals with the keys this side opens with
+	pc.TunnelSrc, pc.TunnelDst = ic.TunnelDst, ic.TunnelSrc
+	pc.ReplayWindow = 0
+	peer, err := esp.NewSA(pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := ipPacket("10.2.0.7", "10.1.0.5", 17, 5000, 4000, "replayed")
+	sealed, err := peer.Seal(nil, inner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []DropReason{ReasonNone, ReasonReplay} {
+		if r := d.Inbound(bytes.Clone(sealed)); r.Reason != want {
+			t.Fatalf("Inbound #%d: %v, want %v", i, r.Reason, want)
+		}
+	}
+	bare, err := peer.SealESP(nil, inner, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []DropReason{ReasonNone, ReasonReplay} {
+		if r := d.InboundESP(netip.AddrPortFrom(benchPeer, 4500), bytes.Clone(bare)); r.Reason != want {
+			t.Fatalf("InboundESP #%d: %v, want %v", i, r.Reason, want)
+		}
+	}
+	tampered, err := peer.Seal(nil, inner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tampered[len(tampered)-1] ^= 1
+	if r := d.Inbound(tampered); r.Reason != ReasonOpen {
+		t.Fatalf("tampered: %v, want open", r.Reason)
 	}
 }

@@ -250,7 +250,7 @@ func (d *Driver) childUp(ev ike.Event) {
 		return
 	}
 	d.mu.Lock()
-	d.children[id] = childRef{ike: spi, rule: rs, out: f.key, pfs: c.PFS}
+	d.children[id] = childRef{ike: spi, rule: rs, out: f.key, outSPI: outboundSPIOf(c), pfs: c.PFS}
 	d.mu.Unlock()
 	d.flush(f)
 }
@@ -378,8 +378,11 @@ func (d *Driver) sadEvents(ctx context.Context) error {
 			var ref childRef
 			found := false
 			for id, r := range d.children {
+				// By SPI both ways: a rekeyed CHILD SA and its successor
+				// share the outbound key, and only the one that reached
+				// its limit is to be rekeyed.
 				if ev.Dir == sad.Inbound && id.proto == ev.Proto && id.spi == ev.SPI ||
-					ev.Dir == sad.Outbound && r.out == ev.Key {
+					ev.Dir == sad.Outbound && r.out == ev.Key && r.outSPI == ev.SPI {
 					target, ref, found = id, r, true
 					break
 				}

@@ -14,8 +14,9 @@ import (
 
 // Defaults of InstallerConfig.
 const (
-	DefaultSettle = time.Second
-	pollInterval  = 5 * time.Millisecond
+	DefaultSettle         = time.Second
+	DefaultInitiatorDelay = 20 * time.Millisecond
+	pollInterval          = 5 * time.Millisecond
 )
 
 // InstallerConfig configures an Installer. It is a plain value; the
@@ -28,6 +29,14 @@ type InstallerConfig struct {
 	// SA whose successor has not yet received a packet from the peer;
 	// zero means DefaultSettle. It is cut to half of Grace if longer.
 	Settle time.Duration
+	// InitiatorDelay is how long the side that sent the IKEv2 request
+	// that made a new SA keeps sending on the old one, unless a packet
+	// arrives on the new SA first. Its peer installed the SA before it
+	// answered (RFC 7296 section 2.8), so this only covers a peer whose
+	// event handling lags its messages a little. Zero means
+	// DefaultInitiatorDelay; negative, none. It is cut to Settle if
+	// longer.
+	InitiatorDelay time.Duration
 }
 
 // Installer keeps a sad.DB in step with the CHILD SAs that IKE negotiates:
@@ -45,6 +54,15 @@ type InstallerConfig struct {
 //  2. EventChildDeleted for the old SA retires its inbound SA: it keeps
 //     accepting, for the grace period, packets the peer sealed before it
 //     switched, then the database removes it.
+//     When this side sent the IKEv2 request that made the new SA, its
+//     outbound SA takes over InitiatorDelay after it was installed (or
+//     on the first packet through it, if sooner): the peer installed it
+//     before it answered (RFC 7296 section 2.8). So the side that rekeys
+//     moves first and its peer follows on the first packet (step 3);
+//     otherwise each side would wait for the other's first packet until
+//     Settle, and at a high rate the old SA can reach its byte limit
+//     first. IKEv1's Quick Mode responder installs only after the third
+//     message, so there both sides wait as below.
 //  3. The held outbound SA replaces the old one (sad.DB.AddOutbound, atomic
 //     for the datapath) as soon as its inbound half has opened a packet:
 //     the peer sends on the new SA, so it has installed it (RFC 7296
@@ -67,9 +85,10 @@ type InstallerConfig struct {
 // inbound SA for a grace period after its Delete departs from RFC 7296
 // section 1.4.1's immediate close only for packets already on the wire.
 type Installer struct {
-	db     *sad.DB
-	grace  time.Duration
-	settle time.Duration
+	db        *sad.DB
+	grace     time.Duration
+	settle    time.Duration
+	initDelay time.Duration
 
 	mu    sync.Mutex
 	byIn  map[childID]*installed
@@ -97,6 +116,11 @@ type installed struct {
 	inSA  *sad.SA
 	out   sad.Spec // the outbound SA, installed when it carries traffic
 	outSA *sad.SA  // out once installed
+	// readyAt, for an SA this side made in its own IKEv2 rekey of
+	// replaces, is when it takes over from it without waiting for a
+	// packet (InitiatorDelay).
+	readyAt  time.Time
+	replaces *installed
 }
 
 // opened reports whether e's inbound SA has opened a packet.
@@ -131,7 +155,14 @@ func NewInstaller(db *sad.DB, cfg InstallerConfig) *Installer {
 		cfg.Settle = DefaultSettle
 	}
 	cfg.Settle = min(cfg.Settle, cfg.Grace/2)
-	return &Installer{db: db, grace: cfg.Grace, settle: cfg.Settle, now: time.Now,
+	switch {
+	case cfg.InitiatorDelay == 0:
+		cfg.InitiatorDelay = DefaultInitiatorDelay
+	case cfg.InitiatorDelay < 0:
+		cfg.InitiatorDelay = 0
+	}
+	cfg.InitiatorDelay = min(cfg.InitiatorDelay, cfg.Settle)
+	return &Installer{db: db, grace: cfg.Grace, settle: cfg.Settle, initDelay: cfg.InitiatorDelay, now: time.Now,
 		byIn: map[childID]*installed{}, byKey: map[sad.OutboundKey]*route{}}
 }
 
@@ -150,14 +181,15 @@ func (x *Installer) Handle(ev ike.Event, key sad.OutboundKey) error {
 	}
 	switch ev.Kind {
 	case ike.EventChildUp:
-		err = x.install(ev.Child, key)
+		err = x.install(ev.Child, key, nil)
 	case ike.EventChildRekeyed:
+		var old *installed
 		if ev.Old != nil {
-			if old := x.byIn[idOf(ev.Old)]; old != nil {
+			if old = x.byIn[idOf(ev.Old)]; old != nil {
 				key = old.key
 			}
 		}
-		err = x.install(ev.Child, key)
+		err = x.install(ev.Child, key, old)
 	case ike.EventChildDeleted:
 		if ev.Child != nil {
 			err = x.remove(idOf(ev.Child))
@@ -179,6 +211,15 @@ func idOf(c *ike.ChildSA) childID {
 	return childID{sadProto(c.Protocol), c.InboundSPI}
 }
 
+// outboundSPIOf is the SPI of the outbound SAD entry c makes: the peer's
+// SPI, the AH part's for an AH+ESP bundle (the outer header's), as idOf.
+func outboundSPIOf(c *ike.ChildSA) uint32 {
+	if c.Bundle != nil && c.Protocol == isakmp.ProtocolESP {
+		c = c.Bundle
+	}
+	return c.OutboundSPI
+}
+
 // bundleAHPart reports whether c is the AH part of an AH+ESP bundle,
 // which its ESP part (reported first) installs.
 func bundleAHPart(c *ike.ChildSA) bool {
@@ -187,7 +228,7 @@ func bundleAHPart(c *ike.ChildSA) bool {
 
 // install adds c's inbound SA, and its outbound SA too if nothing carries
 // key's traffic yet.
-func (x *Installer) install(c *ike.ChildSA, key sad.OutboundKey) error {
+func (x *Installer) install(c *ike.ChildSA, key sad.OutboundKey, old *installed) error {
 	if c == nil {
 		return fmt.Errorf("%w: event without a CHILD SA", ErrProtocol)
 	}
@@ -215,6 +256,12 @@ func (x *Installer) install(c *ike.ChildSA, key sad.OutboundKey) error {
 		x.byKey[key] = r
 	}
 	if r.carrier != nil && r.carrier.State() != sad.StateDead {
+		if c.Initiator && c.Version == ike.IKEv2 && old != nil && r.current == old {
+			if x.initDelay == 0 {
+				return x.switchTo(r, e)
+			}
+			e.readyAt, e.replaces = x.now().Add(x.initDelay), old
+		}
 		r.pending = append(r.pending, e)
 		return nil
 	}
@@ -280,6 +327,14 @@ func (x *Installer) advance(r *route, now time.Time) error {
 			return x.switchTo(r, r.pending[i])
 		}
 	}
+	for i := len(r.pending) - 1; i >= 0; i-- {
+		// This side's own IKEv2 rekey of the SA that still carries the
+		// traffic, or carried it until its Delete (not of one that a
+		// collision's survivor has replaced since, RFC 7296 2.8.1).
+		if p := r.pending[i]; !p.readyAt.IsZero() && !now.Before(p.readyAt) && (r.current == p.replaces || r.current == nil) {
+			return x.switchTo(r, p)
+		}
+	}
 	if !r.orphaned.IsZero() && len(r.pending) > 0 && !now.Before(r.orphaned.Add(x.settle)) {
 		// With a rekey collision (RFC 7296 2.8.1) two new SAs may wait;
 		// the newest is the one this side made last. If it is the
@@ -293,7 +348,25 @@ func (x *Installer) advance(r *route, now time.Time) error {
 // wait to take over.
 func (x *Installer) waiting() bool {
 	for _, r := range x.byKey {
-		if !r.orphaned.IsZero() && len(r.pending) > 0 {
+		if r.waits() {
+			return true
+		}
+	}
+	return false
+}
+
+// waits reports whether r has a successor to move its traffic to, once
+// it opens a packet or its time comes: after the current SA's deletion,
+// or a successor this side made in its own IKEv2 rekey.
+func (r *route) waits() bool {
+	if len(r.pending) == 0 {
+		return false
+	}
+	if !r.orphaned.IsZero() {
+		return true
+	}
+	for _, p := range r.pending {
+		if !p.readyAt.IsZero() {
 			return true
 		}
 	}
@@ -333,7 +406,7 @@ func (x *Installer) tick() {
 func (x *Installer) poll() {
 	now := x.now()
 	for _, r := range x.byKey {
-		if !r.orphaned.IsZero() {
+		if r.waits() {
 			_ = x.advance(r, now)
 		}
 	}

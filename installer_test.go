@@ -61,9 +61,10 @@ type gateway struct {
 	x    *Installer
 	host netip.Addr // the host behind it that sends
 	sent int
-	// deleted is when the last EventChildDeleted arrived; switched when
-	// the outbound SPI last changed (both on the fake clock).
-	deleted, switched time.Time
+	// rekeyed and deleted are when the last EventChildRekeyed and
+	// EventChildDeleted arrived; switched when the outbound SPI last
+	// changed (all on the fake clock).
+	rekeyed, deleted, switched time.Time
 	// lag holds back the events of a step until just before the side's
 	// next datagram, as a driver that hands events to another goroutine
 	// (or a slow peer implementation) may.
@@ -79,8 +80,11 @@ func (g *gateway) apply(t *testing.T) {
 		if err := g.x.Handle(ev, ruleKey); err != nil {
 			t.Fatalf("%s: Handle(%v): %v", g.name, ev.Kind, err)
 		}
-		if ev.Kind == ike.EventChildDeleted {
+		switch ev.Kind {
+		case ike.EventChildDeleted:
 			g.deleted = g.clock.Now()
+		case ike.EventChildRekeyed:
+			g.rekeyed = g.clock.Now()
 		}
 	}
 	g.queue = nil
@@ -265,12 +269,6 @@ func testInstallerRekey(t *testing.T, lagA, lagB bool) {
 	if last(ip.evI, ike.EventChildDeleted) == nil || last(ip.evR, ike.EventChildDeleted) == nil {
 		t.Fatal("the old CHILD SA was not deleted")
 	}
-	// Neither side has seen a packet on the new SA, so both still send on
-	// the old one, which the peer keeps for its grace period.
-	if ip.a.outSPI() != old.OutboundSPI || ip.b.outSPI() != old.InboundSPI {
-		t.Fatalf("switched before any packet arrived on the new SA or the settle time passed: A %#x, B %#x",
-			ip.a.outSPI(), ip.b.outSPI())
-	}
 	f.settle(old.OutboundSPI, old.InboundSPI)
 	if want := []uint32{old.OutboundSPI, newA.OutboundSPI}; fmt.Sprint(f.spisA) != fmt.Sprint(want) {
 		t.Fatalf("A's outbound SPIs %x, want %x", f.spisA, want)
@@ -278,15 +276,20 @@ func testInstallerRekey(t *testing.T, lagA, lagB bool) {
 	if want := []uint32{old.InboundSPI, newA.InboundSPI}; fmt.Sprint(f.spisB) != fmt.Sprint(want) {
 		t.Fatalf("B's outbound SPIs %x, want %x", f.spisB, want)
 	}
-	// Each side waited the settle time after the Delete, or switched on
-	// the peer's first packet on the new SA (so after the peer switched).
-	for _, g := range [][2]*gateway{{ip.a, ip.b}, {ip.b, ip.a}} {
-		if waited := g[0].switched.Sub(g[0].deleted); waited < settle && g[0].switched.Before(g[1].switched) {
-			t.Fatalf("%s switched %v after the Delete, before the settle time and before %s", g[0].name, waited, g[1].name)
-		}
+	// A, which rekeyed, moved InitiatorDelay after it installed the new
+	// SA (its peer installed it before answering, RFC 7296 2.8), or on
+	// B's first packet on it. B, the responder, waited for A's first
+	// packet on the new SA (so switched after A), or the settle time
+	// after its Delete.
+	a, b := ip.a, ip.b
+	if d := a.switched.Sub(a.rekeyed); d < DefaultInitiatorDelay && !a.switched.After(b.switched) {
+		t.Fatalf("A switched %v after its rekey, before InitiatorDelay and before B", d)
 	}
-	t.Logf("datapath checked at %d points of the rekey; A switched %v and B %v after their Deletes", f.checked,
-		ip.a.switched.Sub(ip.a.deleted), ip.b.switched.Sub(ip.b.deleted))
+	if waited := b.switched.Sub(b.deleted); waited < settle && b.switched.Before(a.switched) {
+		t.Fatalf("B switched %v after the Delete, before the settle time and before A", waited)
+	}
+	t.Logf("datapath checked at %d points of the rekey; A switched %v after its rekey, B %v after its Delete", f.checked,
+		ip.a.switched.Sub(ip.a.rekeyed), ip.b.switched.Sub(ip.b.deleted))
 	for _, g := range []*gateway{ip.a, ip.b} {
 		if st := g.db.Stats(); st.Inbound != 2 || st.Outbound != 1 {
 			t.Fatalf("%s during grace: %+v", g.name, st)

@@ -286,7 +286,11 @@ func (sa *SA) appendESP(dst []byte, espOff int, payload []byte, tfc int, nextHea
 	b := out[espOff:]
 	binary.BigEndian.PutUint64(b, uint64(sa.spi)<<32|seq&0xffffffff)
 	off := hdrLen + t.ivLen
-	off += copy(b[off:], payload)
+	if len(payload) > 0 && &b[off] == &payload[0] {
+		off += len(payload) // the caller laid the payload out in place
+	} else {
+		off += copy(b[off:], payload)
+	}
 	clear(b[off : off+tfc])
 	off += tfc
 	end := len(b) - t.icvLen - trailerLen

@@ -467,8 +467,10 @@ func (s *Session) finishChild(now time.Time, r *childReq, ps []isakmp.Payload, i
 	if err != nil {
 		return nil, err
 	}
-	return s.newChild(now, r.cfg, c, r.spi, binary.BigEndian.Uint32(c.spi), [2][]byte{er, ar}, [2][]byte{ei, ai},
-		tsi.Selectors, tsr.Selectors, r.transport, ni, nr), nil
+	ch := s.newChild(now, r.cfg, c, r.spi, binary.BigEndian.Uint32(c.spi), [2][]byte{er, ar}, [2][]byte{ei, ai},
+		tsi.Selectors, tsr.Selectors, r.transport, ni, nr)
+	ch.sa.Initiator = true
+	return ch, nil
 }
 
 // childConfig returns the Config for the peer's CHILD SA request with

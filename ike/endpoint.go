@@ -125,6 +125,14 @@ type EndpointConfig struct {
 	// never delivered ahead of an IKE datagram from the same address that
 	// arrived before it (so the CHILD SA it uses is installed).
 	ESP func(from netip.AddrPort, packet []byte)
+	// ESPBatch, if set, receives those packets instead of ESP, several
+	// at a time: the ESP packets of one socket read (up to the first IKE
+	// datagram among them), in the order they arrived, from[i] the
+	// sender of packets[i]. The same rules hold: calls are serialized,
+	// packets are only valid during the call (the callee may decrypt
+	// them in place), and none is delivered ahead of an IKE datagram
+	// from its address that arrived before it.
+	ESPBatch func(from []netip.AddrPort, packets [][]byte)
 	// PeerNATT returns where a peer whose IKE port is peer listens for
 	// NAT-T; nil means peer's address with port 4500.
 	PeerNATT func(peer netip.AddrPort) netip.AddrPort
@@ -457,6 +465,13 @@ func (e *Endpoint) Listen() error {
 	}
 	e.ike, e.natt = ike, natt
 	e.ikeBatch, e.nattBatch = newBatchConn(ike), newBatchConn(natt)
+	// ESP in UDP (RFC 3948) shares the NAT-T port: let its runs leave and
+	// arrive in trains.
+	gso, gro := enableOffloads(natt)
+	e.nattBatch.gso.Store(gso)
+	e.nattBatch.gro = gro
+	// The workers' own descriptors (their writes of IKE datagrams do not
+	// segment; the NAT-T reader and SendESPBatch keep nattBatch).
 	e.ikeFDs, e.nattFDs = nil, nil
 	for range e.workers {
 		e.ikeFDs = append(e.ikeFDs, e.dup(ike, e.ikeBatch))

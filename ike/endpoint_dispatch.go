@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/net/ipv4"
 
+	"github.com/ipsecgo/ipsec/internal/udpgso"
 	"github.com/ipsecgo/ipsec/isakmp"
 )
 
@@ -22,6 +23,10 @@ type reader struct {
 	bc   *batchConn
 	natt bool
 	out  []outDatagram // answers to send after this batch
+	// espFrom and esp gather the ESP packets of a read for ESPBatch;
+	// they alias the read buffers.
+	espFrom []netip.AddrPort
+	esp     [][]byte
 	// arena holds the bytes of the answers in out; a full arena is
 	// replaced, not grown in place, so earlier answers stay valid.
 	arena   []byte
@@ -34,6 +39,9 @@ func (e *Endpoint) read(c *net.UDPConn, bc *batchConn, natt bool) {
 	ms := make([]ipv4.Message, readBatch)
 	for i := range ms {
 		ms[i].Buffers = [][]byte{make([]byte, maxDatagram)}
+		if bc.gro {
+			ms[i].OOB = make([]byte, 64)
+		}
 	}
 	for {
 		n, err := bc.readBatch(ms)
@@ -53,8 +61,20 @@ func (e *Endpoint) read(c *net.UDPConn, bc *batchConn, natt bool) {
 			}
 			from := ua.AddrPort()
 			from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-			r.dispatch(now, m.Buffers[0][:m.N], from, natt)
+			b := m.Buffers[0][:m.N]
+			if seg := udpgso.GROSize(m.OOB[:m.NN]); seg > 0 && seg < len(b) {
+				// A GRO train: datagrams of seg bytes, the last
+				// possibly shorter, each dispatched on its own.
+				for len(b) > 0 {
+					d := b[:min(seg, len(b))]
+					r.dispatch(now, d, from, natt)
+					b = b[len(d):]
+				}
+				continue
+			}
+			r.dispatch(now, b, from, natt)
 		}
+		r.flushESP()
 		r.flush()
 	}
 }
@@ -69,13 +89,16 @@ func (r *reader) dispatch(now time.Time, b []byte, from netip.AddrPort, natt boo
 			return // NAT keepalive (RFC 3948 2.3)
 		case len(b) >= 4 && [4]byte(b[:4]) != [4]byte{}:
 			// UDP-encapsulated ESP: the first 4 bytes are the SPI.
-			e.receiveESP(from, b)
+			r.receiveESP(from, b)
 			return
 		case len(b) < 4+isakmp.HeaderLen:
 			e.stats.malformed.Add(1)
 			return
 		}
 		b = b[4:] // the non-ESP marker
+		// ESP gathered so far arrived before this datagram: hand it
+		// over before the datagram can change the SAs it uses.
+		r.flushESP()
 	}
 	e.stats.received.Add(1)
 	var h isakmp.Header
@@ -267,29 +290,58 @@ func (e *Endpoint) toWorker(w *worker, it item) {
 	}
 }
 
-// receiveESP hands an ESP packet to the caller at once, unless an IKE
-// datagram from the same address is still queued: then the packet queues
-// behind it, in the same worker.
-func (e *Endpoint) receiveESP(from netip.AddrPort, pkt []byte) {
-	if e.cfg.ESP == nil {
+// receiveESP gathers an ESP packet to hand over with the others of the
+// read, unless an IKE datagram (or ESP queued behind one) from the same
+// address is still queued: then the packet queues behind it, in the same
+// worker.
+func (r *reader) receiveESP(from netip.AddrPort, pkt []byte) {
+	e := r.e
+	if e.cfg.ESP == nil && e.cfg.ESPBatch == nil {
 		return
 	}
 	if w, ok := e.order.pending(from.Addr()); ok {
+		r.flushESP()
+		// The packet holds the order too, so that the ESP after it waits
+		// until the worker has handed it over (in a batch with the ESP
+		// queued behind it).
+		it := item{kind: itemESP, b: bytes.Clone(pkt), from: from}
+		it.slot = e.order.add(from.Addr(), w) + 1
 		select {
-		case e.workers[w].in <- item{kind: itemESP, b: bytes.Clone(pkt), from: from}:
+		case e.workers[w].in <- it:
 		default:
 			e.stats.queueDrops.Add(1)
+			e.order.done(it.slot - 1)
 		}
 		return
 	}
-	e.deliverESP(from, pkt)
+	r.espFrom = append(r.espFrom, from)
+	r.esp = append(r.esp, pkt)
 }
 
-func (e *Endpoint) deliverESP(from netip.AddrPort, pkt []byte) {
+// flushESP hands the ESP packets gathered from a read over (to
+// ESPBatch at once, or to ESP one by one).
+func (r *reader) flushESP() {
+	if len(r.esp) == 0 {
+		return
+	}
+	r.e.deliverESP(r.espFrom, r.esp)
+	clear(r.esp)
+	r.esp, r.espFrom = r.esp[:0], r.espFrom[:0]
+}
+
+// deliverESP hands ESP packets to the caller: ESPBatch at once, or ESP one
+// by one; calls are serialized.
+func (e *Endpoint) deliverESP(from []netip.AddrPort, pkts [][]byte) {
 	e.espMu.Lock()
-	e.cfg.ESP(from, pkt)
+	if e.cfg.ESPBatch != nil {
+		e.cfg.ESPBatch(from, pkts)
+	} else {
+		for i, p := range pkts {
+			e.cfg.ESP(from[i], p)
+		}
+	}
 	e.espMu.Unlock()
-	e.stats.espReceived.Add(1)
+	e.stats.espReceived.Add(uint64(len(pkts)))
 }
 
 // answerUnprotected sends the one-way error response of RFC 7296 1.5 for
@@ -361,7 +413,14 @@ func (r *reader) flush() {
 // workers finish. ESP is only UDP-encapsulated once IKE has moved to the
 // NAT-T port, so the IKE datagrams that matter to ESP arrive there too.
 // When IKE datagrams from one address are queued in two workers (two
-// IKE SAs with one peer), ESP waits behind the later one only.
+// IKE SAs with one peer), ESP waits behind the later one only. An ESP
+// packet queued behind an IKE datagram holds the order as well, until the
+// worker has handed it over: the ESP that arrives after it goes the same
+// way, so that no packet overtakes another (a reader delivering a read's
+// worth of newer packets first would push the queued ones out of the
+// receiver's anti-replay window). The worker hands queued ESP over in
+// batches, so the reader is back on its direct path as soon as the
+// worker has caught up.
 type espOrder struct {
 	seed  maphash.Seed
 	slots [4096]struct {
@@ -385,7 +444,8 @@ func (o *espOrder) add(a netip.Addr, w int) int32 {
 	return i
 }
 
-// done notes that an IKE datagram of slot i has been processed.
+// done notes that an IKE datagram (or an ESP packet behind one) of slot i
+// has been processed.
 func (o *espOrder) done(i int32) { o.slots[i].pending.Add(-1) }
 
 // pending returns the worker of the last queued IKE datagram from a, if

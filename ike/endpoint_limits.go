@@ -104,28 +104,32 @@ type peerTable struct {
 func (t *peerTable) add(id string, es *epSession) {
 	s := &t.shards[t.shard(id)]
 	s.mu.Lock()
+	es.peerIdx = len(s.m[id])
 	s.m[id] = append(s.m[id], es)
 	s.mu.Unlock()
 }
 
+// remove takes es out of id's list in constant time: the last session
+// takes its place (each session knows its index), so that many IKE SAs
+// under one identity (a group key) do not make removal quadratic.
 func (t *peerTable) remove(id string, es *epSession) {
 	s := &t.shards[t.shard(id)]
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	l := s.m[id]
-	for i, v := range l {
-		if v == es {
-			l[i] = l[len(l)-1]
-			l[len(l)-1] = nil
-			l = l[:len(l)-1]
-			break
-		}
+	i := es.peerIdx
+	if i >= len(l) || l[i] != es {
+		return // not registered
 	}
+	last := l[len(l)-1]
+	l[i], last.peerIdx = last, i
+	l[len(l)-1] = nil
+	l = l[:len(l)-1]
 	if len(l) == 0 {
 		delete(s.m, id)
 	} else {
 		s.m[id] = l
 	}
-	s.mu.Unlock()
 }
 
 // others returns the sessions of id other than es.

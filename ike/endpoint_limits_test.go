@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -447,38 +448,104 @@ func TestEndpointDispatchV1(t *testing.T) {
 	waitFor(t, "the IKEv1 datagram to be dropped", func() bool { return only2.Stats().IKEv1Dropped == 1 })
 }
 
-// TestEndpointESPOrder: an ESP packet from an address with an IKE
-// datagram still queued waits behind it in the same worker; ESP from
-// elsewhere, or once the IKE datagram is processed, goes straight to the
-// callback.
-func TestEndpointESPOrder(t *testing.T) {
-	var got []string
-	e, err := NewEndpoint(EndpointConfig{IKEAddr: netip.MustParseAddrPort("127.0.0.1:500"),
-		NATTAddr: netip.MustParseAddrPort("127.0.0.1:4500"), Workers: 2,
-		ESP: func(from netip.AddrPort, pkt []byte) { got = append(got, string(pkt[4:])) }})
+// espOrderRig is an endpoint with two workers and a session, by SPI, in
+// worker 1, read by a NAT-T reader that the test drives by hand; ike is
+// an IKE datagram (with the non-ESP marker) for that session, esp makes
+// an ESP packet carrying s.
+func espOrderRig(t *testing.T, cfg EndpointConfig) (e *Endpoint, r *reader, w *worker, ike []byte, esp func(s string) []byte) {
+	cfg.IKEAddr, cfg.NATTAddr = netip.MustParseAddrPort("127.0.0.1:500"), netip.MustParseAddrPort("127.0.0.1:4500")
+	cfg.Workers = 2
+	e, err := NewEndpoint(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	peer, other := netip.MustParseAddrPort("192.0.2.1:4500"), netip.MustParseAddrPort("192.0.2.2:4500")
-	w := e.workers[1]
+	w = e.workers[1]
 	spi := [8]byte{0x5e}
-	es := &epSession{w: w, heapIndex: -1, closed: true}
-	e.sessions.put(spi, es)
-	r := &reader{e: e, natt: true}
-	ike := append([]byte{0, 0, 0, 0}, rawMessage(t, isakmp.Header{InitiatorSPI: spi, ResponderSPI: [8]byte{1},
+	e.sessions.put(spi, &epSession{w: w, heapIndex: -1, closed: true})
+	ike = append([]byte{0, 0, 0, 0}, rawMessage(t, isakmp.Header{InitiatorSPI: spi, ResponderSPI: [8]byte{1},
 		Version: isakmp.VersionIKEv2, Exchange: isakmp.ExchangeInformational, Flags: isakmp.FlagResponse})...)
-	esp := func(s string) []byte { return append([]byte{0, 0, 1, 0}, s...) }
+	esp = func(s string) []byte { return append([]byte{0, 0, 1, 0}, s...) }
+	return e, &reader{e: e, natt: true}, w, ike, esp
+}
+
+// TestEndpointESPOrder: an ESP packet from an address with an IKE
+// datagram still queued waits behind it in the same worker, and so does
+// the ESP after it until the worker has handed them over (in one batch,
+// before it turns to anything else); ESP from elsewhere goes to the
+// callback when the read ends; once the worker is done, ESP from the
+// address does too.
+func TestEndpointESPOrder(t *testing.T) {
+	var got []string
+	_, r, w, ike, esp := espOrderRig(t, EndpointConfig{
+		ESP: func(from netip.AddrPort, pkt []byte) { got = append(got, string(pkt[4:])) }})
+	peer, other := netip.MustParseAddrPort("192.0.2.1:4500"), netip.MustParseAddrPort("192.0.2.2:4500")
 	r.dispatch(t0, ike, peer, true)
 	r.dispatch(t0, esp("held"), peer, true)
 	r.dispatch(t0, esp("elsewhere"), other, true)
-	if len(got) != 1 || got[0] != "elsewhere" || len(w.in) != 2 {
+	r.dispatch(t0, esp("held too"), peer, true)
+	r.flushESP() // the read ends
+	if len(got) != 1 || got[0] != "elsewhere" || len(w.in) != 3 {
 		t.Fatalf("before the IKE datagram: delivered %q, %d queued", got, len(w.in))
 	}
 	w.process(<-w.in) // the IKE datagram
-	w.process(<-w.in) // the ESP packet behind it
-	r.dispatch(t0, esp("after"), peer, true)
-	if want := []string{"elsewhere", "held", "after"}; len(got) != 3 || got[1] != want[1] || got[2] != want[2] {
+	w.process(<-w.in) // the ESP packets behind it, gathered
+	w.process(<-w.in)
+	if len(got) != 1 {
+		t.Fatalf("delivered %q before the worker turned to anything else", got)
+	}
+	r.dispatch(t0, esp("after"), peer, true) // still behind the gathered ones
+	if len(w.in) != 1 {
+		t.Fatalf("ESP overtook the packets the worker holds: %d queued", len(w.in))
+	}
+	w.flushESP()
+	w.process(<-w.in)
+	w.flushESP()
+	r.dispatch(t0, esp("direct"), peer, true)
+	r.flushESP()
+	if want := []string{"elsewhere", "held", "held too", "after", "direct"}; fmt.Sprint(got) != fmt.Sprint(want) || len(w.in) != 0 {
 		t.Fatalf("delivered %q, want %q", got, want)
+	}
+}
+
+// TestEndpointESPBatch: with ESPBatch, the ESP packets of a read go over
+// together, in order; an IKE datagram among them first flushes the ESP
+// before it, and ESP from its address waits behind it as with ESP.
+func TestEndpointESPBatch(t *testing.T) {
+	var got [][]string
+	e, r, w, ike, esp := espOrderRig(t, EndpointConfig{
+		ESP: func(netip.AddrPort, []byte) { t.Error("ESP called with ESPBatch set") },
+		ESPBatch: func(from []netip.AddrPort, pkts [][]byte) {
+			var call []string
+			for i, p := range pkts {
+				call = append(call, from[i].Addr().String()+" "+string(p[4:]))
+			}
+			got = append(got, call)
+		}})
+	peer, other := netip.MustParseAddrPort("192.0.2.1:4500"), netip.MustParseAddrPort("192.0.2.2:4500")
+	// One read: two ESP packets, the IKE datagram, ESP from its sender
+	// and from elsewhere.
+	r.dispatch(t0, esp("1"), peer, true)
+	r.dispatch(t0, esp("2"), other, true)
+	if len(got) != 0 {
+		t.Fatalf("delivered before the read ended: %q", got)
+	}
+	r.dispatch(t0, ike, peer, true)
+	r.dispatch(t0, esp("held"), peer, true)
+	r.dispatch(t0, esp("3"), other, true)
+	r.flushESP()
+	want := [][]string{{"192.0.2.1 1", "192.0.2.2 2"}, {"192.0.2.2 3"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) || len(w.in) != 2 {
+		t.Fatalf("delivered %q, want %q; %d queued", got, want, len(w.in))
+	}
+	w.process(<-w.in) // the IKE datagram
+	w.process(<-w.in) // the ESP packet behind it, alone
+	w.flushESP()
+	want = append(want, []string{"192.0.2.1 held"})
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("delivered %q, want %q", got, want)
+	}
+	if n := e.Stats().ESPReceived; n != 4 {
+		t.Errorf("ESPReceived %d, want 4", n)
 	}
 }
 

@@ -1,12 +1,18 @@
 package ike
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+
+	"github.com/ipsecgo/ipsec/internal/udpgso"
 )
 
 // listenUDP binds addr: an IPv4 socket for an IPv4 address (so that
@@ -28,6 +34,11 @@ type batchConn struct {
 	c  *net.UDPConn
 	p4 *ipv4.PacketConn
 	p6 *ipv6.PacketConn
+	// gso: runs of equal-sized packets to one destination go in one send
+	// (UDP_SEGMENT), until the kernel refuses it. gro: reads may return
+	// trains of datagrams (UDP_GRO), split before dispatch.
+	gso atomic.Bool
+	gro bool
 }
 
 func newBatchConn(c *net.UDPConn) *batchConn {
@@ -98,6 +109,9 @@ func (w *writeScratch) clear(n int) { clear(w.bufs[:min(n, len(w.bufs))]) }
 
 // writeTo sends packets to one destination, batched where possible.
 func (b *batchConn) writeTo(packets [][]byte, to netip.AddrPort) (int, error) {
+	if b.gso.Load() && len(packets) > 1 {
+		return b.writeSegments(packets, to)
+	}
 	if b.p4 == nil || len(packets) == 1 {
 		for i, p := range packets {
 			if _, err := b.c.WriteToUDPAddrPort(p, to); err != nil {
@@ -117,6 +131,58 @@ func (b *batchConn) writeTo(packets [][]byte, to netip.AddrPort) (int, error) {
 	sc.clear(len(out))
 	scratchPool.Put(sc)
 	return n, err
+}
+
+// writeSegments sends packets to one destination as runs of equal-sized
+// datagrams (the last of a run may be shorter), one UDP_SEGMENT send per
+// run: from where the packets are when they lie back to back in memory (as
+// the sealed runs of examples/gateway do), else from a copy.
+func (b *batchConn) writeSegments(packets [][]byte, to netip.AddrPort) (int, error) {
+	var oob [udpgso.OOBLen]byte
+	var buf []byte
+	sent := 0
+	for sent < len(packets) {
+		first := packets[sent]
+		seg, total, j := len(first), len(first), sent+1
+		adjacent := true
+		for j < len(packets) && j-sent < udpgso.MaxSegments && seg > 0 {
+			p := packets[j]
+			if len(p) == 0 || len(p) > seg || total+len(p) > udpgso.MaxBytes {
+				break
+			}
+			adjacent = adjacent && unsafe.Pointer(unsafe.SliceData(p)) == unsafe.Add(unsafe.Pointer(unsafe.SliceData(first)), total) && cap(first) >= total+len(p)
+			total += len(p)
+			j++
+			if len(p) < seg {
+				break // only the last may be shorter
+			}
+		}
+		var err error
+		switch {
+		case j-sent == 1:
+			_, err = b.c.WriteToUDPAddrPort(first, to)
+		case adjacent:
+			_, _, err = b.c.WriteMsgUDPAddrPort(first[:total], udpgso.SegmentOOB(oob[:], seg), to)
+		default:
+			buf = buf[:0]
+			for _, p := range packets[sent:j] {
+				buf = append(buf, p...)
+			}
+			_, _, err = b.c.WriteMsgUDPAddrPort(buf, udpgso.SegmentOOB(oob[:], seg), to)
+		}
+		if errors.Is(err, syscall.EIO) && j-sent > 1 {
+			// The route's device cannot offload the checksums: send
+			// one datagram at a time from now on.
+			b.gso.Store(false)
+			n, err := b.writeTo(packets[sent:], to)
+			return sent + n, err
+		}
+		if err != nil {
+			return sent, err
+		}
+		sent = j
+	}
+	return sent, nil
 }
 
 // scratchPool holds writeScratch values for SendESPBatch, whose callers

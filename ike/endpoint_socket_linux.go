@@ -3,6 +3,8 @@ package ike
 import (
 	"net"
 	"syscall"
+
+	"github.com/ipsecgo/ipsec/internal/udpgso"
 )
 
 // setBuffers asks for socket buffers of read and write bytes (negative:
@@ -29,4 +31,15 @@ func setBuffers(c *net.UDPConn, read, write int) (gotRead, gotWrite int) {
 		gotWrite = set(syscall.SO_SNDBUFFORCE, syscall.SO_SNDBUF, write)
 	})
 	return gotRead, gotWrite
+}
+
+// enableOffloads turns on UDP GRO for c and reports whether the kernel
+// takes UDP_SEGMENT sends and gives GRO trains.
+func enableOffloads(c *net.UDPConn) (gso, gro bool) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return false, false
+	}
+	rc.Control(func(fd uintptr) { gso, gro = udpgso.Enable(fd) })
+	return gso, gro
 }

@@ -19,11 +19,16 @@ type worker struct {
 	// order; first holds first messages (new IKE SAs), served only when
 	// in is empty, so a flood of them cannot starve established peers.
 	in, first chan item
-	cmds      chan func(now time.Time)
-	timers    timerHeap
-	list      []*epSession     // every session of this worker, for IKESAs and Shutdown
-	out       [2][]outDatagram // to send from the IKE and the NAT-T socket
-	scratch   writeScratch
+	// espFrom, esp and espSlots gather the ESP packets taken from in
+	// until flushESP hands them over.
+	espFrom  []netip.AddrPort
+	esp      [][]byte
+	espSlots []int32
+	cmds     chan func(now time.Time)
+	timers   timerHeap
+	list     []*epSession     // every session of this worker, for IKESAs and Shutdown
+	out      [2][]outDatagram // to send from the IKE and the NAT-T socket
+	scratch  writeScratch
 }
 
 type itemKind uint8
@@ -63,6 +68,7 @@ type epSession struct {
 	key           halfOpenKey
 	halfOpenUntil time.Time
 	peerID        string // registered in Endpoint.peers (IKEv2, established)
+	peerIdx       int    // its index in the peers entry (under the shard's lock)
 	noAdditional  uint64 // session's ChildSALimit count already added
 	certTrimmed   uint64
 	initiator     bool
@@ -131,6 +137,7 @@ func (w *worker) run(stop <-chan struct{}) {
 			armed = time.Time{}
 			w.fire(time.Now())
 		}
+		w.flushESP()
 		w.sendOut()
 	}
 }
@@ -157,6 +164,9 @@ func (w *worker) drain() {
 }
 
 func (w *worker) process(it item) {
+	if it.kind != itemESP {
+		w.flushESP() // the ESP queued before this item goes first
+	}
 	now := time.Now()
 	switch it.kind {
 	case itemIKE:
@@ -164,11 +174,30 @@ func (w *worker) process(it item) {
 	case itemFirst:
 		w.accept(now, it)
 	case itemESP:
-		w.e.deliverESP(it.from, it.b)
+		// Gathered, and handed over with the ESP behind it when the
+		// worker turns to anything else (flushESP).
+		w.espFrom, w.esp, w.espSlots = append(w.espFrom, it.from), append(w.esp, it.b), append(w.espSlots, it.slot)
+		return
 	}
 	if it.slot > 0 {
 		w.e.order.done(it.slot - 1)
 	}
+}
+
+// flushESP hands the ESP packets gathered from the queue over at once, in
+// the order they came, and releases the order they held.
+func (w *worker) flushESP() {
+	if len(w.esp) == 0 {
+		return
+	}
+	w.e.deliverESP(w.espFrom, w.esp)
+	for _, s := range w.espSlots {
+		if s > 0 {
+			w.e.order.done(s - 1)
+		}
+	}
+	clear(w.esp)
+	w.espFrom, w.esp, w.espSlots = w.espFrom[:0], w.esp[:0], w.espSlots[:0]
 }
 
 // add makes s one of the worker's sessions.

@@ -122,6 +122,12 @@ type ChildSA struct {
 	SoftLifetime, HardLifetime time.Duration
 	Established                time.Time
 
+	// Initiator says this side sent the request of the exchange that
+	// made the SA (IKE_AUTH or CREATE_CHILD_SA; IKEv1's Quick Mode). Its
+	// peer installed the SA before answering, so this side may send on
+	// it at once (RFC 7296 section 2.8); the responder should wait for a
+	// packet on it, or the old SA's Delete.
+	Initiator bool
 	// Version is the IKE version that negotiated this CHILD SA.
 	Version Version
 	// Tag is the Tag of the Config it was negotiated with.

@@ -672,7 +672,7 @@ func (s *SessionV1) makeChildV1(now time.Time, sa *isakmpSA, q *quickMode) *chil
 			LocalTS: []isakmp.TrafficSelector{q.local}, RemoteTS: []isakmp.TrafficSelector{q.remote},
 			LocalAddr: s.local.Addr(), RemoteAddr: s.remote.Addr(),
 			SoftLifetime: rekey, HardLifetime: life, Established: now,
-			Version: IKEv1, Tag: q.cfg.Tag, LifetimeKilobytes: q.lifeKB},
+			Version: IKEv1, Tag: q.cfg.Tag, LifetimeKilobytes: q.lifeKB, Initiator: q.initiator},
 		rekeyAt: now.Add(rekey), expireAt: now.Add(life),
 	}
 	s.childCfg[c] = q.cfg

@@ -31,6 +31,13 @@ var (
 	ErrInner = errors.New("sad: decrypted payload is not an IP packet")
 )
 
+// BareESP reports whether SealESP can seal with s: an ESP-only SA in
+// tunnel mode (no AH bundle; transport mode needs the packet's own IP
+// header around the ESP).
+func (s *SA) BareESP() bool {
+	return s.esp != nil && s.ah == nil && s.esp.Mode() == esp.Tunnel
+}
+
 // SealESP protects the IP packet pkt with the outbound tunnel-mode SA s
 // and appends to dst the bare ESP packet (SPI through ICV) to send inside
 // UDP to the peer's port 4500 (RFC 3948 section 2.1). Bytes of pkt beyond
@@ -40,7 +47,7 @@ func (s *SA) SealESP(dst, pkt []byte) ([]byte, error) {
 	if s.State() == StateDead {
 		return dst, ErrExpired
 	}
-	if s.esp == nil || s.ah != nil || s.esp.Mode() != esp.Tunnel {
+	if !s.BareESP() {
 		return dst, ErrUDPEncap
 	}
 	h, ok := ippkt.Parse(pkt, ippkt.Upper)

@@ -21,22 +21,30 @@ type engine struct {
 	plane    atomic.Pointer[dataplane.Plane]
 }
 
-// Outbound implements dataplane.Crypto with Driver.Outbound.
+// Outbound implements dataplane.Crypto with Driver.OutboundESP: ESP that
+// IKE did not encapsulate comes back bare, sealed where the plane laid the
+// packet out.
 func (e *engine) Outbound(out, pkt []byte) ([]byte, dataplane.Dest, dataplane.Cause) {
-	return e.route(e.d.Outbound(out, pkt))
+	return e.route(e.d.OutboundESP(out, pkt))
 }
 
 // route turns an outbound verdict into what the plane sends. ESP in UDP
 // (RFC 3948, negotiated by IKE) goes to the peer's NAT-T port through the
-// IKE endpoint; plain ESP (RFC 4303 over IP protocol 50) is sent as the
-// same bytes without their outer IP header inside UDP to the peer's data
-// port, which only another of these gateways listens on: UDP lets both
-// sides batch and offload (GSO/GRO) what a raw socket cannot.
+// IKE endpoint; plain ESP (RFC 4303 over IP protocol 50), when there is a
+// data port, is sent as bare ESP (OutboundESP's, or the same bytes
+// without their outer IP header) inside UDP to the peer's data port,
+// which only another of these gateways listens on.
 func (e *engine) route(r ipsec.Result) ([]byte, dataplane.Dest, dataplane.Cause) {
 	switch r.Verdict {
 	case ipsec.VerdictProtected:
-		if r.Proto == ipsec.ProtoESPInUDP {
+		switch r.Proto {
+		case ipsec.ProtoESPInUDP:
 			return r.Packet, dataplane.Dest{Addr: r.To, Endpoint: true}, dataplane.CauseNone
+		case ipsec.ProtoESP:
+			if e.dataPort == 0 {
+				return nil, dataplane.Dest{}, dataplane.CauseOther // plain ESP has no way out without a data port
+			}
+			return r.Packet, dataplane.Dest{Addr: netip.AddrPortFrom(r.To.Addr(), e.dataPort)}, dataplane.CauseNone
 		}
 		hdr, proto, ok := outerHeader(r.Packet)
 		if !ok || proto != 50 || e.dataPort == 0 {
@@ -84,6 +92,8 @@ func causeOf(r ipsec.DropReason) dataplane.Cause {
 		return dataplane.CauseUnknownSPI
 	case ipsec.ReasonOpen:
 		return dataplane.CauseAuth
+	case ipsec.ReasonReplay:
+		return dataplane.CauseReplay
 	case ipsec.ReasonSelectors, ipsec.ReasonPolicy:
 		return dataplane.CauseSelector
 	case ipsec.ReasonSeal:

@@ -27,6 +27,8 @@ func TestRoute(t *testing.T) {
 		dest  dataplane.Dest
 		cause dataplane.Cause
 	}{
+		{"bare-esp", ipsec.Result{Verdict: ipsec.VerdictProtected, Proto: ipsec.ProtoESP, To: peer, Packet: esp},
+			esp, dataplane.Dest{Addr: netip.MustParseAddrPort("192.0.2.2:4501")}, dataplane.CauseNone},
 		{"esp-in-udp", ipsec.Result{Verdict: ipsec.VerdictProtected, Proto: ipsec.ProtoESPInUDP, To: natt, Packet: esp},
 			esp, dataplane.Dest{Addr: natt, Endpoint: true}, dataplane.CauseNone},
 		{"raw-v4", ipsec.Result{Verdict: ipsec.VerdictProtected, Proto: ipsec.ProtoRaw, To: peer, Packet: v4},
@@ -41,10 +43,21 @@ func TestRoute(t *testing.T) {
 		{"clear", ipsec.Result{Verdict: ipsec.VerdictClear}, nil, dataplane.Dest{}, dataplane.CauseBypass},
 		{"blocked", ipsec.Result{Verdict: ipsec.VerdictDrop, Reason: ipsec.ReasonBlocked}, nil, dataplane.Dest{}, dataplane.CauseBlocked},
 		{"open", ipsec.Result{Verdict: ipsec.VerdictDrop, Reason: ipsec.ReasonOpen}, nil, dataplane.Dest{}, dataplane.CauseAuth},
+		{"replay", ipsec.Result{Verdict: ipsec.VerdictDrop, Reason: ipsec.ReasonReplay}, nil, dataplane.Dest{}, dataplane.CauseReplay},
 	} {
 		pkt, d, cause := e.route(c.r)
 		if !bytes.Equal(pkt, c.pkt) || d != c.dest || cause != c.cause {
 			t.Errorf("%s: got %x %v %v, want %x %v %v", c.name, pkt, d, cause, c.pkt, c.dest, c.cause)
+		}
+	}
+	// Without a data port, only ESP that IKE encapsulated leaves.
+	e.dataPort = 0
+	for _, r := range []ipsec.Result{
+		{Verdict: ipsec.VerdictProtected, Proto: ipsec.ProtoESP, To: peer, Packet: esp},
+		{Verdict: ipsec.VerdictProtected, Proto: ipsec.ProtoRaw, To: peer, Packet: v4},
+	} {
+		if _, _, cause := e.route(r); cause != dataplane.CauseOther {
+			t.Errorf("no data port, proto %v: cause %v, want other", r.Proto, cause)
 		}
 	}
 }

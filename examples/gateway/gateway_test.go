@@ -447,18 +447,26 @@ func noLoss(t *testing.T, name string, c map[string]uint64) {
 }
 
 // TestGatewayPingTCP: two gateways pass ping and TCP both ways between
-// the protected subnets, with each suite the bench measures; the policies
+// the protected subnets, with each suite the bench measures (standard ESP
+// in UDP on port 4500, the default) and over the data port; the policies
 // write the tunnel as Windows does, one rule per direction.
 func TestGatewayPingTCP(t *testing.T) {
 	needRig(t)
-	for _, suite := range []string{"aes128-gcm16", "chacha20-poly1305"} {
-		t.Run(suite, func(t *testing.T) {
+	for _, c := range []struct {
+		name, suite string
+		args        []string
+	}{
+		{"aes128-gcm16", "aes128-gcm16", nil},
+		{"chacha20-poly1305", "chacha20-poly1305", nil},
+		{"aes128-gcm16/data-port", "aes128-gcm16", []string{"-data-port", "4501"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
 			p := newRig(t)
-			pa, pb := sitePolicies(p, suite, 0)
+			pa, pb := sitePolicies(p, c.suite, 0)
 			pa.windows, pa.me = true, p.Addr[0].String()
 			pb.windows, pb.me = true, p.Addr[1].String()
-			a := startGateway(t, p, 0, pa)
-			b := startGateway(t, p, 1, pb)
+			a := startGateway(t, p, 0, pa, c.args...)
+			b := startGateway(t, p, 1, pb, c.args...)
 			pingThrough(t, p, 0)
 			pingThrough(t, p, 1)
 			transfer(t, p, 0, 16<<20, 0, 5001)
@@ -512,9 +520,11 @@ func TestGatewayBlockRule(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 		c.stop()
-		// Everything between the two gateways' addresses except IKE, and
-		// anything addressed to the protected subnet in the clear.
-		filter := fmt.Sprintf("ip and ((host %s and not port 500 and not port 4500) or net %s)", p.Addr[1], netB)
+		// Everything between the two gateways' addresses except IKE and
+		// NAT keepalives (ESP in UDP on 4500 is the datagrams whose
+		// first 4 bytes, the SPI, are not zero, RFC 3948 section 2.2),
+		// and anything addressed to the protected subnet in the clear.
+		filter := fmt.Sprintf("ip and ((host %s and ((udp port 4500 and udp[4:2] > 12 and udp[8:4] != 0) or not (port 500 or port 4500))) or net %s)", p.Addr[1], netB)
 		lines, err := exec.Command("tcpdump", "-r", path, "-n", filter).Output()
 		if err != nil {
 			t.Fatalf("tcpdump -r: %v", err)
@@ -768,9 +778,10 @@ func TestGatewayIPv6Inner(t *testing.T) {
 	noLoss(t, "B", b.counters(t))
 }
 
-// TestGatewayRFC3948: with -data-port 0 two gateways use only standard
-// ESP in UDP on port 4500 (RFC 3948; IKE is told to claim a NAT): ping and
-// TCP both ways, and every CHILD SA is UDP-encapsulated.
+// TestGatewayRFC3948: with -data-port 0 (the default, given here
+// explicitly) two gateways use only standard ESP in UDP on port 4500 (RFC
+// 3948; IKE is told to claim a NAT): ping and TCP both ways, and every
+// CHILD SA is UDP-encapsulated.
 func TestGatewayRFC3948(t *testing.T) {
 	needRig(t)
 	p := newRig(t)

@@ -20,14 +20,16 @@
 // The gateway creates the TUN device and gives it only the addresses and
 // routes it is told to (-addr, -route; it brings the link up). It answers
 // IKE on -local port 500 and 4500 and initiates when a protected packet
-// finds no SA (the packet waits in the driver's queue). ESP that IKE
-// encapsulated in UDP (RFC 3948; strongSwan forces it) goes through the
-// IKE endpoint's port 4500; plain ESP goes, without its outer IP header,
-// in UDP to the peer's -data-port, which only another of these gateways
-// listens on: UDP lets both sides batch and use GSO/GRO. With -data-port 0
-// every CHILD SA is UDP-encapsulated (as with -force-encap) and only
-// standard RFC 3948 ESP leaves the gateway. Host-to-host is
-// the same with /32 (or /128) filters on the two TUN addresses.
+// finds no SA (the packet waits in the driver's queue). ESP travels as
+// standard ESP in UDP (RFC 3948) through the IKE endpoint's port 4500:
+// IKE claims a NAT so that every CHILD SA is UDP-encapsulated (RFC 7296
+// section 2.23), which any peer takes, and UDP lets both sides batch and
+// use GSO/GRO where raw ESP (IP protocol 50) cannot. With -data-port N,
+// ESP that IKE did not encapsulate goes instead, without its outer IP
+// header, in UDP to the peer's port N, which only another of these
+// gateways listens on (a little less CPU per byte; see the README).
+// Host-to-host is the same with /32 (or /128) filters on the two TUN
+// addresses.
 //
 // On SIGUSR1, and at exit, it prints its IKE SAs, the SAD and its
 // counters (packets, drops by cause) on standard output. Logs go to
@@ -51,7 +53,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/tun"
 
 	"github.com/ipsecgo/ipsec"
@@ -87,10 +88,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		mtu        = fs.Int("mtu", 1400, "TUN MTU")
 		ikePort    = fs.Uint("ike-port", 500, "IKE UDP port (ours and the peer's)")
 		nattPort   = fs.Uint("natt-port", 4500, "NAT-T UDP port (ours and the peer's)")
-		dataPort   = fs.Uint("data-port", 4501, "UDP port for ESP that IKE did not encapsulate (ours and the peer's); 0: none, every CHILD SA is UDP-encapsulated on 4500 (RFC 3948)")
+		dataPort   = fs.Uint("data-port", 0, "UDP port for ESP that IKE did not encapsulate (ours and the peer's, another of these gateways); 0: none, every CHILD SA is UDP-encapsulated on 4500 (RFC 3948)")
 		ikeProp    = fs.String("ike-proposal", "aes128gcm16-prfsha256-x25519", "IKE SA proposals")
 		forceEncap = fs.Bool("force-encap", false, "claim a NAT so that ESP is UDP-encapsulated on port 4500 (RFC 3948)")
-		workers    = fs.Int("workers", 0, "crypto workers (0: one per CPU)")
+		workers    = fs.Int("workers", 0, "goroutines sharing the crypto of one batch, the reading one included (0: one fewer than the CPUs, at least 1)")
 		verbose    = fs.Bool("v", false, "debug logs")
 		cpuProfile = fs.String("cpuprofile", "", "write a CPU profile to `file` until exit")
 		addrs      listFlag
@@ -157,9 +158,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 			IKEAddr:  netip.AddrPortFrom(localAddr, uint16(*ikePort)),
 			NATTAddr: netip.AddrPortFrom(localAddr, uint16(*nattPort)),
 			Events:   e.onEvent,
-			ESP: func(from netip.AddrPort, pkt []byte) {
+			ESPBatch: func(from []netip.AddrPort, pkts [][]byte) {
 				if p := e.plane.Load(); p != nil {
-					p.InboundFromEndpoint(from, pkt)
+					p.InboundESPBatch(from, pkts)
 				}
 			},
 			// ESP that IKE encapsulated arrives here too (RFC 3948).
@@ -177,6 +178,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	e.d = d
 	ep := d.Endpoint()
 
+	if *mtu < 576 || *mtu > dataplane.MaxMTU {
+		return fmt.Errorf("-mtu %d: outside 576 to %d", *mtu, dataplane.MaxMTU)
+	}
 	dev, err := tun.CreateTUN(*tunName, *mtu)
 	if err != nil {
 		return fmt.Errorf("tun %s: %w", *tunName, err)
@@ -185,8 +189,18 @@ func run(args []string, stdout, stderr io.Writer) error {
 		dev.Close()
 		return err
 	}
+	tunIO, err := dataplane.OpenTUN(dev)
+	if err != nil {
+		dev.Close()
+		return err
+	}
+	udp, err := dataplane.ListenUDP(uint16(*dataPort))
+	if err != nil {
+		dev.Close()
+		return fmt.Errorf("data port %d: %w", *dataPort, err)
+	}
 	plane, err := dataplane.New(dataplane.Config{
-		TUN: dev, Bind: conn.NewStdNetBind(), Port: uint16(*dataPort), Crypto: e, Workers: *workers, Logger: log,
+		TUN: tunIO, UDP: udp, Crypto: e, Workers: *workers, Logger: log,
 		SendEndpoint: func(to netip.AddrPort, pkts [][]byte) error {
 			_, err := ep.SendESPBatch(to, pkts)
 			return err
@@ -194,6 +208,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	})
 	if err != nil {
 		dev.Close()
+		udp.Close()
 		return err
 	}
 	e.plane.Store(plane)

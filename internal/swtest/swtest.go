@@ -312,7 +312,7 @@ func (p *Pair) StartCapture(t testing.TB, side int, path, filter string) *Captur
 	t.Helper()
 	tcpdump := RequireTcpdump(t)
 	c := &Capture{Path: path, done: make(chan struct{})}
-	c.cmd = exec.Command("ip", "netns", "exec", p.NS[side], tcpdump, "-i", p.Veth[side], "-U", "-n", "-s", "0", "-w", path, filter)
+	c.cmd = exec.Command("ip", "netns", "exec", p.NS[side], tcpdump, "-i", p.Veth[side], "--immediate-mode", "-U", "-n", "-s", "0", "-w", path, filter)
 	c.cmd.Stderr = &syncWriter{b: &c.err}
 	if err := c.cmd.Start(); err != nil {
 		t.Fatalf("start tcpdump: %v", err)

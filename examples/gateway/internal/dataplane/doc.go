@@ -1,38 +1,51 @@
 // Package dataplane moves packets between a TUN device and UDP for
-// examples/gateway, the way wireguard-go's device package does: batched
-// reads and writes on both sides, the kernel's offloads where it has them
-// (TUN virtio-net header with TSO/GRO, UDP GSO/GRO, through
-// golang.zx2c4.com/wireguard's tun and conn packages, which use
-// golang.org/x/net's ipv4/ipv6 PacketConn ReadBatch/WriteBatch), socket
-// buffers sized for the rate (conn sets 7 MiB, about 30 ms at 2 Gbit/s,
-// with SO_RCVBUFFORCE/SO_SNDBUFFORCE when running as root), and the crypto
-// of each batch spread over all cores while packets leave in the order
-// they arrived.
+// examples/gateway, with the kernel's offloads on both sides and as few
+// copies and system calls as the kernel allows.
 //
-// # Pipeline
+// # I/O (Linux)
 //
-// Outbound (TUN -> peer):
+// OpenTUN takes the file descriptor of a TUN that
+// golang.zx2c4.com/wireguard/tun created with its virtio-net header and
+// offloads (TSO for IPv4 and IPv6, USO where the kernel has it), and reads
+// and writes frames on it directly: reads until the device has no more
+// ready (up to 16 frames of up to 64 KiB), writes by writev. ListenUDP
+// opens the data port with UDP GSO (UDP_SEGMENT: one sendmsg carries a
+// run of equal-sized datagrams) and UDP GRO (UDP_GRO: one recvmsg returns
+// a train of them), and 7 MiB socket buffers (forced when running as
+// root).
 //
-//  1. One goroutine reads a batch from the TUN (the kernel's TSO
-//     super-packets are split into MTU-sized packets by the tun package)
-//     and queues the batch twice: on the ordered queue, and on the shared
-//     work queue.
-//  2. Any of runtime.NumCPU() workers takes the batch from the work queue
-//     and calls Crypto.Outbound on each packet, then unlocks the batch.
-//  3. One goroutine takes batches from the ordered queue, waits for each
-//     to be unlocked, and sends runs of packets to the same peer with one
-//     Send (sendmmsg, coalesced with UDP GSO where the kernel has it).
+// # Outbound (TUN -> peer)
 //
-// Inbound (peer -> TUN) is the same with UDP receive (recvmmsg, UDP GRO
-// split by the conn package) at the head, Crypto.Inbound in the workers
-// and one batched TUN write (coalesced with TUN GRO) at the tail.
+// One goroutine reads frames, cuts each TSO/USO super-packet into the
+// packets the kernel would have sent (headers repeated, lengths, IPv4
+// identification, TCP sequence numbers and flags, checksums), writing
+// each packet ESPFront bytes into the slot where it will be sealed, so
+// that the driver seals it in place (Driver.OutboundESP: bare ESP, no
+// outer IP header). The first packet of a frame sets the stride: the
+// packets of a frame lie back to back, and a run of them to one peer
+// leaves in one GSO send, straight from where it was sealed.
 //
-// Because batches leave in the order they entered, the packets of every
-// SA keep their order (as wireguard-go's per-peer queues do). ESP
-// sequence numbers are taken when a worker seals, so two batches sealed at
-// the same time may interleave their numbers on the wire; the receiver's
-// anti-replay window (1024 packets by default in package esp) accepts
-// that.
+// # Inbound (peer -> TUN)
+//
+// One goroutine reads messages, opens each datagram in place, and writes
+// the inner packets in order: runs of TCP segments of one flow (the
+// conditions of Linux's own TCP GRO, checksums checked) go to the TUN as
+// one super-packet by writev, the first segment's headers rewritten and
+// every payload where it was decrypted; anything else one packet per
+// write. ESP that arrived through the IKE endpoint's NAT-T socket (RFC
+// 3948, where the endpoint reads it with UDP GRO) comes the same way,
+// opened in the endpoint's read buffers (InboundESPBatch).
+//
+// # Cores and order
+//
+// Each direction runs to completion on its reading goroutine, so the
+// packets of every SA leave in the order they came. With Config.Workers
+// above one, a batch of at least 8 packets is split and its upper half
+// sealed or opened by a helper goroutine while the reader does the lower
+// half; the batch leaves when both are done. ESP sequence numbers are
+// taken when a packet is sealed, so the two halves' numbers may
+// interleave on the wire; the receiver's anti-replay window (1024 packets
+// by default in package esp) accepts that.
 //
 // Every packet that does not leave is counted under a Cause, per
 // direction; Stats reads the counters.

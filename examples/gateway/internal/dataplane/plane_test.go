@@ -2,7 +2,6 @@ package dataplane
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -11,9 +10,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"golang.zx2c4.com/wireguard/conn"
-	"golang.zx2c4.com/wireguard/tun"
 )
 
 // The plane is tested against a plain reference model: every packet that
@@ -25,7 +21,7 @@ import (
 // into the first buffer's spare capacity), which checks the slot layout.
 
 // fakeTUN hands out the packets of in, in batches of random size, and
-// records what is written.
+// records what is written. It has no virtio-net header.
 type fakeTUN struct {
 	mu      sync.Mutex
 	in      [][]byte
@@ -35,8 +31,7 @@ type fakeTUN struct {
 	once    sync.Once
 }
 
-func (f *fakeTUN) File() *os.File { return nil }
-func (f *fakeTUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
+func (f *fakeTUN) ReadFrames(bufs [][]byte, sizes []int) (int, error) {
 	f.mu.Lock()
 	if len(f.in) == 0 {
 		f.mu.Unlock()
@@ -45,31 +40,26 @@ func (f *fakeTUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	}
 	n := min(1+f.rng.IntN(len(bufs)), len(f.in))
 	for i := range n {
-		sizes[i] = copy(bufs[i][offset:], f.in[i])
+		sizes[i] = copy(bufs[i], f.in[i])
 	}
 	f.in = f.in[n:]
 	f.mu.Unlock()
 	return n, nil
 }
-func (f *fakeTUN) Write(bufs [][]byte, offset int) (int, error) {
+
+func (f *fakeTUN) WriteFrame(pieces [][]byte) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, b := range bufs {
-		f.written = append(f.written, bytes.Clone(b[offset:]))
-	}
-	return len(bufs), nil
+	f.written = append(f.written, bytes.Join(pieces, nil))
+	return nil
 }
-func (f *fakeTUN) MTU() (int, error)        { return 1400, nil }
-func (f *fakeTUN) Name() (string, error)    { return "fake", nil }
-func (f *fakeTUN) Events() <-chan tun.Event { return nil }
-func (f *fakeTUN) Close() error             { f.once.Do(func() { close(f.closed) }); return nil }
-func (f *fakeTUN) BatchSize() int           { return 128 }
+func (f *fakeTUN) VNetHdr() bool { return false }
+func (f *fakeTUN) Close() error  { f.once.Do(func() { close(f.closed) }); return nil }
 
-var _ tun.Device = (*fakeTUN)(nil)
-
-// fakeBind receives the datagrams of in (from 192.0.2.9:4501) in batches
-// of random size and records what is sent, per destination.
-type fakeBind struct {
+// fakeUDP receives the datagrams of in (from 192.0.2.9:4501) in batches
+// of random size, runs of equal-sized ones sometimes as one GRO train,
+// and records what is sent, per destination, splitting GSO sends.
+type fakeUDP struct {
 	mu     sync.Mutex
 	in     [][]byte
 	rng    *rand.Rand
@@ -83,54 +73,55 @@ type sentPacket struct {
 	pkt []byte
 }
 
-func (f *fakeBind) Open(uint16) ([]conn.ReceiveFunc, uint16, error) {
-	return []conn.ReceiveFunc{func(bufs [][]byte, sizes []int, eps []conn.Endpoint) (int, error) {
-		f.mu.Lock()
-		if len(f.in) == 0 {
-			f.mu.Unlock()
-			<-f.closed
-			return 0, net.ErrClosed
-		}
-		n := min(1+f.rng.IntN(len(bufs)), len(f.in))
-		for i := range n {
-			sizes[i] = copy(bufs[i], f.in[i])
-			eps[i] = &conn.StdNetEndpoint{AddrPort: netip.MustParseAddrPort("192.0.2.9:4501")}
-		}
-		f.in = f.in[n:]
+func (f *fakeUDP) ReadMsgs(bufs [][]byte, sizes, segs []int, from []netip.AddrPort) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.in) == 0 {
 		f.mu.Unlock()
-		return n, nil
-	}}, 4501, nil
-}
-func (f *fakeBind) Close() error         { f.once.Do(func() { close(f.closed) }); return nil }
-func (f *fakeBind) SetMark(uint32) error { return nil }
-func (f *fakeBind) BatchSize() int       { return 128 }
-func (f *fakeBind) ParseEndpoint(s string) (conn.Endpoint, error) {
-	ap, err := netip.ParseAddrPort(s)
-	return &conn.StdNetEndpoint{AddrPort: ap}, err
+		<-f.closed
+		f.mu.Lock()
+		return 0, net.ErrClosed
+	}
+	n := min(1+f.rng.IntN(len(bufs)), len(f.in))
+	for i := range n {
+		from[i] = netip.MustParseAddrPort("192.0.2.9:4501")
+		sizes[i], segs[i] = copy(bufs[i], f.in[0]), 0
+		first := len(f.in[0])
+		f.in = f.in[1:]
+		// A GRO train: more datagrams of the first's size, the last
+		// possibly shorter.
+		for first > 0 && f.rng.IntN(2) == 0 && len(f.in) > 0 && len(f.in[0]) > 0 && len(f.in[0]) <= first && sizes[i]+len(f.in[0]) <= len(bufs[i]) {
+			segs[i] = first
+			short := len(f.in[0]) < first
+			sizes[i] += copy(bufs[i][sizes[i]:], f.in[0])
+			f.in = f.in[1:]
+			if short {
+				break
+			}
+		}
+		if len(f.in) == 0 {
+			return i + 1, nil
+		}
+	}
+	return n, nil
 }
 
-// Send coalesces bufs as conn.StdNetBind does with UDP GSO (all into the
-// first buffer while it has capacity), then splits them again.
-func (f *fakeBind) Send(bufs [][]byte, ep conn.Endpoint) error {
-	sizes := make([]int, len(bufs))
-	base := bufs[0]
-	for i, b := range bufs {
-		sizes[i] = len(b)
-		if i > 0 {
-			if len(base)+len(b) > cap(base) {
-				return errors.New("fake bind: no room to coalesce")
-			}
-			base = append(base, b...)
-		}
+func (f *fakeUDP) WriteSegs(to netip.AddrPort, buf []byte, seg int) error {
+	if seg == 0 {
+		seg = len(buf)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, n := range sizes {
-		f.sent = append(f.sent, sentPacket{ep.DstToString(), bytes.Clone(base[:n])})
-		base = base[n:]
+	for len(buf) > 0 {
+		d := buf[:min(seg, len(buf))]
+		f.sent = append(f.sent, sentPacket{to.String(), bytes.Clone(d)})
+		buf = buf[len(d):]
 	}
 	return nil
 }
+func (f *fakeUDP) MaxSegs() int { return 64 }
+func (f *fakeUDP) Port() uint16 { return 4501 }
+func (f *fakeUDP) Close() error { f.once.Do(func() { close(f.closed) }); return nil }
 
 // fakeCrypto: byte 0 of a packet is the cause to return (0 to pass),
 // byte 1 picks the destination; "sealing" prefixes 'E' and reverses
@@ -157,6 +148,10 @@ func (fakeCrypto) Outbound(out, pkt []byte) ([]byte, Dest, Cause) {
 	work()
 	if c := Cause(pkt[0]); c != CauseNone {
 		return nil, Dest{}, c
+	}
+	if pkt[2]%8 == 0 {
+		// Sealed elsewhere, not in place.
+		out = nil
 	}
 	out = append(out, 'E')
 	return append(out, pkt...), peers[int(pkt[1])%len(peers)], CauseNone
@@ -216,10 +211,10 @@ func TestPlaneMatchesModel(t *testing.T) {
 				copy(p[2:], fmt.Sprintf("P%07d", i))
 			}
 			ft := &fakeTUN{in: cloneAll(out), rng: rand.New(rand.NewPCG(seed, 2)), closed: make(chan struct{})}
-			fb := &fakeBind{in: cloneAll(in), rng: rand.New(rand.NewPCG(seed, 3)), closed: make(chan struct{})}
+			fb := &fakeUDP{in: cloneAll(in), rng: rand.New(rand.NewPCG(seed, 3)), closed: make(chan struct{})}
 			var viaEP sync.Mutex
 			var epSent []sentPacket
-			p, err := New(Config{TUN: ft, Bind: fb, Crypto: fakeCrypto{}, Workers: 3,
+			p, err := New(Config{TUN: ft, UDP: fb, Crypto: fakeCrypto{}, Workers: 3,
 				SendEndpoint: func(to netip.AddrPort, pkts [][]byte) error {
 					viaEP.Lock()
 					defer viaEP.Unlock()
@@ -232,8 +227,17 @@ func TestPlaneMatchesModel(t *testing.T) {
 				t.Fatal(err)
 			}
 			go func() {
-				for _, b := range viaEndpoint {
-					p.InboundFromEndpoint(netip.MustParseAddrPort("192.0.2.9:4500"), b)
+				// In batches of random size, as the endpoint reads them.
+				src := netip.MustParseAddrPort("192.0.2.9:4500")
+				r := rand.New(rand.NewPCG(seed, 4))
+				for rest := viaEndpoint; len(rest) > 0; {
+					n := min(1+r.IntN(20), len(rest))
+					from := make([]netip.AddrPort, n)
+					for i := range from {
+						from[i] = src
+					}
+					p.InboundESPBatch(from, cloneAll(rest[:n]))
+					rest = rest[n:]
 				}
 			}()
 			// The reference model.

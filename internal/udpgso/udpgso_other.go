@@ -1,0 +1,15 @@
+//go:build !linux
+
+package udpgso
+
+// Enable: UDP GSO and GRO are Linux's.
+func Enable(fd uintptr) (gso, gro bool) { return false, false }
+
+// OOBLen is the room SegmentOOB needs.
+const OOBLen = 24
+
+// SegmentOOB is never called without GSO.
+func SegmentOOB(b []byte, seg int) []byte { return nil }
+
+// GROSize: no GRO trains.
+func GROSize([]byte) int { return 0 }
