@@ -208,6 +208,11 @@ type EndpointStats struct {
 	// QueueDrops counts datagrams (and ESP packets held for order) lost
 	// to full worker queues.
 	QueueDrops uint64
+	// SocketDrops counts datagrams the kernel dropped because the IKE or
+	// NAT-T socket's receive buffer was full (SO_RXQ_OVFL, Linux; the
+	// count comes with the next datagram read, so a drop shows once
+	// traffic resumes). Zero elsewhere.
+	SocketDrops uint64
 	// UnknownSPI counts datagrams for IKE SAs this side does not have.
 	UnknownSPI uint64
 
@@ -265,6 +270,9 @@ type counters struct {
 	errorReplies, errorRepliesLimited, retiredTrimmed            atomic.Uint64
 	childSALimit, certReqTrimmed, v1Dropped                      atomic.Uint64
 	readBuffer, writeBuffer                                      atomic.Int64
+	// sockDrops are the kernel's drop counts of the IKE and the NAT-T
+	// socket, the largest reported (SO_RXQ_OVFL).
+	sockDrops [2]atomic.Uint64
 }
 
 // Endpoint runs IKE sessions of both versions over UDP: it dispatches
@@ -467,6 +475,8 @@ func (e *Endpoint) Listen() error {
 	e.ikeBatch, e.nattBatch = newBatchConn(ike), newBatchConn(natt)
 	// ESP in UDP (RFC 3948) shares the NAT-T port: let its runs leave and
 	// arrive in trains.
+	enableDrops(ike)
+	enableDrops(natt)
 	gso, gro := enableOffloads(natt)
 	e.nattBatch.gso.Store(gso)
 	e.nattBatch.gro = gro
@@ -663,6 +673,7 @@ func (e *Endpoint) Stats() EndpointStats {
 		Received: c.received.Load(), Sent: c.sent.Load(), ESPReceived: c.espReceived.Load(),
 		ESPSent: c.espSent.Load(), Keepalives: c.keepalives.Load(),
 		Malformed: c.malformed.Load(), SendErrors: c.sendErrors.Load(), QueueDrops: c.queueDrops.Load(),
+		SocketDrops: c.sockDrops[0].Load() + c.sockDrops[1].Load(),
 		UnknownSPI: c.unknownSPI.Load(),
 		IKESAs:     e.adm.ikeSAs.Load(), HalfOpen: e.adm.halfOpen.Load(),
 		Initiated: c.initiated.Load(), Accepted: c.accepted.Load(), Established: c.established.Load(),

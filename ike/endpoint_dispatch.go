@@ -39,9 +39,11 @@ func (e *Endpoint) read(c *net.UDPConn, bc *batchConn, natt bool) {
 	ms := make([]ipv4.Message, readBatch)
 	for i := range ms {
 		ms[i].Buffers = [][]byte{make([]byte, maxDatagram)}
-		if bc.gro {
-			ms[i].OOB = make([]byte, 64)
-		}
+		ms[i].OOB = make([]byte, 64) // GRO size, the socket's drop count
+	}
+	drops := &e.stats.sockDrops[0]
+	if natt {
+		drops = &e.stats.sockDrops[1]
 	}
 	for {
 		n, err := bc.readBatch(ms)
@@ -62,7 +64,11 @@ func (e *Endpoint) read(c *net.UDPConn, bc *batchConn, natt bool) {
 			from := ua.AddrPort()
 			from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 			b := m.Buffers[0][:m.N]
-			if seg := udpgso.GROSize(m.OOB[:m.NN]); seg > 0 && seg < len(b) {
+			seg, n, ok := udpgso.Parse(m.OOB[:m.NN])
+			if ok {
+				storeMax(drops, uint64(n))
+			}
+			if seg > 0 && seg < len(b) {
 				// A GRO train: datagrams of seg bytes, the last
 				// possibly shorter, each dispatched on its own.
 				for len(b) > 0 {
@@ -76,6 +82,17 @@ func (e *Endpoint) read(c *net.UDPConn, bc *batchConn, natt bool) {
 		}
 		r.flushESP()
 		r.flush()
+	}
+}
+
+// storeMax raises v to n unless it holds more (the kernel's counts, read
+// by several readers, never go down).
+func storeMax(v *atomic.Uint64, n uint64) {
+	for {
+		old := v.Load()
+		if n <= old || v.CompareAndSwap(old, n) {
+			return
+		}
 	}
 }
 

@@ -2,9 +2,12 @@ package ike
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -77,4 +80,40 @@ func TestWriteSegments(t *testing.T) {
 			t.Fatalf("datagram %d: %d bytes %q, want %d bytes %q", i, m, buf[:min(m, 6)], len(w), w[:6])
 		}
 	}
+}
+
+// TestEndpointSocketDrops: datagrams the kernel drops because the IKE
+// socket's receive buffer is full are counted (SocketDrops) once traffic
+// resumes, where the platform reports them (Linux's SO_RXQ_OVFL).
+func TestEndpointSocketDrops(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the kernel's drop count is Linux's")
+	}
+	e, err := NewEndpoint(EndpointConfig{IKEAddr: netip.MustParseAddrPort("127.0.0.1:0"),
+		NATTAddr: netip.MustParseAddrPort("127.0.0.1:0"), ReadBuffer: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ikeAddr, _ := e.Addrs()
+	c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(ikeAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Nothing reads before Run: most of these are dropped.
+	for range 300 {
+		c.Write(make([]byte, 1000))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go e.Run(ctx)
+	waitFor(t, "the drop count", func() bool {
+		c.Write(make([]byte, 1000)) // the count comes with the next datagram
+		return e.Stats().SocketDrops > 0
+	})
+	t.Logf("SocketDrops %d", e.Stats().SocketDrops)
 }

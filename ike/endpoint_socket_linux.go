@@ -43,3 +43,11 @@ func enableOffloads(c *net.UDPConn) (gso, gro bool) {
 	rc.Control(func(fd uintptr) { gso, gro = udpgso.Enable(fd) })
 	return gso, gro
 }
+
+// enableDrops asks the kernel for c's drop count with every datagram
+// (SO_RXQ_OVFL).
+func enableDrops(c *net.UDPConn) {
+	if rc, err := c.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) { udpgso.EnableDrops(fd) })
+	}
+}

@@ -19,3 +19,6 @@ func setBuffers(c *net.UDPConn, read, write int) (gotRead, gotWrite int) {
 
 // enableOffloads: UDP GSO and GRO are Linux's.
 func enableOffloads(*net.UDPConn) (gso, gro bool) { return false, false }
+
+// enableDrops: the drop count is Linux's.
+func enableDrops(*net.UDPConn) {}

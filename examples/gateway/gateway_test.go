@@ -245,7 +245,7 @@ func (g *gw) counters(t *testing.T) map[string]uint64 {
 	for sc.Scan() {
 		line := sc.Text()
 		dir, rest, ok := strings.Cut(line, ": ")
-		if !ok || (dir != "outbound" && dir != "inbound" && dir != "driver") {
+		if !ok || (dir != "outbound" && dir != "inbound" && dir != "driver" && dir != "endpoint") {
 			continue
 		}
 		for _, kv := range re.FindAllStringSubmatch(rest, -1) {
@@ -439,10 +439,15 @@ func noLoss(t *testing.T, name string, c map[string]uint64) {
 	t.Helper()
 	for _, k := range []string{"inbound auth", "inbound replay", "inbound unknown-spi", "inbound selector",
 		"inbound malformed", "inbound tun-write", "outbound no-sa", "outbound expired", "outbound send",
-		"outbound other", "driver queue-full", "driver negotiation", "driver no-sa", "driver open", "driver seal"} {
+		"outbound other", "driver queue-full", "driver negotiation", "driver no-sa", "driver open", "driver replay", "driver seal"} {
 		if c[k] != 0 {
 			t.Errorf("gateway %s: %s=%d", name, k, c[k])
 		}
+	}
+	// What the kernel dropped for full socket buffers, TCP recovers:
+	// reported, not a failure (it depends on the machine's load).
+	if n := c["endpoint socket-drops"] + c["inbound socket"]; n != 0 {
+		t.Logf("gateway %s: %d datagrams dropped by the kernel (full socket buffers)", name, n)
 	}
 }
 

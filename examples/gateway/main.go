@@ -262,6 +262,11 @@ func report(w io.Writer, e *engine, p *dataplane.Plane) {
 		}
 	}
 	fmt.Fprintln(w)
+	// The IKE endpoint's sockets (port 4500 carries ESP too): datagrams
+	// lost to full queues or to full receive buffers.
+	es := e.d.Endpoint().Stats()
+	fmt.Fprintf(w, "endpoint: ike=%d esp=%d queue-drops=%d socket-drops=%d malformed=%d\n",
+		es.Received, es.ESPReceived, es.QueueDrops, es.SocketDrops, es.Malformed)
 }
 
 // configureTUN brings the device up and gives it the addresses and routes

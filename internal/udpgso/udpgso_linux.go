@@ -21,6 +21,16 @@ func Enable(fd uintptr) (gso, gro bool) {
 	return gso, gro
 }
 
+// soRxqOvfl is SO_RXQ_OVFL (include/uapi/asm-generic/socket.h).
+const soRxqOvfl = 40
+
+// EnableDrops asks the kernel to report, with every datagram read from
+// the socket fd, how many it has dropped so far because the socket's
+// receive buffer was full (SO_RXQ_OVFL, Linux 2.6.33).
+func EnableDrops(fd uintptr) bool {
+	return syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, soRxqOvfl, 1) == nil
+}
+
 // OOBLen is the room SegmentOOB needs.
 const OOBLen = 24
 
@@ -39,17 +49,28 @@ func SegmentOOB(b []byte, seg int) []byte {
 // GROSize returns the datagram size of a GRO train from a received
 // message's control data, or 0 for a single datagram.
 func GROSize(oob []byte) int {
+	seg, _, _ := Parse(oob)
+	return seg
+}
+
+// Parse reads a received message's control data: the datagram size of a
+// GRO train (0 for a single datagram) and, with EnableDrops, the count of
+// datagrams the socket has dropped so far (ok false without one).
+func Parse(oob []byte) (seg int, drops uint32, ok bool) {
 	if len(oob) == 0 {
-		return 0
+		return 0, 0, false
 	}
 	msgs, err := syscall.ParseSocketControlMessage(oob)
 	if err != nil {
-		return 0
+		return 0, 0, false
 	}
 	for _, m := range msgs {
-		if m.Header.Level == syscall.IPPROTO_UDP && m.Header.Type == udpGRO && len(m.Data) >= 4 {
-			return int(int32(binary.NativeEndian.Uint32(m.Data)))
+		switch {
+		case m.Header.Level == syscall.IPPROTO_UDP && m.Header.Type == udpGRO && len(m.Data) >= 4:
+			seg = int(int32(binary.NativeEndian.Uint32(m.Data)))
+		case m.Header.Level == syscall.SOL_SOCKET && m.Header.Type == soRxqOvfl && len(m.Data) >= 4:
+			drops, ok = binary.NativeEndian.Uint32(m.Data), true
 		}
 	}
-	return 0
+	return seg, drops, ok
 }

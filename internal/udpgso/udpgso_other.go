@@ -13,3 +13,9 @@ func SegmentOOB(b []byte, seg int) []byte { return nil }
 
 // GROSize: no GRO trains.
 func GROSize([]byte) int { return 0 }
+
+// EnableDrops: the drop count is Linux's.
+func EnableDrops(fd uintptr) bool { return false }
+
+// Parse: no control data is read elsewhere.
+func Parse([]byte) (seg int, drops uint32, ok bool) { return 0, 0, false }

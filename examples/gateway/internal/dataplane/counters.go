@@ -27,11 +27,12 @@ const (
 	CauseSend             // the UDP send failed
 	CauseTUNWrite         // the TUN write failed
 	CauseOther            // any other error of the crypto path
+	CauseSocket           // inbound: dropped by the kernel, the data port's receive buffer full (counted where the kernel reports it)
 	numCauses
 )
 
 var causeNames = [numCauses]string{"ok", "held", "no-sa", "blocked", "bypass", "clear", "unknown-spi",
-	"auth", "replay", "expired", "selector", "malformed", "send", "tun-write", "other"}
+	"auth", "replay", "expired", "selector", "malformed", "send", "tun-write", "other", "socket"}
 
 func (c Cause) String() string {
 	if c < numCauses {

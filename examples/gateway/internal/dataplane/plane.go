@@ -40,6 +40,10 @@ type UDP interface {
 	WriteSegs(to netip.AddrPort, buf []byte, seg int) error
 	// MaxSegs is the most datagrams one WriteSegs sends at once.
 	MaxSegs() int
+	// Dropped is how many datagrams the kernel has dropped so far because
+	// the socket's receive buffer was full, as far as it has said (0 where
+	// it does not).
+	Dropped() uint64
 	Port() uint16
 	Close() error
 }
@@ -456,6 +460,7 @@ func (p *Plane) newInBatch(n, size int) *inBatch {
 func (p *Plane) readUDP() {
 	defer p.wg.Done()
 	b := p.newInBatch(readMsgs, msgBuf)
+	var kernelDrops uint64 // the socket's count, as counted already
 	for {
 		n, err := p.cfg.UDP.ReadMsgs(b.bufs, b.sizes, b.segs, b.from)
 		if err != nil {
@@ -466,6 +471,10 @@ func (p *Plane) readUDP() {
 			continue
 		}
 		b.n, b.viaEP = n, false
+		if d := p.cfg.UDP.Dropped(); d > kernelDrops {
+			p.c.drops[Inbound][CauseSocket].Add(d - kernelDrops)
+			kernelDrops = d
+		}
 		p.inbound(b)
 	}
 }

@@ -119,9 +119,10 @@ func (f *fakeUDP) WriteSegs(to netip.AddrPort, buf []byte, seg int) error {
 	}
 	return nil
 }
-func (f *fakeUDP) MaxSegs() int { return 64 }
-func (f *fakeUDP) Port() uint16 { return 4501 }
-func (f *fakeUDP) Close() error { f.once.Do(func() { close(f.closed) }); return nil }
+func (f *fakeUDP) MaxSegs() int    { return 64 }
+func (f *fakeUDP) Dropped() uint64 { return 0 }
+func (f *fakeUDP) Port() uint16    { return 4501 }
+func (f *fakeUDP) Close() error    { f.once.Do(func() { close(f.closed) }); return nil }
 
 // fakeCrypto: byte 0 of a packet is the cause to return (0 to pass),
 // byte 1 picks the destination; "sealing" prefixes 'E' and reverses

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -143,6 +144,9 @@ type udpSock struct {
 	port uint16
 	v4   bool // an IPv4-only socket (no IPv6 on this host)
 	gso  bool
+	// drops is the kernel's count of datagrams dropped for a full receive
+	// buffer, the largest it has reported (SO_RXQ_OVFL).
+	drops atomic.Uint64
 }
 
 // socketBuffer is the size of the UDP socket's buffers: about 30 ms at
@@ -170,6 +174,7 @@ func ListenUDP(port uint16) (UDP, error) {
 			}
 		}
 		s.gso, gro = udpgso.Enable(fd)
+		udpgso.EnableDrops(fd)
 		sa, _ := unix.Getsockname(int(fd))
 		_, s.v4 = sa.(*unix.SockaddrInet4)
 	}); err != nil {
@@ -180,8 +185,9 @@ func ListenUDP(port uint16) (UDP, error) {
 	return s, nil
 }
 
-func (s *udpSock) Port() uint16 { return s.port }
-func (s *udpSock) Close() error { return s.c.Close() }
+func (s *udpSock) Port() uint16    { return s.port }
+func (s *udpSock) Dropped() uint64 { return s.drops.Load() }
+func (s *udpSock) Close() error    { return s.c.Close() }
 
 func (s *udpSock) MaxSegs() int {
 	if s.gso {
@@ -195,7 +201,11 @@ func (s *udpSock) ReadMsgs(bufs [][]byte, sizes, segs []int, from []netip.AddrPo
 	return readMany(s.rc, len(bufs), func(fd, i int) error {
 		m, oobn, _, sa, err := unix.Recvmsg(fd, bufs[i], oob[:], 0)
 		if err == nil {
-			sizes[i], segs[i], from[i] = m, udpgso.GROSize(oob[:oobn]), addrPortOf(sa)
+			seg, drops, ok := udpgso.Parse(oob[:oobn])
+			sizes[i], segs[i], from[i] = m, seg, addrPortOf(sa)
+			if ok && uint64(drops) > s.drops.Load() {
+				s.drops.Store(uint64(drops)) // one reader: no race to lose
+			}
 		}
 		return err
 	})
