@@ -465,21 +465,26 @@ func alternate(a, b *target, nameA, nameB string, rounds int, measure func(t *ta
 			ratios = append(ratios, rb.Rate/ra.Rate)
 		}
 	}
-	for _, p := range []*phase{&pa, &pb} {
-		if p.Seconds > 0 {
-			p.Rate = float64(p.Handshakes) / p.Seconds
-			p.RespCores /= p.Seconds
-			p.InitCores /= p.Seconds
-			p.IdleCores /= p.Seconds
-			p.StealCores /= p.Seconds
-		}
-		if p.Handshakes > 0 {
-			p.CPUPerHS /= float64(p.Handshakes)
-		}
-	}
+	pa.finish()
+	pb.finish()
 	if len(ratios) > 0 {
 		slices.Sort(ratios)
 		ratio = ratios[len(ratios)/2]
 	}
 	return pa, pb, ratio, nil
+}
+
+// finish turns the totals of a phase into its rate, cores and CPU per
+// handshake.
+func (p *phase) finish() {
+	if p.Seconds > 0 {
+		p.Rate = float64(p.Handshakes) / p.Seconds
+		p.RespCores /= p.Seconds
+		p.InitCores /= p.Seconds
+		p.IdleCores /= p.Seconds
+		p.StealCores /= p.Seconds
+	}
+	if p.Handshakes > 0 {
+		p.CPUPerHS /= float64(p.Handshakes)
+	}
 }

@@ -251,16 +251,7 @@ func (l *phasedLoad) round(ctx context.Context, tgt *target, name string, n int)
 		}
 		clear(src.inits)
 	}
-	if p.Seconds > 0 {
-		p.Rate = float64(p.Handshakes) / p.Seconds
-		p.RespCores /= p.Seconds
-		p.InitCores /= p.Seconds
-		p.IdleCores /= p.Seconds
-		p.StealCores /= p.Seconds
-	}
-	if p.Handshakes > 0 {
-		p.CPUPerHS /= float64(p.Handshakes)
-	}
+	p.finish()
 	return p, nil
 }
 
