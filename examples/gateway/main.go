@@ -51,7 +51,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	"golang.zx2c4.com/wireguard/tun"
 
@@ -217,7 +216,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var wg sync.WaitGroup
-	runCtx, cancel := context.WithCancel(ctx)
+	// The driver (and its IKE endpoint) runs until the plane has stopped
+	// taking packets from the TUN, so that none is sealed for a transport
+	// already closed.
+	runCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	wg.Go(func() {
 		if err := d.Run(runCtx); err != nil && runCtx.Err() == nil {
 			log.Error("driver", "err", err)
@@ -231,14 +234,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 		select {
 		case <-usr1:
 			report(stdout, e, plane)
+		case <-ctx.Done():
+			done = true
 		case <-runCtx.Done():
 			done = true
 		}
 	}
+	plane.Close() // ESP the endpoint still hands over is dropped from now on
 	cancel()
-	// Give the endpoint a moment to stop before the plane closes the TUN.
-	time.Sleep(50 * time.Millisecond)
-	plane.Close()
 	wg.Wait()
 	report(stdout, e, plane)
 	return nil
