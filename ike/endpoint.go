@@ -477,9 +477,7 @@ func (e *Endpoint) Listen() error {
 	// arrive in trains.
 	enableDrops(ike)
 	enableDrops(natt)
-	gso, gro := enableOffloads(natt)
-	e.nattBatch.gso.Store(gso)
-	e.nattBatch.gro = gro
+	e.nattBatch.gso.Store(enableOffloads(natt))
 	// The workers' own descriptors (their writes of IKE datagrams do not
 	// segment; the NAT-T reader and SendESPBatch keep nattBatch).
 	e.ikeFDs, e.nattFDs = nil, nil

@@ -30,7 +30,7 @@ func TestWriteSegments(t *testing.T) {
 	defer tx.Close()
 	setBuffers(rx, 8<<20, -1)
 	bc := newBatchConn(tx)
-	gso, _ := enableOffloads(tx)
+	gso := enableOffloads(tx)
 	bc.gso.Store(gso)
 	t.Logf("UDP GSO: %v", gso)
 	to := rx.LocalAddr().(*net.UDPAddr).AddrPort()

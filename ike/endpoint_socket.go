@@ -35,10 +35,8 @@ type batchConn struct {
 	p4 *ipv4.PacketConn
 	p6 *ipv6.PacketConn
 	// gso: runs of equal-sized packets to one destination go in one send
-	// (UDP_SEGMENT), until the kernel refuses it. gro: reads may return
-	// trains of datagrams (UDP_GRO), split before dispatch.
+	// (UDP_SEGMENT), until the kernel refuses it.
 	gso atomic.Bool
-	gro bool
 }
 
 func newBatchConn(c *net.UDPConn) *batchConn {

@@ -34,14 +34,14 @@ func setBuffers(c *net.UDPConn, read, write int) (gotRead, gotWrite int) {
 }
 
 // enableOffloads turns on UDP GRO for c and reports whether the kernel
-// takes UDP_SEGMENT sends and gives GRO trains.
-func enableOffloads(c *net.UDPConn) (gso, gro bool) {
+// takes UDP_SEGMENT sends.
+func enableOffloads(c *net.UDPConn) (gso bool) {
 	rc, err := c.SyscallConn()
 	if err != nil {
-		return false, false
+		return false
 	}
-	rc.Control(func(fd uintptr) { gso, gro = udpgso.Enable(fd) })
-	return gso, gro
+	rc.Control(func(fd uintptr) { gso = udpgso.Enable(fd) })
+	return gso
 }
 
 // enableDrops asks the kernel for c's drop count with every datagram

@@ -18,7 +18,7 @@ func setBuffers(c *net.UDPConn, read, write int) (gotRead, gotWrite int) {
 }
 
 // enableOffloads: UDP GSO and GRO are Linux's.
-func enableOffloads(*net.UDPConn) (gso, gro bool) { return false, false }
+func enableOffloads(*net.UDPConn) (gso bool) { return false }
 
 // enableDrops: the drop count is Linux's.
 func enableDrops(*net.UDPConn) {}

@@ -12,13 +12,13 @@ const (
 	udpGRO     = 104 // UDP_GRO
 )
 
-// Enable turns on UDP GRO for the socket fd and reports whether the
-// kernel takes UDP_SEGMENT sends and gives GRO trains.
-func Enable(fd uintptr) (gso, gro bool) {
+// Enable turns on UDP GRO for the socket fd where the kernel has it (a
+// read then reports its trains through Parse) and reports whether the
+// kernel takes UDP_SEGMENT sends.
+func Enable(fd uintptr) (gso bool) {
 	_, err := syscall.GetsockoptInt(int(fd), syscall.IPPROTO_UDP, udpSegment)
-	gso = err == nil
-	gro = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_UDP, udpGRO, 1) == nil
-	return gso, gro
+	_ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_UDP, udpGRO, 1) // without it, Parse reports no trains
+	return err == nil
 }
 
 // soRxqOvfl is SO_RXQ_OVFL (include/uapi/asm-generic/socket.h).

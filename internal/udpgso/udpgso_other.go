@@ -3,7 +3,7 @@
 package udpgso
 
 // Enable: UDP GSO and GRO are Linux's.
-func Enable(fd uintptr) (gso, gro bool) { return false, false }
+func Enable(fd uintptr) (gso bool) { return false }
 
 // OOBLen is the room SegmentOOB needs.
 const OOBLen = 24
