@@ -35,6 +35,12 @@ type target struct {
 	ike, natt netip.AddrPort
 	// stats returns the responder's CPU seconds so far and its IKE SAs.
 	stats func() (cpu float64, live int64, err error)
+	// hold, if set, stops the responder until release is called; burst
+	// is how many requests its socket and queues take while it is held.
+	// The phased load then queues each window's requests first (queued
+	// windows).
+	hold  func() (release func() error, err error)
+	burst int
 }
 
 // Modes of the initiators.
@@ -479,10 +485,16 @@ func alternate(a, b *target, nameA, nameB string, rounds int, measure func(t *ta
 func (p *phase) finish() {
 	if p.Seconds > 0 {
 		p.Rate = float64(p.Handshakes) / p.Seconds
+		// The responder's cores over the windows, in which it did all its
+		// work; the others over all the time measured.
 		p.RespCores /= p.Seconds
-		p.InitCores /= p.Seconds
-		p.IdleCores /= p.Seconds
-		p.StealCores /= p.Seconds
+		span := p.span
+		if span <= 0 {
+			span = p.Seconds
+		}
+		p.InitCores /= span
+		p.IdleCores /= span
+		p.StealCores /= span
 	}
 	if p.Handshakes > 0 {
 		p.CPUPerHS /= float64(p.Handshakes)

@@ -43,9 +43,18 @@
 //   - phased (phased.go; the initiators' cryptography outside the
 //     measured windows): rounds of -phased-n handshakes, each exchange
 //     (IKE_SA_INIT, IKE_AUTH, the Delete) replayed from -phased-sources
-//     addresses 127.78.x.y with -phased-window requests in flight and
-//     batched system calls, while the sessions' own work between the
-//     exchanges is not timed. The rate is the handshakes established over
+//     addresses 127.78.x.y while the sessions' own work between the
+//     exchanges is not timed. On Linux each window is queued: the
+//     responder process is held (SIGSTOP) while every request of the
+//     exchange is sent, then released (SIGCONT) and timed until the last
+//     response arrived (kernel receive timestamps), as a concentrator
+//     works through a full queue when its initiators are elsewhere; the
+//     initiators' sends, whose loopback delivery the kernel does in the
+//     sender's context, are then outside the measured time, and the
+//     sources read the responses every few milliseconds from sockets
+//     outside Go's network poller. Elsewhere, or with -phased-windowed,
+//     the sources keep -phased-window requests in flight with batched
+//     system calls instead. The rate is the handshakes established over
 //     the sum of the measured windows; a run with failures says so. The
 //     report gives the cores the responder and the initiators used in the
 //     windows, and the machine's idle and stolen (hypervisor) cores.
@@ -59,8 +68,10 @@
 // does not make the rates immune to other load on the machine: the report
 // shows how many cores the responder and the initiators used.
 //
-// -cpuprofile DIR writes each responder's CPU profile there, for go tool
-// pprof; -contended=false measures with the phased load only.
+// -cpuprofile DIR writes each responder's CPU, mutex and block profiles
+// there, for go tool pprof, and its execution trace, for go tool trace;
+// -windows prints a line for each phased window; -contended=false
+// measures with the phased load only.
 //
 // With -charon (root, strongSwan installed), the same initiators then run
 // against strongSwan's charon as responder, started by ikeload in a network
@@ -108,14 +119,21 @@ type options struct {
 	charonOn []int         // live counts measured against charon
 
 	// The phased load (phased.go).
-	phasedN       int // handshakes per round
-	phasedRounds  int // alternated rounds per comparison
-	phasedSources int // source addresses
-	phasedWindow  int // requests in flight in total
+	phasedN       int  // handshakes per round
+	phasedRounds  int  // alternated rounds per comparison
+	phasedSources int  // source addresses
+	phasedWindow  int  // requests in flight in total (windowed only)
+	windowed      bool // phased windows with requests in flight, not queued
 
 	contended  bool   // also measure with the contended load
 	cpuProfile string // directory for the responders' CPU profiles, or ""
+	windows    bool   // print each phased window
 }
+
+// queued reports whether the phased load queues each window's requests
+// while the responder is held (Linux), rather than keeping a window in
+// flight.
+func (o options) queued() bool { return holdProcess != nil && !o.windowed }
 
 func main() {
 	switch os.Getenv(roleEnv) {
@@ -144,12 +162,14 @@ func main() {
 	phasedRounds := flag.Int("phased-rounds", 7, "alternated phased rounds per comparison")
 	phasedSources := flag.Int("phased-sources", 32, "initiator source addresses of the phased load (127.78.x.y)")
 	phasedWindow := flag.Int("phased-window", 768, "requests in flight in total in the phased load")
+	windowed := flag.Bool("phased-windowed", false, "phased windows keep -phased-window requests in flight instead of queueing each window's requests while the responder is held (Linux)")
 	contendedFlag := flag.Bool("contended", true, "also measure with the contended load (initiators on the same cores)")
+	windows := flag.Bool("windows", false, "print a line for each measured phased window")
 	cpuProfile := flag.String("cpuprofile", "", "write each responder's CPU profile (go tool pprof) into this directory")
 	flag.Parse()
 	o := options{sources: *sources, window: *window, measure: *measure, charon: *charon,
 		phasedN: *phasedN, phasedRounds: *phasedRounds, phasedSources: *phasedSources, phasedWindow: *phasedWindow,
-		contended: *contendedFlag, cpuProfile: *cpuProfile}
+		windowed: *windowed, contended: *contendedFlag, cpuProfile: *cpuProfile, windows: *windows}
 	var err error
 	if o.procs, err = ints(*procs); err == nil {
 		if o.live, err = ints(*live); err == nil {
@@ -190,6 +210,12 @@ const roleEnv = "IKELOAD_ROLE"
 // profileEnv names the file a responder writes its CPU profile to.
 const profileEnv = "IKELOAD_CPUPROFILE"
 
+// queuedTruesize is what a request is taken to cost in the responder's
+// socket receive buffer (the kernel charges an skb's true size, about a
+// kilobyte for these datagrams on loopback): a queued window holds no
+// more requests than the granted buffer over this.
+const queuedTruesize = 2048
+
 // The methods of measurement.
 const (
 	contended = "contended" // load.go: initiators on the same cores, all the time
@@ -212,6 +238,8 @@ type phase struct {
 	FillRate    float64 // handshakes per second while filling to Live (live phases)
 	Failed      uint64  // initiator sessions that closed before completing
 	Retransmits uint64
+
+	span float64 // phased: seconds measured, the windows and the reading of their last responses
 }
 
 // result is the measurement of one responder configuration.
@@ -224,8 +252,12 @@ type result struct {
 
 // run measures, writes the report to w and returns the results.
 func run(ctx context.Context, o options, w io.Writer) ([]result, error) {
-	fmt.Fprintf(w, "ikeload: contended: %d initiator sources, %d handshakes in flight, %v per measurement; phased: %d sources, %d requests in flight, rounds of %d handshakes; live counts %v, responder GOMAXPROCS %v, %d CPUs\n",
-		o.sources, max(o.window, o.sources), o.measure, o.phasedSources, o.phasedWindow, o.phasedN, o.live, o.procs, runtime.NumCPU())
+	how := fmt.Sprintf("%d requests in flight", o.phasedWindow)
+	if o.queued() {
+		how = "queued windows"
+	}
+	fmt.Fprintf(w, "ikeload: contended: %d initiator sources, %d handshakes in flight, %v per measurement; phased: %d sources, %s, rounds of %d handshakes; live counts %v, responder GOMAXPROCS %v, %d CPUs\n",
+		o.sources, max(o.window, o.sources), o.measure, o.phasedSources, how, o.phasedN, o.live, o.procs, runtime.NumCPU())
 	results, sum, err := measureOurs(ctx, o, w)
 	if err != nil {
 		return results, err
@@ -293,6 +325,11 @@ func startResponder(ctx context.Context, o options, procs int, label string) (*r
 		s, err := r.query("stats")
 		return s.CPU, s.IKESAs, err
 	}}
+	if o.queued() {
+		pid := cmd.Process.Pid
+		r.tgt.hold = func() (func() error, error) { return holdProcess(pid) }
+		r.tgt.burst = min(hello.ReadBuffer/queuedTruesize, responderQueueLen)
+	}
 	return r, nil
 }
 
@@ -345,11 +382,14 @@ func measureOurs(ctx context.Context, o options, w io.Writer) ([]result, summary
 		return nil, sum, err
 	}
 	defer c.stop()
-	pl, err := newPhasedLoad(o.phasedSources, o.phasedWindow)
+	pl, err := newPhasedLoad(o.phasedSources, o.phasedWindow, o.queued())
 	if err != nil {
 		return nil, sum, err
 	}
 	defer pl.close()
+	if o.windows {
+		pl.windows = w
+	}
 	name := func(r *responderProc) string { return fmt.Sprintf("ikeload GOMAXPROCS=%d", r.procs) }
 	ra := result{Responder: name(a), Procs: a.procs}
 	rb := result{Responder: name(b), Procs: b.procs}
@@ -459,7 +499,7 @@ func printInitiators(w io.Writer, ps ...phase) {
 	for _, p := range ps {
 		most = max(most, p.InitCores)
 	}
-	fmt.Fprintf(w, "phased: the initiators (system calls only: sendmmsg, recvmmsg) used at most %.2f cores in the measured windows, leaving the responder at most %.2f of %d\n",
+	fmt.Fprintf(w, "phased: the initiators (system calls only: sending requests and reading responses) used at most %.2f cores in the measured windows, leaving the responder at most %.2f of %d\n",
 		most, float64(runtime.NumCPU())-most, runtime.NumCPU())
 }
 
@@ -496,6 +536,7 @@ type respStats struct {
 	QueueDrops  uint64
 	Cookies     uint64
 	Refused     uint64
+	ReadBuffer  int `json:",omitempty"` // first line: the IKE socket's receive buffer, as granted
 }
 
 func readJSON(s *bufio.Scanner, v any) error {

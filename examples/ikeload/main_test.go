@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -83,7 +84,7 @@ func TestPhasedRound(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.stop()
-	pl, err := newPhasedLoad(4, 32)
+	pl, err := newPhasedLoad(4, 32, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,6 +112,90 @@ func TestPhasedRound(t *testing.T) {
 	}
 	if st.Established != 2*n {
 		t.Errorf("responder established %d IKE SAs, want %d", st.Established, 2*n)
+	}
+}
+
+// TestQueuedRound: rounds of queued windows (the responder held while each
+// window's requests are queued, Linux) establish and delete every IKE SA,
+// in windows of at most the target's burst: a burst of 40 requests splits
+// each exchange of 150 into several windows.
+func TestQueuedRound(t *testing.T) {
+	if holdProcess == nil {
+		t.Skip("queued windows are Linux only")
+	}
+	ctx := context.Background()
+	r, err := startResponder(ctx, options{}, 2, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.stop()
+	if r.tgt.hold == nil || r.tgt.burst < 100 {
+		t.Fatalf("responder target: hold %v, burst %d; want queued windows of at least 100 requests", r.tgt.hold != nil, r.tgt.burst)
+	}
+	pl, err := newPhasedLoad(4, 32, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pl.close()
+	const n = 150
+	for _, burst := range []int{r.tgt.burst, 40} {
+		tgt := r.tgt
+		tgt.burst = burst
+		p, err := pl.round(ctx, &tgt, "none", n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Handshakes != n || p.Failed != 0 || p.Retransmits != 0 || p.Seconds <= 0 || p.Seconds > p.span {
+			t.Fatalf("burst %d: %+v, want %d handshakes, none failed or sent again, and the windows within the time measured", burst, p, n)
+		}
+		st, err := r.query("stats")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.IKESAs != 0 || st.QueueDrops != 0 {
+			t.Fatalf("burst %d: responder has %d IKE SAs and %d queue drops after a round that deleted every one", burst, st.IKESAs, st.QueueDrops)
+		}
+	}
+}
+
+// TestHoldProcess: a held process has every thread stopped until it is
+// released.
+func TestHoldProcess(t *testing.T) {
+	if holdProcess == nil {
+		t.Skip("holding a process is Linux only")
+	}
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Skip("no sleep command:", err)
+	}
+	defer func() {
+		cmd.Process.Kill() //nolint:errcheck // it is ours, by PID
+		cmd.Wait()         //nolint:errcheck // killed
+	}()
+	pid := cmd.Process.Pid
+	release, err := holdProcess(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stopped, err := allStopped(pid); err != nil || !stopped {
+		t.Fatalf("held: stopped %v, %v", stopped, err)
+	}
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		stopped, err := allStopped(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !stopped {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("still stopped 5 s after release")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -12,12 +12,20 @@ package main
 //  1. (not measured) n initiator ike.Sessions are made, each with an
 //     identity of its own, spread over the sources; each has its
 //     IKE_SA_INIT request ready.
-//  2. (measured) every source sends its requests over its UDP socket,
-//     with batched writes and reads (sendmmsg, recvmmsg), keeping up to
-//     twice its share of the load's window in flight while the window has
-//     room, so that the window stays full to the end; a response is only
-//     stored, as bytes, and the next request sent. Requests without a response are sent again
-//     (counted as retransmits) and given up after phasedTries sends.
+//  2. (measured) the IKE_SA_INIT requests are answered. Queued (Linux,
+//     the default): the responder process is held while every source
+//     sends its requests, as many as the responder's socket buffer and
+//     queues take (target.burst; more make several windows), then
+//     released; the window runs from the release to the arrival of the
+//     last response (the kernel's receive timestamp), and the sources
+//     read the responses every queuedPoll from sockets outside Go's
+//     network poller. In flight (-phased-windowed): every source sends
+//     its requests with batched writes and reads (sendmmsg, recvmmsg),
+//     keeping up to twice its share of the load's window in flight while
+//     the window has room, so that the window stays full to the end; a
+//     response is only stored, as bytes, and the next request sent.
+//     Requests without a response are sent again (counted as
+//     retransmits) and given up after phasedTries sends.
 //  3. (not measured) the responses are fed to the sessions, which make
 //     their IKE_AUTH requests.
 //  4. (measured) as 2, with the IKE_AUTH requests.
@@ -41,6 +49,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"runtime"
@@ -57,11 +66,12 @@ import (
 )
 
 const (
-	phasedRTO   = 2 * time.Second // a request unanswered this long is sent again
-	phasedTries = 5               // sends of a request before it is given up
-	phasedBuf   = 4096            // receive buffer per datagram: IKE messages here are well under
-	phasedBatch = 32              // datagrams per recvmmsg
-	phasedResp  = 1024            // room for a response in the arena (larger ones are copied apart)
+	phasedRTO   = 2 * time.Second      // a request unanswered this long is sent again
+	phasedTries = 5                    // sends of a request before it is given up
+	phasedBuf   = 4096                 // receive buffer per datagram: IKE messages here are well under
+	phasedBatch = 32                   // datagrams per recvmmsg
+	phasedResp  = 1024                 // room for a response in the arena (larger ones are copied apart)
+	queuedPoll  = 5 * time.Millisecond // how often a source of a queued window reads its responses
 )
 
 // phasedLoad is the set of initiator sources of the phased load, kept
@@ -75,14 +85,18 @@ type phasedLoad struct {
 	// those that have more left, and the window stays full to the end.
 	window, perSource int
 	inflight          atomic.Int64
+	// windows, if set, gets a line for each measured window.
+	windows io.Writer
 }
+
+// exchangeNames are the exchanges of a round's measured windows, in turn.
+var exchangeNames = [...]string{"IKE_SA_INIT", "IKE_AUTH", "INFORMATIONAL"}
 
 // phasedSource is one initiator address with its socket. Its state is
 // used by one goroutine at a time.
 type phasedSource struct {
 	idx   int
-	conn  *net.UDPConn
-	pc    *ipv4.PacketConn
+	conn  datagramConn
 	local netip.AddrPort
 	inits []*phasedInit // this round's sessions
 	rmsgs []ipv4.Message
@@ -110,14 +124,17 @@ type phasedInit struct {
 	failed bool
 }
 
-// phasedStats are the counts of one exchange.
+// phasedStats are the counts of one exchange, and when its last
+// response arrived.
 type phasedStats struct {
 	retransmits, lost uint64
+	last              time.Time
 }
 
 // newPhasedLoad binds sources initiator sockets on 127.78.x.y, sharing
-// window requests in flight.
-func newPhasedLoad(sources, window int) (*phasedLoad, error) {
+// window requests in flight. With queued, the sockets are for queued
+// windows (rawSocket: outside Go's network poller).
+func newPhasedLoad(sources, window int, queued bool) (*phasedLoad, error) {
 	base, err := initiatorConfig()
 	if err != nil {
 		return nil, err
@@ -125,25 +142,81 @@ func newPhasedLoad(sources, window int) (*phasedLoad, error) {
 	l := &phasedLoad{base: base, window: max(window, 1), perSource: max(1, 2*window/sources)}
 	for i := range sources {
 		a := netip.AddrFrom4([4]byte{127, 78, byte(i / 250), byte(i%250 + 1)})
-		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, 0)))
+		var c datagramConn
+		if queued {
+			c, err = listenRaw(a)
+		} else {
+			c, err = listenPolled(a)
+		}
 		if err != nil {
 			l.close()
 			return nil, fmt.Errorf("bind %v (is 127.0.0.0/8 loopback here?): %w", a, err)
 		}
-		setBuffers(c, 4<<20)
-		s := &phasedSource{idx: i, conn: c, pc: ipv4.NewPacketConn(c), local: c.LocalAddr().(*net.UDPAddr).AddrPort(),
-			rmsgs: make([]ipv4.Message, phasedBatch), by: map[[8]byte]int{}}
+		s := &phasedSource{idx: i, conn: c, local: c.localAddr(), rmsgs: make([]ipv4.Message, phasedBatch), by: map[[8]byte]int{}}
 		for j := range s.rmsgs {
 			s.rmsgs[j].Buffers = [][]byte{make([]byte, phasedBuf)}
+			s.rmsgs[j].OOB = make([]byte, timestampSpace)
 		}
 		l.srcs = append(l.srcs, s)
 	}
 	return l, nil
 }
 
+// datagramConn is a source's socket.
+type datagramConn interface {
+	localAddr() netip.AddrPort
+	// writeAll sends every message.
+	writeAll(ms []ipv4.Message) error
+	// readBatch reads up to len(ms) datagrams, waiting up to wait for
+	// the first if the socket waits at all; none read is not an error.
+	readBatch(ms []ipv4.Message, wait time.Duration) (int, error)
+	close()
+}
+
+// polledConn is a socket in Go's network poller, read and written with
+// recvmmsg and sendmmsg; a read waits.
+type polledConn struct {
+	c  *net.UDPConn
+	pc *ipv4.PacketConn
+}
+
+func listenPolled(a netip.Addr) (*polledConn, error) {
+	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, 0)))
+	if err != nil {
+		return nil, err
+	}
+	setBuffers(c, 4<<20)
+	enableTimestamps(c)
+	return &polledConn{c: c, pc: ipv4.NewPacketConn(c)}, nil
+}
+
+func (p *polledConn) localAddr() netip.AddrPort { return p.c.LocalAddr().(*net.UDPAddr).AddrPort() }
+func (p *polledConn) close()                    { p.c.Close() }
+
+func (p *polledConn) writeAll(ms []ipv4.Message) error {
+	for len(ms) > 0 {
+		n, err := p.pc.WriteBatch(ms, 0)
+		if err != nil {
+			return err
+		}
+		ms = ms[n:]
+	}
+	return nil
+}
+
+func (p *polledConn) readBatch(ms []ipv4.Message, wait time.Duration) (int, error) {
+	_ = p.c.SetReadDeadline(time.Now().Add(wait))
+	k, err := p.pc.ReadBatch(ms, 0)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return 0, nil
+	}
+	return k, err
+}
+
 func (l *phasedLoad) close() {
 	for _, s := range l.srcs {
-		s.conn.Close()
+		s.conn.close()
 	}
 }
 
@@ -216,11 +289,11 @@ func (l *phasedLoad) round(ctx context.Context, tgt *target, name string, n int)
 			return in.s.Closed()
 		},
 	}
-	for _, step := range steps {
+	for k, step := range steps {
 		if err := ctx.Err(); err != nil {
 			return p, err
 		}
-		st, err := l.measured(tgt, &p)
+		st, err := l.measured(tgt, &p, exchangeNames[k])
 		if err != nil {
 			return p, err
 		}
@@ -280,31 +353,80 @@ func (in *phasedInit) next(tgt *target) bool {
 	return true
 }
 
-// measured runs one measured window: every source exchanges its
-// requests. It adds the window's time, the responder's CPU and this
-// process's CPU to p (CPUPerHS holds the responder's CPU seconds until
-// round divides it).
-func (l *phasedLoad) measured(tgt *target, p *phase) (phasedStats, error) {
+// measured runs the measured windows of one exchange: every source
+// exchanges its requests. It adds the windows' time, the responder's CPU
+// and this process's CPU to p (CPUPerHS holds the responder's CPU seconds
+// until round divides it).
+func (l *phasedLoad) measured(tgt *target, p *phase, exchange string) (phasedStats, error) {
 	// Not measured: the per-exchange state, and a collection, so that
 	// the garbage of the sessions' cryptography is not collected in the
 	// window.
+	most := 0
 	for _, src := range l.srcs {
 		src.prepare()
+		most = max(most, len(src.reqs))
 	}
 	runtime.GC()
+	if tgt.hold == nil {
+		return l.measure(tgt, p, exchange, 0, most, nil)
+	}
+	// Queued windows: as many requests as the responder's socket and
+	// queues take, a source's share each, queued while it is held.
+	per := max(1, tgt.burst/len(l.srcs))
+	var sum phasedStats
+	for lo := 0; lo < most; lo += per {
+		st, err := l.measure(tgt, p, exchange, lo, lo+per, tgt.hold)
+		if err != nil {
+			return sum, err
+		}
+		sum.retransmits += st.retransmits
+		sum.lost += st.lost
+	}
+	return sum, nil
+}
+
+// measure runs one measured window over the requests lo to hi of each
+// source (fewer where a source has fewer). With hold nil, the sources
+// keep the load's window of requests in flight. Otherwise the responder
+// is held while every source sends its requests at once, and the window
+// is timed from its release until the last response arrived: the
+// responder then works through a full queue, as a concentrator does
+// whose initiators are elsewhere, and the initiators' sends (whose
+// loopback delivery the kernel does in the sender's context) are not in
+// the measured time.
+func (l *phasedLoad) measure(tgt *target, p *phase, exchange string, lo, hi int, hold func() (func() error, error)) (phasedStats, error) {
 	cpu0, _, err := tgt.stats()
 	if err != nil {
 		return phasedStats{}, err
 	}
-	idle0, steal0 := machineSeconds()
-	ic0, t0 := cpuSeconds(), time.Now()
+	queued := hold != nil
+	var idle0, steal0, ic0 float64
+	var t0 time.Time
+	if queued {
+		release, err := hold()
+		if err != nil {
+			return phasedStats{}, fmt.Errorf("hold the responder: %w", err)
+		}
+		if err := l.each(func(src *phasedSource) error { return src.send(lo, hi) }); err != nil {
+			release() //nolint:errcheck // reporting the send's error
+			return phasedStats{}, err
+		}
+		idle0, steal0 = machineSeconds()
+		ic0, t0 = cpuSeconds(), time.Now()
+		if err := release(); err != nil {
+			return phasedStats{}, err
+		}
+	} else {
+		idle0, steal0 = machineSeconds()
+		ic0, t0 = cpuSeconds(), time.Now()
+	}
 	stats := make([]phasedStats, len(l.srcs))
 	err = l.each(func(src *phasedSource) error {
 		var err error
-		stats[src.idx], err = src.exchange(l)
+		stats[src.idx], err = src.exchange(l, lo, hi, queued)
 		return err
 	})
-	secs, ic1 := time.Since(t0).Seconds(), cpuSeconds()
+	end, ic1 := time.Now(), cpuSeconds()
 	idle1, steal1 := machineSeconds()
 	if err != nil {
 		return phasedStats{}, err
@@ -313,12 +435,38 @@ func (l *phasedLoad) measured(tgt *target, p *phase) (phasedStats, error) {
 	if err != nil {
 		return phasedStats{}, err
 	}
+	// The window ends when the last response arrived; the cores are
+	// shares of the whole time measured (up to queuedPoll longer, while
+	// the sources read the last responses).
+	last := t0
+	for _, s := range stats {
+		if s.last.After(last) {
+			last = s.last
+		}
+	}
+	if !queued || last.After(end) {
+		last = end
+	}
+	secs, span := last.Sub(t0).Seconds(), end.Sub(t0).Seconds()
 	p.Seconds += secs
+	p.span += span
 	p.RespCores += cpu1 - cpu0
 	p.CPUPerHS += cpu1 - cpu0
 	p.InitCores += ic1 - ic0
 	p.IdleCores += idle1 - idle0
 	p.StealCores += steal1 - steal0
+	if l.windows != nil {
+		requests := 0
+		for _, src := range l.srcs {
+			requests += max(0, min(hi, len(src.reqs))-lo)
+		}
+		how := "in flight"
+		if queued {
+			how = "queued"
+		}
+		fmt.Fprintf(l.windows, "window: %s %s %d requests (%s): %.1f ms, responder %.2f cores; over the %.1f ms measured: initiators %.2f cores, idle %.2f\n",
+			p.Name, exchange, requests, how, secs*1e3, (cpu1-cpu0)/secs, span*1e3, (ic1-ic0)/span, (idle1-idle0)/span)
+	}
 	var sum phasedStats
 	for _, s := range stats {
 		sum.retransmits += s.retransmits
@@ -350,16 +498,34 @@ func (src *phasedSource) prepare() {
 	}
 }
 
-// exchange sends the source's requests, keeping up to l.perSource in
-// flight within the load's window, and stores each response; a request
-// without a response after phasedRTO is sent again, up to phasedTries
-// times.
-func (src *phasedSource) exchange(l *phasedLoad) (phasedStats, error) {
+// send sends the source's requests lo to hi at once (queued windows).
+func (src *phasedSource) send(lo, hi int) error {
+	lo, hi = min(lo, len(src.reqs)), min(hi, len(src.reqs))
+	now := time.Now()
+	out := src.wmsgs[:0]
+	for i := lo; i < hi; i++ {
+		out = src.add(out, i, now)
+	}
+	return src.conn.writeAll(out)
+}
+
+// exchange sends the source's requests lo to hi, keeping up to
+// l.perSource in flight within the load's window, or, if sent, takes
+// them as sent already; it stores each response. A request without a
+// response after phasedRTO is sent again, up to phasedTries times; sent
+// requests, which wait in the responder's queue, only once no response
+// has come for phasedRTO.
+func (src *phasedSource) exchange(l *phasedLoad, lo, hi int, sent bool) (phasedStats, error) {
 	var st phasedStats
-	n := len(src.reqs)
-	next, left, inflight := 0, n, 0
+	n := min(hi, len(src.reqs))
+	next := min(lo, n)
+	left, inflight := n-next, 0
+	if sent {
+		next, inflight = n, left
+		l.inflight.Add(int64(inflight))
+	}
 	defer func() { l.inflight.Add(int64(-inflight)) }()
-	lastScan := time.Now()
+	lastScan, lastResp := time.Now(), time.Now()
 	for left > 0 {
 		now := time.Now()
 		out := src.wmsgs[:0]
@@ -372,9 +538,9 @@ func (src *phasedSource) exchange(l *phasedLoad) (phasedStats, error) {
 			next++
 			inflight++
 		}
-		if now.Sub(lastScan) >= phasedRTO/4 {
+		if now.Sub(lastScan) >= phasedRTO/4 && (!sent || now.Sub(lastResp) >= phasedRTO) {
 			lastScan = now
-			for i := range next {
+			for i := lo; i < next; i++ {
 				if src.done[i] || now.Sub(src.sent[i]) < phasedRTO {
 					continue
 				}
@@ -390,7 +556,7 @@ func (src *phasedSource) exchange(l *phasedLoad) (phasedStats, error) {
 				st.retransmits++
 			}
 		}
-		if err := writeAll(src.pc, out); err != nil {
+		if err := src.conn.writeAll(out); err != nil {
 			return st, err
 		}
 		if left == 0 {
@@ -402,16 +568,15 @@ func (src *phasedSource) exchange(l *phasedLoad) (phasedStats, error) {
 			// sources; look again soon.
 			wait = time.Millisecond
 		}
-		_ = src.conn.SetReadDeadline(now.Add(wait))
-		k, err := src.pc.ReadBatch(src.rmsgs, 0)
+		k, err := src.conn.readBatch(src.rmsgs, wait)
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
 			return st, err
 		}
 		for _, m := range src.rmsgs[:k] {
+			at, ok := arrival(m.OOB[:m.NN])
+			if !ok {
+				at = time.Now()
+			}
 			b := m.Buffers[0][:m.N]
 			if len(b) >= 4 && [4]byte(b) == [4]byte{} {
 				b = b[4:] // the non-ESP marker (RFC 3948 2.2)
@@ -420,7 +585,7 @@ func (src *phasedSource) exchange(l *phasedLoad) (phasedStats, error) {
 				continue
 			}
 			i, ok := src.by[[8]byte(b[:8])]
-			if !ok || src.done[i] {
+			if !ok || i < lo || i >= n || src.done[i] {
 				continue
 			}
 			in := src.reqs[i]
@@ -436,6 +601,16 @@ func (src *phasedSource) exchange(l *phasedLoad) (phasedStats, error) {
 			left--
 			inflight--
 			l.inflight.Add(-1)
+			lastResp = now
+			if at.After(st.last) {
+				st.last = at
+			}
+		}
+		if sent && left > 0 {
+			// Queued: read what has come every queuedPoll, in batches,
+			// rather than wake for each response; the arrival times
+			// say when the window ended.
+			time.Sleep(queuedPoll)
 		}
 	}
 	return st, nil
@@ -452,18 +627,6 @@ func (src *phasedSource) add(out []ipv4.Message, i int, now time.Time) []ipv4.Me
 	}
 	m.Buffers[0], m.Addr = in.req, in.to
 	return out[:len(out)+1]
-}
-
-// writeAll sends every message, batched.
-func writeAll(p *ipv4.PacketConn, ms []ipv4.Message) error {
-	for len(ms) > 0 {
-		n, err := p.WriteBatch(ms, 0)
-		if err != nil {
-			return err
-		}
-		ms = ms[n:]
-	}
-	return nil
 }
 
 // alternate runs phased rounds of n handshakes against a and b in turns,

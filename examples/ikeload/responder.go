@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"sync"
 	"time"
 
@@ -56,8 +57,13 @@ func responderEndpoint() (*ike.Endpoint, error) {
 		CookieThreshold: many, CookieThresholdPerSource: many,
 		MaxHalfOpenPerSource: many, MaxHalfOpen: many, MaxIKESAs: many,
 		ReadBuffer: 16 << 20, WriteBuffer: 16 << 20,
+		QueueLen: responderQueueLen,
 	})
 }
+
+// responderQueueLen is the responder's worker queue length: long enough
+// for a queued window (phased.go), whose requests all arrive at once.
+const responderQueueLen = 16384
 
 // runResponder is the responder process: it prints where it listens as
 // a JSON line, then answers each line of in ("stats", or "gc" for stats
@@ -73,6 +79,21 @@ func runResponder(in io.Reader, out io.Writer) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+		// And where its goroutines waited, on locks (mutex) and on
+		// anything (block), and its execution trace (go tool trace), in
+		// files beside the CPU profile.
+		runtime.SetMutexProfileFraction(10)
+		runtime.SetBlockProfileRate(int(100 * time.Microsecond))
+		defer writeProfiles(path)
+		tf, err := os.Create(path + ".trace")
+		if err != nil {
+			return err
+		}
+		defer tf.Close()
+		if err := trace.Start(tf); err != nil {
+			return err
+		}
+		defer trace.Stop()
 	}
 	ep, err := responderEndpoint()
 	if err != nil {
@@ -95,7 +116,7 @@ func runResponder(in io.Reader, out io.Writer) error {
 	}()
 	ikeAddr, natt := ep.Addrs()
 	enc := json.NewEncoder(out)
-	if err := enc.Encode(respStats{IKE: ikeAddr.String(), NATT: natt.String()}); err != nil {
+	if err := enc.Encode(respStats{IKE: ikeAddr.String(), NATT: natt.String(), ReadBuffer: ep.Stats().ReadBuffer}); err != nil {
 		return err
 	}
 	sc := bufio.NewScanner(in)
@@ -119,4 +140,20 @@ func runResponder(in io.Reader, out io.Writer) error {
 		}
 	}
 	return sc.Err()
+}
+
+// writeProfiles writes the mutex and block profiles beside the CPU
+// profile at path (path.mutex, path.block).
+func writeProfiles(path string) {
+	for _, name := range []string{"mutex", "block"} {
+		f, err := os.Create(path + "." + name)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ikeload responder:", err)
+			continue
+		}
+		if err := pprof.Lookup(name).WriteTo(f, 0); err != nil {
+			fmt.Fprintln(os.Stderr, "ikeload responder:", err)
+		}
+		f.Close()
+	}
 }

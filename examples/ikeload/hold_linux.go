@@ -1,0 +1,70 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// holdProcess stops the process (SIGSTOP) and returns once every one of
+// its threads is stopped, as /proc shows; release lets it go on
+// (SIGCONT). The queued phased load holds the responder this way while
+// it queues a window's requests in the responder's socket.
+var holdProcess = holdStopped
+
+func holdStopped(pid int) (release func() error, err error) {
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		return nil, err
+	}
+	release = func() error { return syscall.Kill(pid, syscall.SIGCONT) }
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		stopped, err := allStopped(pid)
+		if err != nil || stopped {
+			if err != nil {
+				release() //nolint:errcheck // reporting the first error
+			}
+			return release, err
+		}
+		if time.Now().After(deadline) {
+			release() //nolint:errcheck // reporting the first error
+			return nil, fmt.Errorf("process %d did not stop within 5 s", pid)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+// allStopped reports whether every thread of process pid is in state T
+// (stopped) per /proc/pid/task/*/stat.
+func allStopped(pid int) (bool, error) {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil {
+		return false, err
+	}
+	if len(tasks) == 0 {
+		return false, fmt.Errorf("process %d: no threads in /proc", pid)
+	}
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // the thread exited
+		}
+		if err != nil {
+			return false, err
+		}
+		// The state follows the command, which is in parentheses and may
+		// contain anything.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 || i+2 >= len(b) {
+			return false, fmt.Errorf("%s: cannot parse %q", t, b)
+		}
+		if b[i+2] != 'T' && b[i+2] != 't' {
+			return false, nil
+		}
+	}
+	return true, nil
+}
