@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -67,4 +68,36 @@ func allStopped(pid int) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// udpDelivered returns the UDP datagrams this network namespace has
+// delivered to sockets so far (Udp InDatagrams in /proc/net/snmp). A
+// queued window waits for it to grow by the window's responses before
+// its sources read them, so that reading takes nothing from the
+// responder while it works; other traffic can only make the wait end
+// early, which costs nothing but that benefit.
+func udpDelivered() (uint64, bool) {
+	b, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return 0, false
+	}
+	var names []string
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] != "Udp:" {
+			continue
+		}
+		if names == nil {
+			names = f
+			continue
+		}
+		for i, n := range names {
+			if n == "InDatagrams" && i < len(f) {
+				v, err := strconv.ParseUint(f[i], 10, 64)
+				return v, err == nil
+			}
+		}
+		return 0, false
+	}
+	return 0, false
 }

@@ -564,20 +564,27 @@ func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6
 // summed over its CPUs, from /proc/stat (in USER_HZ, 100 a second on
 // Linux); zeros where it cannot be read.
 func machineSeconds() (idle, steal float64) {
+	idle, steal, _ = machineTimes()
+	return idle, steal
+}
+
+// machineTimes is machineSeconds with the CPU seconds spent serving
+// softirqs (network receive among them), whichever task they interrupted.
+func machineTimes() (idle, steal, softirq float64) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0, 0
+		return 0, 0, 0
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	f := strings.Fields(line)
 	if len(f) < 9 || f[0] != "cpu" {
-		return 0, 0
+		return 0, 0, 0
 	}
 	tick := func(i int) float64 {
 		n, _ := strconv.ParseFloat(f[i], 64)
 		return n / 100
 	}
-	return tick(4) + tick(5), tick(8) // idle + iowait; steal
+	return tick(4) + tick(5), tick(8), tick(7) // idle + iowait; steal; softirq
 }
 
 // runPhases measures "none", then fills to each live count and measures

@@ -400,24 +400,53 @@ func (l *phasedLoad) measure(tgt *target, p *phase, exchange string, lo, hi int,
 		return phasedStats{}, err
 	}
 	queued := hold != nil
-	var idle0, steal0, ic0 float64
+	requests := 0
+	for _, src := range l.srcs {
+		requests += max(0, min(hi, len(src.reqs))-lo)
+	}
+	var idle0, steal0, soft0, ic0 float64
 	var t0 time.Time
 	if queued {
 		release, err := hold()
 		if err != nil {
 			return phasedStats{}, fmt.Errorf("hold the responder: %w", err)
 		}
+		sent0, known := udpDelivered()
 		if err := l.each(func(src *phasedSource) error { return src.send(lo, hi) }); err != nil {
 			release() //nolint:errcheck // reporting the send's error
 			return phasedStats{}, err
 		}
-		idle0, steal0 = machineSeconds()
+		if known {
+			// A send on loopback returns once the datagram is queued for
+			// the receive path, which may run later (ksoftirqd): wait
+			// until every request is in the responder's socket, so that
+			// the responder finds its whole queue when released.
+			want := sent0 + uint64(requests)
+			for start := time.Now(); time.Since(start) < phasedRTO; time.Sleep(100 * time.Microsecond) {
+				if n, ok := udpDelivered(); !ok || n >= want {
+					break
+				}
+			}
+		}
+		delivered0, known := udpDelivered()
+		idle0, steal0, soft0 = machineTimes()
 		ic0, t0 = cpuSeconds(), time.Now()
 		if err := release(); err != nil {
 			return phasedStats{}, err
 		}
+		if known {
+			// Read once the responses are all delivered (or after
+			// phasedRTO, when the sources look for what is missing).
+			want := delivered0 + uint64(requests)
+			for time.Since(t0) < phasedRTO {
+				if n, ok := udpDelivered(); !ok || n >= want {
+					break
+				}
+				time.Sleep(queuedPoll / 5)
+			}
+		}
 	} else {
-		idle0, steal0 = machineSeconds()
+		idle0, steal0, soft0 = machineTimes()
 		ic0, t0 = cpuSeconds(), time.Now()
 	}
 	stats := make([]phasedStats, len(l.srcs))
@@ -427,7 +456,7 @@ func (l *phasedLoad) measure(tgt *target, p *phase, exchange string, lo, hi int,
 		return err
 	})
 	end, ic1 := time.Now(), cpuSeconds()
-	idle1, steal1 := machineSeconds()
+	idle1, steal1, soft1 := machineTimes()
 	if err != nil {
 		return phasedStats{}, err
 	}
@@ -456,16 +485,13 @@ func (l *phasedLoad) measure(tgt *target, p *phase, exchange string, lo, hi int,
 	p.IdleCores += idle1 - idle0
 	p.StealCores += steal1 - steal0
 	if l.windows != nil {
-		requests := 0
-		for _, src := range l.srcs {
-			requests += max(0, min(hi, len(src.reqs))-lo)
-		}
 		how := "in flight"
 		if queued {
 			how = "queued"
 		}
-		fmt.Fprintf(l.windows, "window: %s %s %d requests (%s): %.1f ms, responder %.2f cores; over the %.1f ms measured: initiators %.2f cores, idle %.2f\n",
-			p.Name, exchange, requests, how, secs*1e3, (cpu1-cpu0)/secs, span*1e3, (ic1-ic0)/span, (idle1-idle0)/span)
+		others := float64(runtime.NumCPU()) - (cpu1-cpu0+ic1-ic0+idle1-idle0+steal1-steal0)/span
+		fmt.Fprintf(l.windows, "window: %s %s %d requests (%s): %.1f ms, responder %.2f cores; over the %.1f ms measured: initiators %.2f cores, others %.2f, idle %.2f, softirq (any task) %.2f\n",
+			p.Name, exchange, requests, how, secs*1e3, (cpu1-cpu0)/secs, span*1e3, (ic1-ic0)/span, max(0, others), (idle1-idle0)/span, (soft1-soft0)/span)
 	}
 	var sum phasedStats
 	for _, s := range stats {

@@ -157,3 +157,4 @@ func writeProfiles(path string) {
 		f.Close()
 	}
 }
+
