@@ -70,13 +70,13 @@ func allStopped(pid int) (bool, error) {
 	return true, nil
 }
 
-// udpDelivered returns the UDP datagrams this network namespace has
-// delivered to sockets so far (Udp InDatagrams in /proc/net/snmp). A
-// queued window waits for it to grow by the window's responses before
-// its sources read them, so that reading takes nothing from the
-// responder while it works; other traffic can only make the wait end
+// udpSent returns the UDP datagrams this network namespace has sent so
+// far (Udp OutDatagrams in /proc/net/snmp, counted as each leaves its
+// sender). A queued window waits for it to grow by the window's responses
+// before its sources read them, so that their reading takes nothing from
+// the responder while it works; other traffic can only end the wait
 // early, which costs nothing but that benefit.
-func udpDelivered() (uint64, bool) {
+func udpSent() (uint64, bool) {
 	b, err := os.ReadFile("/proc/net/snmp")
 	if err != nil {
 		return 0, false
@@ -92,7 +92,7 @@ func udpDelivered() (uint64, bool) {
 			continue
 		}
 		for i, n := range names {
-			if n == "InDatagrams" && i < len(f) {
+			if n == "OutDatagrams" && i < len(f) {
 				v, err := strconv.ParseUint(f[i], 10, 64)
 				return v, err == nil
 			}

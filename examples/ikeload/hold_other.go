@@ -10,5 +10,5 @@ var holdProcess func(pid int) (release func() error, err error)
 // allStopped is never called here (holdProcess is nil).
 func allStopped(int) (bool, error) { return false, nil }
 
-// udpDelivered is not known here.
-func udpDelivered() (uint64, bool) { return 0, false }
+// udpSent is not known here.
+func udpSent() (uint64, bool) { return 0, false }

@@ -411,35 +411,22 @@ func (l *phasedLoad) measure(tgt *target, p *phase, exchange string, lo, hi int,
 		if err != nil {
 			return phasedStats{}, fmt.Errorf("hold the responder: %w", err)
 		}
-		sent0, known := udpDelivered()
 		if err := l.each(func(src *phasedSource) error { return src.send(lo, hi) }); err != nil {
 			release() //nolint:errcheck // reporting the send's error
 			return phasedStats{}, err
 		}
-		if known {
-			// A send on loopback returns once the datagram is queued for
-			// the receive path, which may run later (ksoftirqd): wait
-			// until every request is in the responder's socket, so that
-			// the responder finds its whole queue when released.
-			want := sent0 + uint64(requests)
-			for start := time.Now(); time.Since(start) < phasedRTO; time.Sleep(100 * time.Microsecond) {
-				if n, ok := udpDelivered(); !ok || n >= want {
-					break
-				}
-			}
-		}
-		delivered0, known := udpDelivered()
+		sent0, known := udpSent()
 		idle0, steal0, soft0 = machineTimes()
 		ic0, t0 = cpuSeconds(), time.Now()
 		if err := release(); err != nil {
 			return phasedStats{}, err
 		}
 		if known {
-			// Read once the responses are all delivered (or after
-			// phasedRTO, when the sources look for what is missing).
-			want := delivered0 + uint64(requests)
+			// Read once the responses are all sent (or after phasedRTO,
+			// when the sources look for what is missing).
+			want := sent0 + uint64(requests)
 			for time.Since(t0) < phasedRTO {
-				if n, ok := udpDelivered(); !ok || n >= want {
+				if n, ok := udpSent(); !ok || n >= want {
 					break
 				}
 				time.Sleep(queuedPoll / 5)

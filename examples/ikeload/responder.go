@@ -157,4 +157,3 @@ func writeProfiles(path string) {
 		f.Close()
 	}
 }
-
