@@ -336,7 +336,8 @@ func (c *coalescer) writeAll(pkts [][]byte) (failed int) {
 			if c.vnet {
 				c.pieces = append(c.pieces, c.zero[:])
 			}
-			err = c.write(append(c.pieces, pkts[i]))
+			c.pieces = append(c.pieces, pkts[i])
+			err = c.write(c.pieces)
 		} else {
 			err = c.writeRun(pkts[i : i+n])
 		}
