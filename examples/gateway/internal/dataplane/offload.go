@@ -325,10 +325,19 @@ type coalescer struct {
 // writeAll writes pkts (IP packets, in order) and returns how many of them
 // the TUN refused.
 func (c *coalescer) writeAll(pkts [][]byte) (failed int) {
+	// The packet that ended a run starts the next one: its parse is kept
+	// (have) rather than done again.
+	var next tcpSeg
+	var nextOK, have bool
 	for i := 0; i < len(pkts); {
 		n := 1
+		var tf tcpSeg
 		if c.vnet {
-			n = c.run(pkts[i:])
+			if !have {
+				next, nextOK = parseTCP(pkts[i])
+			}
+			tf = next
+			n, next, nextOK, have = c.run(pkts[i:], tf, nextOK)
 		}
 		var err error
 		if n == 1 {
@@ -339,7 +348,7 @@ func (c *coalescer) writeAll(pkts [][]byte) (failed int) {
 			c.pieces = append(c.pieces, pkts[i])
 			err = c.write(c.pieces)
 		} else {
-			err = c.writeRun(pkts[i : i+n])
+			err = c.writeRun(pkts[i:i+n], tf)
 		}
 		if err != nil {
 			failed += n
@@ -349,34 +358,35 @@ func (c *coalescer) writeAll(pkts [][]byte) (failed int) {
 	return failed
 }
 
-// run returns how many packets from the start of pkts form one run.
-func (c *coalescer) run(pkts [][]byte) int {
+// run returns how many packets from the start of pkts form one run; tf
+// and ok are parseTCP's of pkts[0]. When it parsed the packet after the
+// run, pkts[n], it returns that parse too (parsed).
+func (c *coalescer) run(pkts [][]byte, tf tcpSeg, ok bool) (n int, tn tcpSeg, okn, parsed bool) {
 	first := pkts[0]
-	tf, ok := parseTCP(first)
 	if !ok || len(pkts) < 2 || c.check && !validTCP(first, tf) {
-		return 1
+		return 1, tn, false, false
 	}
 	n, total, tp := 1, len(first), tf
 	for n < len(pkts) && n < maxGROSegs {
 		q := pkts[n]
 		tq, ok := parseTCP(q)
 		if !ok || total+tq.plen > maxCoalesced || !follows(first, pkts[n-1], q, tf, tp, tq) || c.check && !validTCP(q, tq) {
-			break
+			return n, tq, ok, true
 		}
 		total += tq.plen
 		tp = tq
 		n++
 	}
-	return n
+	return n, tn, false, false
 }
 
 // writeRun writes a run of two or more segments as one TCP super-packet:
 // the first segment's headers with the total length, the last segment's
 // PSH, and the pseudo-header's sum in the checksum field for the kernel to
-// complete (NEEDS_CSUM), then every segment's payload, by writev.
-func (c *coalescer) writeRun(run [][]byte) error {
+// complete (NEEDS_CSUM), then every segment's payload, by writev. t is
+// parseTCP's of run[0].
+func (c *coalescer) writeRun(run [][]byte, t tcpSeg) error {
 	first := run[0]
-	t, _ := parseTCP(first)
 	hl := t.ip + t.thl
 	total := hl
 	for _, q := range run {
