@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // Linux's UDP socket options (include/uapi/linux/udp.h).
@@ -60,17 +62,22 @@ func Parse(oob []byte) (seg int, drops uint32, ok bool) {
 	if len(oob) == 0 {
 		return 0, 0, false
 	}
-	msgs, err := syscall.ParseSocketControlMessage(oob)
-	if err != nil {
-		return 0, 0, false
-	}
-	for _, m := range msgs {
-		switch {
-		case m.Header.Level == syscall.IPPROTO_UDP && m.Header.Type == udpGRO && len(m.Data) >= 4:
-			seg = int(int32(binary.NativeEndian.Uint32(m.Data)))
-		case m.Header.Level == syscall.SOL_SOCKET && m.Header.Type == soRxqOvfl && len(m.Data) >= 4:
-			drops, ok = binary.NativeEndian.Uint32(m.Data), true
+	// One message at a time, in place: syscall.ParseSocketControlMessage
+	// allocates a slice of them for every datagram read. As there, bytes
+	// too short for a header at the end are ignored, and a malformed
+	// message spoils the lot.
+	for len(oob) >= unix.SizeofCmsghdr {
+		h, data, rest, err := unix.ParseOneSocketControlMessage(oob)
+		if err != nil {
+			return 0, 0, false
 		}
+		switch {
+		case h.Level == syscall.IPPROTO_UDP && h.Type == udpGRO && len(data) >= 4:
+			seg = int(int32(binary.NativeEndian.Uint32(data)))
+		case h.Level == syscall.SOL_SOCKET && h.Type == soRxqOvfl && len(data) >= 4:
+			drops, ok = binary.NativeEndian.Uint32(data), true
+		}
+		oob = rest
 	}
 	return seg, drops, ok
 }

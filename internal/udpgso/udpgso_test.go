@@ -3,6 +3,7 @@
 package udpgso
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net"
 	"runtime"
@@ -105,4 +106,69 @@ func FuzzGROSize(f *testing.F) {
 	f.Add(SegmentOOB(b[:], 1400))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, oob []byte) { _ = GROSize(oob) })
+}
+
+// parseRef is Parse as it was, on syscall.ParseSocketControlMessage: the
+// reference for the in-place walk.
+func parseRef(oob []byte) (seg int, drops uint32, ok bool) {
+	msgs, err := syscall.ParseSocketControlMessage(oob)
+	if err != nil {
+		return 0, 0, false
+	}
+	for _, m := range msgs {
+		switch {
+		case m.Header.Level == syscall.IPPROTO_UDP && m.Header.Type == udpGRO && len(m.Data) >= 4:
+			seg = int(int32(binary.NativeEndian.Uint32(m.Data)))
+		case m.Header.Level == syscall.SOL_SOCKET && m.Header.Type == soRxqOvfl && len(m.Data) >= 4:
+			drops, ok = binary.NativeEndian.Uint32(m.Data), true
+		}
+	}
+	return seg, drops, ok
+}
+
+// TestParseMatchesReference: on valid control data with the messages in
+// either order, on every prefix of it, and on it with a header length
+// corrupted, Parse answers as the syscall package's parser does, and
+// allocates nothing.
+func TestParseMatchesReference(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("UDP offloads are Linux's")
+	}
+	msg := func(level, typ int32, v uint32) []byte {
+		b := make([]byte, syscall.CmsgSpace(4))
+		h := (*syscall.Cmsghdr)(unsafe.Pointer(&b[0]))
+		h.Level, h.Type = level, typ
+		h.SetLen(syscall.CmsgLen(4))
+		binary.NativeEndian.PutUint32(b[syscall.CmsgLen(0):], v)
+		return b
+	}
+	gro, ovfl, other := msg(syscall.IPPROTO_UDP, udpGRO, 1400), msg(syscall.SOL_SOCKET, soRxqOvfl, 9), msg(syscall.SOL_SOCKET, 99, 5)
+	cases := [][]byte{
+		append(append([]byte{}, gro...), ovfl...),
+		append(append([]byte{}, ovfl...), gro...),
+		append(append(append([]byte{}, other...), gro...), ovfl...),
+	}
+	for _, c := range cases {
+		for n := 0; n <= len(c); n++ {
+			b := bytes.Clone(c[:n])
+			check := func(b []byte) {
+				s, d, ok := Parse(b)
+				rs, rd, rok := parseRef(b)
+				if s != rs || d != rd || ok != rok {
+					t.Fatalf("Parse(%x) = %d, %d, %v; reference %d, %d, %v", b, s, d, ok, rs, rd, rok)
+				}
+			}
+			check(b)
+			for _, l := range []uint64{0, 1, uint64(len(b)) + 1, 1 << 40} {
+				if len(b) >= syscall.SizeofCmsghdr {
+					bad := bytes.Clone(b)
+					(*syscall.Cmsghdr)(unsafe.Pointer(&bad[0])).SetLen(int(l))
+					check(bad)
+				}
+			}
+		}
+	}
+	if a := testing.AllocsPerRun(100, func() { Parse(cases[0]) }); a != 0 {
+		t.Fatalf("Parse allocates %v times", a)
+	}
 }

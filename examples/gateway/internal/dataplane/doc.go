@@ -29,10 +29,11 @@
 //
 // One goroutine reads messages, opens each datagram in place, and writes
 // the inner packets in order: runs of TCP segments of one flow (the
-// conditions of Linux's own TCP GRO, checksums checked) go to the TUN as
-// one super-packet by writev, the first segment's headers rewritten and
-// every payload where it was decrypted; anything else one packet per
-// write. ESP that arrived through the IKE endpoint's NAT-T socket (RFC
+// conditions of Linux's own TCP GRO) go to the TUN as one super-packet by
+// writev, the first segment's headers rewritten and every payload where
+// it was decrypted; anything else one packet per write. The segments'
+// TCP checksums are not checked: the ESP ICV has authenticated every
+// byte (see coalescer). ESP that arrived through the IKE endpoint's NAT-T socket (RFC
 // 3948, where the endpoint reads it with UDP GRO) comes the same way,
 // opened in the endpoint's read buffers (InboundESPBatch).
 //

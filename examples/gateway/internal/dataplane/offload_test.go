@@ -188,15 +188,27 @@ func reserialize(t *testing.T, p gopacket.Packet, v6 bool) []byte {
 }
 
 // TestCoalesceRoundTrip merges random streams of packets (TCP segments of
-// a few IPv4 and IPv6 flows interleaved, with PSH, short segments, a bad checksum now
-// and then, and other packets) and cuts what was written again as the
-// kernel would: the packets must come out as they went in, in order, and
-// runs must have been merged.
+// a few IPv4 and IPv6 flows interleaved, with PSH, short segments, a bad
+// checksum now and then, and other packets) and cuts what was written
+// again as the kernel would: the packets must come out as they went in, in
+// order, and runs must have been merged. A coalescer that checks
+// checksums never merges a segment whose checksum is bad, so even that
+// one comes out as it went in; the plane's, which does not check (the ESP
+// ICV authenticated the packet), merges it, and it comes out with only
+// its checksum recomputed.
 func TestCoalesceRoundTrip(t *testing.T) {
+	for _, check := range []bool{true, false} {
+		t.Run(fmt.Sprintf("check=%v", check), func(t *testing.T) { testCoalesceRoundTrip(t, check) })
+	}
+}
+
+func testCoalesceRoundTrip(t *testing.T, check bool) {
 	rng := rand.New(rand.NewPCG(3, 9))
 	merged := [2]int{}
+	badMerged := 0
 	for n := range 300 {
 		var in [][]byte
+		bad := map[int]bool{} // indexes in `in` of corrupt segments
 		for range 1 + rng.IntN(6) {
 			mss := 100 + rng.IntN(1400)
 			fr := superPacket(rng, rng.IntN(2) == 0, false, 1+rng.IntN(60000), mss, uint8(rng.IntN(2))*tcpPSH)
@@ -204,12 +216,13 @@ func TestCoalesceRoundTrip(t *testing.T) {
 			if !ok {
 				t.Fatal("frame refused")
 			}
-			bad := rng.IntN(10) == 0
+			corrupt := rng.IntN(10) == 0
 			for i := range f.n {
 				b := make([]byte, f.maxSeg())
 				b = b[:f.segment(i, b)]
-				if bad && i == f.n/2 {
-					b[len(b)-1] ^= 1 // a corrupt segment: never merged
+				if corrupt && i == f.n/2 {
+					b[len(b)-1] ^= 1 // a bad checksum
+					bad[len(in)] = true
 				}
 				in = append(in, b)
 			}
@@ -221,10 +234,11 @@ func TestCoalesceRoundTrip(t *testing.T) {
 		for i := 0; i+1 < len(in); i++ {
 			if rng.IntN(20) == 0 {
 				in[i], in[i+1] = in[i+1], in[i]
+				bad[i], bad[i+1] = bad[i+1], bad[i]
 			}
 		}
 		var frames [][]byte
-		c := coalescer{vnet: true, write: func(pieces [][]byte) error {
+		c := coalescer{vnet: true, check: check, write: func(pieces [][]byte) error {
 			frames = append(frames, bytes.Join(pieces, nil))
 			return nil
 		}}
@@ -232,6 +246,7 @@ func TestCoalesceRoundTrip(t *testing.T) {
 			t.Fatal(failed)
 		}
 		var out [][]byte
+		var inRun []bool // out[i] came out of a merged frame
 		for _, fr := range frames {
 			var h vnetHdr
 			h.decode(fr)
@@ -240,6 +255,7 @@ func TestCoalesceRoundTrip(t *testing.T) {
 					t.Fatalf("case %d: single packet with flags %x", n, h.flags)
 				}
 				out = append(out, fr[vnetHdrLen:])
+				inRun = append(inRun, false)
 				continue
 			}
 			merged[h.gsoType/gsoTCPv6]++
@@ -250,12 +266,23 @@ func TestCoalesceRoundTrip(t *testing.T) {
 			for i := range f.n {
 				b := make([]byte, f.maxSeg())
 				out = append(out, b[:f.segment(i, b)])
+				inRun = append(inRun, true)
 			}
 		}
 		if len(out) != len(in) {
 			t.Fatalf("case %d: %d packets out, %d in", n, len(out), len(in))
 		}
 		for i := range in {
+			if bad[i] && inRun[i] {
+				if check {
+					t.Fatalf("case %d packet %d: a bad checksum merged", n, i)
+				}
+				badMerged++
+				if !equalButTCPChecksum(in[i], out[i]) {
+					t.Fatalf("case %d packet %d differs beyond its checksum:\n%x\n%x", n, i, in[i], out[i])
+				}
+				continue
+			}
 			if !bytes.Equal(in[i], out[i]) {
 				t.Fatalf("case %d packet %d differs:\n%x\n%x", n, i, in[i], out[i])
 			}
@@ -264,6 +291,20 @@ func TestCoalesceRoundTrip(t *testing.T) {
 	if merged[0] == 0 || merged[1] == 0 {
 		t.Fatalf("merged runs (IPv4, IPv6): %v", merged)
 	}
+	if !check && badMerged == 0 {
+		t.Fatal("no segment with a bad checksum was merged without checking")
+	}
+}
+
+// equalButTCPChecksum reports whether TCP packets a and b are the same
+// but for the TCP checksum.
+func equalButTCPChecksum(a, b []byte) bool {
+	t, ok := parseTCP(a)
+	if !ok || len(a) != len(b) {
+		return false
+	}
+	ck := t.ip + 16
+	return bytes.Equal(a[:ck], b[:ck]) && bytes.Equal(a[ck+2:], b[ck+2:])
 }
 
 // FuzzParseFrame: any frame is refused or cut into segments that fit
@@ -292,7 +333,10 @@ func FuzzParseFrame(f *testing.F) {
 }
 
 // FuzzCoalesce: any packet sequence is written whole, in order: cutting
-// what was written gives the packets back.
+// what was written gives the packets back (with checksums checked: one
+// that does not check them merges a segment with a bad checksum, which
+// then comes back with the checksum recomputed; TestCoalesceRoundTrip
+// covers that).
 func FuzzCoalesce(f *testing.F) {
 	rng := rand.New(rand.NewPCG(2, 2))
 	fr := superPacket(rng, false, false, 5000, 1000, 0)
@@ -313,7 +357,7 @@ func FuzzCoalesce(f *testing.F) {
 			b = b[2+n:]
 		}
 		var out [][]byte
-		c := coalescer{vnet: true, write: func(pieces [][]byte) error {
+		c := coalescer{vnet: true, check: true, write: func(pieces [][]byte) error {
 			fr := bytes.Join(pieces, nil)
 			var h vnetHdr
 			h.decode(fr)

@@ -22,8 +22,17 @@ type tunFile struct {
 	dev  tun.Device
 	rc   syscall.RawConn
 	vnet bool
-	mu   sync.Mutex // iov
-	iov  []unix.Iovec
+	// Reads: ReadFrames's arguments, for readOne, under rmu.
+	rmu    sync.Mutex
+	rd     batchRead
+	rbufs  [][]byte
+	rsizes []int
+	// Writes: the iovecs, writev's error and writev itself as a func
+	// bound once, under mu.
+	mu     sync.Mutex
+	iov    []unix.Iovec
+	werr   error
+	writev func(fd uintptr) bool
 }
 
 // OpenTUN takes over the frames of a TUN device that
@@ -58,49 +67,78 @@ func OpenTUN(dev tun.Device) (TUN, error) {
 	if ierr != nil {
 		return nil, fmt.Errorf("dataplane: TUNGETIFF: %w", ierr)
 	}
-	return &tunFile{dev: dev, rc: rc, vnet: flags&unix.IFF_VNET_HDR != 0}, nil
+	t := &tunFile{dev: dev, rc: rc, vnet: flags&unix.IFF_VNET_HDR != 0}
+	t.rd.init(rc, t.readOne)
+	t.writev = t.writevOnce
+	return t, nil
 }
 
 func (t *tunFile) VNetHdr() bool { return t.vnet }
 func (t *tunFile) Close() error  { return t.dev.Close() }
 
 func (t *tunFile) ReadFrames(bufs [][]byte, sizes []int) (int, error) {
-	return readMany(t.rc, len(bufs), func(fd int, i int) error {
-		m, err := unix.Read(fd, bufs[i])
-		sizes[i] = m
-		return err
-	})
+	t.rmu.Lock()
+	defer t.rmu.Unlock()
+	t.rbufs, t.rsizes = bufs, sizes
+	n, err := t.rd.readMany(len(bufs))
+	t.rbufs, t.rsizes = nil, nil
+	return n, err
 }
 
-// readMany waits until fd is readable, then calls read for i = 0, 1, ...
-// while it succeeds, up to n times, and returns how many did: one read
-// that waits, then those that do not.
-func readMany(rc syscall.RawConn, n int, read func(fd, i int) error) (int, error) {
-	got := 0
-	var rerr error
-	err := rc.Read(func(fd uintptr) bool {
-		for got < n {
-			err := read(int(fd), got)
-			switch {
-			case err == unix.EINTR:
-				continue
-			case err == unix.EAGAIN:
-				return got > 0 // wait for the first, not for more
-			case err != nil:
-				rerr = err
-				return true
-			}
-			got++
-		}
-		return true
-	})
-	if got > 0 {
-		return got, nil
+func (t *tunFile) readOne(fd, i int) error {
+	m, err := unix.Read(fd, t.rbufs[i])
+	t.rsizes[i] = m
+	return err
+}
+
+// batchRead reads a batch from a non-blocking file descriptor on Go's
+// poller: it waits until the descriptor is readable, then calls read for
+// i = 0, 1, ... while it succeeds, up to n times (one read that waits,
+// then those that do not). Its state lives in the struct and the poller's
+// callback is a method value bound once, so that a batch allocates
+// nothing (a closure per call escapes to the heap). Not safe for
+// concurrent use.
+type batchRead struct {
+	rc     syscall.RawConn
+	read   func(fd, i int) error
+	n, got int
+	err    error
+	step   func(fd uintptr) bool // b.readReady
+}
+
+func (b *batchRead) init(rc syscall.RawConn, read func(fd, i int) error) {
+	b.rc, b.read = rc, read
+	b.step = b.readReady
+}
+
+// readMany reads up to n and returns how many it read.
+func (b *batchRead) readMany(n int) (int, error) {
+	b.n, b.got, b.err = n, 0, nil
+	err := b.rc.Read(b.step)
+	if b.got > 0 {
+		return b.got, nil
 	}
 	if err != nil {
 		return 0, err
 	}
-	return 0, rerr
+	return 0, b.err
+}
+
+func (b *batchRead) readReady(fd uintptr) bool {
+	for b.got < b.n {
+		err := b.read(int(fd), b.got)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return b.got > 0 // wait for the first, not for more
+		case err != nil:
+			b.err = err
+			return true
+		}
+		b.got++
+	}
+	return true
 }
 
 func (t *tunFile) WriteFrame(pieces [][]byte) error {
@@ -117,22 +155,26 @@ func (t *tunFile) WriteFrame(pieces [][]byte) error {
 	if len(t.iov) == 0 {
 		return nil
 	}
-	var werr error
-	err := t.rc.Write(func(fd uintptr) bool {
-		_, _, e := unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&t.iov[0])), uintptr(len(t.iov)))
-		switch e {
-		case 0:
-		case unix.EAGAIN:
-			return false
-		default:
-			werr = e
-		}
-		return true
-	})
+	t.werr = nil
+	err := t.rc.Write(t.writev)
+	clear(t.iov) // the caller's buffers
 	if err != nil {
 		return err
 	}
-	return werr
+	return t.werr
+}
+
+// writevOnce writes t.iov (under t.mu); false asks the poller to wait.
+func (t *tunFile) writevOnce(fd uintptr) bool {
+	_, _, e := unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&t.iov[0])), uintptr(len(t.iov)))
+	switch e {
+	case 0:
+	case unix.EAGAIN:
+		return false
+	default:
+		t.werr = e
+	}
+	return true
 }
 
 // udpSock is the plane's UDP socket with UDP GSO (UDP_SEGMENT) and GRO
@@ -147,6 +189,13 @@ type udpSock struct {
 	// drops is the kernel's count of datagrams dropped for a full receive
 	// buffer, the largest it has reported (SO_RXQ_OVFL).
 	drops atomic.Uint64
+	// Reads: ReadMsgs's arguments, for readOne, under rmu.
+	rmu           sync.Mutex
+	rd            batchRead
+	rbufs         [][]byte
+	rsizes, rsegs []int
+	rfrom         []netip.AddrPort
+	oob           [64]byte
 }
 
 // socketBuffer is the size of the UDP socket's buffers: about 30 ms at
@@ -166,6 +215,7 @@ func ListenUDP(port uint16) (UDP, error) {
 		return nil, err
 	}
 	s := &udpSock{c: c, rc: rc, port: uint16(c.LocalAddr().(*net.UDPAddr).Port)}
+	s.rd.init(rc, s.readOne)
 	if err := rc.Control(func(fd uintptr) {
 		for _, o := range [][2]int{{unix.SO_RCVBUFFORCE, unix.SO_RCVBUF}, {unix.SO_SNDBUFFORCE, unix.SO_SNDBUF}} {
 			if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, o[0], socketBuffer) != nil {
@@ -195,18 +245,24 @@ func (s *udpSock) MaxSegs() int {
 }
 
 func (s *udpSock) ReadMsgs(bufs [][]byte, sizes, segs []int, from []netip.AddrPort) (int, error) {
-	var oob [64]byte
-	return readMany(s.rc, len(bufs), func(fd, i int) error {
-		m, oobn, _, sa, err := unix.Recvmsg(fd, bufs[i], oob[:], 0)
-		if err == nil {
-			seg, drops, ok := udpgso.Parse(oob[:oobn])
-			sizes[i], segs[i], from[i] = m, seg, addrPortOf(sa)
-			if ok && uint64(drops) > s.drops.Load() {
-				s.drops.Store(uint64(drops)) // one reader: no race to lose
-			}
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	s.rbufs, s.rsizes, s.rsegs, s.rfrom = bufs, sizes, segs, from
+	n, err := s.rd.readMany(len(bufs))
+	s.rbufs, s.rsizes, s.rsegs, s.rfrom = nil, nil, nil, nil
+	return n, err
+}
+
+func (s *udpSock) readOne(fd, i int) error {
+	m, oobn, _, sa, err := unix.Recvmsg(fd, s.rbufs[i], s.oob[:], 0)
+	if err == nil {
+		seg, drops, ok := udpgso.Parse(s.oob[:oobn])
+		s.rsizes[i], s.rsegs[i], s.rfrom[i] = m, seg, addrPortOf(sa)
+		if ok && uint64(drops) > s.drops.Load() {
+			s.drops.Store(uint64(drops)) // one reader: no race to lose
 		}
-		return err
-	})
+	}
+	return err
 }
 
 func addrPortOf(sa unix.Sockaddr) netip.AddrPort {
