@@ -560,16 +560,10 @@ func cpuSeconds() float64 {
 
 func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
 
-// machineSeconds returns the machine's idle and stolen CPU seconds so far,
-// summed over its CPUs, from /proc/stat (in USER_HZ, 100 a second on
-// Linux); zeros where it cannot be read.
-func machineSeconds() (idle, steal float64) {
-	idle, steal, _ = machineTimes()
-	return idle, steal
-}
-
-// machineTimes is machineSeconds with the CPU seconds spent serving
-// softirqs (network receive among them), whichever task they interrupted.
+// machineTimes returns the machine's idle, stolen and softirq CPU seconds
+// so far, summed over its CPUs, from /proc/stat (in USER_HZ, 100 a second
+// on Linux); zeros where it cannot be read. Softirq time (network receive
+// among it) counts whichever task it interrupted.
 func machineTimes() (idle, steal, softirq float64) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
