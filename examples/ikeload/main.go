@@ -165,7 +165,7 @@ func main() {
 	windowed := flag.Bool("phased-windowed", false, "phased windows keep -phased-window requests in flight instead of queueing each window's requests while the responder is held (Linux)")
 	contendedFlag := flag.Bool("contended", true, "also measure with the contended load (initiators on the same cores)")
 	windows := flag.Bool("windows", false, "print a line for each measured phased window")
-	cpuProfile := flag.String("cpuprofile", "", "write each responder's CPU profile (go tool pprof) into this directory")
+	cpuProfile := flag.String("cpuprofile", "", "write each responder's CPU, mutex and block profiles (go tool pprof) and execution trace (go tool trace) into this directory")
 	flag.Parse()
 	o := options{sources: *sources, window: *window, measure: *measure, charon: *charon,
 		phasedN: *phasedN, phasedRounds: *phasedRounds, phasedSources: *phasedSources, phasedWindow: *phasedWindow,

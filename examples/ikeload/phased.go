@@ -368,14 +368,14 @@ func (l *phasedLoad) measured(tgt *target, p *phase, exchange string) (phasedSta
 	}
 	runtime.GC()
 	if tgt.hold == nil {
-		return l.measure(tgt, p, exchange, 0, most, nil)
+		return l.measure(tgt, p, exchange, 0, most)
 	}
 	// Queued windows: as many requests as the responder's socket and
 	// queues take, a source's share each, queued while it is held.
 	per := max(1, tgt.burst/len(l.srcs))
 	var sum phasedStats
 	for lo := 0; lo < most; lo += per {
-		st, err := l.measure(tgt, p, exchange, lo, lo+per, tgt.hold)
+		st, err := l.measure(tgt, p, exchange, lo, lo+per)
 		if err != nil {
 			return sum, err
 		}
@@ -386,7 +386,7 @@ func (l *phasedLoad) measured(tgt *target, p *phase, exchange string) (phasedSta
 }
 
 // measure runs one measured window over the requests lo to hi of each
-// source (fewer where a source has fewer). With hold nil, the sources
+// source (fewer where a source has fewer). Without tgt.hold, the sources
 // keep the load's window of requests in flight. Otherwise the responder
 // is held while every source sends its requests at once, and the window
 // is timed from its release until the last response arrived: the
@@ -394,12 +394,12 @@ func (l *phasedLoad) measured(tgt *target, p *phase, exchange string) (phasedSta
 // whose initiators are elsewhere, and the initiators' sends (whose
 // loopback delivery the kernel does in the sender's context) are not in
 // the measured time.
-func (l *phasedLoad) measure(tgt *target, p *phase, exchange string, lo, hi int, hold func() (func() error, error)) (phasedStats, error) {
+func (l *phasedLoad) measure(tgt *target, p *phase, exchange string, lo, hi int) (phasedStats, error) {
 	cpu0, _, err := tgt.stats()
 	if err != nil {
 		return phasedStats{}, err
 	}
-	queued := hold != nil
+	queued := tgt.hold != nil
 	requests := 0
 	for _, src := range l.srcs {
 		requests += max(0, min(hi, len(src.reqs))-lo)
@@ -407,7 +407,7 @@ func (l *phasedLoad) measure(tgt *target, p *phase, exchange string, lo, hi int,
 	var idle0, steal0, soft0, ic0 float64
 	var t0 time.Time
 	if queued {
-		release, err := hold()
+		release, err := tgt.hold()
 		if err != nil {
 			return phasedStats{}, fmt.Errorf("hold the responder: %w", err)
 		}

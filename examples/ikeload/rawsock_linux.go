@@ -78,11 +78,8 @@ func (s *rawSocket) readBatch(ms []ipv4.Message, _ time.Duration) (int, error) {
 	for i := range ms {
 		m := &ms[i]
 		n, oobn, _, from, err := syscall.Recvmsg(s.fd, m.Buffers[0], m.OOB[:cap(m.OOB)], syscall.MSG_DONTWAIT)
-		if err == syscall.EAGAIN {
-			return i, nil
-		}
-		if err == syscall.EINTR {
-			return i, nil
+		if err == syscall.EAGAIN || err == syscall.EINTR {
+			return i, nil // what has arrived so far
 		}
 		if err != nil {
 			return i, err
