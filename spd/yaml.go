@@ -202,6 +202,12 @@ func (p *yamlParser) checkChars() {
 		switch {
 		case r == utf8.RuneError && n == 1:
 			panic(&yamlError{line, utf8.RuneCountInString(s[lineStart:i]) + 1, "invalid UTF-8"})
+		case r == 0xfeff && i > 0:
+			// YAML 1.2.2 section 5.2: a byte order mark may open the
+			// stream but must not appear inside a document (yaml.v3
+			// skips one at the start of a line, reads it elsewhere).
+			panic(&yamlError{line, utf8.RuneCountInString(s[lineStart:i]) + 1,
+				"a byte order mark is not accepted in a policy file except at its start"})
 		case r == 0x85 || r == 0x2028 || r == 0x2029:
 			// Line breaks to YAML 1.1 (and yaml.v3), text to YAML 1.2:
 			// refused rather than read one way or the other.

@@ -1,6 +1,7 @@
 package spd
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -62,6 +63,9 @@ var yamlCases = []string{
 	"a:\n\n\n  b\n",
 	"a: b\r\nc: d\r\n",
 	"\ufeffa: b\n",
+	"\ufeff\ufeff",
+	"\ufeffa: \ufeffb\n",
+	"a: \"\ufeff\"\n",
 	"a: é\nß: 漢字\n",
 	"a: [é, ü]\n",
 	"a: - b\n",
@@ -198,6 +202,25 @@ func TestYAMLDifferential(t *testing.T) {
 	for i, src := range yamlCorpus(t) {
 		if d := yamlDiff(src); d != "" {
 			t.Errorf("case %d %q: %s", i, src, d)
+		}
+	}
+}
+
+// TestYAMLByteOrderMark: a byte order mark opens a policy file or is
+// refused, with its position (YAML 1.2.2 section 5.2: not inside a
+// document; yaml.v3 skips one at a line's start and reads one elsewhere).
+func TestYAMLByteOrderMark(t *testing.T) {
+	if _, _, err := parseYAML("\ufeffa: b\n"); err != nil {
+		t.Fatalf("leading byte order mark: %v", err)
+	}
+	for _, c := range []struct {
+		src       string
+		line, col int
+	}{{"\ufeff\ufeff", 1, 2}, {"a: b\n\ufeffc: d\n", 2, 1}, {"a: \"x\ufeff\"\n", 1, 6}} {
+		_, _, err := parseYAML(c.src)
+		var ye *yamlError
+		if !errors.As(err, &ye) || ye.line != c.line || ye.col != c.col || !strings.Contains(ye.msg, "byte order mark") {
+			t.Errorf("%q: %v, want a byte order mark refused at %d:%d", c.src, err, c.line, c.col)
 		}
 	}
 }
