@@ -41,6 +41,10 @@ type target struct {
 	// windows).
 	hold  func() (release func() error, err error)
 	burst int
+	// perRequest is, for each exchange, the seconds per request of the
+	// target's last queued window: the next window's wait sleeps most of
+	// its expected length in one go.
+	perRequest map[string]float64
 }
 
 // Modes of the initiators.

@@ -25,3 +25,20 @@ func TestUDPSent(t *testing.T) {
 		t.Fatalf("sent count grew by %d after 100 sends", n-n0)
 	}
 }
+
+// TestParseUDPSent reads OutDatagrams from a /proc/net/snmp text (its Udp
+// lines as Linux 6.1 prints them) and refuses texts without it.
+func TestParseUDPSent(t *testing.T) {
+	const text = "Tcp: RtoAlgorithm RtoMin\nTcp: 1 200\n" +
+		"Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors\n" +
+		"Udp: 2212 3 0 2254 0 0 0 0 0\n" +
+		"UdpLite: InDatagrams NoPorts InErrors OutDatagrams\nUdpLite: 0 0 0 7\n"
+	if n, ok := parseUDPSent([]byte(text)); !ok || n != 2254 {
+		t.Fatalf("parseUDPSent = %d, %v; want 2254, true", n, ok)
+	}
+	for _, bad := range []string{"", "Udp: InDatagrams\nUdp: 5\n", "Udp: OutDatagrams\nUdp: x\n", "Udp: InDatagrams OutDatagrams\n"} {
+		if n, ok := parseUDPSent([]byte(bad)); ok {
+			t.Errorf("parseUDPSent(%q) = %d, true", bad, n)
+		}
+	}
+}
