@@ -61,6 +61,12 @@
 //
 // The summary line takes the phased ratios.
 //
+// Between the phased rounds of A against B the tool also measures the
+// machine's own ceiling for gomaxprocs-2/1 (ceiling.go): X25519 alone, in
+// one goroutine and in two, timed the same way. On a virtual machine two
+// vCPUs often do less than twice the work of one; the "machine:" line
+// gives that ratio and the share of it the responder reached.
+//
 // A stretch measures handshakes/s and the responder's CPU time per
 // handshake (getrusage in its process). Memory per IKE SA is the growth of
 // C's live heap (after a collection) while it filled to the largest N,
@@ -85,7 +91,7 @@
 // The label names the largest live count measured (live-2k in the -quick
 // run).
 //
-//	go run ./examples/ikeload                 # full run (a few minutes)
+//	go run ./examples/ikeload                 # full run (about 2 minutes)
 //	go run ./examples/ikeload -quick          # CI-sized
 //	sudo go run ./examples/ikeload -charon    # and charon beside it
 package main
@@ -159,7 +165,7 @@ func main() {
 	charon := flag.Bool("charon", false, "also measure strongSwan's charon as responder (root; in a network namespace)")
 	charonLive := flag.String("charon-live", "10000", "live IKE SA counts measured against charon")
 	phasedN := flag.Int("phased-n", 3000, "handshakes per phased round (every half-open SA of a round waits well under 30 s)")
-	phasedRounds := flag.Int("phased-rounds", 7, "alternated phased rounds per comparison")
+	phasedRounds := flag.Int("phased-rounds", 11, "alternated phased rounds per comparison")
 	phasedSources := flag.Int("phased-sources", 32, "initiator source addresses of the phased load (127.78.x.y)")
 	phasedWindow := flag.Int("phased-window", 768, "requests in flight in total in the phased load")
 	windowed := flag.Bool("phased-windowed", false, "phased windows keep -phased-window requests in flight instead of queueing each window's requests while the responder is held (Linux)")
@@ -279,6 +285,7 @@ type summary struct {
 	liveRatio     float64 // rate with that many live over the rate with none
 	lo, hi        int     // GOMAXPROCS compared
 	procsRatio    float64 // rate at hi over rate at lo, none live
+	ceiling       float64 // the machine's own ratio for hi over lo (ceiling.go), 0 if not probed
 	bytesPerIKESA float64
 }
 
@@ -418,7 +425,8 @@ func measureOurs(ctx context.Context, o options, w io.Writer) ([]result, summary
 			fmt.Fprintf(w, "%s, contended (initiators on the same cores): %.2f (median of %d alternated rounds)\n", ratioLabel, ratio, rounds)
 		}
 	}
-	pa, pb, ratio, err := pl.alternate(ctx, &a.tgt, &b.tgt, "none", "none", o.phasedRounds, o.phasedN)
+	probe := newCeiling(sum.lo, sum.hi)
+	pa, pb, ratio, err := pl.alternate(ctx, &a.tgt, &b.tgt, "none", "none", o.phasedRounds, o.phasedN, probe)
 	if err != nil {
 		return nil, sum, err
 	}
@@ -435,6 +443,11 @@ func measureOurs(ctx context.Context, o options, w io.Writer) ([]result, summary
 			ratioLabel, ratio, o.phasedRounds, o.phasedN)
 		printInitiators(w, pa, pb)
 		printShare(w, pa, pb)
+		if probe != nil {
+			sum.ceiling = probe.median()
+			fmt.Fprintf(w, "machine: X25519 alone in %d goroutines did %.2fx the work of %d in the same time (median of %d probes between the rounds above): the most %s can be here; the responder reached %.0f%% of it\n",
+				sum.hi, sum.ceiling, sum.lo, len(probe.ratios), ratioLabel, 100*ratio/sum.ceiling)
+		}
 	}
 
 	m0, err := c.query("gc")
@@ -474,7 +487,7 @@ func measureOurs(ctx context.Context, o options, w io.Writer) ([]result, summary
 			fmt.Fprintf(w, "%s/none, contended (initiators on the same cores): %.2f (median of %d alternated rounds)\n", label, ratio, rounds)
 		}
 		load.close()
-		_, pc, ratio, err := pl.alternate(ctx, &b.tgt, &c.tgt, "none", label, o.phasedRounds, o.phasedN)
+		_, pc, ratio, err := pl.alternate(ctx, &b.tgt, &c.tgt, "none", label, o.phasedRounds, o.phasedN, nil)
 		if err != nil {
 			return nil, sum, err
 		}

@@ -662,9 +662,14 @@ func (src *phasedSource) add(out []ipv4.Message, i int, now time.Time) []ipv4.Me
 
 // alternate runs phased rounds of n handshakes against a and b in turns,
 // rounds times, and returns each side's totals and the median over rounds
-// of b's rate over a's.
-func (l *phasedLoad) alternate(ctx context.Context, a, b *target, nameA, nameB string, rounds, n int) (pa, pb phase, ratio float64, err error) {
+// of b's rate over a's. A probe, if not nil, runs after each of b's
+// rounds.
+func (l *phasedLoad) alternate(ctx context.Context, a, b *target, nameA, nameB string, rounds, n int, probe *ceiling) (pa, pb phase, ratio float64, err error) {
 	return alternate(a, b, nameA, nameB, rounds, func(t *target, name string) (phase, error) {
-		return l.round(ctx, t, name, n)
+		p, err := l.round(ctx, t, name, n)
+		if err == nil && probe != nil && t == b {
+			err = probe.probe()
+		}
+		return p, err
 	})
 }
