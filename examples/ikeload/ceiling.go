@@ -75,9 +75,10 @@ func (c *ceiling) probe() error {
 	return nil
 }
 
-// median returns the median ratio (0 before any probe).
+// median returns the median ratio (0 before any probe, or for a nil
+// probe).
 func (c *ceiling) median() float64 {
-	if len(c.ratios) == 0 {
+	if c == nil || len(c.ratios) == 0 {
 		return 0
 	}
 	r := slices.Sorted(slices.Values(c.ratios))

@@ -285,7 +285,6 @@ type summary struct {
 	liveRatio     float64 // rate with that many live over the rate with none
 	lo, hi        int     // GOMAXPROCS compared
 	procsRatio    float64 // rate at hi over rate at lo, none live
-	ceiling       float64 // the machine's own ratio for hi over lo (ceiling.go), 0 if not probed
 	bytesPerIKESA float64
 }
 
@@ -443,10 +442,9 @@ func measureOurs(ctx context.Context, o options, w io.Writer) ([]result, summary
 			ratioLabel, ratio, o.phasedRounds, o.phasedN)
 		printInitiators(w, pa, pb)
 		printShare(w, pa, pb)
-		if probe != nil {
-			sum.ceiling = probe.median()
+		if m := probe.median(); m > 0 {
 			fmt.Fprintf(w, "machine: X25519 alone in %d goroutines did %.2fx the work of %d in the same time (median of %d probes between the rounds above): the most %s can be here; the responder reached %.0f%% of it\n",
-				sum.hi, sum.ceiling, sum.lo, len(probe.ratios), ratioLabel, 100*ratio/sum.ceiling)
+				sum.hi, m, sum.lo, len(probe.ratios), ratioLabel, 100*ratio/m)
 		}
 	}
 

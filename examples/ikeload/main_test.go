@@ -234,6 +234,10 @@ func TestCeiling(t *testing.T) {
 	if runtime.GOMAXPROCS(0) < 2 {
 		t.Skip("GOMAXPROCS 1: no second goroutine to probe with")
 	}
+	var none *ceiling
+	if m := none.median(); m != 0 {
+		t.Errorf("a nil probe's median is %v, want 0", m)
+	}
 	c := newCeiling(1, 2)
 	for range 3 {
 		if err := c.probe(); err != nil {
