@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"net"
+	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -41,4 +44,29 @@ func TestParseUDPSent(t *testing.T) {
 			t.Errorf("parseUDPSent(%q) = %d, true", bad, n)
 		}
 	}
+}
+
+// FuzzParseUDPSent: any text is parsed without panicking, and a count it
+// reports is a field of a "Udp:" line of the text.
+func FuzzParseUDPSent(f *testing.F) {
+	f.Add([]byte("Udp: InDatagrams OutDatagrams\nUdp: 1 2\n"))
+	f.Add([]byte("Udp: OutDatagrams\nUdp: 18446744073709551615\n"))
+	f.Add([]byte("Udp: OutDatagrams\r\nUdp:\t7 8\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n, ok := parseUDPSent(b)
+		if !ok {
+			return
+		}
+		want := strconv.FormatUint(n, 10)
+		for line := range bytes.Lines(b) {
+			f := bytes.Fields(line)
+			if len(f) > 1 && string(f[0]) == "Udp:" && slices.ContainsFunc(f[1:], func(v []byte) bool {
+				u, err := strconv.ParseUint(string(v), 10, 64)
+				return err == nil && strconv.FormatUint(u, 10) == want
+			}) {
+				return
+			}
+		}
+		t.Fatalf("parseUDPSent(%q) = %d, which no Udp: line holds", b, n)
+	})
 }
