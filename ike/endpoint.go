@@ -21,8 +21,10 @@ package ike
 //     slot until its worker either creates the SA or refuses it.
 //  3. Workers: one per core (EndpointConfig.Workers), each with bounded
 //     input queues (datagrams for existing IKE SAs are preferred over
-//     new IKE_SA_INITs), a command queue and a timer heap. A session
-//     lives in one worker for its life, so its messages, timers and
+//     new IKE_SA_INITs), a command queue and a timer heap. New IKE SAs
+//     from the IKE port wait in one queue that all workers serve, so
+//     each goes to whichever worker is free; a session then lives in
+//     that worker for its life, so its messages, timers and
 //     events stay in order, while key exchanges, AUTH and the
 //     encryption of different IKE SAs run on all cores. The session is
 //     sans-I/O: the worker feeds it datagrams and the clock, reports its
@@ -305,7 +307,12 @@ type Endpoint struct {
 	ikeFDs, nattFDs []*batchConn
 	dups            []*net.UDPConn
 
-	workers  []*worker
+	workers []*worker
+	// first holds the first messages (new IKE SAs) that arrived on the
+	// IKE port and passed admission. Every worker serves it when its own
+	// queue is empty, so that new IKE SAs go to whichever worker is free
+	// and the workers work through a burst together.
+	first    chan item
 	sessions spiTable      // by this side's SPI
 	halfOpen halfOpenTable // responder SAs before IKE_AUTH, by (SPIi, source)
 	peers    peerTable     // established IKEv2 SAs by peer identity
@@ -442,6 +449,7 @@ func NewEndpoint(cfg EndpointConfig) (*Endpoint, error) {
 	for i := range lim.workers {
 		e.workers = append(e.workers, newWorker(e, i))
 	}
+	e.first = make(chan item, lim.queueLen*lim.workers)
 	return e, nil
 }
 

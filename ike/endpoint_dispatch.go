@@ -214,7 +214,7 @@ func (r *reader) dispatchV1(now time.Time, b []byte, from netip.AddrPort, natt b
 // admitV2 applies the admission checks to an IKE_SA_INIT request that
 // would create a half-open SA, before any key exchange: cookies (RFC 7296
 // 2.6) when the half-open counts ask for them, then the caps. What passes
-// goes to the worker chosen by (SPIi, source).
+// is queued for a worker (toFirst).
 func (r *reader) admitV2(now time.Time, b []byte, from netip.AddrPort, natt bool, h *isakmp.Header) {
 	e := r.e
 	rcfg := e.cfg.Responder
@@ -248,8 +248,7 @@ func (r *reader) admitV2(now time.Time, b []byte, from netip.AddrPort, natt bool
 	if !e.reserve(src) {
 		return
 	}
-	w := e.workers[int(maphash.Comparable(e.sessions.seed, halfOpenKey{h.InitiatorSPI, from})%uint64(len(e.workers)))]
-	e.toWorker(w, item{kind: itemFirst, version: 2, b: bytes.Clone(b), from: from, natt: natt})
+	e.toFirst(item{kind: itemFirst, version: 2, b: bytes.Clone(b), from: from, natt: natt}, h.InitiatorSPI)
 }
 
 // admitV1 applies the caps to an IKEv1 first message (IKEv1 has no
@@ -264,8 +263,20 @@ func (r *reader) admitV1(b []byte, from netip.AddrPort, natt bool, h *isakmp.Hea
 	if !e.reserve(from.Addr()) {
 		return
 	}
-	w := e.workers[int(maphash.Comparable(e.sessions.seed, halfOpenKey{h.InitiatorSPI, from})%uint64(len(e.workers)))]
-	e.toWorker(w, item{kind: itemFirst, version: 1, b: bytes.Clone(b), from: from, natt: natt})
+	e.toFirst(item{kind: itemFirst, version: 1, b: bytes.Clone(b), from: from, natt: natt}, h.InitiatorSPI)
+}
+
+// toFirst queues a first message that passed admission. From the IKE port
+// it goes to the queue all workers serve (Endpoint.first), so that a new
+// IKE SA goes to whichever worker is free. From the NAT-T port it goes to
+// the worker chosen by (SPIi, source), because ESP from that address may
+// have to wait behind it in one worker (espOrder).
+func (e *Endpoint) toFirst(it item, spiI [8]byte) {
+	var w *worker
+	if it.natt {
+		w = e.workers[int(maphash.Comparable(e.sessions.seed, halfOpenKey{spiI, it.from})%uint64(len(e.workers)))]
+	}
+	e.toWorker(w, it)
 }
 
 // reserve takes an admission reservation for src, counting a refusal.
@@ -283,12 +294,18 @@ func (e *Endpoint) reserve(src netip.Addr) bool {
 	return false
 }
 
-// toWorker queues it for w, or drops and counts it if the queue is full.
-// An IKE datagram on the NAT-T socket marks its source address so that
-// ESP from there waits for it.
+// toWorker queues it for w, or drops and counts it if the queue is full;
+// a first message with no worker goes to the shared queue. An IKE
+// datagram on the NAT-T socket marks its source address so that ESP from
+// there waits for it.
 func (e *Endpoint) toWorker(w *worker, it item) {
-	ch := w.in
-	if it.kind == itemFirst {
+	var ch chan item
+	switch {
+	case it.kind != itemFirst:
+		ch = w.in
+	case w == nil:
+		ch = e.first
+	default:
 		ch = w.first
 	}
 	if it.natt {

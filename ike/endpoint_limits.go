@@ -49,6 +49,19 @@ func (t *shardedMap[K, V]) put(k K, v V) {
 	s.mu.Unlock()
 }
 
+// putIfAbsent maps k to v unless k is mapped already; then it returns
+// what k maps to, and true.
+func (t *shardedMap[K, V]) putIfAbsent(k K, v V) (V, bool) {
+	s := &t.shards[t.shard(k)]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o, ok := s.m[k]; ok {
+		return o, true
+	}
+	s.m[k] = v
+	return v, false
+}
+
 // deleteIf removes k if it maps to v (by ==).
 func (t *shardedMap[K, V]) deleteIf(k K, match func(V) bool) {
 	s := &t.shards[t.shard(k)]

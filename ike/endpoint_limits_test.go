@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -597,5 +598,75 @@ func TestCookieDuplicateAnswer(t *testing.T) {
 	p.run()
 	if !p.i.Established() || !p.r.Established() {
 		t.Fatalf("not established after repeated COOKIE answers: %v", kinds(p.evI))
+	}
+}
+
+// TestSharedFirstQueue: first messages from the IKE port wait in the queue
+// all workers serve. When a request and its retransmission are taken by
+// two workers, at the same time or one after the other, one half-open SA
+// is made and both are answered with the same response by its worker
+// (RFC 7296 2.1); the retransmission's admission reservation is given
+// back.
+func TestSharedFirstQueue(t *testing.T) {
+	rcfg := pskConfig(t, false, floodSuite, "aes128gcm16")
+	for _, together := range []bool{false, true} {
+		e, err := NewEndpoint(EndpointConfig{IKEAddr: netip.MustParseAddrPort("127.0.0.1:500"),
+			NATTAddr: netip.MustParseAddrPort("127.0.0.1:4500"), Responder: rcfg, Workers: 2, QueueLen: 8,
+			CookieThresholdPerSource: 100, MaxHalfOpenPerSource: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &reader{e: e}
+		const n = 20
+		for i := range n {
+			req := newPair(t, pskConfig(t, true, floodSuite, "aes128gcm16"), rcfg).toR[0]
+			from := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.7"), uint16(1000+i))
+			r.dispatch(t0, req, from, false)
+			r.dispatch(t0, req, from, false) // before the first is accepted
+			if len(e.first) != 2 || len(e.workers[0].first) != 0 || len(e.workers[1].first) != 0 {
+				t.Fatalf("first messages queued %d shared, %d and %d per worker; want 2 shared", len(e.first),
+					len(e.workers[0].first), len(e.workers[1].first))
+			}
+			a, b := <-e.first, <-e.first
+			if together {
+				var wg sync.WaitGroup
+				wg.Go(func() { e.workers[0].process(a) })
+				wg.Go(func() { e.workers[1].process(b) })
+				wg.Wait()
+			} else {
+				e.workers[0].process(a)
+				e.workers[1].process(b)
+			}
+			// The retransmission went behind the SA to its worker.
+			for _, w := range e.workers {
+				for len(w.in) > 0 {
+					w.process(<-w.in)
+				}
+			}
+			var answers [][]byte
+			for _, w := range e.workers {
+				for _, d := range w.out[0] {
+					answers = append(answers, d.b)
+				}
+				clear(w.out[0])
+				w.out[0] = w.out[0][:0]
+			}
+			if len(answers) != 2 || !bytes.Equal(answers[0], answers[1]) {
+				t.Fatalf("together %v: %d answers (equal: %v), want the same answer twice", together, len(answers),
+					len(answers) == 2 && bytes.Equal(answers[0], answers[1]))
+			}
+		}
+		if got := e.halfOpen.len(); got != n {
+			t.Errorf("together %v: %d half-open SAs for %d requests", together, got, n)
+		}
+		if got := e.adm.halfOpen.Load(); got != n {
+			t.Errorf("together %v: %d half-open reservations held, want %d", together, got, n)
+		}
+		if got := e.Stats().Accepted; got != n {
+			t.Errorf("together %v: %d accepted, want %d", together, got, n)
+		}
+		if got := len(e.workers[0].list) + len(e.workers[1].list); got != n {
+			t.Errorf("together %v: the workers hold %d sessions, want %d", together, got, n)
+		}
 	}
 }

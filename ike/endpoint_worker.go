@@ -16,8 +16,10 @@ type worker struct {
 	e  *Endpoint
 	id int
 	// in carries datagrams for existing IKE SAs and ESP packets held for
-	// order; first holds first messages (new IKE SAs), served only when
-	// in is empty, so a flood of them cannot starve established peers.
+	// order; first holds first messages (new IKE SAs) that arrived on the
+	// NAT-T port (those from the IKE port wait in Endpoint.first). First
+	// messages are served only when in is empty, so a flood of them
+	// cannot starve established peers.
 	in, first chan item
 	// espFrom, esp and espSlots gather the ESP packets taken from in
 	// until flushESP hands them over.
@@ -131,6 +133,9 @@ func (w *worker) run(stop <-chan struct{}) {
 		case it := <-w.first:
 			w.process(it)
 			w.drain()
+		case it := <-w.e.first:
+			w.process(it)
+			w.drain()
 		case f := <-w.cmds:
 			f(time.Now())
 		case <-timer.C:
@@ -156,6 +161,8 @@ func (w *worker) drain() {
 		case it := <-w.in:
 			w.process(it)
 		case it := <-w.first:
+			w.process(it)
+		case it := <-w.e.first:
 			w.process(it)
 		default:
 			return
@@ -202,7 +209,14 @@ func (w *worker) flushESP() {
 
 // add makes s one of the worker's sessions.
 func (w *worker) add(s session, remote netip.AddrPort, initiator, natt bool) *epSession {
-	es := &epSession{s: s, w: w, heapIndex: -1, initiator: initiator, natt: natt, listIndex: len(w.list)}
+	es := &epSession{w: w, heapIndex: -1}
+	w.adopt(es, s, remote, initiator, natt)
+	return es
+}
+
+// adopt makes es, made for this worker, the session of s.
+func (w *worker) adopt(es *epSession, s session, remote netip.AddrPort, initiator, natt bool) {
+	es.s, es.initiator, es.natt, es.listIndex = s, initiator, natt, len(w.list)
 	if w.e.cfg.PeerNATT != nil {
 		es.remoteNATT = w.e.cfg.PeerNATT(remote)
 	}
@@ -216,21 +230,39 @@ func (w *worker) add(s session, remote netip.AddrPort, initiator, natt bool) *ep
 		w.e.adm.ikeSAs.Add(1)
 	}
 	w.list = append(w.list, es)
-	return es
 }
 
 // accept handles a first message that passed admission: it makes a
 // responder session for it, or gives the reservation back.
+//
+// The session's place in the half-open table is taken before the key
+// exchange: a retransmission of the message, which another worker may
+// take from the shared queue while this one computes, then finds it and
+// goes behind it to this worker, rather than making a second half-open
+// SA with a different answer (RFC 7296 2.1: a retransmitted request gets
+// the same response).
 func (w *worker) accept(now time.Time, it item) {
 	e := w.e
 	key := halfOpenKey{[8]byte(it.b[:8]), it.from}
 	src := it.from.Addr()
-	if es := e.halfOpen.get(key); es != nil {
-		// A retransmission that was queued before its SA existed; both
-		// went to this worker, chosen by the same key.
+	es := &epSession{w: w, heapIndex: -1}
+	if o, loaded := e.halfOpen.putIfAbsent(key, es); loaded {
+		// A retransmission of a message whose SA exists, or is being
+		// made by another worker.
 		e.adm.release(src)
-		w.receive(now, es, it)
+		if o.w == w {
+			w.receive(now, o, it)
+		} else {
+			e.toWorker(o.w, item{kind: itemIKE, es: o, b: it.b, from: it.from, natt: it.natt})
+		}
 		return
+	}
+	refuse := func() {
+		// Datagrams routed to es meanwhile find it closed and are
+		// dropped; the peer's retransmission is a first message again.
+		es.closed = true
+		e.halfOpen.remove(key, es)
+		e.adm.release(src)
 	}
 	local := e.ikeAddr
 	if it.natt {
@@ -242,7 +274,7 @@ func (w *worker) accept(now time.Time, it item) {
 		c, err := f(&ConfigRequest{Version: v, Local: local, Remote: it.from})
 		if err != nil {
 			e.stats.configRefused.Add(1)
-			e.adm.release(src)
+			refuse()
 			e.log.Debug("ike: endpoint: refused by GetConfigForRequest", "from", it.from, "err", err)
 			if v == IKEv2 {
 				var h isakmp.Header
@@ -267,7 +299,7 @@ func (w *worker) accept(now time.Time, it item) {
 		s, err = acceptV1Session(cfg, local, it.from, now, it.b)
 	}
 	if err != nil {
-		e.adm.release(src)
+		refuse()
 		e.stats.malformed.Add(1)
 		e.log.Debug("ike: endpoint: first message refused", "from", it.from, "err", err)
 		return
@@ -275,19 +307,18 @@ func (w *worker) accept(now time.Time, it item) {
 	if s.Closed() {
 		// Answered without keeping state (NO_PROPOSAL_CHOSEN,
 		// INVALID_KE_PAYLOAD...).
-		e.adm.release(src)
+		refuse()
 		for _, d := range s.Datagrams() {
 			w.queueOut(it.natt, it.from, d)
 		}
 		w.countSessionStats(nil, s.Stats())
 		return
 	}
-	es := w.add(s, it.from, false, it.natt)
+	w.adopt(es, s, it.from, false, it.natt)
 	es.halfOpen, es.key = true, key
 	if t := e.lim.halfOpenTimeout; t > 0 {
 		es.halfOpenUntil = now.Add(t)
 	}
-	e.halfOpen.put(key, es)
 	e.stats.accepted.Add(1)
 	w.flush(now, es)
 }
