@@ -248,7 +248,7 @@ func (r *reader) admitV2(now time.Time, b []byte, from netip.AddrPort, natt bool
 	if !e.reserve(src) {
 		return
 	}
-	e.toFirst(item{kind: itemFirst, version: 2, b: bytes.Clone(b), from: from, natt: natt}, h.InitiatorSPI)
+	e.toFirst(item{kind: itemFirst, version: 2, b: bytes.Clone(b), from: from, natt: natt})
 }
 
 // admitV1 applies the caps to an IKEv1 first message (IKEv1 has no
@@ -263,7 +263,7 @@ func (r *reader) admitV1(b []byte, from netip.AddrPort, natt bool, h *isakmp.Hea
 	if !e.reserve(from.Addr()) {
 		return
 	}
-	e.toFirst(item{kind: itemFirst, version: 1, b: bytes.Clone(b), from: from, natt: natt}, h.InitiatorSPI)
+	e.toFirst(item{kind: itemFirst, version: 1, b: bytes.Clone(b), from: from, natt: natt})
 }
 
 // toFirst queues a first message that passed admission. From the IKE port
@@ -271,10 +271,10 @@ func (r *reader) admitV1(b []byte, from netip.AddrPort, natt bool, h *isakmp.Hea
 // IKE SA goes to whichever worker is free. From the NAT-T port it goes to
 // the worker chosen by (SPIi, source), because ESP from that address may
 // have to wait behind it in one worker (espOrder).
-func (e *Endpoint) toFirst(it item, spiI [8]byte) {
+func (e *Endpoint) toFirst(it item) {
 	var w *worker
 	if it.natt {
-		w = e.workers[int(maphash.Comparable(e.sessions.seed, halfOpenKey{spiI, it.from})%uint64(len(e.workers)))]
+		w = e.workers[int(maphash.Comparable(e.sessions.seed, it.halfOpenKey())%uint64(len(e.workers)))]
 	}
 	e.toWorker(w, it)
 }

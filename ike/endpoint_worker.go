@@ -53,6 +53,12 @@ type item struct {
 	from    netip.AddrPort
 }
 
+// halfOpenKey is the key of the half-open SA a first message makes:
+// its initiator SPI (the header's first 8 bytes) and its source.
+func (it *item) halfOpenKey() halfOpenKey {
+	return halfOpenKey{[8]byte(it.b[:8]), it.from}
+}
+
 // epSession is a session with the endpoint's bookkeeping, owned by its
 // worker.
 type epSession struct {
@@ -243,7 +249,7 @@ func (w *worker) adopt(es *epSession, s session, remote netip.AddrPort, initiato
 // the same response).
 func (w *worker) accept(now time.Time, it item) {
 	e := w.e
-	key := halfOpenKey{[8]byte(it.b[:8]), it.from}
+	key := it.halfOpenKey()
 	src := it.from.Addr()
 	es := &epSession{w: w, heapIndex: -1}
 	if o, loaded := e.halfOpen.putIfAbsent(key, es); loaded {
