@@ -118,10 +118,12 @@
 // Shutdown deletes every IKE SA first. Datagrams are dispatched by the
 // ISAKMP major version (IKEv2 sessions, and IKEv1 sessions where built
 // in) and by SPI through sharded tables; sessions are spread over one
-// worker goroutine per core (a new IKE SA to whichever worker is free),
-// each with a timer heap, so that the cost of a datagram or a timer does
-// not grow with the number of IKE SAs and key exchanges run on every
-// core while each IKE SA's messages stay in order. It moves sessions to port 4500 with the non-ESP marker when NAT
+// worker goroutine per core (a new IKE SA to whichever worker is free;
+// a worker with a backlog hands IKE SAs to an idle one), each with a
+// timer heap, so that the cost of a datagram or a timer does not grow
+// with the number of IKE SAs and key exchanges run on every core while
+// each IKE SA's messages stay in order. It moves sessions to port 4500
+// with the non-ESP marker when NAT
 // is detected (or forced with Config.ForceUDPEncap), sends NAT
 // keepalives, and hands UDP-encapsulated ESP to the caller, never ahead
 // of an IKE message from the same peer that arrived before it. Commands

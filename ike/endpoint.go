@@ -23,10 +23,13 @@ package ike
 //     input queues (datagrams for existing IKE SAs are preferred over
 //     new IKE_SA_INITs), a command queue and a timer heap. New IKE SAs
 //     from the IKE port wait in one queue that all workers serve, so
-//     each goes to whichever worker is free; a session then lives in
-//     that worker for its life, so its messages, timers and
-//     events stay in order, while key exchanges, AUTH and the
-//     encryption of different IKE SAs run on all cores. The session is
+//     each goes to whichever worker is free. A session lives in one
+//     worker at a time, so its messages, timers and events stay in
+//     order, while key exchanges, AUTH and the encryption of different
+//     IKE SAs run on all cores; a worker with a backlog hands half of
+//     it, session by session, to a worker that waits with nothing to do
+//     (share in endpoint_worker.go), so that neither idles while the
+//     other still has a burst to work through. The session is
 //     sans-I/O: the worker feeds it datagrams and the clock, reports its
 //     events, and sends what it produced (batched with sendmmsg, on
 //     descriptors of the sockets of its own).
@@ -228,6 +231,9 @@ type EndpointStats struct {
 	Initiated, Accepted, Established, Failed uint64
 	// Closed counts IKE SAs gone after being established.
 	Closed uint64
+	// Moved counts IKE SAs a worker with a backlog handed to an idle
+	// worker (load sharing across cores).
+	Moved uint64
 
 	// The defences.
 	// CookiesSent counts COOKIE challenges; CookiesAccepted requests
@@ -270,7 +276,7 @@ type counters struct {
 	perSourceRefused, halfOpenRefused, ikeSARefused              atomic.Uint64
 	configRefused, halfOpenExpired                               atomic.Uint64
 	errorReplies, errorRepliesLimited, retiredTrimmed            atomic.Uint64
-	childSALimit, certReqTrimmed, v1Dropped                      atomic.Uint64
+	childSALimit, certReqTrimmed, v1Dropped, moved               atomic.Uint64
 	readBuffer, writeBuffer                                      atomic.Int64
 	// sockDrops are the kernel's drop counts of the IKE and the NAT-T
 	// socket, the largest reported (SO_RXQ_OVFL).
@@ -339,6 +345,9 @@ type Endpoint struct {
 	stopped   chan struct{} // closed when Run has returned
 	closeOnce sync.Once
 	stopping  atomic.Bool // the sockets are being closed
+	// shuttingDown is set by Shutdown: an IKE SA handed between workers
+	// while they close theirs is closed on arrival.
+	shuttingDown atomic.Bool
 
 	// holdIKE, if set, sees every IKE message before it is sent and may
 	// keep it back (tests use it to make exchanges cross on the wire).
@@ -634,6 +643,7 @@ func (e *Endpoint) Shutdown(ctx context.Context) error {
 	if !running {
 		return e.Close()
 	}
+	e.shuttingDown.Store(true)
 	for _, w := range e.workers {
 		w.post(ctx, func(now time.Time) {
 			for _, es := range append([]*epSession(nil), w.list...) {
@@ -683,7 +693,7 @@ func (e *Endpoint) Stats() EndpointStats {
 		UnknownSPI:  c.unknownSPI.Load(),
 		IKESAs:      e.adm.ikeSAs.Load(), HalfOpen: e.adm.halfOpen.Load(),
 		Initiated: c.initiated.Load(), Accepted: c.accepted.Load(), Established: c.established.Load(),
-		Failed: c.failed.Load(), Closed: c.closed.Load(),
+		Failed: c.failed.Load(), Closed: c.closed.Load(), Moved: c.moved.Load(),
 		CookiesSent: c.cookiesSent.Load(), CookiesAccepted: c.cookiesAccepted.Load(),
 		CookiesRefused: c.cookiesRefused.Load(), CookiesLimited: c.cookiesLimited.Load(),
 		PerSourceRefused: c.perSourceRefused.Load(), HalfOpenRefused: c.halfOpenRefused.Load(),
@@ -782,18 +792,38 @@ func (e *Endpoint) command(ctx context.Context, spi [8]byte, f func(now time.Tim
 		return fmt.Errorf("%w %x", errNoSession, spi)
 	}
 	var ferr error
-	err := es.w.post(ctx, func(now time.Time) {
+	err := e.inOwner(ctx, es, func(now time.Time, w *worker) {
 		if es.closed {
 			ferr = fmt.Errorf("%w %x", errNoSession, spi)
 			return
 		}
 		ferr = f(now, es.s)
-		es.w.flush(now, es)
+		w.flush(now, es)
 	})
 	if err != nil {
 		return err
 	}
 	return ferr
+}
+
+// inOwner runs f in the goroutine of es's worker and waits for it,
+// following the session if it moves to another worker meanwhile
+// (handOff).
+func (e *Endpoint) inOwner(ctx context.Context, es *epSession, f func(now time.Time, w *worker)) error {
+	for {
+		w := es.w.Load()
+		moved := false
+		err := w.post(ctx, func(now time.Time) {
+			if es.w.Load() != w {
+				moved = true
+				return
+			}
+			f(now, w)
+		})
+		if err != nil || !moved {
+			return err
+		}
+	}
 }
 
 // CreateChild asks the IKE SA with this side's SPI spi for one more
@@ -843,7 +873,8 @@ func (e *Endpoint) Session(ctx context.Context, spi [8]byte, f func(now time.Tim
 
 // IKESAs returns a snapshot of the IKE SAs (half-open ones included).
 // It visits every worker and so every IKE SA: for monitoring, not for a
-// hot path. Without Run it returns nil.
+// hot path; an IKE SA that moves between workers meanwhile (load
+// sharing) may be missing. Without Run it returns nil.
 func (e *Endpoint) IKESAs() []IKESAInfo {
 	e.mu.Lock()
 	running := e.running && !e.closed

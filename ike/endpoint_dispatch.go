@@ -169,7 +169,7 @@ func (r *reader) dispatchV2(now time.Time, b []byte, from netip.AddrPort, natt b
 		r.answerUnprotected(now, from, natt, h, isakmp.NotifyInvalidIKESPI)
 		return
 	}
-	e.toWorker(es.w, item{kind: itemIKE, es: es, b: bytes.Clone(b), from: from, natt: natt})
+	e.toWorker(es.w.Load(), item{kind: itemIKE, es: es, b: bytes.Clone(b), from: from, natt: natt})
 }
 
 // dispatchV1 finds the session of an IKEv1 datagram by this side's
@@ -208,7 +208,7 @@ func (r *reader) dispatchV1(now time.Time, b []byte, from netip.AddrPort, natt b
 		e.stats.v1Dropped.Add(1)
 		return
 	}
-	e.toWorker(es.w, item{kind: itemIKE, es: es, b: bytes.Clone(b), from: from, natt: natt})
+	e.toWorker(es.w.Load(), item{kind: itemIKE, es: es, b: bytes.Clone(b), from: from, natt: natt})
 }
 
 // admitV2 applies the admission checks to an IKE_SA_INIT request that

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipsecgo/ipsec/esp"
 	"github.com/ipsecgo/ipsec/isakmp"
 )
 
@@ -462,7 +463,9 @@ func espOrderRig(t *testing.T, cfg EndpointConfig) (e *Endpoint, r *reader, w *w
 	}
 	w = e.workers[1]
 	spi := [8]byte{0x5e}
-	e.sessions.put(spi, &epSession{w: w, heapIndex: -1, closed: true})
+	es := w.newEPSession()
+	es.closed = true
+	e.sessions.put(spi, es)
 	ike = append([]byte{0, 0, 0, 0}, rawMessage(t, isakmp.Header{InitiatorSPI: spi, ResponderSPI: [8]byte{1},
 		Version: isakmp.VersionIKEv2, Exchange: isakmp.ExchangeInformational, Flags: isakmp.FlagResponse})...)
 	esp = func(s string) []byte { return append([]byte{0, 0, 1, 0}, s...) }
@@ -637,10 +640,13 @@ func TestSharedFirstQueue(t *testing.T) {
 				e.workers[0].process(a)
 				e.workers[1].process(b)
 			}
-			// The retransmission went behind the SA to its worker.
-			for _, w := range e.workers {
-				for len(w.in) > 0 {
-					w.process(<-w.in)
+			// The retransmission went behind the SA to its worker, which
+			// may have handed the SA to the other (handOff).
+			for len(e.workers[0].in)+len(e.workers[1].in) > 0 {
+				for _, w := range e.workers {
+					for len(w.in) > 0 {
+						w.process(<-w.in)
+					}
 				}
 			}
 			var answers [][]byte
@@ -669,4 +675,300 @@ func TestSharedFirstQueue(t *testing.T) {
 			t.Errorf("together %v: the workers hold %d sessions, want %d", together, got, n)
 		}
 	}
+}
+
+// TestWorkSharing: a worker with a backlog hands half of it, session and
+// datagram together, to a worker that waits with an empty queue (share).
+// Every request is answered once, by the session's new worker, with the
+// answer its first copy got (RFC 7296 2.1); every session is in exactly
+// the list and timer heap of the worker its owner pointer names; later
+// datagrams go straight to the new worker. A full queue keeps the
+// session where it is, and a session that arrives during Shutdown is
+// closed.
+func TestWorkSharing(t *testing.T) {
+	rcfg := pskConfig(t, false, floodSuite, "aes128gcm16")
+	const n, qlen = 24, 32
+	e, err := NewEndpoint(EndpointConfig{IKEAddr: netip.MustParseAddrPort("127.0.0.1:500"),
+		NATTAddr: netip.MustParseAddrPort("127.0.0.1:4500"), Responder: rcfg, Workers: 2, QueueLen: qlen,
+		CookieThreshold: 1000, CookieThresholdPerSource: 1000, MaxHalfOpenPerSource: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w0, w1 := e.workers[0], e.workers[1]
+	r := &reader{e: e}
+	answers := func(w *worker) map[[8]byte][]byte {
+		m := map[[8]byte][]byte{}
+		for _, d := range w.out[0] {
+			if _, dup := m[[8]byte(d.b)]; dup {
+				t.Fatalf("worker %d answered SA %x twice", w.id, d.b[:8])
+			}
+			m[[8]byte(d.b)] = d.b
+		}
+		clear(w.out[0])
+		w.out[0] = w.out[0][:0]
+		return m
+	}
+	// n half-open SAs, all made by worker 0.
+	var reqs [][]byte
+	var froms []netip.AddrPort
+	for i := range n {
+		reqs = append(reqs, newPair(t, pskConfig(t, true, floodSuite, "aes128gcm16"), rcfg).toR[0])
+		froms = append(froms, netip.AddrPortFrom(netip.MustParseAddr("192.0.2.9"), uint16(2000+i)))
+		r.dispatch(t0, reqs[i], froms[i], false)
+	}
+	for len(e.first) > 0 {
+		w0.process(<-e.first)
+	}
+	first := answers(w0)
+	if len(first) != n || len(w0.list) != n {
+		t.Fatalf("worker 0 answered %d first messages and holds %d SAs, want %d", len(first), len(w0.list), n)
+	}
+	retransmit := func() {
+		for i := range n {
+			r.dispatch(t0, reqs[i], froms[i], false)
+		}
+	}
+	check := func(phase string) {
+		t.Helper()
+		seen := map[*epSession]bool{}
+		for _, w := range e.workers {
+			for i, es := range w.list {
+				if es.w.Load() != w || es.listIndex != i || seen[es] {
+					t.Fatalf("%s: worker %d's list entry %d: owner %p (want %p), index %d, listed before %v",
+						phase, w.id, i, es.w.Load(), w, es.listIndex, seen[es])
+				}
+				seen[es] = true
+			}
+			heaped := 0
+			for i, es := range w.timers {
+				if es.w.Load() != w || es.heapIndex != i || es.listIndex < 0 || w.list[es.listIndex] != es {
+					t.Fatalf("%s: worker %d's timer %d is not one of its sessions", phase, w.id, i)
+				}
+				heaped++
+			}
+			if heaped != len(w.list) {
+				t.Fatalf("%s: worker %d has %d timers for %d half-open SAs", phase, w.id, heaped, len(w.list))
+			}
+		}
+		if len(seen) != n {
+			t.Fatalf("%s: the workers hold %d SAs, want %d", phase, len(seen), n)
+		}
+	}
+
+	// Worker 1 waits with nothing to do; worker 0 has n retransmissions.
+	retransmit()
+	w1.hungry.Store(true)
+	for len(w0.in) > 0 {
+		w0.process(<-w0.in)
+	}
+	moved := int(e.Stats().Moved)
+	if moved != (n-1)/2 || len(w1.in) != moved || w1.hungry.Load() {
+		t.Fatalf("moved %d SAs (queued for worker 1: %d, still hungry: %v); want (n-1)/2 = %d: half of the backlog behind the first",
+			moved, len(w1.in), w1.hungry.Load(), (n-1)/2)
+	}
+	for len(w1.in) > 0 {
+		w1.process(<-w1.in)
+	}
+	check("after sharing")
+	if len(w1.list) != moved {
+		t.Fatalf("worker 1 holds %d SAs, want the %d moved", len(w1.list), moved)
+	}
+	got := answers(w0)
+	for k, v := range answers(w1) {
+		got[k] = v
+	}
+	for k, v := range first {
+		if !bytes.Equal(got[k], v) {
+			t.Fatalf("SA %x: the retransmission got another answer than the request (or none)", k)
+		}
+	}
+	if len(got) != n {
+		t.Fatalf("%d answers to %d retransmissions", len(got), n)
+	}
+
+	// The next datagrams go straight to each SA's new worker.
+	retransmit()
+	if len(w0.in) != n-moved || len(w1.in) != moved {
+		t.Fatalf("retransmissions queued %d and %d, want %d and %d", len(w0.in), len(w1.in), n-moved, moved)
+	}
+	for _, w := range e.workers {
+		for len(w.in) > 0 {
+			w.process(<-w.in)
+		}
+		answers(w)
+	}
+
+	// A full queue: the session stays, and the worker stops giving.
+	retransmit()
+	for len(w1.in) < qlen {
+		w1.in <- item{kind: itemESP}
+	}
+	w0.giving, w0.givingTo = 1, w1
+	w0.process(<-w0.in)
+	if e.Stats().Moved != uint64(moved) || w0.giving != 0 {
+		t.Fatalf("moved %d SAs (want %d) with a full queue; still giving %d", e.Stats().Moved, moved, w0.giving)
+	}
+	for _, w := range e.workers {
+		for len(w.in) > 0 {
+			if it := <-w.in; it.kind != itemESP {
+				w.process(it)
+			}
+		}
+		if got := len(answers(w)); got != len(w.list) {
+			t.Fatalf("worker %d answered %d of its %d SAs' retransmissions", w.id, got, len(w.list))
+		}
+	}
+	check("after a full queue")
+
+	// SAs handed over during Shutdown are closed on arrival.
+	retransmit()
+	for len(w1.in) > 0 {
+		w1.process(<-w1.in)
+	}
+	w1.hungry.Store(true)
+	w0.process(<-w0.in)
+	w0.process(<-w0.in)
+	if got := int(e.Stats().Moved) - moved; got != 2 || len(w1.in) != 2 {
+		t.Fatalf("moved %d SAs (queued %d), want 2", got, len(w1.in))
+	}
+	e.shuttingDown.Store(true)
+	var arrived []*epSession
+	for len(w1.in) > 0 {
+		it := <-w1.in
+		arrived = append(arrived, it.es)
+		w1.process(it)
+	}
+	for _, es := range arrived {
+		if !es.closed || es.listIndex >= 0 || es.heapIndex >= 0 {
+			t.Fatalf("an SA that arrived during Shutdown: closed %v, listed %v, timer %v", es.closed, es.listIndex >= 0, es.heapIndex >= 0)
+		}
+	}
+	if len(w1.list) != moved || e.halfOpen.len() != n-2 {
+		t.Fatalf("worker 1 holds %d SAs (want %d); %d half-open (want %d)", len(w1.list), moved, e.halfOpen.len(), n-2)
+	}
+}
+
+// TestWorkSharingRunning: with the endpoint running, the worker with
+// more IKE SAs is held while the initiator rekeys every IKE SA, so that
+// its requests queue up there while the other worker answers its own and
+// runs dry; released, the held worker hands IKE SAs to the idle one
+// (under -race: concurrently with both workers, the readers and
+// commands). Every rekey completes, commands find the moved IKE SAs by
+// their new SPIs, a second round reaches them at their new worker, and
+// Shutdown deletes them all.
+func TestWorkSharingRunning(t *testing.T) {
+	const n = 48
+	icfg := pskConfig(t, true, floodSuite, "aes128gcm16")
+	rcfg := pskConfig(t, false, floodSuite, "aes128gcm16")
+	a, b := newEPPeer(t, nil), &epPeer{in: map[uint32]*esp.SA{}, out: map[uint32]*esp.SA{}}
+	lo := netip.MustParseAddr("127.0.0.1")
+	var err error
+	if b.ep, err = NewEndpoint(EndpointConfig{IKEAddr: netip.AddrPortFrom(lo, 0), NATTAddr: netip.AddrPortFrom(lo, 0),
+		Responder: rcfg, Events: b.onEvent, PeerNATT: testPeerNATT, Workers: 2,
+		CookieThreshold: 1000, CookieThresholdPerSource: 1000, MaxHalfOpenPerSource: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	listen(t, b.ep)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, p := range []*epPeer{a, b} {
+		wg.Go(func() { p.ep.Run(ctx) })
+	}
+	t.Cleanup(func() { cancel(); wg.Wait() })
+
+	bIKE, _ := b.ep.Addrs()
+	var spis [][8]byte // the initiator's
+	for range n {
+		spi, err := a.ep.Initiate(ctx, icfg, bIKE, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spis = append(spis, spi)
+	}
+	// newSPIs returns this side's SPIs of the IKE SAs rekeyed so far.
+	newSPIs := func(p *epPeer, initiator bool) (l [][8]byte) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, ev := range p.events {
+			switch {
+			case ev.Kind != EventIKERekeyed:
+			case initiator:
+				l = append(l, ev.IKE.SPIi)
+			default:
+				l = append(l, ev.IKE.SPIr)
+			}
+		}
+		return l
+	}
+	up := func(p *epPeer) (c int) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, ev := range p.events {
+			if ev.Kind == EventIKEUp {
+				c++
+			}
+		}
+		return c
+	}
+	waitFor(t, "IKE SAs", func() bool { return up(a) == n && up(b) == n })
+	for round := 1; round <= 2; round++ {
+		held, other := b.ep.workers[0], b.ep.workers[1]
+		if listed(t, other) > listed(t, held) {
+			held, other = other, held
+		}
+		release, holding := make(chan struct{}), make(chan struct{})
+		var once sync.Once
+		free := func() { once.Do(func() { close(release) }) }
+		t.Cleanup(free) // before the endpoints stop
+		go held.post(ctx, func(time.Time) { close(holding); <-release })
+		<-holding
+		for _, spi := range spis {
+			if err := a.ep.RekeyIKE(ctx, spi); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The other worker answers its own IKE SAs and waits, hungry; the
+		// held one's requests wait in its queue.
+		deadline := time.Now().Add(10 * time.Second)
+		for len(newSPIs(b, false))+len(held.in) < round*n || !other.hungry.Load() {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: %d rekeyed, %d queued at the held worker, the other hungry: %v; want %d in all",
+					round, len(newSPIs(b, false))-(round-1)*n, len(held.in), other.hungry.Load(), n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if len(held.in) <= shareMin {
+			t.Fatalf("round %d: %d requests queued at the held worker, want more than %d", round, len(held.in), shareMin)
+		}
+		before := b.ep.Stats().Moved
+		free()
+		waitFor(t, "every rekey", func() bool { return len(newSPIs(a, true)) == round*n && len(newSPIs(b, false)) == round*n })
+		if b.ep.Stats().Moved == before {
+			t.Fatalf("round %d: no IKE SA moved to the idle worker", round)
+		}
+		// Commands find the IKE SAs wherever they are now.
+		for _, spi := range newSPIs(b, false)[(round-1)*n:] {
+			if err := b.ep.Session(ctx, spi, func(time.Time, *Session) {}); err != nil {
+				t.Fatalf("round %d: a command for IKE SA %x: %v", round, spi, err)
+			}
+		}
+		spis = newSPIs(a, true)[(round-1)*n:]
+	}
+	if st := b.ep.Stats(); st.Failed != 0 || st.QueueDrops != 0 || st.IKESAs != n {
+		t.Fatalf("failed %d, queue drops %d, %d IKE SAs (want %d)", st.Failed, st.QueueDrops, st.IKESAs, n)
+	}
+	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
+	defer scancel()
+	if err := b.ep.Shutdown(sctx); err != nil {
+		t.Fatalf("Shutdown: %v (%d IKE SAs left)", err, b.ep.Stats().IKESAs)
+	}
+}
+
+// listed returns how many IKE SAs w holds, asked in its goroutine.
+func listed(t *testing.T, w *worker) int {
+	var n int
+	if err := w.post(context.Background(), func(time.Time) { n = len(w.list) }); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

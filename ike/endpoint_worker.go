@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipsecgo/ipsec/isakmp"
@@ -28,7 +29,14 @@ type worker struct {
 	espSlots []int32
 	cmds     chan func(now time.Time)
 	timers   timerHeap
-	list     []*epSession     // every session of this worker, for IKESAs and Shutdown
+	list     []*epSession // every session of this worker, for IKESAs and Shutdown
+	// hungry says the worker found its queues empty and waits: a worker
+	// with a backlog then gives it some of its sessions (share).
+	hungry atomic.Bool
+	// giving is how many more sessions this worker hands to givingTo,
+	// each with the datagram it takes for it next.
+	giving   int
+	givingTo *worker
 	out      [2][]outDatagram // to send from the IKE and the NAT-T socket
 	scratch  writeScratch
 }
@@ -39,6 +47,7 @@ const (
 	itemIKE   itemKind = iota // a datagram for es
 	itemFirst                 // a first message holding an admission reservation
 	itemESP                   // an ESP packet held behind IKE datagrams
+	itemMoved                 // es, handed to this worker, with its datagram (handOff)
 )
 
 // item is a datagram handed from a reader to a worker. b is owned by the
@@ -62,12 +71,15 @@ func (it *item) halfOpenKey() halfOpenKey {
 // epSession is a session with the endpoint's bookkeeping, owned by its
 // worker.
 type epSession struct {
-	s          session
-	w          *worker
+	s session
+	// w is the worker that owns the session. The owner may hand it to a
+	// hungry worker (handOff); whoever routes to it reads w again.
+	w          atomic.Pointer[worker]
 	remoteNATT netip.AddrPort // where the peer listens for NAT-T
 	spis       [][8]byte      // this side's SPIs registered for it
 	lastSent   time.Time
-	// Timer heap position and deadline.
+	// Timer heap position and deadline; the index in its worker's list
+	// (-1 while it is in none).
 	due       time.Time
 	heapIndex int
 	listIndex int
@@ -130,6 +142,10 @@ func (w *worker) run(stop <-chan struct{}) {
 			timer.Stop()
 			armed = time.Time{}
 		}
+		if len(w.in) == 0 && len(w.first) == 0 && len(w.e.first) == 0 {
+			w.giving = 0
+			w.hungry.Store(true)
+		}
 		select {
 		case <-stop:
 			return
@@ -148,6 +164,7 @@ func (w *worker) run(stop <-chan struct{}) {
 			armed = time.Time{}
 			w.fire(time.Now())
 		}
+		w.hungry.Store(false)
 		w.flushESP()
 		w.sendOut()
 	}
@@ -183,7 +200,17 @@ func (w *worker) process(it item) {
 	now := time.Now()
 	switch it.kind {
 	case itemIKE:
+		if o := it.es.w.Load(); o != w {
+			// Routed here before the session moved (handOff).
+			w.e.toWorker(o, item{kind: itemIKE, es: it.es, b: it.b, from: it.from, natt: it.natt})
+			break
+		}
+		if w.share(it) {
+			return
+		}
 		w.receive(now, it.es, it)
+	case itemMoved:
+		w.takeOver(now, it)
 	case itemFirst:
 		w.accept(now, it)
 	case itemESP:
@@ -213,16 +240,23 @@ func (w *worker) flushESP() {
 	w.espFrom, w.esp, w.espSlots = w.espFrom[:0], w.esp[:0], w.espSlots[:0]
 }
 
+// newEPSession returns the bookkeeping of a session that w is to own.
+func (w *worker) newEPSession() *epSession {
+	es := &epSession{heapIndex: -1, listIndex: -1}
+	es.w.Store(w)
+	return es
+}
+
 // add makes s one of the worker's sessions.
 func (w *worker) add(s session, remote netip.AddrPort, initiator, natt bool) *epSession {
-	es := &epSession{w: w, heapIndex: -1}
+	es := w.newEPSession()
 	w.adopt(es, s, remote, initiator, natt)
 	return es
 }
 
 // adopt makes es, made for this worker, the session of s.
 func (w *worker) adopt(es *epSession, s session, remote netip.AddrPort, initiator, natt bool) {
-	es.s, es.initiator, es.natt, es.listIndex = s, initiator, natt, len(w.list)
+	es.s, es.initiator, es.natt = s, initiator, natt
 	if w.e.cfg.PeerNATT != nil {
 		es.remoteNATT = w.e.cfg.PeerNATT(remote)
 	}
@@ -235,7 +269,111 @@ func (w *worker) adopt(es *epSession, s session, remote netip.AddrPort, initiato
 	if initiator {
 		w.e.adm.ikeSAs.Add(1)
 	}
+	w.enlist(es)
+}
+
+// enlist adds es to the worker's list.
+func (w *worker) enlist(es *epSession) {
+	es.listIndex = len(w.list)
 	w.list = append(w.list, es)
+}
+
+// unlist takes es out of the worker's list, if it is there.
+func (w *worker) unlist(es *epSession) {
+	i := es.listIndex
+	if i < 0 {
+		return
+	}
+	last := len(w.list) - 1
+	w.list[i] = w.list[last]
+	w.list[i].listIndex = i
+	w.list[last] = nil
+	w.list = w.list[:last]
+	es.listIndex = -1
+}
+
+// shareMin is the backlog (datagrams queued for existing IKE SAs) from
+// which a worker gives IKE SAs to a hungry one.
+const shareMin = 8
+
+// share hands the IKE SA of it, with it, to a hungry worker (one that
+// waits with empty queues) while this worker has a backlog, and reports
+// whether it did. Once it finds such a worker it gives away half of its
+// backlog: the IKE SA of each datagram it takes next, until that many
+// went. An IKE SA is handled by one worker at a time, so that its
+// messages, timers and events keep their order; without sharing, a
+// worker whose core was slower for a while (a reader, the garbage
+// collector or the host took part of it) would work through its part of
+// a burst alone while the other idled.
+func (w *worker) share(it item) bool {
+	if w.giving == 0 {
+		n := len(w.in)
+		if n < shareMin {
+			return false
+		}
+		for _, o := range w.e.workers {
+			// hungry stays set until the worker runs again: its empty
+			// queue says that it still has nothing to do.
+			if o != w && len(o.in) == 0 && o.hungry.CompareAndSwap(true, false) {
+				w.giving, w.givingTo = n/2, o
+				break
+			}
+		}
+		if w.giving == 0 {
+			return false
+		}
+	}
+	es := it.es
+	if it.natt || it.slot > 0 || es.natt || es.closed {
+		// On the NAT-T port ESP from the peer may wait behind the
+		// session's datagrams in this worker (espOrder): it stays.
+		return false
+	}
+	if !w.handOff(es, it, w.givingTo) {
+		w.giving = 0
+		return false
+	}
+	w.giving--
+	return true
+}
+
+// handOff gives es, with the datagram it for it, to the worker to. The
+// session leaves this worker's timers and list before to can see it;
+// datagrams for it already queued here follow it (process), behind it.
+// It reports false, keeping the session, if to's queue is full.
+func (w *worker) handOff(es *epSession, it item, to *worker) bool {
+	due := es.due
+	w.timers.remove(es)
+	w.unlist(es)
+	it.kind = itemMoved
+	select {
+	case to.in <- it:
+		es.w.Store(to)
+		w.e.stats.moved.Add(1)
+		return true
+	default:
+		w.enlist(es)
+		w.timers.set(es, due)
+		return false
+	}
+}
+
+// takeOver makes the session handed over in it (handOff) one of this
+// worker's sessions and gives it its datagram. The session may have been
+// closed meanwhile by a command that found it here first; one that
+// arrives during Shutdown is closed like the others.
+func (w *worker) takeOver(now time.Time, it item) {
+	es := it.es
+	if es.closed {
+		return
+	}
+	w.enlist(es) // flush puts it in the timer heap
+	if w.e.shuttingDown.Load() {
+		es.s.Close(now)
+		w.flush(now, es)
+		return
+	}
+	w.receive(now, es, it)
 }
 
 // accept handles a first message that passed admission: it makes a
@@ -251,15 +389,15 @@ func (w *worker) accept(now time.Time, it item) {
 	e := w.e
 	key := it.halfOpenKey()
 	src := it.from.Addr()
-	es := &epSession{w: w, heapIndex: -1}
+	es := w.newEPSession()
 	if o, loaded := e.halfOpen.putIfAbsent(key, es); loaded {
 		// A retransmission of a message whose SA exists, or is being
 		// made by another worker.
 		e.adm.release(src)
-		if o.w == w {
+		if ow := o.w.Load(); ow == w {
 			w.receive(now, o, it)
 		} else {
-			e.toWorker(o.w, item{kind: itemIKE, es: o, b: it.b, from: it.from, natt: it.natt})
+			e.toWorker(ow, item{kind: itemIKE, es: o, b: it.b, from: it.from, natt: it.natt})
 		}
 		return
 	}
@@ -465,18 +603,18 @@ func (w *worker) countSessionStats(es *epSession, st Stats) {
 // closed in its own worker.
 func (w *worker) replaceOlder(es *epSession) {
 	for _, o := range w.e.peers.others(es.peerID, es) {
-		f := func(now time.Time) {
+		f := func(now time.Time, ow *worker) {
 			if v2, ok := o.s.(v2Session); ok && !o.closed && v2.Established() {
 				v2.shutdown(errReplaced)
-				o.w.flush(now, o)
+				ow.flush(now, o)
 			}
 		}
-		if o.w == w {
-			f(time.Now())
+		if o.w.Load() == w {
+			f(time.Now(), w)
 			continue
 		}
 		// Another worker: never block one worker on another.
-		go o.w.post(context.Background(), f)
+		go w.e.inOwner(context.Background(), o, f)
 	}
 }
 
@@ -534,11 +672,7 @@ func (w *worker) remove(es *epSession) {
 		e.v1Peers.CompareAndDelete(es.v1Peer, es)
 	}
 	w.timers.remove(es)
-	last := len(w.list) - 1
-	w.list[es.listIndex] = w.list[last]
-	w.list[es.listIndex].listIndex = es.listIndex
-	w.list[last] = nil
-	w.list = w.list[:last]
+	w.unlist(es)
 }
 
 // due is the session's next deadline: its own timers, the half-open
