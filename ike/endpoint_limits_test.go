@@ -885,32 +885,28 @@ func TestWorkSharingRunning(t *testing.T) {
 		}
 		spis = append(spis, spi)
 	}
-	// newSPIs returns this side's SPIs of the IKE SAs rekeyed so far.
-	newSPIs := func(p *epPeer, initiator bool) (l [][8]byte) {
+	events := func(p *epPeer, k EventKind) (l []Event) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		for _, ev := range p.events {
-			switch {
-			case ev.Kind != EventIKERekeyed:
-			case initiator:
+			if ev.Kind == k {
+				l = append(l, ev)
+			}
+		}
+		return l
+	}
+	// newSPIs returns this side's SPIs of the IKE SAs rekeyed so far.
+	newSPIs := func(p *epPeer, initiator bool) (l [][8]byte) {
+		for _, ev := range events(p, EventIKERekeyed) {
+			if initiator {
 				l = append(l, ev.IKE.SPIi)
-			default:
+			} else {
 				l = append(l, ev.IKE.SPIr)
 			}
 		}
 		return l
 	}
-	up := func(p *epPeer) (c int) {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		for _, ev := range p.events {
-			if ev.Kind == EventIKEUp {
-				c++
-			}
-		}
-		return c
-	}
-	waitFor(t, "IKE SAs", func() bool { return up(a) == n && up(b) == n })
+	waitFor(t, "IKE SAs", func() bool { return len(events(a, EventIKEUp)) == n && len(events(b, EventIKEUp)) == n })
 	for round := 1; round <= 2; round++ {
 		held, other := b.ep.workers[0], b.ep.workers[1]
 		if listed(t, other) > listed(t, held) {
