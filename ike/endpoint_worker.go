@@ -202,7 +202,7 @@ func (w *worker) process(it item) {
 	case itemIKE:
 		if o := it.es.w.Load(); o != w {
 			// Routed here before the session moved (handOff).
-			w.e.toWorker(o, item{kind: itemIKE, es: it.es, b: it.b, from: it.from, natt: it.natt})
+			w.e.forward(o, it.es, it)
 			break
 		}
 		if w.share(it) {
@@ -238,6 +238,12 @@ func (w *worker) flushESP() {
 	}
 	clear(w.esp)
 	w.espFrom, w.esp, w.espSlots = w.espFrom[:0], w.esp[:0], w.espSlots[:0]
+}
+
+// forward queues the datagram of it for es at es's worker w, behind what
+// is queued there (a new espOrder slot if it came on the NAT-T port).
+func (e *Endpoint) forward(w *worker, es *epSession, it item) {
+	e.toWorker(w, item{kind: itemIKE, es: es, b: it.b, from: it.from, natt: it.natt})
 }
 
 // newEPSession returns the bookkeeping of a session that w is to own.
@@ -397,7 +403,7 @@ func (w *worker) accept(now time.Time, it item) {
 		if ow := o.w.Load(); ow == w {
 			w.receive(now, o, it)
 		} else {
-			e.toWorker(ow, item{kind: itemIKE, es: o, b: it.b, from: it.from, natt: it.natt})
+			e.forward(ow, o, it)
 		}
 		return
 	}
