@@ -35,6 +35,9 @@ type target struct {
 	ike, natt netip.AddrPort
 	// stats returns the responder's CPU seconds so far and its IKE SAs.
 	stats func() (cpu float64, live int64, err error)
+	// moved, if set, returns how many IKE SAs the responder's workers
+	// have handed to each other so far (ike.EndpointStats.Moved).
+	moved func() (uint64, error)
 	// hold, if set, stops the responder until release is called; burst
 	// is how many requests its socket and queues take while it is held.
 	// The phased load then queues each window's requests first (queued

@@ -76,7 +76,8 @@
 //
 // -cpuprofile DIR writes each responder's CPU, mutex and block profiles
 // there, for go tool pprof, and its execution trace, for go tool trace;
-// -windows prints a line for each phased window; -contended=false
+// -windows prints a line for each phased window (with the IKE SAs our
+// responder's workers handed to each other in it); -contended=false
 // measures with the phased load only.
 //
 // With -charon (root, strongSwan installed), the same initiators then run
@@ -330,6 +331,9 @@ func startResponder(ctx context.Context, o options, procs int, label string) (*r
 	r.tgt = target{ike: mustAddrPort(hello.IKE), natt: mustAddrPort(hello.NATT), stats: func() (float64, int64, error) {
 		s, err := r.query("stats")
 		return s.CPU, s.IKESAs, err
+	}, moved: func() (uint64, error) {
+		s, err := r.query("stats")
+		return s.Moved, err
 	}}
 	if o.queued() {
 		pid := cmd.Process.Pid
@@ -547,7 +551,8 @@ type respStats struct {
 	QueueDrops  uint64
 	Cookies     uint64
 	Refused     uint64
-	ReadBuffer  int `json:",omitempty"` // first line: the IKE socket's receive buffer, as granted
+	Moved       uint64 // IKE SAs handed from one worker to another
+	ReadBuffer  int    `json:",omitempty"` // first line: the IKE socket's receive buffer, as granted
 }
 
 func readJSON(s *bufio.Scanner, v any) error {

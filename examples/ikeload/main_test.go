@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -123,7 +124,9 @@ func TestPhasedRound(t *testing.T) {
 // TestQueuedRound: rounds of queued windows (the responder held while each
 // window's requests are queued, Linux) establish and delete every IKE SA,
 // in windows of at most the target's burst: a burst of 40 requests splits
-// each exchange of 150 into several windows.
+// each exchange of 150 into several windows. Each window's line (-windows)
+// gives the IKE SAs moved between the responder's workers in it, and they
+// add up to the responder's own count.
 func TestQueuedRound(t *testing.T) {
 	if holdProcess == nil {
 		t.Skip("queued windows are Linux only")
@@ -142,6 +145,12 @@ func TestQueuedRound(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pl.close()
+	var lines bytes.Buffer
+	pl.windows = &lines
+	st0, err := r.query("stats")
+	if err != nil {
+		t.Fatal(err)
+	}
 	const n = 150
 	for _, burst := range []int{r.tgt.burst, 40} {
 		tgt := r.tgt
@@ -160,6 +169,26 @@ func TestQueuedRound(t *testing.T) {
 		if st.IKESAs != 0 || st.QueueDrops != 0 {
 			t.Fatalf("burst %d: responder has %d IKE SAs and %d queue drops after a round that deleted every one", burst, st.IKESAs, st.QueueDrops)
 		}
+	}
+	// Every window's line gives the IKE SAs moved between the
+	// responder's workers in it; every move happens in a window.
+	st1, err := r.query("stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var moved uint64
+	re := regexp.MustCompile(`responder [0-9.]+ cores, ([0-9]+) IKE SAs moved between its workers;`)
+	for line := range strings.Lines(lines.String()) {
+		m := re.FindStringSubmatch(line)
+		if m == nil {
+			t.Fatalf("window line without the moved count: %q", line)
+		}
+		k, _ := strconv.ParseUint(m[1], 10, 64)
+		moved += k
+	}
+	t.Logf("%d IKE SAs moved between the responder's workers in %d windows", moved, strings.Count(lines.String(), "\n"))
+	if lines.Len() == 0 || moved != st1.Moved-st0.Moved {
+		t.Fatalf("window lines count %d moves; the responder counted %d\n%s", moved, st1.Moved-st0.Moved, lines.String())
 	}
 }
 

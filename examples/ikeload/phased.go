@@ -396,6 +396,10 @@ func (l *phasedLoad) measured(tgt *target, p *phase, exchange string) (phasedSta
 // loopback delivery the kernel does in the sender's context) are not in
 // the measured time.
 func (l *phasedLoad) measure(tgt *target, p *phase, exchange string, lo, hi int) (phasedStats, error) {
+	moved0, err := l.moved(tgt)
+	if err != nil {
+		return phasedStats{}, err
+	}
 	cpu0, _, err := tgt.stats()
 	if err != nil {
 		return phasedStats{}, err
@@ -458,6 +462,10 @@ func (l *phasedLoad) measure(tgt *target, p *phase, exchange string, lo, hi int)
 	if err != nil {
 		return phasedStats{}, err
 	}
+	moved1, err := l.moved(tgt)
+	if err != nil {
+		return phasedStats{}, err
+	}
 	// The window ends when the last response arrived; the cores are
 	// shares of the whole time measured (up to queuedPoll longer, while
 	// the sources read the last responses).
@@ -495,8 +503,12 @@ func (l *phasedLoad) measure(tgt *target, p *phase, exchange string, lo, hi int)
 			// While the responder worked, the sources only waited.
 			waiting = fmt.Sprintf(" (%.3f while the responder worked)", (icWait-ic0)/waited.Sub(t0).Seconds())
 		}
-		fmt.Fprintf(l.windows, "window: %s %s %d requests (%s): %.1f ms, responder %.2f cores; over the %.1f ms measured: initiators %.2f cores%s, others %.2f, idle %.2f, softirq (any task) %.2f\n",
-			p.Name, exchange, requests, how, secs*1e3, (cpu1-cpu0)/secs, span*1e3, (ic1-ic0)/span, waiting, max(0, others), (idle1-idle0)/span, (soft1-soft0)/span)
+		moved := ""
+		if tgt.moved != nil {
+			moved = fmt.Sprintf(", %d IKE SAs moved between its workers", moved1-moved0)
+		}
+		fmt.Fprintf(l.windows, "window: %s %s %d requests (%s): %.1f ms, responder %.2f cores%s; over the %.1f ms measured: initiators %.2f cores%s, others %.2f, idle %.2f, softirq (any task) %.2f\n",
+			p.Name, exchange, requests, how, secs*1e3, (cpu1-cpu0)/secs, moved, span*1e3, (ic1-ic0)/span, waiting, max(0, others), (idle1-idle0)/span, (soft1-soft0)/span)
 	}
 	var sum phasedStats
 	for _, s := range stats {
@@ -504,6 +516,16 @@ func (l *phasedLoad) measure(tgt *target, p *phase, exchange string, lo, hi int)
 		sum.lost += s.lost
 	}
 	return sum, nil
+}
+
+// moved reads the target's count of IKE SAs moved between its workers,
+// for the window lines: 0 when they are not printed or the target does
+// not count them. It is read outside the responder's CPU readings.
+func (l *phasedLoad) moved(tgt *target) (uint64, error) {
+	if l.windows == nil || tgt.moved == nil {
+		return 0, nil
+	}
+	return tgt.moved()
 }
 
 // prepare readies the exchange of the source's sessions that are still

@@ -134,7 +134,7 @@ func runResponder(in io.Reader, out io.Writer) error {
 		if err := enc.Encode(respStats{
 			CPU: cpuSeconds(), IKESAs: st.IKESAs, Established: st.Established, HeapAlloc: ms.HeapAlloc,
 			QueueDrops: st.QueueDrops, Cookies: st.CookiesSent,
-			Refused: st.PerSourceRefused + st.HalfOpenRefused + st.IKESARefused,
+			Refused: st.PerSourceRefused + st.HalfOpenRefused + st.IKESARefused, Moved: st.Moved,
 		}); err != nil {
 			return err
 		}
