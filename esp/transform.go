@@ -18,6 +18,8 @@ import (
 	"sync"
 
 	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/ipsecgo/ipsec/internal/aesgcm"
 )
 
 // ESP packet layout (RFC 4303 section 2): SPI, sequence number, IV, the
@@ -108,7 +110,9 @@ func newTransform(c Cipher, key []byte, integ Integrity, ikey []byte, esn bool) 
 		if c == CipherAESGCM8 {
 			tag = 16
 		}
-		t.aead, err = cipher.NewGCMWithTagSize(t.block, tag)
+		// crypto/cipher's GCM, or the same on VAES and VPCLMULQDQ
+		// where the CPU has them (internal/aesgcm).
+		t.aead, err = aesgcm.New(key[:n], tag)
 	case CipherChaCha20Poly1305:
 		copy(t.salt[:], key[32:])
 		t.aead, err = chacha20poly1305.New(key[:32])

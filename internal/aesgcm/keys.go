@@ -1,0 +1,147 @@
+//go:build amd64 && !purego
+
+package aesgcm
+
+import "encoding/binary"
+
+// sbox is the AES S-box (FIPS 197 5.1.1), built at start-up from its
+// definition: the multiplicative inverse in GF(2^8) followed by the
+// affine map. The key expansion is its only user here; the data path
+// runs the S-box inside the AES instructions.
+var sbox = func() (s [256]byte) {
+	rotl := func(x byte, n uint) byte { return x<<n | x>>(8-n) }
+	s[0] = 0x63
+	// p walks the multiplicative group by powers of 3 and q by powers of
+	// 3^-1, so that q = p^-1 at every step.
+	p, q := byte(1), byte(1)
+	for {
+		if p&0x80 != 0 {
+			p ^= p<<1 ^ 0x1b
+		} else {
+			p ^= p << 1
+		}
+		q ^= q << 1
+		q ^= q << 2
+		q ^= q << 4
+		if q&0x80 != 0 {
+			q ^= 0x09
+		}
+		s[p] = q ^ rotl(q, 1) ^ rotl(q, 2) ^ rotl(q, 3) ^ rotl(q, 4) ^ 0x63
+		if p == 1 {
+			return s
+		}
+	}
+}()
+
+// expandKey writes the round keys of an AES key of 16, 24 or 32 bytes
+// (FIPS 197 5.2, KeyExpansion) and returns the number of rounds.
+func expandKey(rk *[15][16]byte, key []byte) int {
+	nk := len(key) / 4
+	rounds := nk + 6
+	var w [60]uint32
+	for i := range nk {
+		w[i] = binary.BigEndian.Uint32(key[4*i:])
+	}
+	subWord := func(x uint32) uint32 {
+		return uint32(sbox[x>>24])<<24 | uint32(sbox[x>>16&0xff])<<16 | uint32(sbox[x>>8&0xff])<<8 | uint32(sbox[x&0xff])
+	}
+	rcon := uint32(1)
+	for i := nk; i < 4*(rounds+1); i++ {
+		t := w[i-1]
+		switch {
+		case i%nk == 0:
+			t = subWord(t<<8|t>>24) ^ rcon<<24
+			rcon <<= 1
+			if rcon&0x100 != 0 {
+				rcon ^= 0x11b
+			}
+		case nk > 6 && i%nk == 4:
+			t = subWord(t)
+		}
+		w[i] = w[i-nk] ^ t
+	}
+	for i := range 4 * (rounds + 1) {
+		binary.BigEndian.PutUint32(rk[i/4][4*(i%4):], w[i])
+	}
+	return rounds
+}
+
+// u128 is a GHASH field element in the assembly's form: the block read
+// as a big-endian 128-bit number (a byte-swapped register), so that bit
+// 127 is the coefficient of x^0 (SP 800-38D 6.3 numbers bits from the
+// left).
+type u128 struct{ hi, lo uint64 }
+
+// poly is the reduction constant for that form: x^128 = x^7 + x^2 + x + 1
+// reflected, with the low 1 that multiplying by x^-1 wraps into.
+var poly = u128{hi: 0xc2 << 56, lo: 1}
+
+// hashPowers is how many powers of H a key holds: GHASH of a message of
+// up to that many blocks (a 2032-byte packet with its AAD and length
+// block) multiplies every block by its own power and reduces once, with
+// no chain from block to block; longer ones go in runs of that many.
+const hashPowers = 128
+
+// hashTable holds the powers H^hashPowers ... H^1 times x^-1 (entry e
+// of the first half holds the power hashPowers-e) and zeros after them,
+// for the masked-off lanes of a tail, each in the assembly's register
+// order (low quadword first). Entry e of the second half holds the XOR of
+// the two quadwords of the same power, in both: Karatsuba's middle
+// operand, so that a block takes three carry-less products, not four.
+type hashTable [2][hashPowers + 4][16]byte
+
+// hashKey fills htab for the hash key h = E(K, 0^128). A carry-less
+// product of a and b·x^-1 read without the one-bit shift that reflected
+// multiplication needs is a·b, so the assembly multiplies by these
+// directly.
+func hashKey(htab *hashTable, h *[16]byte) {
+	k := u128{hi: binary.BigEndian.Uint64(h[:8]), lo: binary.BigEndian.Uint64(h[8:])}
+	// H·x^-1: a left shift in the reflected form, folding the bit that
+	// leaves (x^0 · x^-1) back with poly.
+	carry := k.hi >> 63
+	k = u128{hi: k.hi<<1 | k.lo>>63, lo: k.lo << 1}
+	if carry != 0 {
+		k.hi ^= poly.hi
+		k.lo ^= poly.lo
+	}
+	*htab = hashTable{}
+	p := k
+	for e := hashPowers - 1; e >= 0; e-- {
+		binary.LittleEndian.PutUint64(htab[0][e][:8], p.lo)
+		binary.LittleEndian.PutUint64(htab[0][e][8:], p.hi)
+		binary.LittleEndian.PutUint64(htab[1][e][:8], p.lo^p.hi)
+		binary.LittleEndian.PutUint64(htab[1][e][8:], p.lo^p.hi)
+		p = gfMul(p, k)
+	}
+}
+
+// gfMul multiplies two elements in the x^-1-scaled form (a·x^-1 times
+// b·x^-1 gives a·b·x^-1), the same steps as the assembly: a schoolbook
+// carry-less product, then two folds of the low half by poly.
+func gfMul(a, b u128) u128 {
+	ll1, ll0 := clmul(a.lo, b.lo)
+	hh1, hh0 := clmul(a.hi, b.hi)
+	m1, m0 := clmul(a.lo, b.hi)
+	n1, n0 := clmul(a.hi, b.lo)
+	m1, m0 = m1^n1, m0^n0
+	low := u128{hi: ll1 ^ m0, lo: ll0}
+	high := u128{hi: hh1, lo: hh0 ^ m1}
+	for range 2 {
+		t1, t0 := clmul(poly.hi, low.lo)
+		low = u128{hi: low.lo ^ t1, lo: low.hi ^ t0}
+	}
+	return u128{hi: low.hi ^ high.hi, lo: low.lo ^ high.lo}
+}
+
+// clmul is the 128-bit carry-less product of x and y.
+func clmul(x, y uint64) (hi, lo uint64) {
+	for i := range 64 {
+		if y>>i&1 != 0 {
+			lo ^= x << i
+			if i > 0 {
+				hi ^= x >> (64 - i)
+			}
+		}
+	}
+	return hi, lo
+}
