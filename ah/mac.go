@@ -1,7 +1,6 @@
 package ah
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/md5"
@@ -11,6 +10,7 @@ import (
 	"errors"
 	"hash"
 
+	"github.com/ipsecgo/ipsec/internal/aesgcm"
 	"github.com/ipsecgo/ipsec/internal/xcbc"
 )
 
@@ -53,11 +53,8 @@ func newAuthenticator(alg Integrity, key []byte) (*authenticator, error) {
 		a.newMAC = func() hash.Hash { return xcbc.NewMAC(x) }
 	case IntegAES128GMAC, IntegAES192GMAC, IntegAES256GMAC:
 		n := len(k) - gmacSaltLen
-		b, err := aes.NewCipher(k[:n])
-		if err != nil {
-			return nil, err
-		}
-		if a.gcm, err = cipher.NewGCM(b); err != nil {
+		var err error
+		if a.gcm, err = aesgcm.New(k[:n], aesgcm.TagSize); err != nil {
 			return nil, err
 		}
 		copy(a.salt[:], k[n:])

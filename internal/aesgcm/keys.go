@@ -76,11 +76,11 @@ type u128 struct{ hi, lo uint64 }
 // reflected, with the low 1 that multiplying by x^-1 wraps into.
 var poly = u128{hi: 0xc2 << 56, lo: 1}
 
-// hashPowers is how many powers of H a key holds: GHASH of a message of
-// up to that many blocks (a 2032-byte packet with its AAD and length
-// block) multiplies every block by its own power and reduces once, with
-// no chain from block to block; longer ones go in runs of that many.
-const hashPowers = 128
+// hashPowers is how many powers of H a key holds: GHASH multiplies the
+// blocks of a run of up to that many by their own powers and reduces
+// once, so only a run's first block waits for the run before (a
+// 1400-byte packet is three runs). Each power costs 32 bytes per SA.
+const hashPowers = 32
 
 // hashTable holds the powers H^hashPowers ... H^1 times x^-1 (entry e
 // of the first half holds the power hashPowers-e) and zeros after them,
@@ -93,55 +93,36 @@ type hashTable [2][hashPowers + 4][16]byte
 // hashKey fills htab for the hash key h = E(K, 0^128). A carry-less
 // product of a and b·x^-1 read without the one-bit shift that reflected
 // multiplication needs is a·b, so the assembly multiplies by these
-// directly.
+// directly. The powers are made by the assembly itself, each the one
+// before times H (TestHashKey checks them against a software model).
 func hashKey(htab *hashTable, h *[16]byte) {
-	k := u128{hi: binary.BigEndian.Uint64(h[:8]), lo: binary.BigEndian.Uint64(h[8:])}
-	// H·x^-1: a left shift in the reflected form, folding the bit that
-	// leaves (x^0 · x^-1) back with poly.
+	*htab = hashTable{}
+	htab.put(hashPowers-1, h)
+	p := *h
+	for e := hashPowers - 2; e >= 0; e-- {
+		var y [16]byte
+		ghashSeg(htab, &y, &p[0], len(p)) // p·H, one block by the last power
+		for i := range p {
+			p[i] = y[len(y)-1-i]
+		}
+		htab.put(e, &p)
+	}
+}
+
+// put stores the field element b (a block in the standard byte order)
+// times x^-1 at entry e, with its Karatsuba operand.
+func (htab *hashTable) put(e int, b *[16]byte) {
+	k := u128{hi: binary.BigEndian.Uint64(b[:8]), lo: binary.BigEndian.Uint64(b[8:])}
+	// Times x^-1: a left shift in the reflected form, folding the bit
+	// that leaves (x^0 · x^-1) back with poly.
 	carry := k.hi >> 63
 	k = u128{hi: k.hi<<1 | k.lo>>63, lo: k.lo << 1}
 	if carry != 0 {
 		k.hi ^= poly.hi
 		k.lo ^= poly.lo
 	}
-	*htab = hashTable{}
-	p := k
-	for e := hashPowers - 1; e >= 0; e-- {
-		binary.LittleEndian.PutUint64(htab[0][e][:8], p.lo)
-		binary.LittleEndian.PutUint64(htab[0][e][8:], p.hi)
-		binary.LittleEndian.PutUint64(htab[1][e][:8], p.lo^p.hi)
-		binary.LittleEndian.PutUint64(htab[1][e][8:], p.lo^p.hi)
-		p = gfMul(p, k)
-	}
-}
-
-// gfMul multiplies two elements in the x^-1-scaled form (a·x^-1 times
-// b·x^-1 gives a·b·x^-1), the same steps as the assembly: a schoolbook
-// carry-less product, then two folds of the low half by poly.
-func gfMul(a, b u128) u128 {
-	ll1, ll0 := clmul(a.lo, b.lo)
-	hh1, hh0 := clmul(a.hi, b.hi)
-	m1, m0 := clmul(a.lo, b.hi)
-	n1, n0 := clmul(a.hi, b.lo)
-	m1, m0 = m1^n1, m0^n0
-	low := u128{hi: ll1 ^ m0, lo: ll0}
-	high := u128{hi: hh1, lo: hh0 ^ m1}
-	for range 2 {
-		t1, t0 := clmul(poly.hi, low.lo)
-		low = u128{hi: low.lo ^ t1, lo: low.hi ^ t0}
-	}
-	return u128{hi: low.hi ^ high.hi, lo: low.lo ^ high.lo}
-}
-
-// clmul is the 128-bit carry-less product of x and y.
-func clmul(x, y uint64) (hi, lo uint64) {
-	for i := range 64 {
-		if y>>i&1 != 0 {
-			lo ^= x << i
-			if i > 0 {
-				hi ^= x >> (64 - i)
-			}
-		}
-	}
-	return hi, lo
+	binary.LittleEndian.PutUint64(htab[0][e][:8], k.lo)
+	binary.LittleEndian.PutUint64(htab[0][e][8:], k.hi)
+	binary.LittleEndian.PutUint64(htab[1][e][:8], k.lo^k.hi)
+	binary.LittleEndian.PutUint64(htab[1][e][8:], k.lo^k.hi)
 }
