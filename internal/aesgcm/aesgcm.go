@@ -18,7 +18,9 @@ const (
 
 // New returns AES-GCM keyed with key (16, 24 or 32 bytes) and producing
 // tagSize-byte tags: the vector implementation where Fast reports true,
-// else crypto/cipher's GCM. The AEAD is safe for concurrent use.
+// else crypto/cipher's GCM (without the instructions, under the purego
+// build tag, and in FIPS 140-3 mode). The AEAD is safe for concurrent
+// use.
 func New(key []byte, tagSize int) (cipher.AEAD, error) {
 	if tagSize < MinTagSize || tagSize > TagSize {
 		return nil, fmt.Errorf("aesgcm: tag size %d is outside %d to %d", tagSize, MinTagSize, TagSize)

@@ -84,15 +84,17 @@ func TestWycheproof(t *testing.T) {
 }
 
 // TestDifferential holds New's AEAD to crypto/cipher's on random keys,
-// nonces, tag sizes and lengths around every loop boundary of the
-// assembly (16, 64 and 256 bytes), in place and not, and checks that a
-// flipped bit anywhere fails Open and clears the output.
+// nonces, tag sizes and AAD, at every length to 2 KiB (so across every
+// loop boundary of the assembly: 16, 64 and 256 bytes, and runs of 32
+// blocks) and a few longer, in place and not, and checks that a flipped
+// bit anywhere fails Open and clears the output.
 func TestDifferential(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	lengths := []int{0, 1, 15, 16, 17, 63, 64, 65, 127, 128, 200, 255, 256, 257, 300, 511, 512, 513, 1024, 1400, 1500, 4096 + 17, 65535}
-	for range 200 {
-		lengths = append(lengths, rng.IntN(2048))
+	var lengths []int
+	for n := range 2100 { // every length to 2 KiB: 0 to 131 blocks, every tail, 1 to 5 runs
+		lengths = append(lengths, n)
 	}
+	lengths = append(lengths, 4096+17, 65535, 1<<20+5)
 	for i, n := range lengths {
 		key := make([]byte, []int{16, 24, 32}[i%3])
 		fill(rng, key)

@@ -7,9 +7,11 @@
 // as their baseline in the same run).
 //
 // New returns that implementation where the CPU has the instructions and
-// crypto/cipher's GCM everywhere else (and under the purego build tag);
+// crypto/cipher's GCM everywhere else (and under the purego build tag, and
+// in FIPS 140-3 mode, where AES-GCM stays inside Go's validated module);
 // both are cipher.AEADs with a 12-byte nonce, and the tests hold the fast
-// one to crypto/cipher's output and to the Wycheproof vectors.
+// one to crypto/cipher's output at every length to 2 KiB and beyond, to
+// the Wycheproof vectors and, under fuzzing, to arbitrary input.
 //
 // The counter half encrypts sixteen blocks per loop (RFC 4106's counter
 // blocks: salt, IV, a 32-bit block counter from 2). The GHASH half

@@ -4,6 +4,7 @@ package aesgcm
 
 import (
 	"crypto/cipher"
+	"crypto/fips140"
 	"crypto/subtle"
 	"errors"
 
@@ -14,9 +15,10 @@ var errOpen = errors.New("aesgcm: message authentication failed")
 
 // useAsm: the assembly needs AVX-512 (F, VL and BW for the byte masks)
 // with its VAES and VPCLMULQDQ forms; package cpu checks that the OS saves
-// the registers too.
+// the registers too. In FIPS 140-3 mode (GODEBUG=fips140=on or only) AES-GCM
+// stays inside Go's validated module.
 var useAsm = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512BW &&
-	cpu.X86.HasAVX512VAES && cpu.X86.HasAVX512VPCLMULQDQ
+	cpu.X86.HasAVX512VAES && cpu.X86.HasAVX512VPCLMULQDQ && !fips140.Enabled()
 
 // ctrXOR XORs n bytes of src, n > 0, with the key stream of the counter
 // blocks after J0 for nonce (the nonce and a 32-bit block counter from
