@@ -79,11 +79,14 @@ TEXT ·ctrXOR(SB), NOSPLIT, $0-48
 	VBROADCASTI32X4 ctrSwap<>(SB), Z31
 	VBROADCASTI32X4 inc4<>(SB), Z11
 
-	// The four lanes of counters: the nonce (read as 8 and 4 bytes,
-	// which the caller's own stores forward to) and counters 2 to 5, in
-	// host order.
-	MOVQ       (DX), R10
-	VMOVQ      R10, X12
+	// The four lanes of counters: the nonce and counters 2 to 5, in host
+	// order. The nonce is read 4 bytes at a time, which the caller's
+	// stores of 4 or 8 bytes forward to (RFC 4106's salt and IV): a wider
+	// load over two of them would wait for both to reach the cache.
+	MOVL       (DX), R10
+	VMOVD      R10, X12
+	MOVL       4(DX), R10
+	VPINSRD    $1, R10, X12, X12
 	MOVL       8(DX), R10
 	VPINSRD    $2, R10, X12, X12
 	VSHUFI64X2 $0, Z12, Z12, Z12
@@ -361,8 +364,10 @@ TEXT ·ghashTag(SB), NOSPLIT, $0-64
 	MOVQ nonce+48(FP), R12
 	MOVQ tag+56(FP), DI
 
-	MOVQ    (R12), R10
-	VMOVQ   R10, X1
+	MOVL    (R12), R10
+	VMOVD   R10, X1
+	MOVL    4(R12), R10
+	VPINSRD $1, R10, X1, X1
 	MOVL    8(R12), R10
 	VPINSRD $2, R10, X1, X1
 	MOVL    $0x01000000, R10
@@ -415,4 +420,29 @@ lengths:
 	VPSHUFB    X7, X10, X10
 	VPXOR      X1, X10, X10
 	VMOVDQU    X10, (DI)
+	RET
+
+// func ghashBlock(htab *hashTable, y *[16]byte, hi, lo uint64)
+//
+// Y = (Y + X)·H for the block X read as GHASH reads blocks: its first 8
+// bytes big-endian in hi, its last 8 in lo.
+TEXT ·ghashBlock(SB), NOSPLIT, $0-32
+	MOVQ       htab+0(FP), AX
+	MOVQ       y+8(FP), DX
+	MOVQ       hi+16(FP), R8
+	MOVQ       lo+24(FP), R9
+	VMOVQ      R9, X0
+	VPINSRQ    $1, R8, X0, X0
+	VMOVDQU    (DX), X10
+	VPXOR      X10, X0, X0
+	VMOVDQU    (16*(powers-1))(AX), X2
+	VMOVDQU    (kar+16*(powers-1))(AX), X3
+	VPCLMULQDQ $0x00, X2, X0, X4
+	VPCLMULQDQ $0x11, X2, X0, X5
+	VPSHUFD    $0x4e, X0, X6
+	VPXOR      X0, X6, X6
+	VPCLMULQDQ $0x00, X3, X6, X6
+	VMOVDQU    poly<>(SB), X14
+	REDUCEX
+	VMOVDQU    X10, (DX)
 	RET
