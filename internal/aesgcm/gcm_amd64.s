@@ -51,6 +51,18 @@ GLOBL poly<>(SB), RODATA|NOPTR, $16
 	VAESENCLAST k, Z2, Z2; \
 	VAESENCLAST k, Z3, Z3
 
+// NONCE reads the 12-byte nonce at P into the low 12 bytes of X, the
+// rest zero, 4 bytes at a time: the caller's stores of 4 or 8 bytes (RFC
+// 4106's salt and IV) forward to such loads, where a wider load over two
+// of them would wait for both to reach the cache.
+#define NONCE(P, X) \
+	MOVL    (P), R10; \
+	VMOVD   R10, X; \
+	MOVL    4(P), R10; \
+	VPINSRD $1, R10, X, X; \
+	MOVL    8(P), R10; \
+	VPINSRD $2, R10, X, X
+
 // func ctrXOR(rk *[15][16]byte, rounds int, nonce *byte, dst, src *byte, n int)
 TEXT ·ctrXOR(SB), NOSPLIT, $0-48
 	MOVQ rk+0(FP), AX
@@ -80,15 +92,8 @@ TEXT ·ctrXOR(SB), NOSPLIT, $0-48
 	VBROADCASTI32X4 inc4<>(SB), Z11
 
 	// The four lanes of counters: the nonce and counters 2 to 5, in host
-	// order. The nonce is read 4 bytes at a time, which the caller's
-	// stores of 4 or 8 bytes forward to (RFC 4106's salt and IV): a wider
-	// load over two of them would wait for both to reach the cache.
-	MOVL       (DX), R10
-	VMOVD      R10, X12
-	MOVL       4(DX), R10
-	VPINSRD    $1, R10, X12, X12
-	MOVL       8(DX), R10
-	VPINSRD    $2, R10, X12, X12
+	// order.
+	NONCE(DX, X12)
 	VSHUFI64X2 $0, Z12, Z12, Z12
 	VPADDD     ctrInit<>(SB), Z12, Z12
 
@@ -250,6 +255,19 @@ ctrDone:
 	VPXOR      X7, X4, X4; \
 	VPXOR      X5, X4, X10
 
+// MULH multiplies X0 by H (the last power in the hashTable at AX) into
+// X10.
+#define MULH \
+	VMOVDQU    (16*(powers-1))(AX), X2; \
+	VMOVDQU    (kar+16*(powers-1))(AX), X3; \
+	VPCLMULQDQ $0x00, X2, X0, X4; \
+	VPCLMULQDQ $0x11, X2, X0, X5; \
+	VPSHUFD    $0x4e, X0, X6; \
+	VPXOR      X0, X6, X6; \
+	VPCLMULQDQ $0x00, X3, X6, X6; \
+	VMOVDQU    poly<>(SB), X14; \
+	REDUCEX
+
 // func ghashSeg(htab *hashTable, y *[16]byte, data *byte, n int)
 //
 // Y = (Y + X1)·H^k + X2·H^(k-1) + ... + Xk·H for each run of k <= powers
@@ -364,12 +382,7 @@ TEXT ·ghashTag(SB), NOSPLIT, $0-64
 	MOVQ nonce+48(FP), R12
 	MOVQ tag+56(FP), DI
 
-	MOVL    (R12), R10
-	VMOVD   R10, X1
-	MOVL    4(R12), R10
-	VPINSRD $1, R10, X1, X1
-	MOVL    8(R12), R10
-	VPINSRD $2, R10, X1, X1
+	NONCE(R12, X1)
 	MOVL    $0x01000000, R10
 	VPINSRD $3, R10, X1, X1
 	VPXOR   0(SI), X1, X1
@@ -407,15 +420,7 @@ lengths:
 	VPINSRQ    $1, R8, X0, X0
 	VMOVDQU    (DX), X10
 	VPXOR      X10, X0, X0
-	VMOVDQU    (16*(powers-1))(AX), X2
-	VMOVDQU    (kar+16*(powers-1))(AX), X3
-	VPCLMULQDQ $0x00, X2, X0, X4
-	VPCLMULQDQ $0x11, X2, X0, X5
-	VPSHUFD    $0x4e, X0, X6
-	VPXOR      X0, X6, X6
-	VPCLMULQDQ $0x00, X3, X6, X6
-	VMOVDQU    poly<>(SB), X14
-	REDUCEX
+	MULH
 	VMOVDQU    bswap<>(SB), X7
 	VPSHUFB    X7, X10, X10
 	VPXOR      X1, X10, X10
@@ -435,14 +440,6 @@ TEXT ·ghashBlock(SB), NOSPLIT, $0-32
 	VPINSRQ    $1, R8, X0, X0
 	VMOVDQU    (DX), X10
 	VPXOR      X10, X0, X0
-	VMOVDQU    (16*(powers-1))(AX), X2
-	VMOVDQU    (kar+16*(powers-1))(AX), X3
-	VPCLMULQDQ $0x00, X2, X0, X4
-	VPCLMULQDQ $0x11, X2, X0, X5
-	VPSHUFD    $0x4e, X0, X6
-	VPXOR      X0, X6, X6
-	VPCLMULQDQ $0x00, X3, X6, X6
-	VMOVDQU    poly<>(SB), X14
-	REDUCEX
+	MULH
 	VMOVDQU    X10, (DX)
 	RET
