@@ -48,6 +48,12 @@ func ghashBlock(htab *hashTable, y *[16]byte, hi, lo uint64)
 //go:noescape
 func ghashTag(htab *hashTable, y *[16]byte, adBits, ctBits uint64, rk *[15][16]byte, rounds int, nonce *byte, tag *[16]byte)
 
+// subWord applies the AES S-box to each byte of x (FIPS 197 5.2 SubWord)
+// with AESENCLAST on x in every column, where ShiftRows moves nothing.
+//
+//go:noescape
+func subWord(x uint32) uint32
+
 // gcm is the vector implementation's key state; it is immutable once made.
 type gcm struct {
 	rk      [15][16]byte // the round keys (FIPS 197 5.2), unused ones zero

@@ -443,3 +443,14 @@ TEXT ·ghashBlock(SB), NOSPLIT, $0-32
 	MULH
 	VMOVDQU    X10, (DX)
 	RET
+
+// func subWord(x uint32) uint32
+TEXT ·subWord(SB), NOSPLIT, $0-12
+	MOVL         x+0(FP), AX
+	VMOVD        AX, X0
+	VPBROADCASTD X0, X0
+	VPXOR        X1, X1, X1
+	VAESENCLAST  X1, X0, X0
+	VMOVD        X0, AX
+	MOVL         AX, ret+8(FP)
+	RET

@@ -4,46 +4,16 @@ package aesgcm
 
 import "encoding/binary"
 
-// sbox is the AES S-box (FIPS 197 5.1.1), built at start-up from its
-// definition: the multiplicative inverse in GF(2^8) followed by the
-// affine map. The key expansion is its only user here; the data path
-// runs the S-box inside the AES instructions.
-var sbox = func() (s [256]byte) {
-	rotl := func(x byte, n uint) byte { return x<<n | x>>(8-n) }
-	s[0] = 0x63
-	// p walks the multiplicative group by powers of 3 and q by powers of
-	// 3^-1, so that q = p^-1 at every step.
-	p, q := byte(1), byte(1)
-	for {
-		if p&0x80 != 0 {
-			p ^= p<<1 ^ 0x1b
-		} else {
-			p ^= p << 1
-		}
-		q ^= q << 1
-		q ^= q << 2
-		q ^= q << 4
-		if q&0x80 != 0 {
-			q ^= 0x09
-		}
-		s[p] = q ^ rotl(q, 1) ^ rotl(q, 2) ^ rotl(q, 3) ^ rotl(q, 4) ^ 0x63
-		if p == 1 {
-			return s
-		}
-	}
-}()
-
 // expandKey writes the round keys of an AES key of 16, 24 or 32 bytes
-// (FIPS 197 5.2, KeyExpansion) and returns the number of rounds.
+// (FIPS 197 5.2, KeyExpansion) and returns the number of rounds. SubWord
+// runs on the AES instruction (subWord), not on a table: no lookup
+// indexed by key bytes, so no cache timing to read the key from.
 func expandKey(rk *[15][16]byte, key []byte) int {
 	nk := len(key) / 4
 	rounds := nk + 6
 	var w [60]uint32
 	for i := range nk {
 		w[i] = binary.BigEndian.Uint32(key[4*i:])
-	}
-	subWord := func(x uint32) uint32 {
-		return uint32(sbox[x>>24])<<24 | uint32(sbox[x>>16&0xff])<<16 | uint32(sbox[x>>8&0xff])<<8 | uint32(sbox[x&0xff])
 	}
 	rcon := uint32(1)
 	for i := nk; i < 4*(rounds+1); i++ {
@@ -115,12 +85,9 @@ func (htab *hashTable) put(e int, b *[16]byte) {
 	k := u128{hi: binary.BigEndian.Uint64(b[:8]), lo: binary.BigEndian.Uint64(b[8:])}
 	// Times x^-1: a left shift in the reflected form, folding the bit
 	// that leaves (x^0 · x^-1) back with poly.
-	carry := k.hi >> 63
-	k = u128{hi: k.hi<<1 | k.lo>>63, lo: k.lo << 1}
-	if carry != 0 {
-		k.hi ^= poly.hi
-		k.lo ^= poly.lo
-	}
+	// Without a branch on the key's bit.
+	mask := -(k.hi >> 63)
+	k = u128{hi: k.hi<<1 | k.lo>>63 ^ poly.hi&mask, lo: k.lo<<1 ^ poly.lo&mask}
 	binary.LittleEndian.PutUint64(htab[0][e][:8], k.lo)
 	binary.LittleEndian.PutUint64(htab[0][e][8:], k.hi)
 	binary.LittleEndian.PutUint64(htab[1][e][:8], k.lo^k.hi)

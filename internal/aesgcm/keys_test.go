@@ -13,13 +13,13 @@ import (
 	"unsafe"
 )
 
-// TestExpandKey checks the S-box and the last round key of the key
+// TestExpandKey checks SubWord and the last round key of the key
 // expansion examples in FIPS 197 Appendix A.1 to A.3.
 func TestExpandKey(t *testing.T) {
-	for in, want := range map[byte]byte{0x00: 0x63, 0x01: 0x7c, 0x53: 0xed, 0xff: 0x16} {
-		if sbox[in] != want {
-			t.Errorf("sbox[%#x] = %#x, want %#x", in, sbox[in], want)
-		}
+	// S-box values from FIPS 197 Figure 7: S(00) = 63, S(01) = 7c,
+	// S(53) = ed, S(ff) = 16.
+	if got := subWord(0x000153ff); got != 0x637ced16 {
+		t.Errorf("subWord(000153ff) = %08x, want 637ced16", got)
 	}
 	for _, tc := range []struct {
 		key, last string
