@@ -92,15 +92,16 @@ func newTransform(c Cipher, key []byte, integ Integrity, ikey []byte, esn bool) 
 	switch c {
 	case CipherAESGCM8, CipherAESGCM12, CipherAESGCM16, CipherNullAuthAESGMAC:
 		copy(t.salt[:], key[n:])
-		t.block, err = aes.NewCipher(key[:n])
-		if err != nil {
-			return nil, err
-		}
 		t.ivLen, t.icvLen = aeadIVLen, 16
 		t.kind = kindAEAD
 		switch c {
 		case CipherAESGCM8:
 			t.kind, t.icvLen = kindGCM8, 8
+			// GCM8 decrypts with its own counter over this block (gcmXOR);
+			// the other AES-GCM transforms need only the AEAD.
+			if t.block, err = aes.NewCipher(key[:n]); err != nil {
+				return nil, err
+			}
 		case CipherAESGCM12:
 			t.icvLen = 12
 		case CipherNullAuthAESGMAC:
